@@ -1,0 +1,114 @@
+"""Buyer contacts (tag 1008): normalization, hashing and masking exactly as REFERENCE.md prescribes.
+
+Phones are stored as country code + national number without '+', e-mails trimmed and lower-cased
+after NFKC. Identity joins use the lowercase hex SHA-256 of the normalized string.
+"""
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+import email_validator
+import phonenumbers
+
+DEFAULT_REGION = "RU"
+_PHONE_CHARS = re.compile(r"^[\d\s()+\-.]+$")
+
+
+class InvalidContact(ValueError):
+    """A phone or e-mail that cannot be a buyer's contact; the message says why."""
+
+
+class ContactKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:
+    """'8 (916) 123-45-67', '+7 916 123 45 67', '9161234567' -> '79161234567'."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    if not raw:
+        raise InvalidContact("phone is empty")
+    if not _PHONE_CHARS.match(raw):
+        raise InvalidContact("phone may hold only digits, spaces, brackets, dashes and a leading +")
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        candidate = "+" + digits
+    elif region == "RU" and len(digits) == 11 and digits[0] in "78":
+        candidate = "+7" + digits[1:]
+    elif region == "RU" and len(digits) == 10 and digits[0] == "9":
+        candidate = "+7" + digits
+    else:
+        candidate = digits
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidContact(f"not a phone number ({len(digits)} digits)") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidContact(f"not a valid phone number ({len(digits)} digits)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def normalize_email(text: str) -> str:
+    """' John_Smith@Gmail.com ' -> 'john_smith@gmail.com'. Dots and +tags stay part of the key."""
+    value = unicodedata.normalize("NFKC", text).strip().lower()
+    if not value:
+        raise InvalidContact("e-mail is empty")
+    try:
+        email_validator.validate_email(value, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise InvalidContact(f"not a valid e-mail: {exc}") from exc
+    return value
+
+
+def hash_identifier(normalized: str) -> str:
+    """Lowercase hex SHA-256 of the UTF-8 normalized value: the key identity joins use."""
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def mask(kind: ContactKind, normalized: str) -> str:
+    """What logs and screens may show: '+7 *** ***-45-67', 'j***@gmail.com'."""
+    if kind is ContactKind.PHONE:
+        tail = normalized[-4:]
+        country = normalized[:-10] or normalized[:1]
+        return f"+{country} *** ***-{tail[:2]}-{tail[2:]}"
+    local, _, domain = normalized.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerContact:
+    """A normalized phone or e-mail: what goes into tag 1008."""
+
+    kind: ContactKind
+    value: str
+
+    def __post_init__(self) -> None:
+        kind = ContactKind(self.kind)
+        object.__setattr__(self, "kind", kind)
+        normalized = normalize_phone(self.value) if kind is ContactKind.PHONE else normalize_email(self.value)
+        object.__setattr__(self, "value", normalized)
+
+    @property
+    def hashed(self) -> str:
+        return hash_identifier(self.value)
+
+    @property
+    def masked(self) -> str:
+        return mask(self.kind, self.value)
+
+    @property
+    def fiscal_value(self) -> str:
+        """The form printed into tag 1008: '+79161234567' or the e-mail."""
+        return f"+{self.value}" if self.kind is ContactKind.PHONE else self.value
+
+    def __repr__(self) -> str:  # never leak the raw contact into logs or tracebacks
+        return f"BuyerContact({self.kind.value}, {self.masked})"
+
+
+def parse_contact(text: str) -> BuyerContact:
+    """Whatever the cashier typed or the POS sent: an e-mail if it has '@', else a phone."""
+    kind = ContactKind.EMAIL if "@" in text else ContactKind.PHONE
+    return BuyerContact(kind, text)

@@ -1,0 +1,24 @@
+"""Money is integer kopecks everywhere; these turn it into rubles text and back, exactly."""
+
+from decimal import Decimal, InvalidOperation
+
+
+def parse_rubles(text: str | int | Decimal) -> int:
+    """'52.00' / '52' / Decimal('52.5') -> kopecks. Rejects fractions of a kopeck and floats."""
+    if isinstance(text, float):
+        raise TypeError("money must not be a float; pass a string, Decimal or integer kopecks")
+    try:
+        value = Decimal(str(text).strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount of rubles: {text!r}") from exc
+    kopecks = value * 100
+    if kopecks != kopecks.to_integral_value():
+        raise ValueError(f"amount has fractions of a kopeck: {text!r}")
+    return int(kopecks)
+
+
+def format_rubles(kopecks: int) -> str:
+    """4550 -> '45.50' (the FNS QR string and the receipt print use this form)."""
+    sign = "-" if kopecks < 0 else ""
+    whole, part = divmod(abs(kopecks), 100)
+    return f"{sign}{whole}.{part:02d}"
