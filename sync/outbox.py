@@ -1,0 +1,289 @@
+"""The register's durable outbox: every closed receipt is written here before the till moves on.
+
+One SQLite file in WAL mode with `synchronous=FULL`: a commit is on disk (WAL fsynced) before `enqueue`
+returns, so a receipt survives kill -9 and power loss from that moment. Rows are keyed by the receipt's
+natural key (FN:FD:FPD), which makes a second close of the same receipt a no-op. Rows leave the
+`pending` state only when the cloud acknowledged (`acked`) or refused them for good (`rejected`);
+rejected rows stay for store IT to see and are never retried or deleted. Acked rows are kept until
+`purge_acked` removes the ones past retention.
+
+Both the agent's request threads (enqueue) and the sync worker's thread use one `Outbox`: SQLAlchemy
+gives each thread its own connection from the pool, WAL lets readers run beside the one writer, and
+`busy_timeout` makes a writer wait for the other instead of failing.
+"""
+
+import json
+import pathlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+from receipts import Receipt
+from sync.protocol import receipt_to_wire
+
+BUSY_TIMEOUT_MS = 10_000
+SCHEMA_VERSION = 1
+# SQLite limits bound parameters per statement; batches are ≤ 1000 rows, chunks keep any caller safe.
+_ID_CHUNK = 500
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    ACKED = "acked"
+    REJECTED = "rejected"
+
+
+class _OutboxModel(SQLModel):
+    # Own metadata, not SQLModel's global one: the cloud's models (and its Alembic autogenerate) must
+    # never see the register's table when both are imported in one process (tests, the demo).
+    metadata = sa.MetaData()
+
+
+class OutboxRow(_OutboxModel, table=True):
+    __tablename__ = "outbox"
+    # AUTOINCREMENT: ids are never reused after a purge, so "oldest first" by id stays true forever.
+    __table_args__ = (
+        sa.Index("ix_outbox_state_id", "state", "id"),
+        sa.Index("ix_outbox_state_acked_at", "state", "acked_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=64)  # "fn:fd:fpd"
+    payload: str  # the wire dict of sync.protocol.receipt_to_wire, as JSON text
+    state: str = Field(default=State.PENDING, max_length=16)
+    reason: str | None = None
+    # SQLModel's UTCDateTime: stored as UTC (SQLite keeps no zone), read back as aware UTC datetimes.
+    closed_at: datetime
+    acked_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    key: str
+    payload: dict[str, Any]
+    closed_at: datetime  # aware, UTC
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEntry(OutboxEntry):
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    pending: int
+    acked: int
+    rejected: int
+    oldest_pending_closed_at: datetime | None
+    last_acked_at: datetime | None
+    total: int
+
+
+def _utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)  # callers pass UTC; a naive value is taken as UTC already
+    return moment.astimezone(UTC)
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _ID_CHUNK):
+        yield ids[start : start + _ID_CHUNK]
+
+
+def _configure(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and a lost
+        # receipt is the one failure echeck exists to prevent. Its cost is one fsync per close.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+class Outbox:
+    """The durable queue of closed receipts on the register. Thread-safe; one instance per process."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._engine: Engine = sa.create_engine(
+            f"sqlite:///{self.path}",
+            # The worker thread and the agent's threads share the engine; the pool hands each its own
+            # connection, so sqlite3's same-thread check only gets in the way.
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        sa.event.listen(self._engine, "connect", _configure)
+        table = OutboxRow.__table__
+        assert isinstance(table, sa.Table)
+        self._t = table
+        with self._engine.begin() as conn:
+            _OutboxModel.metadata.create_all(conn)
+            conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    def enqueue(self, receipt: Receipt, closed_at: datetime | None = None) -> bool:
+        """Store a closed receipt durably; True if new, False if its key was already in the outbox.
+
+        One transaction, committed (and fsynced) before returning. An existing row is never touched,
+        whatever its state: a second close of the same fiscal document changes nothing.
+        """
+        stmt = (
+            sqlite_insert(self._t)
+            .values(
+                key=str(receipt.key),
+                payload=json.dumps(receipt_to_wire(receipt), ensure_ascii=False, separators=(",", ":")),
+                state=State.PENDING.value,
+                closed_at=_utc(closed_at),
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def mark_acked(self, ids: Iterable[int], at: datetime | None = None) -> None:
+        """The cloud holds these rows now. Only pending rows move: an ack never revives a rejected one."""
+        t = self._t
+        when = _utc(at)
+        id_list = list(ids)
+        if not id_list:
+            return
+        with self._engine.begin() as conn:
+            for chunk in _chunks(id_list):
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id.in_(chunk), t.c.state == State.PENDING.value)
+                    .values(state=State.ACKED.value, acked_at=when, last_error=None)
+                )
+
+    def mark_rejected(self, id: int, reason: str) -> None:
+        """The cloud refused this receipt for good: keep it, with the reason, and stop sending it."""
+        t = self._t
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(t)
+                .where(t.c.id == id, t.c.state == State.PENDING.value)
+                .values(state=State.REJECTED.value, reason=reason)
+            )
+
+    def record_failure(self, ids: Iterable[int], error: str) -> None:
+        """A send of these rows failed (network, 5xx, ...): count it; the rows stay pending."""
+        t = self._t
+        id_list = list(ids)
+        if not id_list:
+            return
+        with self._engine.begin() as conn:
+            for chunk in _chunks(id_list):
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id.in_(chunk), t.c.state == State.PENDING.value)
+                    .values(attempts=t.c.attempts + 1, last_error=error[:1000])
+                )
+
+    def purge_acked(self, older_than: datetime) -> int:
+        """Delete acked rows acknowledged before `older_than`; pending and rejected rows are never purged."""
+        t = self._t
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(t).where(t.c.state == State.ACKED.value, t.c.acked_at < _utc(older_than))
+            )
+            return result.rowcount
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        """The oldest `limit` unsent rows, in the order they were closed."""
+        t = self._t
+        query = (
+            sa.select(t.c.id, t.c.key, t.c.payload, t.c.closed_at)
+            .where(t.c.state == State.PENDING.value)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [OutboxEntry(r.id, r.key, json.loads(r.payload), r.closed_at) for r in rows]
+
+    def rejected(self, limit: int = 100) -> list[RejectedEntry]:
+        """The most recently rejected rows, newest first, with the cloud's reason."""
+        t = self._t
+        query = (
+            sa.select(t.c.id, t.c.key, t.c.payload, t.c.closed_at, t.c.reason)
+            .where(t.c.state == State.REJECTED.value)
+            .order_by(t.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [RejectedEntry(r.id, r.key, json.loads(r.payload), r.closed_at, r.reason or "") for r in rows]
+
+    def stats(self) -> OutboxStats:
+        t = self._t
+        with self._engine.connect() as conn:
+            counts = dict(conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state)).all())
+            # Both lookups ride the (state, ...) indexes: the min id of pending is its oldest row.
+            oldest = conn.execute(
+                sa.select(t.c.closed_at).where(t.c.state == State.PENDING.value).order_by(t.c.id).limit(1)
+            ).scalar()
+            last_acked = conn.execute(
+                sa.select(sa.func.max(t.c.acked_at)).where(t.c.state == State.ACKED.value)
+            ).scalar()
+        pending = counts.get(State.PENDING.value, 0)
+        acked = counts.get(State.ACKED.value, 0)
+        rejected = counts.get(State.REJECTED.value, 0)
+        return OutboxStats(
+            pending=pending,
+            acked=acked,
+            rejected=rejected,
+            oldest_pending_closed_at=oldest,
+            last_acked_at=last_acked,
+            total=pending + acked + rejected,
+        )
+
+    def ack_latencies(self, limit: int = 10000) -> list[float]:
+        """Seconds from close to the cloud's acknowledgement, for the most recently acked rows."""
+        t = self._t
+        query = (
+            sa.select(t.c.closed_at, t.c.acked_at)
+            .where(t.c.state == State.ACKED.value)
+            .order_by(t.c.acked_at.desc(), t.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(r.acked_at - r.closed_at).total_seconds() for r in rows]
+
+    def attempts(self, key: str) -> tuple[int, str | None]:
+        """How often sending this receipt failed and the last error: what `status` shows for one row."""
+        t = self._t
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(t.c.attempts, t.c.last_error).where(t.c.key == key)).first()
+        if row is None:
+            raise KeyError(key)
+        return row.attempts, row.last_error
