@@ -1,0 +1,153 @@
+"""The one place that wires the agent process: outbox, checkout service, sync worker, HTTP app."""
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from sync.worker import BearerToken, SyncWorker
+
+from agent import __version__
+from agent.config import AgentConfig
+from agent.credentials import CredentialStore, open_store
+from agent.enrollment import TOKEN_NAME, Enrollment, NotEnrolled, load_enrollment
+from agent.local_api import build_router as build_local_router
+from agent.service import CheckoutService
+from agent.status import AgentStatus, OutboxView, SyncView, age_seconds, latency_view
+from pos_plugin.api import build_router as build_pos_router
+from pos_plugin.api import install_error_handlers
+from sync.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """A register's agent. `start()` runs sync in a background thread; the till's calls never wait on it."""
+
+    def __init__(self, config: AgentConfig, credentials: CredentialStore | None = None) -> None:
+        self.config = config
+        self.credentials = credentials or open_store(config.credentials, config.data_dir)
+        self.outbox = Outbox(config.outbox_path)
+        self.enrollment = self._load_enrollment()
+        self.worker = self._build_worker()
+        self.checkouts = CheckoutService(
+            self.outbox, on_queued=self.worker.wake if self.worker else lambda: None
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _load_enrollment(self) -> Enrollment | None:
+        try:
+            return load_enrollment(self.config.enrollment_path)
+        except NotEnrolled as exc:
+            log.warning("%s; receipts are kept in the outbox until then", exc)
+            return None
+
+    def _build_worker(self) -> SyncWorker | None:
+        if self.enrollment is None:
+            return None
+        token = self.credentials.get(TOKEN_NAME)
+        if not token:
+            log.error(
+                "enrolled but the register token is missing from %s: enroll again",
+                self.credentials.description,
+            )
+            return None
+        settings = self.config.sync
+        client = httpx.Client(
+            base_url=self.cloud_url or "",
+            auth=BearerToken(token),
+            timeout=settings.timeout_s,
+            headers={"User-Agent": f"echeck-agent/{__version__}"},
+        )
+        return SyncWorker(
+            self.outbox,
+            client,
+            store_id=self.enrollment.store_id,
+            batch_size=settings.batch_size,
+            linger=settings.linger_s,
+            heartbeat_interval=settings.heartbeat_s,
+            agent_version=__version__,
+        )
+
+    @property
+    def cloud_url(self) -> str | None:
+        return self.config.cloud_url or (self.enrollment.cloud_url if self.enrollment else None)
+
+    def start(self) -> None:
+        if self.worker is None or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="sync", daemon=True)
+        self._thread.start()
+        log.info(
+            "sync started",
+            extra={"cloud": self.cloud_url, "store": self.enrollment and self.enrollment.store_id},
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.worker is not None:
+            self.worker.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+            self._thread = None
+        self.outbox.close()
+
+    def status(self) -> AgentStatus:
+        stats = self.outbox.stats()
+        worker = self.worker.status if self.worker else None
+        return AgentStatus(
+            version=__version__,
+            running=self._thread is not None,
+            enrolled=self.enrollment is not None,
+            cloud_url=self.cloud_url,
+            store_id=self.enrollment.store_id if self.enrollment else None,
+            register_id=self.enrollment.register_id if self.enrollment else None,
+            outbox=OutboxView(
+                pending=stats.pending,
+                acked=stats.acked,
+                rejected=stats.rejected,
+                total=stats.total,
+                oldest_pending_age_s=age_seconds(stats.oldest_pending_closed_at),
+                last_acked_at=stats.last_acked_at,
+            ),
+            sync=SyncView(
+                online=worker.online,
+                last_sync_at=worker.last_sync_at,
+                last_error=worker.last_error,
+                consecutive_failures=worker.consecutive_failures,
+            )
+            if worker
+            else None,
+            latency=latency_view(self.outbox.ack_latencies(limit=10_000)),
+        )
+
+
+def create_app(agent: Agent) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        agent.start()
+        try:
+            yield
+        finally:
+            agent.stop()
+
+    app = FastAPI(
+        title="echeck agent",
+        version=__version__,
+        description="The register's local API: the checkout API for POS software and the agent's status. "
+        "Listens on 127.0.0.1 only.",
+        lifespan=lifespan,
+    )
+    app.include_router(build_pos_router(lambda: agent.checkouts))
+    app.include_router(build_local_router(agent.status))
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["agent"], summary="The agent answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

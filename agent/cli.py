@@ -1,0 +1,152 @@
+"""`echeck-agent`: run the register's agent, enroll it, and show its state to store IT."""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import httpx
+
+from agent import __version__
+from agent.config import CONFIG_ENV, AgentConfig, ConfigError, default_config_path, load_config
+from agent.credentials import open_store
+from agent.enrollment import EnrollmentError, enroll
+from agent.logs import setup_logging
+
+log = logging.getLogger("agent")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="echeck-agent",
+        description="echeck's register agent: asks for the buyer's contact at checkout, queues every closed "
+        "receipt on this machine and syncs it to the echeck cloud.",
+        epilog=f"Configuration: --config, else ${CONFIG_ENV}, else {default_config_path()}. "
+        "Environment overrides: ECHECK_CLOUD_URL, ECHECK_AGENT_PORT, ECHECK_AGENT_DATA_DIR, "
+        "ECHECK_LOG_LEVEL.",
+    )
+    parser.add_argument("--config", type=Path, help="agent.toml to use")
+    parser.add_argument("--data-dir", type=Path, help="where the outbox and enrollment live")
+    parser.add_argument("--version", action="version", version=f"echeck-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agent (checkout API on 127.0.0.1 and sync)")
+    run.add_argument("--host", help="listen address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="listen port (default 8765)")
+    run.add_argument("--cloud-url", help="send receipts to this cloud instead of the enrolled one")
+    run.add_argument("--log-file", type=Path, help="also write JSON logs to this file")
+
+    en = sub.add_parser("enroll", help="enroll this register with the code from head office")
+    en.add_argument("--cloud-url", required=True, help="the echeck cloud, e.g. https://echeck.example.ru")
+    en.add_argument("--code", required=True, help="the enrollment code, e.g. K7QF-9MZC")
+
+    st = sub.add_parser("status", help="print the queue, sync state and latency of this register")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sub.add_parser("config", help="print the effective configuration and where it came from")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(
+            args.config,
+            overrides={
+                "data_dir": args.data_dir,
+                "listen_host": getattr(args, "host", None),
+                "listen_port": getattr(args, "port", None),
+                "cloud_url": getattr(args, "cloud_url", None) if args.command == "run" else None,
+            },
+        )
+    except ConfigError as exc:
+        print(f"echeck-agent: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level, getattr(args, "log_file", None))
+    try:
+        return COMMANDS[args.command](config, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from agent.bootstrap import Agent, create_app
+
+    agent = Agent(config)
+    log.info(
+        "agent starting",
+        extra={"listen": f"{config.listen_host}:{config.listen_port}", "data_dir": str(config.data_dir)},
+    )
+    uvicorn.run(
+        create_app(agent), host=config.listen_host, port=config.listen_port, log_config=None, access_log=False
+    )
+    return 0
+
+
+def cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
+    store = open_store(config.credentials, config.data_dir)
+    try:
+        enrollment = enroll(args.cloud_url, args.code, store, config.enrollment_path)
+    except EnrollmentError as exc:
+        print(f"echeck-agent: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Enrolled: register {enrollment.register_id} of store {enrollment.store_id} "
+        f"at {enrollment.cloud_url}.\n"
+        f"The token is kept in {store.description}."
+    )
+    return 0
+
+
+def cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
+    url = f"http://{config.listen_host}:{config.listen_port}/agent/v1/status"
+    try:
+        data = httpx.get(url, timeout=3).raise_for_status().json()
+    except httpx.HTTPError:
+        from agent.bootstrap import Agent
+
+        agent = Agent(config)
+        try:
+            data = agent.status().model_dump(mode="json")
+        finally:
+            agent.stop()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    out, sync, lat = data["outbox"], data.get("sync") or {}, data["latency"]
+    print(f"echeck-agent {data['version']}: {'running' if data['running'] else 'NOT running'}")
+    if data["enrolled"]:
+        print(
+            f"  enrolled     store {data['store_id']}, register {data['register_id']} → {data['cloud_url']}"
+        )
+    else:
+        print("  enrolled     NO: run `echeck-agent enroll --cloud-url URL --code CODE`")
+    age = out["oldest_pending_age_s"]
+    print(f"  queue        {out['pending']} waiting" + (f" (oldest {age:.0f} s)" if age is not None else ""))
+    print(f"  synced       {out['acked']}   rejected by the cloud: {out['rejected']}")
+    if sync:
+        reach = "reachable" if sync["online"] else "UNREACHABLE"
+        print(f"  cloud        {reach}; last sync {sync['last_sync_at']}")
+        if sync.get("last_error"):
+            print(f"  last error   {sync['last_error']}")
+    if lat["count"]:
+        print(f"  latency      close → cloud ack p50 {lat['p50_s']:.2f} s, p95 {lat['p95_s']:.2f} s")
+    return 0
+
+
+def cmd_config(config: AgentConfig, _args: argparse.Namespace) -> int:
+    where = (
+        config.source if config.source and config.source.exists() else f"{config.source} (absent: defaults)"
+    )
+    print(f"# effective configuration; file: {where}")
+    print(config.to_toml(), end="")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "enroll": cmd_enroll, "status": cmd_status, "config": cmd_config}
+
+if __name__ == "__main__":
+    sys.exit(main())

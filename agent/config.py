@@ -1,0 +1,139 @@
+"""The agent's configuration: a TOML file in the platform's config directory, overridable by flag and env.
+
+Precedence: defaults < TOML file < environment (ECHECK_*) < command-line flags. Nothing is required: an
+agent with no file listens on 127.0.0.1:8765 and keeps its data in the platform's data directory.
+"""
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP = "echeck"
+CONFIG_ENV = "ECHECK_AGENT_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The configuration file or an override is wrong; the message names the key and the file."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    batch_size: int = 200
+    linger_s: float = 0.05
+    heartbeat_s: float = 30.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8765
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP)))
+    cloud_url: str | None = None  # set by enrollment; override to point the agent at another cloud
+    credentials: str = "auto"  # auto | keyring | file
+    log_level: str = "INFO"
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    source: Path | None = None  # the file this came from, for `echeck-agent config`
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.sqlite3"
+
+    @property
+    def enrollment_path(self) -> Path:
+        return self.data_dir / "enrollment.json"
+
+    def to_toml(self) -> str:
+        lines = ["[agent]"]
+        for key, value in asdict(self).items():
+            if key in ("sync", "source") or value is None:
+                continue
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("\n[sync]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(self.sync).items()]
+        return "\n".join(lines) + "\n"
+
+
+ENV_KEYS = {
+    "ECHECK_AGENT_HOST": "listen_host",
+    "ECHECK_AGENT_PORT": "listen_port",
+    "ECHECK_AGENT_DATA_DIR": "data_dir",
+    "ECHECK_CLOUD_URL": "cloud_url",
+    "ECHECK_AGENT_CREDENTIALS": "credentials",
+    "ECHECK_LOG_LEVEL": "log_level",
+}
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP)) / "agent.toml"
+
+
+def load_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> AgentConfig:
+    env = os.environ if env is None else env
+    path = path or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else default_config_path())
+    values: dict[str, Any] = {}
+    sync_values: dict[str, Any] = {}
+    source = None
+    if path.exists():
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        values.update(doc.get("agent", {}))
+        sync_values.update(doc.get("sync", {}))
+        source = path
+    values.update({name: env[key] for key, name in ENV_KEYS.items() if env.get(key)})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return _build(values, sync_values, source or path)
+
+
+def _build(values: dict[str, Any], sync_values: dict[str, Any], source: Path) -> AgentConfig:
+    known = {f.name for f in fields(AgentConfig)}
+    unknown = set(values) - set(known) - {"sync"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s) in [agent]: {', '.join(sorted(unknown))}")
+    try:
+        config = AgentConfig(
+            **{k: _coerce(k, v, AgentConfig) for k, v in values.items()},
+            sync=replace(SyncSettings(), **{k: _coerce(k, v, SyncSettings) for k, v in sync_values.items()}),
+            source=source,
+        )
+    except TypeError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    if config.credentials not in ("auto", "keyring", "file"):
+        raise ConfigError(f"{source}: credentials must be auto, keyring or file, not {config.credentials!r}")
+    if config.cloud_url and not config.cloud_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{source}: cloud_url must start with https:// (or http:// on a test bench)")
+    return config
+
+
+def _coerce(name: str, value: Any, cls: type) -> Any:
+    kinds = {f.name: f.type for f in fields(cls)}
+    if name not in kinds:
+        raise ConfigError(f"unknown setting {name!r}")
+    kind = kinds[name]
+    try:
+        if kind in (int, "int"):
+            return int(value)
+        if kind in (float, "float"):
+            return float(value)
+        if kind in (Path, "Path"):
+            return Path(value).expanduser()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: {value!r} is not a {getattr(kind, '__name__', kind)}") from exc
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

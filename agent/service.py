@@ -1,0 +1,179 @@
+"""The checkout service: keeps live checkouts, runs the state machine, writes closed receipts to the outbox.
+
+It implements `pos_plugin.contract.CheckoutPort`, so the localhost API (and later the ATOL proxy and the
+Shtrih-M tap) drive the same code.
+"""
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from agent.checkout import Checkout, LoyaltyCard
+from pos_plugin.contract import (
+    CardRequest,
+    CheckoutConflict,
+    CheckoutNotFound,
+    CheckoutView,
+    CloseRequest,
+    CloseResult,
+    ContactPrompt,
+    ContactRequest,
+    OpenRequest,
+    ReceiptNotQueued,
+)
+from receipts import BuyerContact, InvalidContact, Receipt, parse_contact
+
+log = logging.getLogger(__name__)
+KEEP_ENDED = 10_000  # ended checkouts remembered so that a repeated close or cancel is answered correctly
+
+
+class ReceiptQueue(Protocol):
+    def enqueue(self, receipt: Receipt, closed_at: datetime | None = None) -> bool: ...
+
+
+class CheckoutService:
+    def __init__(self, queue: ReceiptQueue, on_queued: Callable[[], None] = lambda: None) -> None:
+        self._queue = queue
+        self._on_queued = on_queued
+        self._checkouts: OrderedDict[str, Checkout] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # -- CheckoutPort -------------------------------------------------------------------------------
+    def open(self, request: OpenRequest) -> CheckoutView:
+        checkout_id = request.checkout_id or uuid.uuid4().hex[:16]
+        with self._lock:
+            if checkout_id in self._checkouts:
+                raise CheckoutConflict(f"checkout {checkout_id} is already open or ended; use a new id")
+            checkout = Checkout(checkout_id, datetime.now(UTC))
+            self._store(checkout)
+        log.info("checkout opened", extra={"checkout": checkout_id})
+        return _view(checkout)
+
+    def get(self, checkout_id: str) -> CheckoutView:
+        with self._lock:
+            return _view(self._find(checkout_id))
+
+    def attach_card(self, checkout_id: str, request: CardRequest) -> CheckoutView:
+        contact = _known_contact(request)
+        with self._lock:
+            checkout = self._find(checkout_id).attach_card(
+                LoyaltyCard(request.card_number, request.holder_name, contact)
+            )
+            self._store(checkout)
+        return _view(checkout)
+
+    def ask_contact(self, checkout_id: str) -> ContactPrompt:
+        with self._lock:
+            checkout, prompt = self._find(checkout_id).ask()
+            self._store(checkout)
+        return ContactPrompt(
+            checkout_id=checkout_id,
+            mode=prompt.mode,
+            masked_phone=prompt.contact.masked if prompt.contact else None,
+            phone_tail=prompt.phone_tail,
+            buyer_name=prompt.buyer_name,
+        )
+
+    def set_contact(self, checkout_id: str, request: ContactRequest) -> CheckoutView:
+        typed = parse_contact(request.contact) if request.contact and not request.skipped else None
+        with self._lock:
+            current = self._find(checkout_id)
+            checkout = current.confirm_card_contact() if request.confirm else current.give_contact(typed)
+            self._store(checkout)
+        contact = checkout.contact
+        log.info(
+            "contact %s",
+            "given" if contact else "skipped",
+            extra={"checkout": checkout_id, "contact": contact.masked if contact else None},
+        )
+        return _view(checkout)
+
+    def close(self, checkout_id: str, request: CloseRequest) -> CloseResult:
+        with self._lock:
+            current = self._find(checkout_id)
+            receipt = Receipt(
+                fiscal=request.fiscal,
+                items=tuple(request.items),
+                payments=tuple(request.payments),
+                total=request.total,
+                contact=current.contact,
+                loyalty_card=current.card.number if current.card else None,
+            )
+            closed, is_new = current.close(receipt)
+            queued = False
+            if is_new:
+                try:
+                    queued = self._queue.enqueue(receipt)
+                except Exception as exc:  # the till goes on; the POS hears why the receipt was not queued
+                    log.exception(
+                        "receipt not queued", extra={"checkout": checkout_id, "receipt": str(receipt.key)}
+                    )
+                    raise ReceiptNotQueued(
+                        f"receipt {receipt.key} was printed but not queued for the e-receipt: {exc}"
+                    ) from exc
+            self._store(closed)
+        if queued:
+            self._on_queued()
+        log.info(
+            "checkout closed",
+            extra={
+                "checkout": checkout_id,
+                "receipt": str(receipt.key),
+                "queued": queued,
+                "total": receipt.total,
+            },
+        )
+        return CloseResult(
+            checkout_id=checkout_id,
+            receipt_key=str(receipt.key),
+            fns_qr=receipt.qr,
+            queued=queued,
+            contact_masked=receipt.contact.masked if receipt.contact else None,
+        )
+
+    def cancel(self, checkout_id: str) -> CheckoutView:
+        with self._lock:
+            checkout = self._find(checkout_id).cancel()
+            self._store(checkout)
+        log.info("checkout cancelled", extra={"checkout": checkout_id})
+        return _view(checkout)
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _find(self, checkout_id: str) -> Checkout:
+        try:
+            return self._checkouts[checkout_id]
+        except KeyError:
+            raise CheckoutNotFound(f"no checkout {checkout_id}; open it first") from None
+
+    def _store(self, checkout: Checkout) -> None:
+        self._checkouts[checkout.checkout_id] = checkout
+        self._checkouts.move_to_end(checkout.checkout_id)
+        while len(self._checkouts) > KEEP_ENDED:
+            self._checkouts.popitem(last=False)
+
+
+def _known_contact(request: CardRequest) -> BuyerContact | None:
+    """The loyalty system's contact for the card; a garbage one is ignored, never a blocked sale."""
+    for text in (request.phone, request.email):
+        if text:
+            try:
+                return parse_contact(text)
+            except InvalidContact as exc:
+                log.warning(
+                    "card holder's contact ignored: %s", exc, extra={"card_suffix": request.card_number[-4:]}
+                )
+    return None
+
+
+def _view(checkout: Checkout) -> CheckoutView:
+    return CheckoutView(
+        checkout_id=checkout.checkout_id,
+        state=checkout.state,
+        opened_at=checkout.opened_at,
+        card_number=checkout.card.number if checkout.card else None,
+        contact_masked=checkout.contact.masked if checkout.contact else None,
+    )

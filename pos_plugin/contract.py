@@ -1,0 +1,158 @@
+"""The checkout API's contract: request/response models, the port the agent implements, its errors.
+
+The router in `pos_plugin.api` speaks HTTP; whoever serves it (the agent) implements `CheckoutPort`.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from receipts import FiscalData, Item, Payment
+
+
+class CheckoutNotFound(LookupError):
+    """No checkout with that id (never opened, or forgotten long after it ended)."""
+
+
+class CheckoutConflict(RuntimeError):
+    """The call does not fit the checkout's state (close before open, contact after close, ...)."""
+
+
+class ReceiptNotQueued(RuntimeError):
+    """The receipt was printed but could not be written to the outbox (disk full, database error)."""
+
+
+class CheckoutState(StrEnum):
+    OPENED = "opened"
+    CONTACT_ASKED = "contact_asked"
+    CONTACT_GIVEN = "contact_given"
+    CONTACT_SKIPPED = "contact_skipped"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class AskMode(StrEnum):
+    CONFIRM = "confirm"  # known card: "…your phone ends in 45-67?"
+    ENTER = "enter"  # anonymous buyer: type the phone
+    NONE = "none"  # contact already given: nothing to ask
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenRequest(_Model):
+    checkout_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The POS's own id; generated when absent.",
+        examples=["T3-000125"],
+    )
+    cashier: str | None = Field(default=None, max_length=128, examples=["Иванова А."])
+
+
+class CardRequest(_Model):
+    card_number: str = Field(min_length=1, max_length=64, examples=["2770000012345"])
+    holder_name: str | None = Field(default=None, max_length=128, examples=["Мария"])
+    phone: str | None = Field(
+        default=None,
+        description="The card holder's phone as the loyalty system knows it.",
+        examples=["+79161234567"],
+    )
+    email: str | None = Field(default=None, examples=["maria@example.ru"])
+
+
+class ContactRequest(_Model):
+    contact: str | None = Field(
+        default=None,
+        description="Phone (any common format) or e-mail; null with skipped=true means 'no e-receipt'.",
+        examples=["8 (916) 123-45-67"],
+    )
+    skipped: bool = False
+    confirm: bool = Field(
+        default=False, description="The buyer confirmed the card holder's phone shown in the prompt."
+    )
+
+
+class CloseRequest(_Model):
+    """The fiscal register's answer for the closed receipt, as the POS got it."""
+
+    fiscal: FiscalData
+    items: list[Item] = Field(min_length=1)
+    payments: list[Payment] = Field(min_length=1)
+    total: int = Field(ge=0, description="Tag 1020, kopecks")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "fiscal": {
+                        "fn_serial": "9251440300227597",
+                        "fd_number": 55497,
+                        "fpd": 617635937,
+                        "registration_number": "0001633468026797",
+                        "shift_number": 363,
+                        "receipt_number": 36,
+                        "issued_at": "2020-09-27T14:27:00",
+                        "calculation_type": 1,
+                    },
+                    "items": [
+                        {"name": "Молоко 3,2%", "price": 5200, "quantity": "1", "total": 5200, "vat": "vat10"}
+                    ],
+                    "payments": [{"kind": "card", "amount": 5200}],
+                    "total": 5200,
+                }
+            ]
+        },
+    )
+
+
+class CheckoutView(_Model):
+    checkout_id: str
+    state: CheckoutState
+    opened_at: datetime
+    card_number: str | None = None
+    contact_masked: str | None = Field(default=None, description="Never the raw contact: '+7 *** ***-45-67'.")
+
+
+class ContactPrompt(_Model):
+    checkout_id: str
+    mode: AskMode
+    masked_phone: str | None = Field(default=None, examples=["+7 *** ***-45-67"])
+    phone_tail: str | None = Field(
+        default=None, description="Last four digits as the cashier reads them: '45-67'."
+    )
+    buyer_name: str | None = None
+
+
+class CloseResult(_Model):
+    checkout_id: str
+    receipt_key: str = Field(
+        description="FN serial:FD number:FPD", examples=["9251440300227597:55497:617635937"]
+    )
+    fns_qr: str = Field(examples=["t=20200927T1427&s=52.00&fn=9251440300227597&i=55497&fp=617635937&n=1"])
+    queued: bool = Field(
+        description="True: written to the outbox now; false: it was already there (repeat close)."
+    )
+    contact_masked: str | None = None
+
+
+class CheckoutPort(Protocol):
+    """What the router needs from the agent. Every method may raise the errors above."""
+
+    def open(self, request: OpenRequest) -> CheckoutView: ...
+
+    def attach_card(self, checkout_id: str, request: CardRequest) -> CheckoutView: ...
+
+    def ask_contact(self, checkout_id: str) -> ContactPrompt: ...
+
+    def set_contact(self, checkout_id: str, request: ContactRequest) -> CheckoutView: ...
+
+    def close(self, checkout_id: str, request: CloseRequest) -> CloseResult: ...
+
+    def cancel(self, checkout_id: str) -> CheckoutView: ...
+
+    def get(self, checkout_id: str) -> CheckoutView: ...
