@@ -1,0 +1,56 @@
+"""The cloud's ASGI application. `create_app` has no import-time side effects: no engine, no migration."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cloud.db.engine import make_engine
+from cloud.fleet.router import router as fleet_router
+from cloud.ingest.router import router as ingest_router
+from cloud.settings import load_settings
+
+DESCRIPTION = """
+The central service of echeck. Registers (agents) enroll with a one-time code, then send closed
+receipts in batches with their own bearer token; head office reads with the tenant's api key.
+
+Wire protocol v1 (`sync.protocol`): JSON, money in integer kopecks, idempotent by the receipt's natural key
+(FN serial + FD number + FPD). Errors carry `detail`: a sentence, or FastAPI's list of field errors (422).
+"""
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """Build the app. The database URL defaults to `ECHECK_DATABASE_URL`, else the SQLite default.
+
+    Migrations are not run here (`echeck-cloud serve` runs them once before starting workers; tests call
+    `cloud.db.migrate(url)`), so several workers never race to migrate.
+    """
+    settings = load_settings(database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.include_router(fleet_router)
+    app.include_router(ingest_router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
+    def healthz(request: Request) -> Any:
+        try:
+            with request.app.state.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any driver error means "not reachable" for the load balancer
+            return JSONResponse(
+                status_code=503,
+                content={"status": "error", "database": "unreachable", "error": type(exc).__name__},
+            )
+        return {"status": "ok", "database": "ok"}
+
+    return app

@@ -1,0 +1,224 @@
+"""`echeck-cloud`: run the cloud service and administer tenants, stores and enrollment codes.
+
+Errors are one line on stderr with exit code 1 (2 for a wrong command line), never a traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from cloud.db.engine import DATABASE_URL_ENV, make_engine
+from cloud.db.migrate import migrate
+from cloud.fleet import service
+from cloud.logs import configure_logging, logging_config
+from cloud.settings import DEFAULT_ENROLL_TTL_HOURS, LOG_FORMAT_ENV, LOG_LEVEL_ENV, load_settings
+
+
+class CliError(Exception):
+    """Something the operator must fix; printed as one line."""
+
+
+def _out(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
+    print(json.dumps(doc, ensure_ascii=False, default=str) if args.json else text)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
+
+
+def _session(args: argparse.Namespace) -> Session:
+    # Admin commands migrate first: on a fresh database `tenant add` just works (a no-op when at head).
+    engine = make_engine(args.database_url)
+    migrate(engine=engine)
+    return Session(engine)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    migrate(args.database_url)
+    # Workers are separate processes that build the app from the factory: hand them the URL by environment.
+    os.environ[DATABASE_URL_ENV] = args.database_url
+    where = f"http://{args.host}:{args.port}"
+    print(
+        f"echeck cloud on {where} (API docs at {where}/docs), database {_safe_url(args.database_url)}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        "cloud.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=logging_config(args.log_level, args.log_format),
+        proxy_headers=True,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    migrate(args.database_url)
+    print(f"database is up to date: {_safe_url(args.database_url)}")
+
+
+def cmd_tenant_add(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        tenant, api_key = service.create_tenant(session, args.name)
+        doc = {"id": tenant.id, "name": tenant.name, "api_key": api_key}
+    _out(args, doc, f"tenant {doc['id']} {doc['name']!r}\napi key (shown once, keep it safe): {api_key}")
+
+
+def cmd_tenant_list(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        rows = [
+            {"id": t.id, "name": t.name, "created_at": t.created_at} for t in service.list_tenants(session)
+        ]
+    lines = [f"{r['id']:>6}  {r['name']}  (created {r['created_at']:%Y-%m-%d})" for r in rows]
+    _out(args, {"tenants": rows}, "\n".join(lines) or "no tenants yet: `echeck-cloud tenant add NAME`")
+
+
+def cmd_store_add(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        store = service.create_store(session, args.tenant, args.name)
+        doc = {"id": store.id, "tenant_id": store.tenant_id, "name": store.name}
+    _out(args, doc, f"store {doc['id']} {doc['name']!r} of tenant {doc['tenant_id']}")
+
+
+def cmd_store_list(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        rows = []
+        for store, registers in service.list_stores(session, args.tenant):
+            regs = [
+                {"id": r.id, "hostname": r.hostname, "last_heartbeat_at": r.last_heartbeat_at,
+                 "queue_depth": r.queue_depth, "rejected_count": r.rejected_count}
+                for r in registers
+            ]  # fmt: skip
+            rows.append({"id": store.id, "name": store.name, "registers": regs})
+    lines = []
+    for s in rows:
+        lines.append(f"{s['id']:>6}  {s['name']}  ({len(s['registers'])} registers)")
+        for r in s["registers"]:
+            seen = f"{r['last_heartbeat_at']:%Y-%m-%d %H:%M:%S}Z" if r["last_heartbeat_at"] else "never"
+            lines.append(f"        register {r['id']} {r['hostname'] or '?'}: last seen {seen}, "
+                         f"queue {r['queue_depth']}, rejected {r['rejected_count']}")  # fmt: skip
+    _out(
+        args, {"stores": rows}, "\n".join(lines) or f"tenant {args.tenant} has no stores (or does not exist)"
+    )
+
+
+def cmd_enroll_code(args: argparse.Namespace) -> None:
+    if args.ttl_hours <= 0:
+        raise CliError("--ttl-hours must be positive")
+    with _session(args) as session:
+        issued = service.issue_enrollment_code(session, args.store, timedelta(hours=args.ttl_hours))
+    doc = {"code": issued.code, "store_id": issued.store_id, "expires_at": issued.expires_at.isoformat()}
+    _out(
+        args,
+        doc,
+        f"enrollment code for store {issued.store_id}: {issued.code}\n"
+        f"valid once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC; type it into the register's agent",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = load_settings()
+    parser = argparse.ArgumentParser(
+        prog="echeck-cloud",
+        description="The echeck cloud: receives receipts from the registers of every store. Run it with "
+        "`serve`; create retailers (tenants), stores and enrollment codes with the other commands.",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=settings.database_url,
+        metavar="URL",
+        help=f"database to use, e.g. postgresql://user:pass@host/echeck (env {DATABASE_URL_ENV}; "
+        f"default: a SQLite file, now {_safe_url(settings.database_url)})",
+    )
+    levels = ["debug", "info", "warning", "error"]
+    parser.add_argument("--log-level", default=settings.log_level, choices=levels,
+                        help=f"how much the server logs (env {LOG_LEVEL_ENV}; default info)")  # fmt: skip
+    parser.add_argument("--log-format", default=settings.log_format, choices=["kv", "json"],
+                        help=f"log lines as key=value or JSON (env {LOG_FORMAT_ENV})")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help_: str, parent: Any = sub) -> Any:
+        p = parent.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    def json_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+
+    serve = add("serve", cmd_serve, "update the database schema, then serve the API")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all; default %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default %(default)s)")
+    add("migrate", cmd_migrate, "update the database schema to this version and exit")
+
+    tenant = sub.add_parser("tenant", help="retailers: add, list").add_subparsers(
+        dest="action", required=True
+    )
+    p = add("add", cmd_tenant_add, "add a retailer; prints its id and api key (shown only once)", tenant)
+    p.add_argument("name", help="the retailer's name, e.g. 'Hardware Chain LLC'")
+    json_flag(p)
+    json_flag(add("list", cmd_tenant_list, "list retailers", tenant))
+
+    store = sub.add_parser("store", help="stores of a retailer: add, list").add_subparsers(
+        dest="action", required=True
+    )
+    p = add("add", cmd_store_add, "add a store to a retailer", store)
+    p.add_argument(
+        "--tenant", type=int, required=True, metavar="ID", help="the retailer's id (`tenant list`)"
+    )
+    p.add_argument("name", help="the store's name, e.g. 'Tverskaya 7'")
+    json_flag(p)
+    p = add("list", cmd_store_list, "list a retailer's stores and their registers' last contact", store)
+    p.add_argument(
+        "--tenant", type=int, required=True, metavar="ID", help="the retailer's id (`tenant list`)"
+    )
+    json_flag(p)
+
+    p = add("enroll-code", cmd_enroll_code, "issue a one-time code that enrolls one register into a store")
+    p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
+    p.add_argument("--ttl-hours", type=float, default=DEFAULT_ENROLL_TTL_HOURS,
+                   help="how long the code stays valid (default %(default)s hours)")  # fmt: skip
+    json_flag(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        configure_logging(args.log_level if args.command == "serve" else "warning", args.log_format)
+        args.handler(args)
+    except (CliError, service.FleetError) as exc:
+        print(f"echeck-cloud: {exc}", file=sys.stderr)
+        return 1
+    except sa.exc.ArgumentError as exc:
+        print(f"echeck-cloud: bad --database-url: {exc}", file=sys.stderr)
+        return 2
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"echeck-cloud: database error at {_safe_url(args.database_url)}: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the operator gets one line; developers rerun with --log-level debug
+        print(f"echeck-cloud: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Cloud database engines: SQLite by default (a file in the user data directory), PostgreSQL by URL."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+DATABASE_URL_ENV = "ECHECK_DATABASE_URL"
+
+
+def default_database_url() -> str:
+    """`ECHECK_DATABASE_URL` if set, else `cloud.db` in the platform's user data directory."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    path = Path(platformdirs.user_data_dir("echeck")) / "cloud.db"
+    return f"sqlite:///{path}"
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here (SQLAlchemy would otherwise pick psycopg2, not installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL: readers never block the writer; busy_timeout: concurrent writers (several uvicorn workers)
+    # wait for the lock instead of failing with "database is locked"; SQLite leaves FKs off by default.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss of the server
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = normalize_url(url or default_database_url())
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)

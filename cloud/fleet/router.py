@@ -1,0 +1,102 @@
+"""Fleet endpoints: enrollment and heartbeats for registers, the store list for head office."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, status
+
+from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
+from cloud.fleet import service
+from cloud.fleet.schemas import RegisterOut, StoreList, StoreOut
+from sync.protocol import (
+    ENROLL_PATH,
+    HEARTBEAT_PATH,
+    EnrollRequest,
+    EnrollResponse,
+    Heartbeat,
+    HeartbeatAck,
+    Problem,
+)
+
+router = APIRouter(tags=["fleet"])
+
+
+@router.post(
+    ENROLL_PATH,
+    response_model=EnrollResponse,
+    summary="Exchange an enrollment code for a register token",
+    responses={
+        400: {"model": Problem, "description": "Unknown enrollment code"},
+        410: {"model": Problem, "description": "The code was already used or has expired"},
+    },
+)
+def enroll(
+    session: SessionDep,
+    body: Annotated[
+        EnrollRequest,
+        Body(
+            openapi_examples={
+                "till": {
+                    "value": {"code": "K7QF-9MZC", "hostname": "store12-till3", "agent_version": "0.1.0"}
+                }
+            }
+        ),
+    ],
+) -> EnrollResponse:
+    try:
+        return service.enroll(session, body.code, body.hostname, body.agent_version)
+    except service.InvalidCode as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    except service.CodeGone as exc:
+        raise HTTPException(status.HTTP_410_GONE, detail=str(exc)) from exc
+
+
+@router.post(
+    HEARTBEAT_PATH,
+    response_model=HeartbeatAck,
+    summary="Report a register's health (queue depth, errors, clock)",
+    responses={401: {"model": Problem}},
+)
+def heartbeat(
+    session: SessionDep,
+    register: CurrentRegister,
+    body: Annotated[
+        Heartbeat,
+        Body(
+            openapi_examples={
+                "healthy": {
+                    "value": {
+                        "agent_version": "0.1.0",
+                        "queue_depth": 0,
+                        "rejected_count": 0,
+                        "oldest_unsynced_age_s": None,
+                        "last_sync_at": "2026-11-23T10:14:58Z",
+                        "last_error": None,
+                        "register_time": "2026-11-23T10:15:01Z",
+                    }
+                }
+            }
+        ),
+    ],
+) -> HeartbeatAck:
+    return service.record_heartbeat(session, register, body)
+
+
+@router.get(
+    "/v1/stores",
+    response_model=StoreList,
+    summary="The tenant's stores with their registers' last heartbeat",
+    responses={401: {"model": Problem}},
+)
+def stores(session: SessionDep, tenant: CurrentTenant) -> StoreList:
+    assert tenant.id is not None
+    return StoreList(
+        stores=[
+            StoreOut(
+                id=store.id or 0,
+                tenant_id=store.tenant_id,
+                name=store.name,
+                registers=[RegisterOut.model_validate(r) for r in registers],
+            )
+            for store, registers in service.list_stores(session, tenant.id)
+        ]
+    )

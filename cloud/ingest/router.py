@@ -1,0 +1,82 @@
+"""Ingest endpoints: registers post receipt batches; head office reads a store's receipts."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+
+from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
+from cloud.ingest import service
+from cloud.ingest.schemas import RECEIPT_EXAMPLE, ReceiptPage, StoredReceipt
+from cloud.settings import READ_PAGE_MAX
+from sync.protocol import PREFIX, BatchResult, Problem, ReceiptBatch
+
+router = APIRouter(tags=["ingest"])
+
+
+@router.post(
+    PREFIX + "/stores/{store_id}/receipts/batch",
+    response_model=BatchResult,
+    summary="Store a batch of closed receipts (idempotent by FN + FD + FPD)",
+    description=(
+        "Each receipt is validated on its own. Valid ones are committed before the answer and listed in "
+        "`accepted` as `stored` (new), `duplicate` (seen before, same content) or `conflict` (same key, "
+        "different content: the first stays, the resend is kept for audit). Invalid ones are listed in "
+        "`rejected` with their index in the batch and the reason; resending them will not help."
+    ),
+    responses={
+        401: {"model": Problem, "description": "Missing or unknown register token"},
+        403: {"model": Problem, "description": "The register belongs to another store"},
+    },
+)
+def post_batch(
+    store_id: int,
+    session: SessionDep,
+    register: CurrentRegister,
+    batch: Annotated[
+        ReceiptBatch,
+        Body(openapi_examples={"one receipt": {"value": {"receipts": [RECEIPT_EXAMPLE]}}}),
+    ],
+) -> BatchResult:
+    try:
+        return service.ingest_batch(session, register, store_id, batch)
+    except service.WrongStore as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+
+
+@router.get(
+    PREFIX + "/stores/{store_id}/receipts",
+    response_model=ReceiptPage,
+    summary="A store's receipts, oldest first, paged by id",
+    responses={
+        401: {"model": Problem},
+        404: {"model": Problem, "description": "No such store for this tenant"},
+    },
+)
+def get_receipts(
+    store_id: int,
+    session: SessionDep,
+    tenant: CurrentTenant,
+    after_id: Annotated[int, Query(ge=0, description="Return receipts with a larger id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=READ_PAGE_MAX)] = 100,
+) -> ReceiptPage:
+    assert tenant.id is not None
+    try:
+        page = service.list_receipts(session, tenant.id, store_id, after_id, limit)
+    except service.StoreNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    receipts = [
+        StoredReceipt(
+            id=row.id or 0,
+            register_id=row.register_id,
+            received_at=row.received_at,
+            key=f"{row.fn_serial}:{row.fd_number}:{row.fpd}",
+            receipt=row.payload,
+        )
+        for row in page.rows
+    ]
+    return ReceiptPage(
+        store_id=store_id,
+        count=page.count,
+        receipts=receipts,
+        next_after_id=receipts[-1].id if len(receipts) == limit else None,
+    )

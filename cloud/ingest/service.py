@@ -1,0 +1,251 @@
+"""Batch ingest of receipts from registers, idempotent on the natural key (FN serial, FD number, FPD).
+
+A batch of N receipts costs a fixed handful of statements: one multi-row INSERT .. ON CONFLICT DO NOTHING
+RETURNING (what it returns is what is new), one SELECT of the keys that were already there, one INSERT of
+conflicting resends, one COMMIT. Everything reported as accepted is committed before the answer leaves.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, func, select
+
+from cloud.db.models import ReceiptConflict, ReceiptRow, Register, Store, utcnow
+from cloud.logs import event
+from receipts import Receipt, ReceiptKey
+from sync.protocol import (
+    Accepted,
+    BatchResult,
+    ItemStatus,
+    ReceiptBatch,
+    Rejected,
+    describe,
+    receipt_from_wire,
+    receipt_to_wire,
+)
+
+log = logging.getLogger("cloud.ingest")
+
+KEY_COLUMNS = ("fn_serial", "fd_number", "fpd")
+
+
+class WrongStore(Exception):
+    """A register tried to write another store's receipts."""
+
+
+class StoreNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    index: int
+    receipt: Receipt
+    wire: dict[str, Any]  # normalized: what we store and hash, whatever spelling the sender used
+    content_hash: str
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        k = self.receipt.key
+        return (k.fn_serial, k.fd_number, k.fpd)
+
+
+def content_hash(wire: dict[str, Any]) -> str:
+    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _parse(batch: ReceiptBatch) -> tuple[list[_Valid], list[Rejected]]:
+    valid: list[_Valid] = []
+    rejected: list[Rejected] = []
+    for index, data in enumerate(batch.receipts):
+        try:
+            receipt = receipt_from_wire(data)
+        except ValidationError as exc:
+            rejected.append(Rejected(index=index, reason=describe(exc)))
+            continue
+        wire = receipt_to_wire(receipt)
+        valid.append(_Valid(index, receipt, wire, content_hash(wire)))
+    return valid, rejected
+
+
+def _dialect_insert(session: Session, table: sa.Table) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
+
+
+def _row(item: _Valid, register: Register, now: Any) -> dict[str, Any]:
+    r = item.receipt
+    contact = r.contact
+    return {
+        "tenant_id": register.tenant_id,
+        "store_id": register.store_id,
+        "register_id": register.id,
+        "fn_serial": r.fiscal.fn_serial,
+        "fd_number": r.fiscal.fd_number,
+        "fpd": r.fiscal.fpd,
+        "issued_at": r.fiscal.issued_at.replace(tzinfo=None),
+        "total": r.total,
+        "calculation_type": int(r.fiscal.calculation_type),
+        "contact_kind": contact.kind.value if contact else None,
+        "contact_hash": contact.hashed if contact else None,
+        "contact_value": contact.value if contact else None,
+        "loyalty_card": r.loyalty_card,
+        "payload": item.wire,
+        "content_hash": item.content_hash,
+        "received_at": now,
+    }
+
+
+def ingest_batch(session: Session, register: Register, store_id: int, batch: ReceiptBatch) -> BatchResult:
+    """Store what is valid, report what is not. Raises WrongStore when `store_id` is not the register's."""
+    if register.store_id != store_id:
+        raise WrongStore(
+            f"register {register.id} is enrolled in store {register.store_id} and cannot write receipts "
+            f"for store {store_id}"
+        )
+    started = time.perf_counter()
+    register_id, tenant_id = register.id, register.tenant_id
+    valid, rejected = _parse(batch)
+    now = utcnow()
+
+    first: dict[tuple[str, int, int], _Valid] = {}
+    for item in valid:
+        first.setdefault(item.key, item)
+
+    inserted: set[tuple[str, int, int]] = set()
+    ids: dict[tuple[str, int, int], int] = {}
+    hashes: dict[tuple[str, int, int], str] = {}
+    table: sa.Table = ReceiptRow.__table__  # type: ignore[attr-defined]
+    if first:
+        stmt = (
+            _dialect_insert(session, table)
+            .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
+            .returning(table.c.id, table.c.fn_serial, table.c.fd_number, table.c.fpd)
+        )
+        # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" sends few multi-row INSERTs, not N.
+        result = session.execute(stmt, [_row(item, register, now) for item in first.values()])
+        for rid, fn, fd, fpd in result:
+            inserted.add((fn, fd, fpd))
+            ids[(fn, fd, fpd)] = rid
+            hashes[(fn, fd, fpd)] = first[(fn, fd, fpd)].content_hash
+
+    known = [k for k in first if k not in inserted]
+    if known:
+        cols = [table.c[c] for c in KEY_COLUMNS]
+        rows = session.execute(
+            sa.select(table.c.id, *cols, table.c.content_hash).where(sa.tuple_(*cols).in_(known))
+        )
+        for rid, fn, fd, fpd, chash in rows:
+            ids[(fn, fd, fpd)] = rid
+            hashes[(fn, fd, fpd)] = chash
+
+    accepted: list[Accepted] = []
+    conflicts: list[dict[str, Any]] = []
+    counts = dict.fromkeys(ItemStatus, 0)
+    for item in valid:
+        key = item.key
+        if key not in ids:  # cannot happen unless a row vanished mid-request: let the agent retry
+            raise RuntimeError(f"receipt {ReceiptKey(*key)} neither inserted nor found")
+        if key in inserted and first[key] is item:
+            status = ItemStatus.STORED
+        elif hashes[key] == item.content_hash:
+            status = ItemStatus.DUPLICATE
+        else:
+            status = ItemStatus.CONFLICT
+            conflicts.append(
+                {
+                    "receipt_id": ids[key],
+                    "register_id": register_id,
+                    "payload": item.wire,
+                    "content_hash": item.content_hash,
+                    "received_at": now,
+                }
+            )
+            event(
+                log,
+                logging.WARNING,
+                "receipt.conflict",
+                key=str(item.receipt.key),
+                receipt_id=ids[key],
+                register_id=register_id,
+                store_id=store_id,
+                contact=item.receipt.contact.masked if item.receipt.contact else "",
+            )
+        counts[status] += 1
+        accepted.append(Accepted(index=item.index, key=str(item.receipt.key), status=status))
+
+    if conflicts:
+        ctable: sa.Table = ReceiptConflict.__table__  # type: ignore[attr-defined]
+        # The same conflicting resend arriving again is recorded once.
+        session.execute(
+            _dialect_insert(session, ctable).on_conflict_do_nothing(
+                index_elements=["receipt_id", "content_hash"]
+            ),
+            conflicts,
+        )
+    session.commit()
+
+    for r in rejected:
+        event(
+            log,
+            logging.WARNING,
+            "receipt.rejected",
+            register_id=register_id,
+            store_id=store_id,
+            index=r.index,
+            reason=r.reason[:300],
+        )
+    event(
+        log,
+        logging.INFO,
+        "batch.ingested",
+        tenant_id=tenant_id,
+        store_id=store_id,
+        register_id=register_id,
+        size=len(batch.receipts),
+        stored=counts[ItemStatus.STORED],
+        duplicate=counts[ItemStatus.DUPLICATE],
+        conflict=counts[ItemStatus.CONFLICT],
+        rejected=len(rejected),
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    accepted.sort(key=lambda a: a.index)
+    return BatchResult(accepted=accepted, rejected=rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPageData:
+    store_id: int
+    count: int
+    rows: list[ReceiptRow]
+
+
+def list_receipts(
+    session: Session, tenant_id: int, store_id: int, after_id: int = 0, limit: int = 100
+) -> ReceiptPageData:
+    """A store's receipts in id order after `after_id`. Another tenant's store is reported as not found."""
+    store = session.get(Store, store_id)
+    if store is None or store.tenant_id != tenant_id:
+        raise StoreNotFound(f"store {store_id} not found")
+    count = session.exec(
+        select(func.count()).select_from(ReceiptRow).where(ReceiptRow.store_id == store_id)
+    ).one()
+    rows = session.exec(
+        select(ReceiptRow)
+        .where(ReceiptRow.store_id == store_id, ReceiptRow.id > after_id)  # type: ignore[operator]
+        .order_by(ReceiptRow.id)  # type: ignore[arg-type]
+        .limit(limit)
+    ).all()
+    return ReceiptPageData(store_id=store_id, count=int(count), rows=list(rows))

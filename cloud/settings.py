@@ -1,0 +1,25 @@
+"""Cloud settings: flags win over environment variables, which win over embedded defaults."""
+
+import os
+from dataclasses import dataclass, field
+
+from cloud.db.engine import DATABASE_URL_ENV, default_database_url
+
+LOG_LEVEL_ENV = "ECHECK_LOG_LEVEL"
+LOG_FORMAT_ENV = "ECHECK_LOG_FORMAT"
+DEFAULT_ENROLL_TTL_HOURS = 72
+READ_PAGE_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    log_level: str = field(default_factory=lambda: os.environ.get(LOG_LEVEL_ENV, "info"))
+    log_format: str = field(default_factory=lambda: os.environ.get(LOG_FORMAT_ENV, "kv"))
+
+
+def load_settings(database_url: str | None = None) -> Settings:
+    return Settings(database_url=database_url) if database_url else Settings()
+
+
+__all__ = ["DATABASE_URL_ENV", "DEFAULT_ENROLL_TTL_HOURS", "READ_PAGE_MAX", "Settings", "load_settings"]
