@@ -82,6 +82,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(CheckoutNotFound, handler(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(CheckoutConflict, handler(status.HTTP_409_CONFLICT))
-    app.add_exception_handler(InvalidContact, handler(status.HTTP_422_UNPROCESSABLE_ENTITY))
-    app.add_exception_handler(InvalidReceipt, handler(status.HTTP_422_UNPROCESSABLE_ENTITY))
+    app.add_exception_handler(InvalidContact, handler(422))
+    app.add_exception_handler(InvalidReceipt, handler(422))
     app.add_exception_handler(ReceiptNotQueued, handler(status.HTTP_507_INSUFFICIENT_STORAGE))

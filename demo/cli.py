@@ -1,0 +1,165 @@
+"""`echeck-demo`: a short simulated trading day through the whole chain, then a summary.
+
+cloud (SQLite) ← sync ← agent (outbox) ← checkout API ← POS simulator; every part a separate process.
+"""
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from demo import processes as p
+
+console = Console()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="echeck-demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--receipts", type=int, default=300, help="checkouts in the trading day (default 300)"
+    )
+    parser.add_argument("--rate", type=float, default=40.0, help="checkouts per second (default 40)")
+    parser.add_argument("--seed", type=int, default=2026, help="random seed of the buyers (default 2026)")
+    parser.add_argument("--dir", type=Path, help="where to keep databases and logs (default: a new temp dir)")
+    parser.add_argument("--keep", action="store_true", help="leave the cloud and agent running until Ctrl-C")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = args.dir or Path(tempfile.mkdtemp(prefix="echeck-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    services: list[p.Service] = []
+    try:
+        return run(args, workdir, services)
+    except KeyboardInterrupt:
+        console.print("\n[yellow]interrupted: stopping the demo's processes[/]")
+        return 130
+    except RuntimeError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        return 1
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> int:
+    logs = workdir / "logs"
+    database_url = f"sqlite:///{workdir / 'cloud.db'}"
+    cloud_port, agent_port = p.free_port(), p.free_port()
+    with console.status("starting the cloud, creating a tenant and a store, enrolling the register ..."):
+        tenant_id, api_key, store_id = p.prepare_cloud(database_url)
+        cloud = p.cloud_service(database_url, cloud_port, logs / "cloud.log")
+        services.append(cloud.start())
+        config = p.write_agent_config(workdir / "agent.toml", agent_port, workdir / "agent")
+        p.enroll_agent(config, cloud.url, p.enrollment_code(database_url, store_id))
+        agent = p.agent_service(config, agent_port, logs / "agent.log")
+        services.append(agent.start())
+    console.print(
+        f"cloud {cloud.url}  ·  agent {agent.url}  ·  tenant {tenant_id}, store {store_id}  ·  {workdir}"
+    )
+
+    report_path = workdir / "pos-report.json"
+    sim_args = p.pos_simulator(agent.url, args.receipts, args.rate, args.seed, report_path)
+    started = time.monotonic()
+    with _progress() as progress:
+        made = progress.add_task("checkouts at the till", total=args.receipts)
+        acked = progress.add_task("acknowledged by the cloud", total=args.receipts)
+        with (logs / "pos-sim.log").open("ab") as sim_log:
+            sim = subprocess.Popen(sim_args, stdout=subprocess.PIPE, stderr=sim_log, text=True)
+            assert sim.stdout is not None
+            for line in sim.stdout:
+                with contextlib.suppress(ValueError, KeyError):
+                    progress.update(made, completed=json.loads(line)["progress"])
+                progress.update(acked, completed=p.agent_status(agent.url)["outbox"]["acked"])
+            sim.wait()
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        progress.update(acked, total=report["made"])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = p.agent_status(agent.url)
+            progress.update(acked, completed=status["outbox"]["acked"])
+            if status["outbox"]["pending"] == 0:
+                break
+            time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    status = p.agent_status(agent.url)
+    in_cloud = p.cloud_count(cloud.url, api_key, store_id)
+    ok = report["made"] == status["outbox"]["acked"] == in_cloud and report["errors"] == 0
+    _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, workdir)
+    console.print(
+        "[bold green]OK[/]: every receipt made is in the cloud exactly once."
+        if ok
+        else "[bold red]MISMATCH[/]: see the logs in " + str(logs)
+    )
+    if args.keep:
+        console.print("--keep: the cloud and agent stay up; press Ctrl-C to stop them.")
+        with contextlib.suppress(KeyboardInterrupt):
+            while all(s.running for s in services):
+                time.sleep(0.5)
+    return 0 if ok else 1
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _summary(
+    report: dict,
+    status: dict,
+    in_cloud: int,
+    elapsed: float,
+    cloud_url: str,
+    agent_url: str,
+    store_id: int,
+    api_key: str,
+    workdir: Path,
+) -> None:
+    lat = status["latency"]
+    table = Table(title="echeck demo: one trading day", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("receipts made at the till", str(report["made"]))
+    table.add_row("  with a buyer contact (tag 1008)", f"{report['with_contact']}")
+    table.add_row(
+        "  loyalty members / anonymous",
+        f"{report['members']} / {report['made'] + report['cancelled'] - report['members']}",
+    )
+    table.add_row("  cancelled checkouts", str(report["cancelled"]))
+    table.add_row("queued in the outbox", str(status["outbox"]["total"]))
+    table.add_row("acknowledged by the cloud", str(status["outbox"]["acked"]))
+    table.add_row("rejected by the cloud", str(status["outbox"]["rejected"]))
+    table.add_row("rows in the cloud", str(in_cloud))
+    if lat["count"]:
+        table.add_row(
+            "sync latency close → ack p50 / p95 / max",
+            f"{lat['p50_s'] * 1000:.0f} / {lat['p95_s'] * 1000:.0f} / {lat['max_s'] * 1000:.0f} ms",
+        )
+    table.add_row("wall time", f"{elapsed:.1f} s")
+    console.print(table)
+    console.print(f"  cloud API docs      {cloud_url}/docs")
+    console.print(
+        f"  store's receipts    curl -H 'Authorization: Bearer {api_key}' "
+        f"{cloud_url}/v1/stores/{store_id}/receipts"
+    )
+    console.print(f"  fleet               curl -H 'Authorization: Bearer {api_key}' {cloud_url}/v1/stores")
+    console.print(f"  agent checkout API  {agent_url}/docs   status: {agent_url}/agent/v1/status")
+    console.print(f"  data and logs       {workdir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Start echeck's processes, wait until they answer, stop them cleanly (SIGTERM, then SIGKILL)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tool(name: str) -> str:
+    """A console script of this installation (the venv's bin), so the demo never picks a stranger's."""
+    path = BIN / name
+    return str(path) if path.exists() else name
+
+
+def run_json(args: Sequence[str], env: dict[str, str] | None = None) -> dict:
+    """Run a CLI command that prints one JSON object; a failure raises with its stderr."""
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed: {done.stderr.strip()[-800:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Service:
+    name: str
+    args: list[str]
+    url: str
+    log_path: Path
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self, wait_path: str = "/healthz", timeout: float = 60.0) -> "Service":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(self.url + wait_path, timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"{self.name} did not answer on {self.url} within {timeout:.0f} s; see {self.log_path}"
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.running:
+            return
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a watchdog or a power cut would."""
+        if self.running:
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@dataclass
+class CloudSetup:
+    url: str
+    database_url: str
+    tenant_id: int
+    api_key: str
+    store_id: int
+
+
+def cloud_cli(database_url: str) -> list[str]:
+    return [tool("echeck-cloud"), "--database-url", database_url]
+
+
+def prepare_cloud(
+    database_url: str, tenant: str = "Demo Retail", store: str = "Store 1"
+) -> tuple[int, str, int]:
+    """Migrate, create a tenant and a store; returns (tenant id, tenant api key, store id)."""
+    base = cloud_cli(database_url)
+    subprocess.run([*base, "migrate"], check=True, capture_output=True, timeout=120)
+    made = run_json([*base, "tenant", "add", tenant, "--json"])
+    shop = run_json([*base, "store", "add", "--tenant", str(made["id"]), store, "--json"])
+    return made["id"], made["api_key"], shop["id"]
+
+
+def enrollment_code(database_url: str, store_id: int) -> str:
+    return run_json([*cloud_cli(database_url), "enroll-code", "--store", str(store_id), "--json"])["code"]
+
+
+def cloud_service(database_url: str, port: int, log_path: Path) -> Service:
+    args = [*cloud_cli(database_url), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return Service("cloud", args, f"http://127.0.0.1:{port}", log_path)
+
+
+def write_agent_config(path: Path, port: int, data_dir: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "[agent]\n"
+        f"listen_port = {port}\n"
+        f'data_dir = "{data_dir}"\n'
+        'credentials = "file"\n',  # never touch the demo user's own keyring
+        encoding="utf-8",
+    )
+    return path
+
+
+def enroll_agent(config: Path, cloud_url: str, code: str) -> None:
+    done = subprocess.run(
+        [tool("echeck-agent"), "--config", str(config), "enroll", "--cloud-url", cloud_url, "--code", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"enrollment failed: {done.stderr.strip()[-800:]}")
+
+
+def agent_service(config: Path, port: int, log_path: Path) -> Service:
+    return Service(
+        "agent", [tool("echeck-agent"), "--config", str(config), "run"], f"http://127.0.0.1:{port}", log_path
+    )
+
+
+def pos_simulator(agent_url: str, receipts: int, rate: float, seed: int, report: Path) -> list[str]:
+    return [
+        tool("echeck-pos-sim"),
+        "--agent",
+        agent_url,
+        "--receipts",
+        str(receipts),
+        "--rate",
+        str(rate),
+        "--seed",
+        str(seed),
+        "--report",
+        str(report),
+        "--progress",
+    ]
+
+
+def cloud_count(cloud_url: str, api_key: str, store_id: int) -> int:
+    response = httpx.get(
+        f"{cloud_url}/v1/stores/{store_id}/receipts",
+        params={"limit": 1},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return int(response.json()["count"])
+
+
+def agent_status(agent_url: str) -> dict:
+    return httpx.get(f"{agent_url}/agent/v1/status", timeout=5).raise_for_status().json()
