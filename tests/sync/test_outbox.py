@@ -5,18 +5,9 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 from sync.outbox import Outbox, OutboxEntry, RejectedEntry
 from sync.protocol import receipt_from_wire
 from tests.sync.factories import make_receipt
-
-
-@pytest.fixture
-def outbox(tmp_path: Path):
-    box = Outbox(tmp_path / "agent" / "outbox.db")
-    yield box
-    box.close()
 
 
 def test_file_is_wal_with_full_sync_and_busy_timeout(tmp_path: Path) -> None:
