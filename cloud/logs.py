@@ -16,7 +16,7 @@ _FORMAT_ENV_VALUES = ("kv", "json")
 
 def event(logger: logging.Logger, level: int, name: str, /, **fields: Any) -> None:
     """Log `name` with structured fields: `event(log, INFO, "batch.ingested", stored=3)`."""
-    logger.log(level, name, extra={"fields": fields})
+    logger.log(level, name, extra={"fields": fields}, stacklevel=2)
 
 
 def _kv_value(value: Any) -> str:

@@ -1,0 +1,112 @@
+"""Cloud test fixtures: a migrated database, the app served over loopback, helpers to build receipts."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from cloud.app import create_app
+from cloud.db import make_engine, migrate
+from cloud.fleet import service
+from sync.protocol import ENROLL_PATH
+from tests.support.live_server import live_server
+
+FN = "9251440300227597"
+
+
+def wire_receipt(
+    fd: int, fpd: int | None = None, total: int = 5200, contact: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A valid receipt as the wire carries it; `fd` makes it unique."""
+    doc: dict[str, Any] = {
+        "fiscal": {
+            "fn_serial": FN,
+            "fd_number": fd,
+            "fpd": fpd or 600000000 + fd,
+            "registration_number": "0001633468026797",
+            "shift_number": 363,
+            "receipt_number": fd % 1000,
+            "issued_at": "2026-11-23T14:27:00",
+            "calculation_type": 1,
+        },
+        "items": [{"name": "Milk 3.2%", "price": total, "quantity": "1", "total": total, "vat": "vat10"}],
+        "payments": [{"kind": "card", "amount": total}],
+        "total": total,
+        "contact": contact,
+        "loyalty_card": None,
+        "extra": {},
+    }
+    doc.update(extra)
+    return doc
+
+
+@dataclass
+class Registered:
+    tenant_id: int
+    store_id: int
+    register_id: int
+    token: str
+    api_key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def tenant_auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@dataclass
+class Cloud:
+    url: str  # the database
+    engine: Engine
+    http: httpx.Client
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+    def tenant(self, name: str = "Acme") -> tuple[int, str]:
+        with self.session() as s:
+            tenant, key = service.create_tenant(s, name)
+            assert tenant.id is not None
+            return tenant.id, key
+
+    def store(self, tenant_id: int, name: str = "Tverskaya 7") -> int:
+        with self.session() as s:
+            store = service.create_store(s, tenant_id, name)
+            assert store.id is not None
+            return store.id
+
+    def code(self, store_id: int, ttl: timedelta = timedelta(hours=72)) -> str:
+        with self.session() as s:
+            return service.issue_enrollment_code(s, store_id, ttl).code
+
+    def register(self, tenant: tuple[int, str] | None = None, store_id: int | None = None) -> Registered:
+        """Tenant + store (unless given) + a register enrolled over HTTP."""
+        tenant_id, api_key = tenant or self.tenant()
+        store_id = store_id or self.store(tenant_id)
+        resp = self.http.post(ENROLL_PATH, json={"code": self.code(store_id), "hostname": "till-1"})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        return Registered(tenant_id, store_id, body["register_id"], body["token"], api_key)
+
+
+@pytest.fixture
+def cloud(database_url: str) -> Iterator[Cloud]:
+    migrate(database_url)
+    engine = make_engine(database_url)
+    with live_server(create_app(database_url)) as base, httpx.Client(base_url=base, timeout=30) as http:
+        yield Cloud(database_url, engine, http)
+    engine.dispose()
+
+
+def now_utc() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

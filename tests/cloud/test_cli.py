@@ -1,0 +1,74 @@
+"""`echeck-cloud` as store IT runs it: real subprocesses on a real database."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from cloud.app import create_app
+from sync.protocol import ENROLL_PATH
+from tests.support.live_server import live_server
+
+CLI = str(Path(sys.executable).with_name("echeck-cloud"))
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, "--database-url", url, *args], capture_output=True, text=True, timeout=60)
+
+
+def run_json(url: str, *args: str) -> dict:
+    proc = run(url, *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_tenant_store_code_then_enroll(database_url: str) -> None:
+    assert run(database_url, "migrate").returncode == 0
+    tenant = run_json(database_url, "tenant", "add", "Hardware Chain")
+    assert tenant["name"] == "Hardware Chain"
+    assert tenant["api_key"].startswith("ek_")
+    store = run_json(database_url, "store", "add", "--tenant", str(tenant["id"]), "Tverskaya 7")
+    assert store["tenant_id"] == tenant["id"]
+    code = run_json(database_url, "enroll-code", "--store", str(store["id"]), "--ttl-hours", "1")
+    assert code["store_id"] == store["id"]
+    assert len(code["code"]) == 9
+
+    with live_server(create_app(database_url)) as base:
+        resp = httpx.post(base + ENROLL_PATH, json={"code": code["code"], "hostname": "till-1"})
+        assert resp.status_code == 200, resp.text
+        listed = httpx.get(base + "/v1/stores", headers={"Authorization": f"Bearer {tenant['api_key']}"})
+        assert listed.json()["stores"][0]["registers"][0]["hostname"] == "till-1"
+
+    stores = run_json(database_url, "store", "list", "--tenant", str(tenant["id"]))
+    assert stores["stores"][0]["registers"][0]["hostname"] == "till-1"
+    tenants = run_json(database_url, "tenant", "list")
+    assert [t["name"] for t in tenants["tenants"]] == ["Hardware Chain"]
+    human = run(database_url, "store", "list", "--tenant", str(tenant["id"]))
+    assert "Tverskaya 7" in human.stdout
+    assert "till-1" in human.stdout
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cloud.db"
+    missing = run(url, "store", "add", "--tenant", "42", "Nowhere")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "echeck-cloud: tenant 42 does not exist (see `echeck-cloud tenant list`)"
+    no_store = run(url, "enroll-code", "--store", "7")
+    assert no_store.returncode == 1
+    assert "store 7 does not exist" in no_store.stderr
+    down = run("postgresql://nobody@127.0.0.1:1/x", "tenant", "list")
+    assert down.returncode == 1
+    assert len(down.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in down.stderr + missing.stderr
+    usage = run(url, "store", "add", "NoTenant")
+    assert usage.returncode == 2
+    assert "--tenant" in usage.stderr
+
+
+def test_help_speaks_to_store_it() -> None:
+    proc = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0
+    for word in ("serve", "tenant", "store", "enroll-code", "--database-url"):
+        assert word in proc.stdout
