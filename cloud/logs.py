@@ -7,7 +7,6 @@ Call sites pass facts as `extra={"fields": {...}}` (see `event`). Contacts are l
 import json
 import logging
 import logging.config
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +61,7 @@ def logging_config(level: str = "info", fmt: str = "kv") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"echeck": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "echeck", "stream": sys.stderr}
+            "stderr": {"class": "logging.StreamHandler", "formatter": "echeck", "stream": "ext://sys.stderr"}
         },
         "loggers": {
             name: logger for name in ("cloud", "uvicorn", "uvicorn.error", "uvicorn.access", "alembic")

@@ -1,15 +1,17 @@
 """`echeck-cloud` as store IT runs it: real subprocesses on a real database."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
 from cloud.app import create_app
 from sync.protocol import ENROLL_PATH
-from tests.support.live_server import live_server
+from tests.support.live_server import free_port, live_server
 
 CLI = str(Path(sys.executable).with_name("echeck-cloud"))
 
@@ -72,3 +74,31 @@ def test_help_speaks_to_store_it() -> None:
     assert proc.returncode == 0
     for word in ("serve", "tenant", "store", "enroll-code", "--database-url"):
         assert word in proc.stdout
+
+
+def test_serve_migrates_then_answers_with_several_workers(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"sqlite:///{tmp_path}/cloud.db"
+    proc = subprocess.Popen(
+        [CLI, "--database-url", url, "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "echeck-cloud serve did not answer"
+                time.sleep(0.1)
+        assert resp.json() == {"status": "ok", "database": "ok"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "Running upgrade" in out
+    assert "Traceback" not in out
