@@ -259,7 +259,9 @@ class SyncWorker:
         )
 
     def _refused_token(self, entries: Sequence[OutboxEntry], response: httpx.Response) -> SyncOutcome:
-        error = f"register token refused (HTTP {response.status_code}): {_detail(response)}; enroll again"
+        error = redact(
+            f"register token refused (HTTP {response.status_code}): {_detail(response)}; enroll again"
+        )
         self.outbox.record_failure([e.id for e in entries], error)
         self._note_refused(error)
         return SyncOutcome(

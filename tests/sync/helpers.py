@@ -3,9 +3,11 @@
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
 from sync.worker import SyncWorker
+from tests.support.live_server import free_port, live_server
 
 WAIT_S = 15.0  # a generous ceiling for conditions, not a speed assertion
 
@@ -30,3 +32,21 @@ def running(worker: SyncWorker) -> Iterator[threading.Thread]:
         worker.wake()
         thread.join(timeout=15)
         assert not thread.is_alive(), "the sync worker did not stop"
+
+
+class Served:
+    """An ASGI app on a fixed loopback port that can be stopped and started again, like a restarted peer."""
+
+    def __init__(self, app_factory: Callable[[], Any]) -> None:
+        self.app_factory = app_factory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stack = ExitStack()
+
+    def start(self) -> "Served":
+        self._stack = ExitStack()
+        self._stack.enter_context(live_server(self.app_factory(), port=self.port))
+        return self
+
+    def stop(self) -> None:
+        self._stack.close()
