@@ -8,7 +8,7 @@ import logging
 import re
 
 # A Russian phone in any common spelling, not inside a longer digit run (FN serials have 16 digits).
-_PHONE = re.compile(r"(?<![\d\w])(?:\+7|8|7)?[\s(-]*9\d{2}[\s)-]*\d{3}[\s-]*(\d{2})[\s-]*(\d{2})(?!\d)")
+_PHONE = re.compile(r"(?<![\d\w:])(?:\+7|8|7)?[\s(-]*9\d{2}[\s)-]*\d{3}[\s-]*(\d{2})[\s-]*(\d{2})(?!\d)")
 _INTL = re.compile(r"(?<![\d\w])\+\d[\d\s()-]{8,16}(\d{2})[\s-]?(\d{2})(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 

@@ -16,7 +16,9 @@ def postgres_admin_url() -> str | None:
     url = os.environ.get(PG_ENV)
     if not url:
         return None
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    return (
+        url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    )
 
 
 def backends() -> list[str]:
