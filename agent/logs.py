@@ -4,6 +4,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from receipts.redact import RedactingFilter
@@ -14,6 +15,7 @@ def setup_logging(level: str = "INFO", file: Path | None = None, service: str = 
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         static_fields={"service": service},
+        reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's ANSI-coloured duplicate of the message
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if file is not None:

@@ -36,32 +36,33 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False, default=str)
-
-
 def logging_config(level: str = "info", fmt: str = "kv") -> dict[str, Any]:
     """A `logging.config.dictConfig` document; uvicorn applies it in every worker process too."""
     if fmt not in _FORMAT_ENV_VALUES:
         raise ValueError(f"log format must be one of {', '.join(_FORMAT_ENV_VALUES)}")
-    formatter = JsonFormatter if fmt == "json" else KeyValueFormatter
+    formatter: dict[str, Any] = (
+        {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger", "message": "event"},
+        }
+        if fmt == "json"
+        else {"()": f"{KeyValueFormatter.__module__}.{KeyValueFormatter.__qualname__}"}
+    )
     logger = {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"echeck": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "formatters": {"echeck": formatter},
+        # The safety net: whatever a call site forgot to mask is masked here.
+        "filters": {"redact": {"()": "receipts.redact.RedactingFilter"}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "echeck", "stream": "ext://sys.stderr"}
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "echeck",
+                "filters": ["redact"],
+                "stream": "ext://sys.stderr",
+            }
         },
         "loggers": {
             name: logger for name in ("cloud", "uvicorn", "uvicorn.error", "uvicorn.access", "alembic")

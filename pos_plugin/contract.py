@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from receipts import FiscalData, Item, Payment
+from receipts.examples import REFERENCE_SALE
 
 
 class CheckoutNotFound(LookupError):
@@ -86,27 +87,7 @@ class CloseRequest(_Model):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "fiscal": {
-                        "fn_serial": "9251440300227597",
-                        "fd_number": 55497,
-                        "fpd": 617635937,
-                        "registration_number": "0001633468026797",
-                        "shift_number": 363,
-                        "receipt_number": 36,
-                        "issued_at": "2020-09-27T14:27:00",
-                        "calculation_type": 1,
-                    },
-                    "items": [
-                        {"name": "Молоко 3,2%", "price": 5200, "quantity": "1", "total": 5200, "vat": "vat10"}
-                    ],
-                    "payments": [{"kind": "card", "amount": 5200}],
-                    "total": 5200,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [REFERENCE_SALE]},
     )
 
 

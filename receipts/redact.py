@@ -30,6 +30,14 @@ class RedactingFilter(logging.Filter):
             record.args = None
         record.msg = redact(str(record.msg))
         for key, value in list(record.__dict__.items()):
-            if key not in self._STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
+            if key not in self._STANDARD:
+                setattr(record, key, _redact_value(value))
         return True
+
+
+def _redact_value(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    return value

@@ -169,18 +169,7 @@ class Outbox:
 
     def mark_acked(self, ids: Iterable[int], at: datetime | None = None) -> None:
         """The cloud holds these rows now. Only pending rows move: an ack never revives a rejected one."""
-        t = self._t
-        when = _utc(at)
-        id_list = list(ids)
-        if not id_list:
-            return
-        with self._engine.begin() as conn:
-            for chunk in _chunks(id_list):
-                conn.execute(
-                    sa.update(t)
-                    .where(t.c.id.in_(chunk), t.c.state == State.PENDING.value)
-                    .values(state=State.ACKED.value, acked_at=when, last_error=None)
-                )
+        self._update_pending(ids, state=State.ACKED.value, acked_at=_utc(at), last_error=None)
 
     def mark_rejected(self, id: int, reason: str) -> None:
         """The cloud refused this receipt for good: keep it, with the reason, and stop sending it."""
@@ -194,6 +183,9 @@ class Outbox:
 
     def record_failure(self, ids: Iterable[int], error: str) -> None:
         """A send of these rows failed (network, 5xx, ...): count it; the rows stay pending."""
+        self._update_pending(ids, attempts=self._t.c.attempts + 1, last_error=error[:1000])
+
+    def _update_pending(self, ids: Iterable[int], **values: Any) -> None:
         t = self._t
         id_list = list(ids)
         if not id_list:
@@ -201,9 +193,7 @@ class Outbox:
         with self._engine.begin() as conn:
             for chunk in _chunks(id_list):
                 conn.execute(
-                    sa.update(t)
-                    .where(t.c.id.in_(chunk), t.c.state == State.PENDING.value)
-                    .values(attempts=t.c.attempts + 1, last_error=error[:1000])
+                    sa.update(t).where(t.c.id.in_(chunk), t.c.state == State.PENDING.value).values(**values)
                 )
 
     def purge_acked(self, older_than: datetime) -> int:

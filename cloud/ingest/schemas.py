@@ -5,20 +5,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from receipts.examples import REFERENCE_SALE
+
 _RECEIPT_EXAMPLE = {
-    "fiscal": {
-        "fn_serial": "9251440300227597",
-        "fd_number": 55497,
-        "fpd": 617635937,
-        "registration_number": "0001633468026797",
-        "shift_number": 363,
-        "receipt_number": 36,
-        "issued_at": "2020-09-27T14:27:00",
-        "calculation_type": 1,
-    },
-    "items": [{"name": "Milk 3.2%", "price": 5200, "quantity": "1", "total": 5200, "vat": "vat10"}],
-    "payments": [{"kind": "card", "amount": 5200}],
-    "total": 5200,
+    **REFERENCE_SALE,
     "contact": {"kind": "phone", "value": "79161234567"},
     "loyalty_card": None,
     "extra": {},

@@ -8,25 +8,12 @@ import pytest
 
 from agent.bootstrap import Agent, create_app
 from agent.config import load_config
+from receipts.examples import REFERENCE_FISCAL, REFERENCE_QR, REFERENCE_SALE
 from sync.outbox import Outbox
 from tests.support.live_server import live_server
 
-FISCAL = {
-    "fn_serial": "9251440300227597",
-    "fd_number": 55497,
-    "fpd": 617635937,
-    "registration_number": "0001633468026797",
-    "shift_number": 363,
-    "receipt_number": 36,
-    "issued_at": "2020-09-27T14:27:00",
-    "calculation_type": 1,
-}
-SALE = {
-    "fiscal": FISCAL,
-    "items": [{"name": "Молоко", "price": 5200, "quantity": "1", "total": 5200, "vat": "vat10"}],
-    "payments": [{"kind": "card", "amount": 5200}],
-    "total": 5200,
-}
+FISCAL = REFERENCE_FISCAL
+SALE = REFERENCE_SALE
 
 
 @pytest.fixture
@@ -70,7 +57,7 @@ def test_member_confirms_masked_phone_and_receipt_is_queued(pos: httpx.Client, a
     body = closed.json()
     assert body["queued"] is True
     assert body["receipt_key"] == "9251440300227597:55497:617635937"
-    assert body["fns_qr"] == "t=20200927T1427&s=52.00&fn=9251440300227597&i=55497&fp=617635937&n=1"
+    assert body["fns_qr"] == REFERENCE_QR
     with Outbox(agent_dir / "outbox.sqlite3") as outbox:
         [entry] = outbox.pending(10)
     assert entry.payload["contact"] == {"kind": "phone", "value": "79161234567"}
