@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from sync.worker import BearerToken, SyncWorker
 
 from agent import __version__
 from agent.config import AgentConfig
@@ -19,6 +18,7 @@ from agent.status import AgentStatus, OutboxView, SyncView, age_seconds, latency
 from pos_plugin.api import build_router as build_pos_router
 from pos_plugin.api import install_error_handlers
 from sync.outbox import Outbox
+from sync.worker import BearerToken, SyncWorker
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from agent.checkout import Checkout, LoyaltyCard
+from agent.prompts import AnswerKind, PromptAnswer, PromptBroker, PromptRequest
 from pos_plugin.contract import (
+    AskMode,
     CardRequest,
     CheckoutConflict,
     CheckoutNotFound,
@@ -36,9 +38,15 @@ class ReceiptQueue(Protocol):
 
 
 class CheckoutService:
-    def __init__(self, queue: ReceiptQueue, on_queued: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        queue: ReceiptQueue,
+        on_queued: Callable[[], None] = lambda: None,
+        prompts: PromptBroker | None = None,
+    ) -> None:
         self._queue = queue
         self._on_queued = on_queued
+        self.prompts = prompts or PromptBroker()
         self._checkouts: OrderedDict[str, Checkout] = OrderedDict()
         self._lock = threading.RLock()
 
@@ -78,6 +86,35 @@ class CheckoutService:
             buyer_name=prompt.buyer_name,
         )
 
+    def ask_and_wait(self, checkout_id: str, timeout: float) -> PromptAnswer:
+        """Ask the cashier's UI and wait at most `timeout` seconds; the answer is applied to the checkout.
+
+        Used by hooks that must decide before the receipt prints (ATOL proxy, Shtrih-M tap, a POS that
+        wants the agent to ask). On timeout or withdrawal the checkout goes on without a contact.
+        """
+        prompt = self.ask_contact(checkout_id)
+        if prompt.mode is AskMode.NONE:
+            return PromptAnswer(AnswerKind.KNOWN)
+        request = PromptRequest(
+            checkout_id, prompt.mode, prompt.masked_phone, prompt.phone_tail, prompt.buyer_name, timeout
+        )
+        self.prompts.publish(request)
+        answer = self.prompts.wait_answer(request.prompt_id)  # never under self._lock: the till goes on
+        try:
+            if answer.kind is AnswerKind.CONFIRMED:
+                self.set_contact(checkout_id, ContactRequest(confirm=True))
+            elif answer.kind is AnswerKind.CONTACT:
+                self.set_contact(checkout_id, ContactRequest(contact=answer.contact))
+            elif answer.kind is AnswerKind.SKIPPED:
+                self.set_contact(checkout_id, ContactRequest(skipped=True))
+        except CheckoutConflict:  # the POS closed or cancelled meanwhile: the answer comes too late
+            return PromptAnswer(AnswerKind.WITHDRAWN)
+        except InvalidContact as exc:  # UIs validate first; a bad one still never blocks the sale
+            log.warning("prompt answer ignored: %s", exc, extra={"checkout": checkout_id})
+            return PromptAnswer(AnswerKind.SKIPPED)
+        log.info("prompt answered", extra={"checkout": checkout_id, "answer": answer.kind.value})
+        return answer
+
     def set_contact(self, checkout_id: str, request: ContactRequest) -> CheckoutView:
         typed = parse_contact(request.contact) if request.contact and not request.skipped else None
         with self._lock:
@@ -116,6 +153,7 @@ class CheckoutService:
                         f"receipt {receipt.key} was printed but not queued for the e-receipt: {exc}"
                     ) from exc
             self._store(closed)
+        self.prompts.withdraw(checkout_id)
         if queued:
             self._on_queued()
         log.info(
@@ -139,6 +177,7 @@ class CheckoutService:
         with self._lock:
             checkout = self._find(checkout_id).cancel()
             self._store(checkout)
+        self.prompts.withdraw(checkout_id)
         log.info("checkout cancelled", extra={"checkout": checkout_id})
         return _view(checkout)
 
