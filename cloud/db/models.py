@@ -140,3 +140,7 @@ __all__ = [
     "metadata",
     "utcnow",
 ]
+
+# Capabilities keep their tables next to their code, on this metadata; importing them here makes every
+# user of `metadata` (Alembic, the migrations test) see them. At the bottom: they import CloudModel.
+import cloud.delivery.models  # noqa: E402, F401

@@ -1,0 +1,128 @@
+"""Delivery tables, on the cloud's MetaData (cloud/db/models.py imports this module so Alembic sees them).
+
+A `delivery` row per receipt with a contact is the job: its `due_at` is when a worker must look at it next
+(send, retry, or check a deadline), so deadlines survive restarts. `delivery_attempt` is one row per step
+tried, with every try and report in its history. Channel credentials live in `delivery_channel.settings`
+and are never logged.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from cloud.db.models import CloudModel, _ts
+from cloud.db.types import BigId, Json
+
+
+def _big_fk(target: str, nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_column=sa.Column(BigId, sa.ForeignKey(target), nullable=nullable, **kw))
+
+
+class DeliverySettings(CloudModel, table=True):
+    """A tenant's cascade policy and price table (kopecks); absent means the defaults."""
+
+    __tablename__ = "delivery_settings"
+
+    tenant_id: int = Field(foreign_key="tenant.id", primary_key=True)
+    policy: str = Field(max_length=500)
+    prices: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))
+    updated_at: datetime = _ts()
+
+
+class DeliveryChannel(CloudModel, table=True):
+    __tablename__ = "delivery_channel"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    channel: str = Field(max_length=8)
+    enabled: bool = True
+    settings: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))  # includes credentials
+    updated_at: datetime = _ts()
+
+
+class PushDevice(CloudModel, table=True):
+    """An app installation of a buyer (by contact hash), registered by the retailer's app backend."""
+
+    __tablename__ = "push_device"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "token"), sa.Index(None, "tenant_id", "contact_hash"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    contact_hash: str = Field(max_length=64)
+    token: str = Field(max_length=512)
+    created_at: datetime = _ts()
+
+
+class OptOut(CloudModel, table=True):
+    """A buyer who asked not to get e-receipts on one channel, or on any ('*')."""
+
+    __tablename__ = "delivery_opt_out"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "contact_hash", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    contact_hash: str = Field(max_length=64)
+    channel: str = Field(max_length=8)
+    created_at: datetime = _ts()
+
+
+class DeliveryRow(CloudModel, table=True):
+    __tablename__ = "delivery"
+    __table_args__ = (sa.Index(None, "due_at"), sa.Index(None, "tenant_id", "created_at"))
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+    receipt_id: int = _big_fk("receipt.id", unique=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    store_id: int = Field(foreign_key="store.id")
+    link_token: str = Field(max_length=32, unique=True)  # the unguessable part of {public_url}/r/{token}
+    status: str = Field(max_length=12)
+    steps: str = Field(default="", max_length=500)  # the planned steps, as a policy string
+    skipped: str = Field(default="", max_length=100)
+    step_index: int = 0
+    due_at: datetime | None = _ts(nullable=True)
+    version: int = 0  # bumped on every change: a claim only wins if nobody changed the row meanwhile
+    channel: str | None = Field(default=None, max_length=8)  # the channel that succeeded
+    created_at: datetime = _ts()
+    first_accepted_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)
+    opened_at: datetime | None = _ts(nullable=True)  # the buyer viewed the e-receipt page
+
+
+class AttemptRow(CloudModel, table=True):
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (sa.UniqueConstraint("delivery_id", "step"), sa.Index(None, "channel", "message_id"))
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+    delivery_id: int = _big_fk("delivery.id")
+    tenant_id: int = Field(foreign_key="tenant.id")
+    step: int
+    channel: str = Field(max_length=8)
+    status: str = Field(max_length=12)
+    tries: int = 0
+    message_id: str | None = Field(default=None, max_length=200)
+    error: str | None = Field(default=None, max_length=500)
+    price: int = 0  # kopecks billed for this attempt
+    started_at: datetime | None = _ts(nullable=True)
+    accepted_at: datetime | None = _ts(nullable=True)
+    delivered_at: datetime | None = _ts(nullable=True)
+    read_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    history: list[Any] = Field(sa_column=sa.Column(Json, nullable=False))
+
+
+class ReportRow(CloudModel, table=True):
+    """Every delivery report as received (no contact in it): applied, late, ignored or unknown."""
+
+    __tablename__ = "delivery_report"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: int = Field(foreign_key="tenant.id")
+    channel: str = Field(max_length=8)
+    message_id: str = Field(max_length=200)
+    status: str = Field(max_length=12)
+    attempt_id: int | None = _big_fk("delivery_attempt.id", nullable=True)
+    effect: str = Field(max_length=12)
+    received_at: datetime = _ts()
