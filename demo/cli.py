@@ -6,6 +6,7 @@ cloud (SQLite) ← sync ← agent (outbox) ← checkout API ← POS simulator; e
 import argparse
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,8 +34,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C, and a plain `kill` from a service manager, both end in the same clean shutdown.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="echeck-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     services: list[p.Service] = []
@@ -76,11 +84,19 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         with (logs / "pos-sim.log").open("ab") as sim_log:
             sim = subprocess.Popen(sim_args, stdout=subprocess.PIPE, stderr=sim_log, text=True)
             assert sim.stdout is not None
-            for line in sim.stdout:
-                with contextlib.suppress(ValueError, KeyError):
-                    progress.update(made, completed=json.loads(line)["progress"])
-                progress.update(acked, completed=p.agent_status(agent.url)["outbox"]["acked"])
-            sim.wait()
+            try:
+                polled = 0.0
+                for line in sim.stdout:
+                    with contextlib.suppress(ValueError, KeyError):
+                        progress.update(made, completed=json.loads(line)["progress"])
+                    if time.monotonic() - polled > 0.25:  # the agent's status is not free: poll it gently
+                        polled = time.monotonic()
+                        progress.update(acked, completed=p.agent_status(agent.url)["outbox"]["acked"])
+                sim.wait()
+            finally:
+                if sim.poll() is None:  # interrupted: the till stops first, then the agent and the cloud
+                    sim.terminate()
+                    sim.wait(10)
         report = json.loads(report_path.read_text(encoding="utf-8"))
         progress.update(acked, total=report["made"])
         deadline = time.monotonic() + 120

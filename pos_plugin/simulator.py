@@ -201,9 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true", help="print a JSON line after every checkout")
     parser.add_argument("--report", type=Path, help="write the full report (with every receipt key) here")
     args = parser.parse_args(argv)
-    report = simulate(
-        args.agent, args.receipts, args.rate, args.members, args.seed, args.fn_serial, args.progress
-    )
+    try:
+        report = simulate(
+            args.agent, args.receipts, args.rate, args.members, args.seed, args.fn_serial, args.progress
+        )
+    except KeyboardInterrupt:  # Ctrl-C in the demo's terminal reaches the whole process group
+        return 130
     summary = asdict(report)
     if args.report:
         args.report.write_text(json.dumps(summary), encoding="utf-8")
