@@ -9,10 +9,14 @@ import httpx
 from fastapi import FastAPI
 
 from agent import __version__
+from agent.cashier_api import build_router as build_cashier_router
+from agent.cashier_api import landing_url
 from agent.config import AgentConfig
 from agent.credentials import CredentialStore, open_store
 from agent.enrollment import TOKEN_NAME, Enrollment, NotEnrolled, load_enrollment
 from agent.local_api import build_router as build_local_router
+from agent.local_schemas import SECRET_FILE
+from agent.local_secret import write_secret
 from agent.service import CheckoutService
 from agent.status import AgentStatus, OutboxView, SyncView, age_seconds, latency_view
 from pos_plugin.api import build_router as build_pos_router
@@ -96,6 +100,17 @@ class Agent:
             self._thread = None
         self.outbox.close()
 
+    def wake_sync(self) -> bool:
+        """'Sync now' from the cashier's tray; False when there is no worker (not enrolled)."""
+        if self.worker is None:
+            return False
+        self.worker.wake()
+        return True
+
+    def landing_url(self, checkout_id: str) -> str | None:
+        register_id = self.enrollment.register_id if self.enrollment else None
+        return landing_url(self.cloud_url, register_id, checkout_id)
+
     def status(self) -> AgentStatus:
         stats = self.outbox.stats()
         worker = self.worker.status if self.worker else None
@@ -144,6 +159,11 @@ def create_app(agent: Agent) -> FastAPI:
     )
     app.include_router(build_pos_router(lambda: agent.checkouts))
     app.include_router(build_local_router(agent.status))
+    ui_secret = write_secret(agent.config.data_dir / SECRET_FILE)  # new each start; the cashier UI reads it
+    cashier = build_cashier_router(
+        agent.checkouts.prompts, ui_secret, agent.outbox, agent.wake_sync, agent.landing_url
+    )
+    app.include_router(cashier)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["agent"], summary="The agent answers")

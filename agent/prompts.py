@@ -96,6 +96,12 @@ class PromptBroker:
                     slot.answer = PromptAnswer(AnswerKind.WITHDRAWN)
             self._bump()
 
+    def expires_in(self, prompt_id: str) -> float:
+        """Seconds until the asker stops waiting for this prompt; 0 when it is gone."""
+        with self._changed:
+            slot = self._slots.get(prompt_id)
+            return max(0.0, slot.deadline - self._clock()) if slot and slot.answer is None else 0.0
+
     def snapshot(self) -> tuple[int, list[PromptRequest]]:
         with self._changed:
             return self._version, self._open()

@@ -17,6 +17,7 @@ from agent.prompts import AnswerKind, PromptAnswer, PromptBroker, PromptRequest
 from pos_plugin.contract import (
     AskMode,
     CardRequest,
+    CashierAnswer,
     CheckoutConflict,
     CheckoutNotFound,
     CheckoutView,
@@ -114,6 +115,14 @@ class CheckoutService:
             return PromptAnswer(AnswerKind.SKIPPED)
         log.info("prompt answered", extra={"checkout": checkout_id, "answer": answer.kind.value})
         return answer
+
+    def ask_cashier(self, checkout_id: str, wait_s: float) -> ContactPrompt:
+        """`ask-contact?wait=S` for a POS that lets the agent ask: the prompt plus what came of it."""
+        prompt = self.ask_contact(checkout_id)
+        answer = self.ask_and_wait(checkout_id, wait_s)
+        contact = self.get(checkout_id).contact_masked
+        outcome = CashierAnswer(answer.kind.value)
+        return prompt.model_copy(update={"answer": outcome, "contact_masked": contact})
 
     def set_contact(self, checkout_id: str, request: ContactRequest) -> CheckoutView:
         typed = parse_contact(request.contact) if request.contact and not request.skipped else None

@@ -7,7 +7,7 @@ can show or log: 404 unknown checkout, 409 out-of-order call, 422 bad input, 507
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from pos_plugin.contract import (
@@ -26,6 +26,7 @@ from pos_plugin.contract import (
 from receipts import InvalidContact, InvalidReceipt
 
 PREFIX = "/pos/v1"
+MAX_ASK_WAIT_S = 120.0  # a till never waits longer than this on the cashier's popup
 _ERRORS = {
     404: {"description": "No such checkout"},
     409: {"description": "The call does not fit the checkout's state"},
@@ -51,10 +52,18 @@ def build_router(get_port: Callable[[], CheckoutPort]) -> APIRouter:
     @router.post(
         "/checkouts/{checkout_id}/ask-contact",
         summary="Ask for the buyer's contact",
-        description="Returns what to ask: confirm a known card holder's masked phone, enter one, or nothing.",
+        description="Without `wait`: returns what to ask (confirm a known card holder's masked phone, enter "
+        "one, or nothing) for a POS that shows its own dialog. With `wait=S`: the agent asks the cashier in "
+        "its own popup and answers within S seconds with `answer` (timed_out when no UI answered).",
     )
-    def ask_contact(checkout_id: str, port: PortDep) -> ContactPrompt:
-        return port.ask_contact(checkout_id)
+    def ask_contact(
+        checkout_id: str,
+        port: PortDep,
+        wait: Annotated[float | None, Query(gt=0, le=MAX_ASK_WAIT_S, description="seconds")] = None,
+    ) -> ContactPrompt:
+        if wait is None:
+            return port.ask_contact(checkout_id)
+        return port.ask_cashier(checkout_id, wait)
 
     @router.post("/checkouts/{checkout_id}/contact", summary="Set the buyer's contact, or skip")
     def set_contact(checkout_id: str, body: ContactRequest, port: PortDep) -> CheckoutView:

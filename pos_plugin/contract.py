@@ -40,6 +40,17 @@ class AskMode(StrEnum):
     NONE = "none"  # contact already given: nothing to ask
 
 
+class CashierAnswer(StrEnum):
+    """What came of asking the cashier in the agent's own popup (`ask-contact?wait=S`)."""
+
+    KNOWN = "known"  # the contact was already given: nothing was asked
+    CONFIRMED = "confirmed"  # the card holder's phone was confirmed
+    CONTACT = "contact"  # the cashier typed a phone or e-mail
+    SKIPPED = "skipped"  # "no e-receipt"
+    TIMED_OUT = "timed_out"  # no UI answered in time: go on without a contact
+    WITHDRAWN = "withdrawn"  # the checkout was closed or cancelled meanwhile
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -107,6 +118,12 @@ class ContactPrompt(_Model):
         default=None, description="Last four digits as the cashier reads them: '45-67'."
     )
     buyer_name: str | None = None
+    answer: CashierAnswer | None = Field(
+        default=None,
+        description="Only with ?wait: what the cashier answered in the agent's popup. timed_out means no UI "
+        "answered within the wait: close the receipt without a contact.",
+    )
+    contact_masked: str | None = Field(default=None, description="Only with ?wait: the contact now set.")
 
 
 class CloseResult(_Model):
@@ -129,6 +146,10 @@ class CheckoutPort(Protocol):
     def attach_card(self, checkout_id: str, request: CardRequest) -> CheckoutView: ...
 
     def ask_contact(self, checkout_id: str) -> ContactPrompt: ...
+
+    def ask_cashier(self, checkout_id: str, wait_s: float) -> ContactPrompt:
+        """Ask in the agent's own popup and wait at most `wait_s`; the answer is applied to the checkout."""
+        ...
 
     def set_contact(self, checkout_id: str, request: ContactRequest) -> CheckoutView: ...
 

@@ -81,6 +81,16 @@ class RejectedEntry(OutboxEntry):
 
 
 @dataclass(frozen=True, slots=True)
+class RecentEntry:
+    """A row as the cashier's status window shows it (the agent masks the contact)."""
+
+    key: str
+    state: State
+    closed_at: datetime  # aware, UTC
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxStats:
     pending: int
     acked: int
@@ -232,6 +242,18 @@ class Outbox:
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [RejectedEntry(r.id, r.key, json.loads(r.payload), r.closed_at, r.reason or "") for r in rows]
+
+    def recent(self, limit: int = 20) -> list[RecentEntry]:
+        """The most recently closed rows in any state, newest first: the cashier's status window."""
+        t = self._t
+        query = (
+            sa.select(t.c.key, t.c.payload, t.c.closed_at, t.c.state)
+            .order_by(t.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [RecentEntry(r.key, State(r.state), r.closed_at, json.loads(r.payload)) for r in rows]
 
     def stats(self) -> OutboxStats:
         t = self._t
