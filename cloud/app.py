@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from cloud.db.engine import make_engine
 from cloud.fleet.router import router as fleet_router
 from cloud.ingest.router import router as ingest_router
+from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 
 DESCRIPTION = """
@@ -40,6 +41,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.include_router(fleet_router)
     app.include_router(ingest_router)
+    app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:

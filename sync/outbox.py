@@ -10,10 +10,19 @@ rejected rows stay for store IT to see and are never retried or deleted. Acked r
 Both the agent's request threads (enqueue) and the sync worker's thread use one `Outbox`: SQLAlchemy
 gives each thread its own connection from the pool, WAL lets readers run beside the one writer, and
 `busy_timeout` makes a writer wait for the other instead of failing.
+
+Faults it handles itself: a file that SQLite finds corrupt when the outbox opens is moved aside intact
+(with its -wal/-shm) and a new outbox is started, loudly (`quarantined()` lists such files until store IT
+removes them); a write that fails (full disk) raises `OutboxWriteError` and is remembered in
+`write_health()` until a later write succeeds; a size quota is only an alarm (`OutboxStats.over_quota`),
+never a reason to drop an unsynced receipt.
 """
 
 import json
+import logging
+import os
 import pathlib
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,10 +37,19 @@ from sqlmodel import Field, SQLModel
 from receipts import Receipt
 from sync.protocol import receipt_to_wire
 
+log = logging.getLogger("echeck.outbox")
+
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA_VERSION = 1
 # SQLite limits bound parameters per statement; batches are ≤ 1000 rows, chunks keep any caller safe.
 _ID_CHUNK = 500
+# Purge deletes this many rows per transaction, so a till's enqueue never waits long for the write lock.
+_PURGE_CHUNK = 2000
+CORRUPT_MARK = ".corrupt-"
+
+
+class OutboxWriteError(RuntimeError):
+    """A closed receipt could not be stored (disk full, read-only or failing disk). The message says why."""
 
 
 class State(StrEnum):
@@ -71,8 +89,12 @@ class OutboxRow(_OutboxModel, table=True):
 class OutboxEntry:
     id: int
     key: str
-    payload: dict[str, Any]
+    payload_json: str  # the wire dict as stored: the worker sends it without parsing it again
     closed_at: datetime  # aware, UTC
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.payload_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +120,21 @@ class OutboxStats:
     oldest_pending_closed_at: datetime | None
     last_acked_at: datetime | None
     total: int
+    size_bytes: int = 0  # pages in use × page size: what the rows take, whatever was freed by purges
+    quota_bytes: int | None = None
+
+    @property
+    def over_quota(self) -> bool:
+        return self.quota_bytes is not None and self.size_bytes > self.quota_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WriteHealth:
+    """The outbox's last write failure, while it lasts (cleared by the next successful enqueue)."""
+
+    error: str | None
+    failed_at: datetime | None
+    failures: int  # since the process started
 
 
 def _utc(moment: datetime | None) -> datetime:
@@ -129,9 +166,14 @@ def _configure(dbapi_connection: Any, _record: Any) -> None:
 class Outbox:
     """The durable queue of closed receipts on the register. Thread-safe; one instance per process."""
 
-    def __init__(self, path: pathlib.Path) -> None:
+    def __init__(self, path: pathlib.Path, quota_bytes: int | None = None) -> None:
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.quota_bytes = quota_bytes
+        self.recovered_from: pathlib.Path | None = quarantine_if_corrupt(self.path)
+        self._write_error: str | None = None
+        self._write_failed_at: datetime | None = None
+        self._write_failures = 0
         self._engine: Engine = sa.create_engine(
             f"sqlite:///{self.path}",
             # The worker thread and the agent's threads share the engine; the pool hands each its own
@@ -174,8 +216,55 @@ class Outbox:
             )
             .on_conflict_do_nothing(index_elements=["key"])
         )
-        with self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+        try:
+            with self._engine.begin() as conn:
+                new = conn.execute(stmt).rowcount == 1
+        except sa.exc.DBAPIError as exc:
+            raise self._write_failed(exc) from exc
+        self._write_ok()
+        return new
+
+    def enqueue_many(self, receipts: Iterable[Receipt], closed_at: datetime | None = None) -> int:
+        """Store many receipts in one transaction (imports, benchmarks); returns how many were new."""
+        moment = _utc(closed_at)
+        rows = [
+            {
+                "key": str(r.key),
+                "payload": json.dumps(receipt_to_wire(r), ensure_ascii=False, separators=(",", ":")),
+                "state": State.PENDING.value,
+                "closed_at": moment,
+                "attempts": 0,
+            }
+            for r in receipts
+        ]
+        if not rows:
+            return 0
+        stmt = sqlite_insert(self._t).on_conflict_do_nothing(index_elements=["key"])
+        try:
+            with self._engine.begin() as conn:
+                before = conn.execute(sa.select(sa.func.count()).select_from(self._t)).scalar_one()
+                conn.execute(stmt, rows)
+                after = conn.execute(sa.select(sa.func.count()).select_from(self._t)).scalar_one()
+        except sa.exc.DBAPIError as exc:
+            raise self._write_failed(exc) from exc
+        self._write_ok()
+        return after - before
+
+    def _write_failed(self, exc: sa.exc.DBAPIError) -> OutboxWriteError:
+        reason = str(exc.orig) if exc.orig is not None else str(exc)
+        message = f"the outbox {self.path} cannot store receipts: {reason}"
+        self._write_error, self._write_failed_at = message, datetime.now(UTC)
+        self._write_failures += 1
+        log.error("outbox write failed", extra={"error": message, "failures": self._write_failures})
+        return OutboxWriteError(message)
+
+    def _write_ok(self) -> None:
+        if self._write_error is not None:
+            log.warning("outbox writes work again", extra={"after_failures": self._write_failures})
+            self._write_error = None
+
+    def write_health(self) -> WriteHealth:
+        return WriteHealth(self._write_error, self._write_failed_at, self._write_failures)
 
     def mark_acked(self, ids: Iterable[int], at: datetime | None = None) -> None:
         """The cloud holds these rows now. Only pending rows move: an ack never revives a rejected one."""
@@ -209,11 +298,33 @@ class Outbox:
     def purge_acked(self, older_than: datetime) -> int:
         """Delete acked rows acknowledged before `older_than`; pending and rejected rows are never purged."""
         t = self._t
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                sa.delete(t).where(t.c.state == State.ACKED.value, t.c.acked_at < _utc(older_than))
+        cutoff = _utc(older_than)
+        purged = 0
+        while True:
+            batch = (
+                sa.select(t.c.id)
+                .where(t.c.state == State.ACKED.value, t.c.acked_at < cutoff)
+                .limit(_PURGE_CHUNK)
+                .scalar_subquery()
             )
-            return result.rowcount
+            with self._engine.begin() as conn:
+                count = conn.execute(sa.delete(t).where(t.c.id.in_(batch))).rowcount
+            purged += count
+            if count < _PURGE_CHUNK:
+                return purged
+
+    def requeue_rejected(self, keys: Iterable[str] | None = None) -> int:
+        """Send dead-lettered rows again (all, or these keys): for store IT once the cause is fixed."""
+        t = self._t
+        query = sa.update(t).where(t.c.state == State.REJECTED.value)
+        if keys is not None:
+            query = query.where(t.c.key.in_(list(keys)))
+        with self._engine.begin() as conn:
+            return conn.execute(query.values(state=State.PENDING.value, reason=None, attempts=0)).rowcount
+
+    def quarantined(self) -> list[pathlib.Path]:
+        """Corrupt outbox files moved aside (oldest first): kept for store IT, never deleted by echeck."""
+        return quarantined_files(self.path)
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -228,7 +339,7 @@ class Outbox:
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [OutboxEntry(r.id, r.key, json.loads(r.payload), r.closed_at) for r in rows]
+        return [OutboxEntry(r.id, r.key, r.payload, r.closed_at) for r in rows]
 
     def rejected(self, limit: int = 100) -> list[RejectedEntry]:
         """The most recently rejected rows, newest first, with the cloud's reason."""
@@ -241,7 +352,7 @@ class Outbox:
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [RejectedEntry(r.id, r.key, json.loads(r.payload), r.closed_at, r.reason or "") for r in rows]
+        return [RejectedEntry(r.id, r.key, r.payload, r.closed_at, r.reason or "") for r in rows]
 
     def recent(self, limit: int = 20) -> list[RecentEntry]:
         """The most recently closed rows in any state, newest first: the cashier's status window."""
@@ -266,6 +377,9 @@ class Outbox:
             last_acked = conn.execute(
                 sa.select(sa.func.max(t.c.acked_at)).where(t.c.state == State.ACKED.value)
             ).scalar()
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+            free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+            page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
         pending = counts.get(State.PENDING.value, 0)
         acked = counts.get(State.ACKED.value, 0)
         rejected = counts.get(State.REJECTED.value, 0)
@@ -276,6 +390,8 @@ class Outbox:
             oldest_pending_closed_at=oldest,
             last_acked_at=last_acked,
             total=pending + acked + rejected,
+            size_bytes=(pages - free) * page_size,
+            quota_bytes=self.quota_bytes,
         )
 
     def ack_latencies(self, limit: int = 10000) -> list[float]:
@@ -299,3 +415,49 @@ class Outbox:
         if row is None:
             raise KeyError(key)
         return row.attempts, row.last_error
+
+
+def quarantined_files(path: pathlib.Path) -> list[pathlib.Path]:
+    pattern = f"{path.stem}{CORRUPT_MARK}*{path.suffix}"
+    return sorted(p for p in path.parent.glob(pattern) if p.is_file())
+
+
+def _integrity_problem(path: pathlib.Path) -> str | None:
+    """None when SQLite can open the file and `quick_check` says ok; else what is wrong, in a sentence."""
+    try:
+        # A plain sqlite3 connection: no pragmas that write (journal_mode) before the check has passed.
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        return f"cannot open: {exc}"
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+        verdict = "; ".join(str(r[0]) for r in rows[:5])
+        return None if verdict == "ok" else f"quick_check: {verdict}"
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        return str(exc)
+    finally:
+        conn.close()
+
+
+def quarantine_if_corrupt(path: pathlib.Path) -> pathlib.Path | None:
+    """Move a corrupt outbox (and its -wal/-shm) aside, intact; returns where it went, or None if healthy.
+
+    Nothing is deleted: the moved file may still hold unsynced receipts that store IT can recover with
+    the sqlite3 shell (`.recover`). The agent then starts on a new, empty outbox: the till keeps working.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    problem = _integrity_problem(path)
+    if problem is None:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.stem}{CORRUPT_MARK}{stamp}{path.suffix}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        source = pathlib.Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, f"{target}{suffix}")
+    log.critical(
+        "OUTBOX CORRUPT: moved aside intact, a new outbox is started",
+        extra={"corrupt_file": str(target), "problem": problem},
+    )
+    return target

@@ -97,6 +97,13 @@ class BatchResult(_Wire):
 
 
 class Heartbeat(_Wire):
+    """What a register reports every `heartbeat_interval_s`. Fields after `register_time` were added later
+    and are optional, so v1 agents and clouds stay compatible: unknown fields are ignored (a tolerant
+    reader), and an agent whose extended heartbeat gets 422 from an older cloud resends `HEARTBEAT_V1_FIELDS`.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
     agent_version: str = ""
     queue_depth: int = 0
     rejected_count: int = 0
@@ -104,6 +111,42 @@ class Heartbeat(_Wire):
     last_sync_at: datetime | None = None
     last_error: str | None = None
     register_time: datetime
+    # --- optional additions --------------------------------------------------------------------------
+    instance_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Made by the agent at its first start on a machine, kept in its data directory",
+    )
+    session_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="New at every agent start; two agents with one token show as alternating sessions",
+    )
+    heartbeat_interval_s: float | None = Field(default=None, gt=0, description="When to expect the next one")
+    outbox_bytes: int | None = Field(default=None, ge=0)
+    outbox_quota_bytes: int | None = Field(default=None, ge=0, description="Over it: an alarm, no drops")
+    outbox_recovered: list[str] = Field(
+        default_factory=list, max_length=20, description="Corrupt outbox files moved aside on the register"
+    )
+    write_error: str | None = Field(
+        default=None, max_length=1000, description="Receipts cannot be queued now (e.g. disk full)"
+    )
+    dead_letter: list[str] = Field(
+        default_factory=list, max_length=20, description="Latest dead-lettered receipts: 'key: reason'"
+    )
+
+
+HEARTBEAT_V1_FIELDS = frozenset(
+    {
+        "agent_version",
+        "queue_depth",
+        "rejected_count",
+        "oldest_unsynced_age_s",
+        "last_sync_at",
+        "last_error",
+        "register_time",
+    }
+)
 
 
 class HeartbeatAck(_Wire):

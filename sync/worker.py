@@ -9,10 +9,19 @@ key, and the cloud stores each key once. Failures are kept apart by kind:
   the worker backs off (exponential, full jitter, capped; at least Retry-After);
 - the register's token is refused (401/403): the rows stay pending, the worker says so in its status
   and retries rarely, because only store IT can fix it;
-- the cloud refuses one receipt (a `rejected` item): that row goes to `rejected` with the reason and
-  never blocks the rows behind it.
+- the cloud refuses one receipt (a `rejected` item): that row goes to `rejected` (the dead-letter state)
+  with the reason and never blocks the rows behind it;
+- the cloud refuses the whole batch (400/422) or fails on it (500): the batch is halved until the
+  receipt that causes it is alone; alone, a 400/422 dead-letters it at once, a 500 only after it failed
+  `poison_after` times in a row *and* the receipt behind it then went through (so a cloud that is down
+  for everyone never dead-letters anything).
+
+Batches go gzip-compressed (`Content-Encoding: gzip`); a cloud that answers 415 gets plain JSON from then
+on. The loop also does the outbox's upkeep: acked rows past the retention are purged, and the size quota
+is checked (an alarm in the log, the status and the heartbeat; nothing is ever dropped for it).
 """
 
+import gzip
 import logging
 import random
 import threading
@@ -28,12 +37,22 @@ from pydantic import ValidationError
 from receipts.redact import redact
 from sync.backoff import Backoff, parse_retry_after
 from sync.outbox import Outbox, OutboxEntry
-from sync.protocol import HEARTBEAT_PATH, BatchResult, Heartbeat, HeartbeatAck, ItemStatus, batch_path
+from sync.protocol import (
+    HEARTBEAT_PATH,
+    HEARTBEAT_V1_FIELDS,
+    BatchResult,
+    Heartbeat,
+    HeartbeatAck,
+    ItemStatus,
+    batch_path,
+)
 
 log = logging.getLogger("echeck.sync")
 
 # Longest single sleep of the loop: bounds how late a stop is noticed if the caller forgets wake().
 _MAX_NAP_S = 1.0
+# Whole-batch answers that say "something in this batch is wrong": bisect to find the receipt.
+_BATCH_REFUSED = (400, 422)
 
 
 class BearerToken(httpx.Auth):
@@ -79,6 +98,11 @@ class SyncStatus:
     token_refused: bool
     last_heartbeat_at: datetime | None
     clock_skew_s: float | None  # register clock minus cloud clock, from the last heartbeat ack
+    batch_limit: int = 0  # current batch size (halved while a failing receipt is being isolated)
+    gzip: bool = True  # batches are compressed (off after a cloud answered 415)
+    last_purge_at: datetime | None = None
+    purged: int = 0  # acked rows purged past the retention since start
+    over_quota: bool = False  # the outbox is larger than its quota (an alarm; nothing is dropped)
 
 
 class SyncWorker:
@@ -98,6 +122,13 @@ class SyncWorker:
         timeout: float | None = None,
         agent_version: str = "",
         rng: random.Random | None = None,
+        compress: bool = True,
+        gzip_level: int = 5,
+        poison_after: int = 3,
+        retention: timedelta | None = timedelta(days=30),
+        maintenance_interval: float = 3600.0,
+        instance_id: str | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.outbox = outbox
         self.client = client
@@ -108,6 +139,12 @@ class SyncWorker:
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.agent_version = agent_version
+        self.gzip_level = gzip_level
+        self.poison_after = poison_after
+        self.retention = retention
+        self.maintenance_interval = maintenance_interval
+        self.instance_id = instance_id
+        self.session_id = session_id
         # None: the client's own timeout applies (the agent configures it there).
         self._per_request: dict[str, httpx.Timeout] = (
             {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
@@ -126,6 +163,12 @@ class SyncWorker:
         self._next_attempt = 0.0  # time.monotonic() of the next allowed batch
         self._last_heartbeat_at: datetime | None = None
         self._clock_skew_s: float | None = None
+        self._compress = compress
+        self._legacy_heartbeat = False  # the cloud refused the optional heartbeat fields (an older cloud)
+        self._suspect: tuple[int, int] | None = None  # (row id, consecutive 500s while sent alone)
+        self._last_purge_at: datetime | None = None
+        self._purged = 0
+        self._over_quota = False
 
     # --- the caller's side: cheap, never blocks ------------------------------------------------------
 
@@ -146,6 +189,11 @@ class SyncWorker:
                 token_refused=self._refused,
                 last_heartbeat_at=self._last_heartbeat_at,
                 clock_skew_s=self._clock_skew_s,
+                batch_limit=self._batch_limit,
+                gzip=self._compress,
+                last_purge_at=self._last_purge_at,
+                purged=self._purged,
+                over_quota=self._over_quota,
             )
 
     # --- one batch -----------------------------------------------------------------------------------
@@ -156,32 +204,107 @@ class SyncWorker:
             entries = self.outbox.pending(self._batch_limit)
             if not entries:
                 return SyncOutcome(OutcomeKind.IDLE)
-            try:
-                response = self.client.post(
-                    batch_path(self.store_id),
-                    json={"receipts": [e.payload for e in entries]},
-                    **self._per_request,
+            if self._suspect is not None and self._suspect[1] >= self.poison_after:
+                return self._probe_past_suspect()
+            return self._send(entries)
+
+    def _post(self, entries: Sequence[OutboxEntry]) -> httpx.Response:
+        # The rows hold their wire JSON already: the batch is assembled as text, not parsed and re-dumped.
+        body = ('{"receipts":[' + ",".join(e.payload_json for e in entries) + "]}").encode()
+        headers = {"Content-Type": "application/json"}
+        if self._compress:
+            body = gzip.compress(body, self.gzip_level, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        return self.client.post(batch_path(self.store_id), content=body, headers=headers, **self._per_request)
+
+    def _send(self, entries: Sequence[OutboxEntry]) -> SyncOutcome:
+        try:
+            response = self._post(entries)
+        except httpx.HTTPError as exc:  # connect/read/write errors, timeouts, dropped connections
+            return self._failed(entries, f"{type(exc).__name__}: {exc}", transport=True)
+        code = response.status_code
+        if code in (401, 403):
+            return self._refused_token(entries, response)
+        if code == 415 and self._compress:
+            self._compress = False
+            log.warning("the cloud does not take gzip batches: sending plain JSON from now on")
+            return self._failed(
+                entries, "HTTP 415: gzip not accepted, sending plain JSON", code=code, delay=0
+            )
+        if code == 413 and self._batch_limit > 1:
+            self._batch_limit = max(1, self._batch_limit // 2)
+            return self._failed(entries, f"HTTP 413: batch too large, now {self._batch_limit}", code=code)
+        if code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return self._failed(entries, f"HTTP {code}", code=code, retry_after=retry_after)
+        if code in _BATCH_REFUSED or code == 500:
+            return self._isolate(entries, response)
+        if not response.is_success:
+            return self._failed(entries, f"HTTP {code}: {_detail(response)}", code=code)
+        try:
+            result = BatchResult.model_validate_json(response.content)
+        except ValidationError as exc:
+            return self._failed(entries, f"unreadable batch answer: {exc.error_count()} errors", code=code)
+        return self._apply(entries, result, code)
+
+    def _isolate(self, entries: Sequence[OutboxEntry], response: httpx.Response) -> SyncOutcome:
+        """A whole batch was refused (400/422) or failed (500): halve it until the culprit is alone."""
+        code = response.status_code
+        error = f"HTTP {code}: {_detail(response)}"
+        if len(entries) > 1:
+            self._batch_limit = max(1, len(entries) // 2)
+            # A refusal means the cloud is up and judged the content: bisect at once. A 500 may be an
+            # outage: the usual backoff applies.
+            delay = 0.0 if code in _BATCH_REFUSED else None
+            return self._failed(entries, f"{error}; batch now {self._batch_limit}", code=code, delay=delay)
+        [entry] = entries
+        if code in _BATCH_REFUSED:
+            return self._dead_letter(entry, f"the cloud refused this receipt ({error})", code)
+        count = self._suspect[1] + 1 if self._suspect and self._suspect[0] == entry.id else 1
+        self._suspect = (entry.id, count)
+        return self._failed(entries, f"{error} (alone, {count} times)", code=code)
+
+    def _probe_past_suspect(self) -> SyncOutcome:
+        """The oldest row failed alone `poison_after` times: does the cloud take the row behind it?"""
+        assert self._suspect is not None
+        suspect_id = self._suspect[0]
+        rows = self.outbox.pending(2)
+        behind = [e for e in rows if e.id != suspect_id][:1]
+        suspect = [e for e in rows if e.id == suspect_id]
+        if not suspect:  # acked or dead-lettered meanwhile
+            self._suspect = None
+            return self._send(rows[:1])
+        if not behind:  # nothing to compare with: keep retrying it like any failed row
+            self._suspect = (suspect_id, 0)
+            return self._send(suspect)
+        outcome = self._send(behind)
+        if outcome.kind is OutcomeKind.SYNCED:
+            # The cloud works for the next receipt; one last try of the suspect, then dead-letter it.
+            again = self._send(suspect)
+            if again.kind is OutcomeKind.FAILED and again.status_code == 500:
+                return self._dead_letter(
+                    suspect[0],
+                    f"the cloud failed on this receipt alone {self.poison_after + 1} times (HTTP 500) "
+                    "while it accepted the receipts behind it",
+                    500,
                 )
-            except httpx.HTTPError as exc:  # connect/read/write errors, timeouts, dropped connections
-                return self._failed(entries, f"{type(exc).__name__}: {exc}", transport=True)
-            code = response.status_code
-            if code in (401, 403):
-                return self._refused_token(entries, response)
-            if code == 413 and self._batch_limit > 1:
-                self._batch_limit = max(1, self._batch_limit // 2)
-                return self._failed(entries, f"HTTP 413: batch too large, now {self._batch_limit}", code=code)
-            if code in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                return self._failed(entries, f"HTTP {code}", code=code, retry_after=retry_after)
-            if not response.is_success:
-                return self._failed(entries, f"HTTP {code}: {_detail(response)}", code=code)
-            try:
-                result = BatchResult.model_validate_json(response.content)
-            except ValidationError as exc:
-                return self._failed(
-                    entries, f"unreadable batch answer: {exc.error_count()} errors", code=code
-                )
-            return self._apply(entries, result, code)
+            return again
+        self._suspect = (suspect_id, 0)  # the cloud fails for the next one too: an outage, not poison
+        return outcome
+
+    def _dead_letter(self, entry: OutboxEntry, reason: str, code: int) -> SyncOutcome:
+        reason = redact(reason)[:1000]
+        self.outbox.mark_rejected(entry.id, reason)
+        self._suspect = None
+        with self._state_lock:
+            self._online = True
+            self._failures = 0
+            self._next_attempt = time.monotonic()
+        log.error(
+            "receipt dead-lettered: it stays in the outbox for store IT",
+            extra={"key": entry.key, "reason": reason},
+        )
+        return SyncOutcome(OutcomeKind.SYNCED, 1, 0, 1, status_code=code)
 
     def _apply(self, entries: Sequence[OutboxEntry], result: BatchResult, code: int) -> SyncOutcome:
         acked: list[int] = []
@@ -220,6 +343,8 @@ class SyncWorker:
             self._transport_failure = False
             self._next_attempt = time.monotonic()
             self._batch_limit = min(self.batch_size, self._batch_limit * 2)
+            if self._suspect is not None and self._suspect[0] in acked:
+                self._suspect = None
         log.info(
             "batch synced",
             extra={"sent": len(entries), "acked": len(acked), "rejected": rejected, "store": self.store_id},
@@ -234,12 +359,14 @@ class SyncWorker:
         code: int | None = None,
         retry_after: float | None = None,
         transport: bool = False,
+        delay: float | None = None,
     ) -> SyncOutcome:
         error = redact(error)
         self.outbox.record_failure([e.id for e in entries], error)
         with self._state_lock:
             self._failures += 1
-            delay = self._backoff.delay(self._failures, retry_after)
+            if delay is None:
+                delay = self._backoff.delay(self._failures, retry_after)
             self._online = False
             self._last_error = error
             self._transport_failure = transport
@@ -299,11 +426,22 @@ class SyncWorker:
             last_sync_at=status.last_sync_at,
             last_error=status.last_error,
             register_time=now,
+            instance_id=self.instance_id,
+            session_id=self.session_id,
+            heartbeat_interval_s=self.heartbeat_interval,
+            outbox_bytes=stats.size_bytes,
+            outbox_quota_bytes=stats.quota_bytes,
+            outbox_recovered=[p.name for p in self.outbox.quarantined()][-5:],
+            write_error=self.outbox.write_health().error,
+            dead_letter=[f"{e.key}: {e.reason}"[:300] for e in self.outbox.rejected(limit=3)],
         )
         try:
-            response = self.client.post(
-                HEARTBEAT_PATH, json=beat.model_dump(mode="json"), **self._per_request
-            )
+            response = self._post_heartbeat(beat)
+            if response.status_code == 422 and not self._legacy_heartbeat:
+                # An older cloud that forbids the optional fields: tell it what it understands.
+                self._legacy_heartbeat = True
+                log.warning("the cloud refused the extended heartbeat; sending v1 fields only")
+                response = self._post_heartbeat(beat)
             if response.status_code in (401, 403):
                 self._note_refused(f"register token refused (HTTP {response.status_code}) on heartbeat")
                 return None
@@ -323,14 +461,51 @@ class SyncWorker:
                 self._next_attempt = time.monotonic()
         return ack
 
+    def _post_heartbeat(self, beat: Heartbeat) -> httpx.Response:
+        include = HEARTBEAT_V1_FIELDS if self._legacy_heartbeat else None
+        return self.client.post(
+            HEARTBEAT_PATH, json=beat.model_dump(mode="json", include=include), **self._per_request
+        )
+
+    # --- upkeep --------------------------------------------------------------------------------------
+
+    def maintain(self, now: datetime | None = None) -> int:
+        """Purge acked rows past the retention and check the quota; returns how many rows were purged."""
+        now = now or datetime.now(UTC)
+        purged = self.outbox.purge_acked(now - self.retention) if self.retention is not None else 0
+        stats = self.outbox.stats()
+        with self._state_lock:
+            was_over, self._over_quota = self._over_quota, stats.over_quota
+            self._last_purge_at = now
+            self._purged += purged
+        if purged:
+            log.info("acked receipts purged past retention", extra={"purged": purged})
+        if stats.over_quota:
+            # Every check while over, not only the first: the alarm must be seen in any day's log.
+            log.error(
+                "OUTBOX OVER QUOTA: receipts are kept, none is dropped; check sync and disk",
+                extra={
+                    "size_bytes": stats.size_bytes,
+                    "quota_bytes": stats.quota_bytes,
+                    "pending": stats.pending,
+                },
+            )
+        elif was_over:
+            log.warning("outbox back under its quota", extra={"size_bytes": stats.size_bytes})
+        return purged
+
     # --- the loop ------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Sync until `stop` is set (call `wake()` after setting it to stop at once). Never raises."""
         next_heartbeat = time.monotonic()  # the first beat right away: the cloud sees the register start
+        next_upkeep = time.monotonic()
         log.info("sync worker running", extra={"store": self.store_id, "batch_size": self.batch_size})
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_upkeep:
+                    next_upkeep = time.monotonic() + self.maintenance_interval
+                    self.maintain()
                 if time.monotonic() >= next_heartbeat:
                     self.heartbeat()
                     next_heartbeat = time.monotonic() + self.heartbeat_interval

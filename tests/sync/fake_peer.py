@@ -6,6 +6,8 @@ Retry-After, slow answers, odd batch results) and otherwise accepts every receip
 """
 
 import asyncio
+import gzip
+import json
 import socket
 import struct
 import threading
@@ -50,6 +52,7 @@ class FakeCloud:
     stored: dict[str, int] = field(default_factory=dict)  # key -> index in storage order (each once)
     batches: list[int] = field(default_factory=list)  # size of every batch that reached us
     authorizations: list[str] = field(default_factory=list)
+    encodings: list[str] = field(default_factory=list)  # Content-Encoding of every batch
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     faults: int = 0
     served: Any = None  # the tests' `Served` handle, to stop and restart this peer
@@ -60,7 +63,10 @@ class FakeCloud:
 
         @app.post(PREFIX + "/stores/{store_id}/receipts/batch")
         async def batch(store_id: int, request: Request) -> Response:
-            body = await request.json()
+            raw = await request.body()
+            encoding = request.headers.get("content-encoding", "")
+            self.encodings.append(encoding)
+            body = json.loads(gzip.decompress(raw) if encoding == "gzip" else raw)
             receipts: Receipts = body["receipts"]
             self.batches.append(len(receipts))
             self.authorizations.append(request.headers.get("authorization", ""))
