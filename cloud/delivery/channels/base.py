@@ -1,0 +1,98 @@
+"""The one small interface every channel speaks: send a message, parse a delivery report, know its price.
+
+Adapters do their I/O through what they are given (an `httpx.Client`, whose transport tests and the
+benchmarks may swap; an SMTP host and port), never through globals.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.delivery.cascade import AttemptStatus, Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One e-receipt notice. `to` is an e-mail, a phone (79161234567) or a push device token."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    link: str
+    reference: str  # ours, e.g. "d42s1": lets a provider's report or log line be traced back
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReport:
+    message_id: str
+    status: AttemptStatus  # ACCEPTED (still on its way), DELIVERED, READ or FAILED
+    at: datetime | None = None
+    detail: str = ""
+
+
+class ProviderError(Exception):
+    """The provider did not take the message. Transient ones are retried (backoff, within the deadline)."""
+
+    def __init__(
+        self, message: str, transient: bool, retry_after_s: float | None = None, unregistered: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after_s = retry_after_s
+        self.unregistered = unregistered  # push: the device token is dead, forget it
+
+
+class BadReport(Exception):
+    """A delivery report we cannot accept: 400 (malformed) or 401 (signature/secret wrong)."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ChannelSettings(BaseModel):
+    """Common to every channel. Credentials live in the subclasses and are never logged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(10.0, gt=0, le=60, description="per request to the provider")
+    rate_per_s: float = Field(50.0, gt=0, description="messages per second this tenant may send here")
+
+
+class ChannelAdapter(Protocol):
+    channel: Channel
+    price: int  # kopecks per billed message, from the tenant's price table
+
+    def send(self, message: Message) -> str:
+        """Hand the message to the provider; returns its message id or raises ProviderError."""
+        ...
+
+    def parse_report(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> list[ProviderReport]:
+        """Verify and parse one callback request; raises BadReport."""
+        ...
+
+
+def hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def check_hmac(secret: str, body: bytes, given: str | None) -> None:
+    if not given:
+        raise BadReport("missing signature header", 401)
+    given = given.removeprefix("sha256=")
+    if not hmac.compare_digest(hmac_hex(secret, body), given.strip().lower()):
+        raise BadReport("signature does not match", 401)
+
+
+def status_error(kind: str, status_code: int, text: str) -> ProviderError:
+    """An HTTP answer that is not success: 429 and 5xx are worth retrying, other 4xx are not."""
+    transient = status_code == 429 or status_code >= 500
+    return ProviderError(f"{kind} answered HTTP {status_code}: {text[:200]}", transient=transient)
