@@ -29,6 +29,29 @@ class SyncSettings:
     timeout_s: float = 10.0
 
 
+HOOKS = ("localhost", "atol-proxy", "shtrih-tap")
+
+
+@dataclass(frozen=True)
+class AtolSettings:
+    """[atol]: the proxy takes the ATOL web server's port; the real server moves to `upstream`."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 16732
+    upstream: str = "http://127.0.0.1:16733"
+    timeout_s: float = 30.0  # one request to the real web server
+
+
+@dataclass(frozen=True)
+class ShtrihSettings:
+    """[shtrih]: the tap's end of the POS's (virtual) COM port, and the register's port or socket:// URL."""
+
+    pos_port: str = ""
+    device_port: str = ""
+    baudrate: int = 115200
+    close_wait_s: float = 0.3  # at the close, how much longer the tap waits for the cashier's answer
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     listen_host: str = "127.0.0.1"
@@ -38,6 +61,10 @@ class AgentConfig:
     credentials: str = "auto"  # auto | keyring | file
     log_level: str = "INFO"
     sync: SyncSettings = field(default_factory=SyncSettings)
+    hook: str = "localhost"  # localhost | atol-proxy | shtrih-tap; the localhost checkout API is always on
+    ask_timeout_s: float = 20.0  # how long a hook waits for the cashier's answer before the sale goes on
+    atol: AtolSettings = field(default_factory=AtolSettings)
+    shtrih: ShtrihSettings = field(default_factory=ShtrihSettings)
     source: Path | None = None  # the file this came from, for `echeck-agent config`
 
     @property
@@ -51,11 +78,14 @@ class AgentConfig:
     def to_toml(self) -> str:
         lines = ["[agent]"]
         for key, value in asdict(self).items():
-            if key in ("sync", "source") or value is None:
+            if key in ("sync", "source", "atol", "shtrih") or value is None:
                 continue
             lines.append(f"{key} = {_toml_value(value)}")
         lines.append("\n[sync]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(self.sync).items()]
+        for section in ("atol", "shtrih"):
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(getattr(self, section)).items()]
         return "\n".join(lines) + "\n"
 
 
@@ -66,6 +96,7 @@ ENV_KEYS = {
     "ECHECK_CLOUD_URL": "cloud_url",
     "ECHECK_AGENT_CREDENTIALS": "credentials",
     "ECHECK_LOG_LEVEL": "log_level",
+    "ECHECK_AGENT_HOOK": "hook",
 }
 
 
@@ -88,6 +119,7 @@ def load_config(
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         values.update(doc.get("agent", {}))
         sync_values.update(doc.get("sync", {}))
+        values.update({section: doc[section] for section in ("atol", "shtrih") if section in doc})
         source = path
     values.update({name: env[key] for key, name in ENV_KEYS.items() if env.get(key)})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -107,6 +139,8 @@ def _build(values: dict[str, Any], sync_values: dict[str, Any], source: Path) ->
         )
     except TypeError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+    if config.hook not in HOOKS:
+        raise ConfigError(f"{source}: hook must be one of {', '.join(HOOKS)}, not {config.hook!r}")
     if config.credentials not in ("auto", "keyring", "file"):
         raise ConfigError(f"{source}: credentials must be auto, keyring or file, not {config.credentials!r}")
     if config.cloud_url and not config.cloud_url.startswith(("http://", "https://")):
@@ -119,6 +153,10 @@ def _coerce(name: str, value: Any, cls: type) -> Any:
     if name not in kinds:
         raise ConfigError(f"unknown setting {name!r}")
     kind = kinds[name]
+    if kind in (AtolSettings, ShtrihSettings):
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        return replace(kind(), **{k: _coerce(k, v, kind) for k, v in value.items()})
     try:
         if kind in (int, "int"):
             return int(value)

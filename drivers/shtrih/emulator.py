@@ -1,0 +1,268 @@
+"""A Shtrih-M register emulator: the commands a sale needs, a journal of fiscal documents, a real link layer.
+
+`EmulatedRegister` answers command payloads (values in, values out); `DeviceLink` speaks the link layer
+over bytes (ENQ → NAK/ACK, frame → ACK + answer, NAK on a bad LRC); `PtyDevice` and `TcpDevice` put it
+on a pseudo-terminal (the POS or tap opens the slave path like a COM port) or a TCP port (the
+`socket://host:port` pyserial URL, as Shtrih-M's network models).
+"""
+
+import contextlib
+import logging
+import os
+import random
+import select
+import socket
+import threading
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from drivers.shtrih import commands as c
+from drivers.shtrih.link import ACK, ENQ, NAK, STX, Control, Frame, LinkParser, encode_frame
+from receipts import CalculationType
+from receipts.ffd import Tag
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrintedDocument:
+    fd_number: int
+    fpd: int
+    at: datetime
+    operation: CalculationType
+    total: int
+    items: list[c.OperationV2]
+    tlvs: list[c.Tlv]
+    payments: tuple[int, ...]
+
+    @property
+    def buyer_contact(self) -> str | None:
+        for tlv in self.tlvs:
+            if tlv.tag == Tag.BUYER_CONTACT:
+                return tlv.value.decode("cp866")
+        return None
+
+
+@dataclass
+class EmulatedRegister:
+    fn_serial: str = "9999078900012345"
+    registration_number: str = "0000000001012345"
+    inn: str = "7701234567"
+    last_fd: int = 10
+    shift_open: bool = True
+    shift_number: int = 1
+    receipts_in_shift: int = 0
+    unsent: int = 0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now().replace(second=0, microsecond=0))
+    rng: random.Random = field(default_factory=random.Random)
+    journal: list[PrintedDocument] = field(default_factory=list)
+    commands: list[int] = field(default_factory=list)  # every command code received, in order
+    fail_next: int = 0  # answer the next command with this error code (0x50, 0x6B, ...)
+    _open: tuple[CalculationType, list[c.OperationV2], list[c.Tlv]] | None = None
+
+    def handle(self, payload: bytes) -> bytes:
+        """One command payload in, one answer payload out."""
+        try:
+            request = c.decode_request(payload)
+        except c.MalformedCommand:
+            request = None
+            code = c.split_payload(payload)[0]
+            return c.Answer(code, 0x33).encode()
+        code = c.split_payload(payload)[0]
+        self.commands.append(code)
+        if self.fail_next:
+            error, self.fail_next = self.fail_next, 0
+            return c.Answer(code, error).encode()
+        if request is None:
+            return c.Answer(code, 0x37).encode()
+        error, data = self._execute(request)
+        return c.Answer(code, error, data if error == 0 else b"").encode()
+
+    def _execute(self, request: c.Request) -> tuple[int, bytes]:
+        match request:
+            case c.OpenReceipt():
+                if self._open is not None:
+                    return 0x4A, b""
+                if not self.shift_open:
+                    return 0x61, b""
+                self._open = (request.calculation_type, [], [])
+                return 0, bytes([30])
+            case c.OperationV2():
+                if self._open is None:
+                    return 0x5E, b""
+                self._open[1].append(request)
+                return 0, b""
+            case c.SendTlv():
+                if self._open is None:
+                    return 0x02, b""
+                self._open[2].append(request.tlv)
+                return 0, b""
+            case c.CloseReceiptV2():
+                return self._close(request)
+            case c.CancelReceipt():
+                self._open = None
+                return 0, bytes([30])
+            case c.CutReceipt():
+                return 0, bytes([30])
+            case c.FnStatus():
+                answer = c.FnStatusAnswer(
+                    3, 0, 0, self.shift_open, 0, self.clock(), self.fn_serial, self.last_fd
+                )
+                return 0, answer.encode()
+            case c.ShiftParams():
+                return 0, c.ShiftAnswer(self.shift_open, self.shift_number, self.receipts_in_shift).encode()
+            case c.FiscalizationResult():
+                answer = c.FiscalizationAnswer(
+                    datetime(2024, 1, 10, 9, 0), self.inn, self.registration_number, 1, 0, 1, 123456789
+                )
+                return 0, answer.encode()
+            case c.ExchangeStatus():
+                first = self.journal[-self.unsent] if self.unsent and self.journal else None
+                answer = c.ExchangeAnswer(
+                    1 if self.unsent else 0, False, self.unsent,
+                    first.fd_number if first else 0, first.at if first else None,
+                )  # fmt: skip
+                return 0, answer.encode()
+            case c.FindDocument():
+                doc = next((d for d in self.journal if d.fd_number == request.fd_number), None)
+                if doc is None:
+                    return 0x08, b""
+                found = c.ReceiptDocument(doc.at, doc.fd_number, doc.fpd, int(doc.operation), doc.total)
+                return 0, found.encode()
+        return 0x37, b""
+
+    def _close(self, request: c.CloseReceiptV2) -> tuple[int, bytes]:
+        if self._open is None:
+            return 0x5E, b""
+        operation, items, tlvs = self._open
+        total = sum(item.total for item in items)
+        if total == 0:
+            return 0x8E, b""
+        paid = sum(request.payments)
+        if paid < total:
+            return 0x45, b""
+        self._open = None
+        self.last_fd += 1
+        self.receipts_in_shift += 1
+        self.unsent += 1
+        doc = PrintedDocument(
+            self.last_fd, self.rng.randrange(10**8, 2**32 - 1), self.clock(), operation, total, items, tlvs,
+            request.payments,
+        )  # fmt: skip
+        self.journal.append(doc)
+        return 0, c.CloseAnswer(paid - total, doc.fd_number, doc.fpd, doc.at).encode()
+
+
+class DeviceLink:
+    """The device side of the link layer: bytes from the host in, bytes to send back out."""
+
+    def __init__(self, register: EmulatedRegister) -> None:
+        self.register = register
+        self.silent = False  # a powered-off or unplugged register: reads everything, answers nothing
+        self._parser = LinkParser()
+        self._unacked: bytes | None = None  # answer frame the host has not ACKed yet
+
+    def receive(self, data: bytes) -> bytes:
+        out = bytearray()
+        for token in self._parser.feed(data):
+            if self.silent:
+                continue
+            if isinstance(token, Control):
+                if token.byte == ENQ:
+                    out += bytes([ACK]) + self._unacked if self._unacked is not None else bytes([NAK])
+                elif token.byte == ACK:
+                    self._unacked = None
+                elif self._unacked is not None:  # NAK: the host wants the answer again
+                    out += self._unacked
+            elif isinstance(token, Frame):
+                answer = encode_frame(self.register.handle(token.payload))
+                self._unacked = answer
+                out.append(ACK)
+                out += answer
+            elif token.raw[:1] == bytes([STX]):  # a frame with a bad LRC or cut short: resend it
+                out.append(NAK)
+        return bytes(out)
+
+
+class PtyDevice:
+    """The emulator behind a pseudo-terminal: open `path` with pyserial like a COM port."""
+
+    def __init__(self, link: DeviceLink) -> None:
+        self.link = link
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # no line discipline: every byte as sent (0x11, 0x0D ...)
+        tty.setraw(self._master)
+        self.path = os.ttyname(self._slave)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="shtrih-emulator-pty", daemon=True)
+
+    def start(self) -> "PtyDevice":
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:
+                continue  # no reader on the slave side yet (EIO)
+            reply = self.link.receive(data)
+            if reply:
+                os.write(self._master, reply)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class TcpDevice:
+    """The emulator on 127.0.0.1:port; one client at a time, as the register's Ethernet port."""
+
+    def __init__(self, link: DeviceLink, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.link = link
+        self._server = socket.create_server((host, port))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self.url = f"socket://{host}:{self.port}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="shtrih-emulator-tcp", daemon=True)
+
+    def start(self) -> "TcpDevice":
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(0.1)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                while not self._stop.is_set():
+                    try:
+                        data = conn.recv(4096)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    reply = self.link.receive(data)
+                    if reply:
+                        conn.sendall(reply)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._server.close()

@@ -1,0 +1,321 @@
+"""The Shtrih-M serial tap: relays every byte between the POS's COM port and the register, unchanged.
+
+It reads both directions as frames (`SaleTracker`) and turns what it sees into `SaleHook` calls. Its one
+intervention is a window before the POS's close command (0xFF45): the tap holds that frame (never alters
+or drops it), sends the buyer's contact as TLV 1008 (0xFF0C) when the POS did not, asks the register
+what it needs for the fiscal data (FN serial, registration number, shift), then forwards the POS's frame.
+A malformed frame, a bad LRC or a silent device is logged and relayed as is; the window is bounded.
+"""
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+import serial
+
+from drivers.hook import SaleHook
+from drivers.shtrih import commands as c
+from drivers.shtrih.link import STX, Frame, LinkClient, LinkError, LinkParser, LinkTimeouts, Malformed, lrc
+from drivers.shtrih.sale import Cancelled, Event, Fiscalized, Opened, PosContact, SaleTracker
+from receipts import BuyerContact
+
+log = logging.getLogger(__name__)
+CLOSE_V2 = (0xFF, 0x45)
+
+
+@dataclass(frozen=True)
+class TapSettings:
+    ask_timeout_s: float = 30.0  # how long the cashier's popup may stay open
+    close_wait_s: float = 0.3  # at the close, how much longer to wait for the cashier's answer
+    hold_timeout_s: float = 0.2  # a held frame the POS never finishes is relayed as it is
+    link: LinkTimeouts = field(
+        default_factory=lambda: LinkTimeouts(ack_s=0.3, answer_s=2.0, byte_s=0.05, retries=2)
+    )
+
+
+class TapCore:
+    """The relay logic without threads: bytes in from either side, bytes out through two writers.
+
+    `read_device(timeout)` returns device bytes during the tap's own exchanges in the pre-close window.
+    """
+
+    def __init__(
+        self,
+        hook: SaleHook,
+        to_device: Callable[[bytes], object],
+        to_pos: Callable[[bytes], object],
+        read_device: Callable[[float], bytes],
+        settings: TapSettings | None = None,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.hook = hook
+        self.settings = settings or TapSettings()
+        self._to_device = to_device
+        self._to_pos = to_pos
+        self._read_device = read_device
+        self._executor = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tap-hook")
+        self.tracker = SaleTracker(lambda: "shtrih-" + uuid.uuid4().hex[:12])
+        self._pos_parser = LinkParser()
+        self._dev_parser = LinkParser()
+        self._held = b""  # POS bytes of a frame whose fate is not decided yet
+        self._held_since = 0.0
+        self._pass_left = 0  # bytes of the current POS frame to relay without looking
+        self._answer: Future[BuyerContact | None] | None = None
+        self.stray_device_bytes = b""  # device bytes read in the window that were not ours
+        self.own_bytes = 0  # bytes the tap itself sent to the register (its window exchanges)
+
+    # -- relay ---------------------------------------------------------------------------------------
+    def from_pos(self, data: bytes) -> None:
+        buf, self._held = self._held + data, b""
+        out = bytearray()
+        i = 0
+        while i < len(buf):
+            if self._pass_left:
+                n = min(self._pass_left, len(buf) - i)
+                out += buf[i : i + n]
+                i += n
+                self._pass_left -= n
+                continue
+            if buf[i] != STX:
+                out.append(buf[i])
+                i += 1
+                continue
+            decision = self._frame_start(buf[i:])
+            if decision is None:  # not enough bytes yet to decide: hold them
+                self._hold(buf[i:])
+                break
+            if decision == "window":
+                frame = buf[i : i + buf[i + 1] + 3]
+                self._send_pos_bytes(bytes(out))
+                out.clear()
+                self._pre_close_window()
+                out += frame
+                i += len(frame)
+                continue
+            self._pass_left = buf[i + 1] + 3 if len(buf) > i + 1 else 1
+        self._send_pos_bytes(bytes(out))
+
+    def _frame_start(self, tail: bytes) -> str | None:
+        """At an STX: None = wait for more bytes; 'pass'; or 'window' (a complete, valid close frame)."""
+        if len(tail) < 3:
+            return None
+        length = tail[1]
+        if length < 2 or tail[2] != CLOSE_V2[0]:
+            return "pass"
+        if len(tail) < 4:
+            return None
+        if tail[3] != CLOSE_V2[1] or self.tracker.sale is None:
+            return "pass"
+        if len(tail) < length + 3:
+            return None
+        frame = tail[: length + 3]
+        return "window" if lrc(frame[1:-1]) == frame[-1] else "pass"
+
+    def _hold(self, data: bytes) -> None:
+        if not self._held:
+            self._held_since = time.monotonic()
+        self._held = data
+
+    def tick(self) -> None:
+        """Called when the line is quiet: a frame the POS never finished goes on as it is."""
+        if not self._held or time.monotonic() - self._held_since < self.settings.hold_timeout_s:
+            return
+        held, self._held = self._held, b""
+        log.warning("POS frame cut short (%d bytes): relayed as is", len(held))
+        self._pass_left = 0
+        self._send_pos_bytes(held)
+        for token in self._pos_parser.flush():
+            log.warning("POS → register: %s, relayed as is", getattr(token, "reason", token))
+
+    def _send_pos_bytes(self, data: bytes) -> None:
+        if not data:
+            return
+        self._to_device(data)
+        for token in self._pos_parser.feed(data):
+            if isinstance(token, Frame):
+                self._dispatch(self.tracker.from_pos(token.payload))
+            elif isinstance(token, Malformed):
+                log.warning("POS → register: %s (%d bytes), relayed as is", token.reason, len(token.raw))
+
+    def from_device(self, data: bytes) -> None:
+        self._to_pos(data)
+        for token in self._dev_parser.feed(data):
+            if isinstance(token, Frame):
+                self._dispatch(self.tracker.from_device(token.payload))
+            elif isinstance(token, Malformed):
+                log.warning("register → POS: %s (%d bytes), relayed as is", token.reason, len(token.raw))
+
+    # -- the window before the close ------------------------------------------------------------------
+    def _pre_close_window(self) -> None:
+        client = LinkClient(_DeviceView(self), self.settings.link)
+        try:
+            if self.tracker.needs_contact():
+                contact = self._await_contact()
+                if contact is not None:
+                    self._exchange(client, c.SendTlv(c.buyer_contact_tlv(contact)))
+                    if self.tracker.sale is not None:
+                        self.tracker.sale.contact_injected = True
+                    log.info("buyer contact sent to the register", extra={"contact": contact.masked})
+            ident = self.tracker.identity
+            if ident.fn_serial is None:
+                self._exchange(client, c.FnStatus())
+            if ident.registration_number is None:
+                self._exchange(client, c.FiscalizationResult())
+            self._exchange(client, c.ShiftParams())
+        except LinkError as exc:
+            log.error("register did not answer the tap before the close: %s; the POS's close goes on", exc)
+        self.stray_device_bytes += bytes(client._rx)
+
+    def _exchange(self, client: LinkClient, request: c.Request) -> None:
+        answer = c.Answer.decode(client.execute(request.encode(), enq_first=False))
+        if not answer.ok:
+            log.warning("register refused the tap's command: %s", c.DeviceError(answer.code, answer.error))
+            return
+        self._dispatch(self.tracker.answered(request, answer))
+
+    def _await_contact(self) -> BuyerContact | None:
+        if self._answer is None:
+            return None
+        try:
+            return self._answer.result(timeout=self.settings.close_wait_s)
+        except FutureTimeout:
+            log.info("no answer from the cashier before the close: receipt goes on without a contact")
+            return None
+        except Exception:
+            log.exception("asking for the contact failed: receipt goes on without a contact")
+            return None
+
+    # -- hook calls (never on the relay thread's critical path) ---------------------------------------
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            match event:
+                case Opened(sale_id=sale_id):
+                    self._answer = self._executor.submit(self._open_and_ask, sale_id)
+                case PosContact(sale_id=sale_id, contact=contact):
+                    self._executor.submit(self._guard, self.hook.contact_from_pos, sale_id, contact)
+                case Fiscalized(sale_id=sale_id, sale=sale):
+                    self._answer = None
+                    self._executor.submit(self._guard, self.hook.sale_fiscalized, sale_id, sale)
+                case Cancelled(sale_id=sale_id):
+                    self._answer = None
+                    self._executor.submit(self._guard, self.hook.sale_cancelled, sale_id)
+
+    def _open_and_ask(self, sale_id: str) -> BuyerContact | None:
+        self._guard(self.hook.sale_started, sale_id)
+        return self._guard(self.hook.ask_contact, sale_id, self.settings.ask_timeout_s)
+
+    @staticmethod
+    def _guard(call: Callable[..., object], *args: object) -> "BuyerContact | None":
+        try:
+            result = call(*args)
+        except Exception:
+            log.exception("hook %s failed; the till goes on", getattr(call, "__name__", call))
+            return None
+        return result if isinstance(result, BuyerContact) else None
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _DeviceView:
+    """The device as a channel for the tap's own exchanges in the window."""
+
+    def __init__(self, core: TapCore) -> None:
+        self._core = core
+
+    def write(self, data: bytes) -> object:
+        self._core.own_bytes += len(data)
+        return self._core._to_device(data)
+
+    def read_some(self, timeout: float) -> bytes:
+        return self._core._read_device(timeout)
+
+
+class SerialTap:
+    """Two pyserial ports and the threads that relay between them. URLs: COM3, /dev/ttyS0, socket://…"""
+
+    def __init__(self, pos_url: str, device_url: str, hook: SaleHook, settings: TapSettings | None = None,
+                 baudrate: int = 115200) -> None:  # fmt: skip
+        self.pos = serial.serial_for_url(pos_url, baudrate=baudrate, timeout=0.05)
+        self.device = serial.serial_for_url(device_url, baudrate=baudrate, timeout=0.05)
+        self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._deferred_pos: list[bytes] = []
+        self._stop = threading.Event()
+        self.core = TapCore(hook, self._write_device, self._write_pos, self._read_device_in_window, settings)
+        self._threads = [
+            threading.Thread(target=self._reader, args=("pos", self.pos), name="tap-pos", daemon=True),
+            threading.Thread(target=self._reader, args=("dev", self.device), name="tap-dev", daemon=True),
+            threading.Thread(target=self._relay, name="tap-relay", daemon=True),
+        ]
+
+    def start(self) -> "SerialTap":
+        for thread in self._threads:
+            thread.start()
+        log.info("serial tap relaying", extra={"pos": self.pos.name, "device": self.device.name})
+        return self
+
+    def _write_device(self, data: bytes) -> None:
+        self.device.write(data)
+
+    def _write_pos(self, data: bytes) -> None:
+        self.pos.write(data)
+
+    def _reader(self, side: str, port: serial.SerialBase) -> None:
+        while not self._stop.is_set():
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError, TypeError):
+                if self._stop.is_set():
+                    return
+                log.exception("%s port failed; retrying", side)
+                time.sleep(0.5)
+                continue
+            if data:
+                self._events.put((side, data))
+
+    def _relay(self) -> None:
+        while not self._stop.is_set():
+            if self._deferred_pos:
+                self.core.from_pos(self._deferred_pos.pop(0))
+                continue
+            try:
+                side, data = self._events.get(timeout=0.02)
+            except queue.Empty:
+                self.core.tick()
+                continue
+            try:
+                if side == "pos":
+                    self.core.from_pos(data)
+                else:
+                    self.core.from_device(data)
+            except Exception:  # the relay must outlive any bug in the analysis
+                log.exception("tap analysis failed; bytes were relayed")
+            if stray := self.core.stray_device_bytes:
+                self.core.stray_device_bytes = b""
+                self.core.from_device(stray)
+
+    def _read_device_in_window(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                side, data = self._events.get(timeout=remaining)
+            except queue.Empty:
+                return b""
+            if side == "dev":
+                return data
+            self._deferred_pos.append(data)  # the POS waits for its ACK; its bytes go on right after
+        return b""
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self.core.close()
+        self.pos.close()
+        self.device.close()
