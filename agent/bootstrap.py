@@ -13,6 +13,7 @@ from agent.cashier_api import build_router as build_cashier_router
 from agent.cashier_api import landing_url
 from agent.config import AgentConfig
 from agent.credentials import CredentialStore, open_store
+from agent.discovery import start_advertising
 from agent.enrollment import TOKEN_NAME, Enrollment, NotEnrolled, load_enrollment
 from agent.local_api import build_router as build_local_router
 from agent.local_schemas import SECRET_FILE
@@ -145,9 +146,12 @@ def create_app(agent: Agent) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         agent.start()
+        advert = start_advertising(agent.config.listen_host, agent.config.listen_port)
         try:
             yield
         finally:
+            if advert is not None:
+                advert.stop()
             agent.stop()
 
     app = FastAPI(

@@ -1,0 +1,186 @@
+"""Every popup mode driven by keystrokes only, against a real agent over loopback HTTP (offscreen Qt)."""
+
+from concurrent.futures import Future
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from agent.local_schemas import SECRET_FILE
+from tests.support.live_server import free_port
+from tests.ui.conftest import Till, make_ui
+from ui.app import CashierApp
+from ui.i18n import install_translator
+from ui.presenter import Mode
+from ui.tray_state import Level
+
+KEY_TIMEOUT_MS = 10_000
+
+
+def popup_open(qtbot: QtBot, ui: CashierApp) -> None:
+    qtbot.waitUntil(lambda: ui.popup.isVisible() and ui.popup.state is not None, timeout=KEY_TIMEOUT_MS)
+
+
+def outcome(qtbot: QtBot, answer: Future[dict]) -> dict:
+    """What the POS got; the Qt event loop keeps running meanwhile (timers, queued signals)."""
+    qtbot.waitUntil(answer.done, timeout=20_000)
+    return answer.result()
+
+
+def type_digits(qtbot: QtBot, ui: CashierApp, digits: str, keypad: bool = False) -> None:
+    modifier = Qt.KeyboardModifier.KeypadModifier if keypad else Qt.KeyboardModifier.NoModifier
+    for d in digits:
+        qtbot.keyClick(ui.popup, d, modifier)
+
+
+def test_known_card_enter_confirms(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c1", phone="+7 916 123 45 67")
+    answer = till.ask("c1")
+    popup_open(qtbot, ui)
+    assert "45-67" in ui.popup.question.text()
+    assert ui.popup.isActiveWindow()
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Return)
+    assert outcome(qtbot, answer)["answer"] == "confirmed"
+    assert not ui.popup.isVisible()
+
+
+def test_change_number_then_numpad_digits(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c2", phone="+7 916 123 45 67")
+    answer = till.ask("c2")
+    popup_open(qtbot, ui)
+    qtbot.keyClick(ui.popup, Qt.Key.Key_F2)
+    assert ui.popup.phone.isVisible()
+    assert ui.popup.phone.text() == "+7 (___) ___-__-__"
+    type_digits(qtbot, ui, "903", keypad=True)
+    type_digits(qtbot, ui, "7654321")
+    assert ui.popup.phone.text() == "+7 (903) 765-43-21"
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Enter)  # the numpad's Enter
+    result = outcome(qtbot, answer)
+    assert (result["answer"], result["contact_masked"]) == ("contact", "+7 *** ***-43-21")
+
+
+def test_paste_any_spelling(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c3")
+    answer = till.ask("c3")
+    popup_open(qtbot, ui)
+    QGuiApplication.clipboard().setText(" 8 (916) 555-12-34 ")
+    qtbot.keyClick(ui.popup, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert ui.popup.phone.text() == "+7 (916) 555-12-34"
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Return)
+    assert outcome(qtbot, answer)["contact_masked"] == "+7 *** ***-12-34"
+
+
+def test_email_alternative(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c4")
+    answer = till.ask("c4")
+    popup_open(qtbot, ui)
+    qtbot.keyClick(ui.popup, Qt.Key.Key_F3)
+    assert ui.popup.email.isVisible()
+    qtbot.keyClicks(ui.popup.email, "Ivan@Mail.ru")
+    qtbot.keyClick(ui.popup.email, Qt.Key.Key_Return)
+    assert outcome(qtbot, answer)["contact_masked"] == "i***@mail.ru"
+
+
+def test_escape_skips(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c5")
+    answer = till.ask("c5")
+    popup_open(qtbot, ui)
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Escape)
+    assert outcome(qtbot, answer)["answer"] == "skipped"
+    assert till.pos.get("/checkouts/c5").json()["state"] == "contact_skipped"
+
+
+def test_bad_input_is_said_inline_and_cannot_be_confirmed(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c6")
+    answer = till.ask("c6")
+    popup_open(qtbot, ui)
+    qtbot.keyClicks(ui.popup, "abc")
+    assert ui.popup.problem.text() == "В номере телефона только цифры"
+    type_digits(qtbot, ui, "916123")
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Return)
+    assert ui.popup.isVisible()
+    assert ui.popup.problem.text() == "Нужно 10 цифр после +7"
+    for _ in range(6):
+        qtbot.keyClick(ui.popup, Qt.Key.Key_Backspace)
+    type_digits(qtbot, ui, "7012345678")  # +7 701: Kazakhstan
+    assert ui.popup.problem.text().startswith("Только российские номера")
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Return)
+    assert ui.popup.isVisible()
+    qtbot.keyClick(ui.popup, Qt.Key.Key_F3)
+    qtbot.keyClicks(ui.popup.email, "ivan@@mail")
+    qtbot.keyClick(ui.popup.email, Qt.Key.Key_Return)
+    assert (ui.popup.isVisible(), ui.popup.problem.text()) == (True, "E-mail написан с ошибкой")
+    assert not answer.done()
+    qtbot.keyClick(ui.popup.email, Qt.Key.Key_Escape)
+    assert outcome(qtbot, answer)["answer"] == "skipped"
+
+
+def test_popup_times_out(qtbot: QtBot, till: Till, ui_factory) -> None:
+    ui = ui_factory(popup_timeout_s=0.3)
+    till.open("c7")
+    answer = till.ask("c7", wait=30)
+    popup_open(qtbot, ui)
+    assert outcome(qtbot, answer)["answer"] == "timed_out"
+    assert not ui.popup.isVisible()
+
+
+def test_checkout_closed_on_the_pos_closes_the_popup(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    till.open("c8")
+    answer = till.ask("c8")
+    popup_open(qtbot, ui)
+    till.pos.post("/checkouts/c8/cancel").raise_for_status()
+    qtbot.waitUntil(lambda: not ui.popup.isVisible(), timeout=KEY_TIMEOUT_MS)
+    assert outcome(qtbot, answer)["answer"] == "withdrawn"
+
+
+def test_ui_down_means_no_contact_within_the_agents_wait(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    ui.stop()
+    till.open("c9")
+    result = outcome(qtbot, till.ask("c9", wait=0.5))
+    assert (result["answer"], result["contact_masked"]) == ("timed_out", None)
+
+
+def test_agent_down_is_said_quietly_in_the_tray(qtbot: QtBot, qapp: QApplication, tmp_path) -> None:
+    ui = make_ui(f"http://127.0.0.1:{free_port()}", tmp_path / SECRET_FILE)
+    try:
+        qtbot.waitUntil(lambda: ui.agent_up is False, timeout=KEY_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: ui.tray is not None and ui.tray.view.level is Level.AGENT_DOWN, timeout=5000)
+        assert "не отвечает" in ui.tray.toolTip()
+        assert not ui.popup.isVisible()
+    finally:
+        ui.stop()
+
+
+def test_status_window_lists_masked_receipts(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
+    from receipts.examples import REFERENCE_SALE
+
+    till.open("c10")
+    till.pos.post("/checkouts/c10/contact", json={"contact": "+7 916 123 45 67"}).raise_for_status()
+    till.pos.post("/checkouts/c10/close", json=REFERENCE_SALE).raise_for_status()
+    ui.show_status_window()
+    qtbot.waitUntil(lambda: ui.status_window.table.rowCount() == 1, timeout=KEY_TIMEOUT_MS)
+    assert ui.status_window.table.item(0, 2).text() == "+7 *** ***-45-67"
+    assert ui.tray is not None
+    assert ui.tray.view.level is Level.OFFLINE  # not enrolled: said in the tray, not in the cashier's face
+    ui.status_window.sync_button.click() if ui.status_window.sync_button.isEnabled() else None
+
+
+@pytest.mark.usefixtures("till")
+def test_english_translation(qtbot: QtBot, qapp: QApplication, till: Till, ui: CashierApp) -> None:
+    translator = install_translator(qapp, "en")
+    try:
+        till.open("c11", phone="+7 916 123 45 67")
+        answer = till.ask("c11")
+        popup_open(qtbot, ui)
+        assert ui.popup.question.text() == "Does the phone end in 45-67?"
+        qtbot.keyClick(ui.popup, "5")  # a digit starts a new number
+        assert ui.popup.state is not None
+        assert ui.popup.state.mode is Mode.PHONE
+        qtbot.keyClick(ui.popup, Qt.Key.Key_Return)
+        assert ui.popup.problem.text() == "Ten digits are needed after +7"
+        qtbot.keyClick(ui.popup, Qt.Key.Key_Escape)
+        assert outcome(qtbot, answer)["answer"] == "skipped"
+    finally:
+        qapp.removeTranslator(translator)

@@ -1,0 +1,272 @@
+"""The cashier's popup: draws a `PopupState`, turns keystrokes into presenter calls. Thin on purpose."""
+
+import qrcode
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from agent.local_schemas import PromptView
+from ui import presenter
+from ui.presenter import Answer, Mode, PopupState, Problem
+
+STYLE = """
+#card { background: #ffffff; border: 1px solid #c9ced6; border-radius: 14px; }
+#brand { color: #6b7280; font-size: 15px; }
+#question { color: #111827; font-size: 30px; font-weight: 600; }
+#phone { color: #111827; font-size: 40px; font-family: "DejaVu Sans Mono", "Consolas", monospace;
+         background: #f3f4f6; border: 2px solid #d1d5db; border-radius: 10px; padding: 8px 16px; }
+#phone[valid="true"] { border-color: #2e9d57; }
+#phone[invalid="true"] { border-color: #d64545; }
+#email { color: #111827; font-size: 30px; background: #f3f4f6; border: 2px solid #d1d5db;
+         border-radius: 10px; padding: 8px 14px; }
+#problem { color: #c0392b; font-size: 18px; min-height: 26px; }
+#hint { color: #6b7280; font-size: 16px; }
+#qrCaption { color: #6b7280; font-size: 13px; }
+"""
+KEY_STYLE = (
+    "<span style='background-color:#e5e7eb;font-family:DejaVu Sans Mono,monospace;font-weight:600;"
+    "color:#111827'>&nbsp;{key}&nbsp;</span>&nbsp;{label}"
+)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("", text)  # lupdate files bare tr() calls under ""
+
+
+def problem_text(problem: Problem | None) -> str:
+    match problem:
+        case None:
+            return ""
+        case Problem.TOO_FEW_DIGITS:
+            return tr("Нужно 10 цифр после +7")
+        case Problem.LETTERS:
+            return tr("В номере телефона только цифры")
+        case Problem.NOT_RUSSIAN:
+            return tr("Только российские номера (+7 9xx …)")
+        case Problem.INVALID_PHONE:
+            return tr("Такого номера не бывает — проверьте цифры")
+        case Problem.EMPTY_EMAIL:
+            return tr("Введите e-mail")
+        case Problem.INVALID_EMAIL:
+            return tr("E-mail написан с ошибкой")
+
+
+class Popup(QWidget):
+    """One prompt at a time. `answered` carries a `presenter.Answer`; the popup hides itself after it."""
+
+    answered = Signal(object)
+    shown = Signal()
+
+    def __init__(self, timeout_s: float = 30.0) -> None:
+        flags = Qt.WindowType.Dialog | Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.FramelessWindowHint
+        super().__init__(None, flags)
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setWindowTitle("echeck")
+        self.setStyleSheet(STYLE)
+        self.timeout_s = timeout_s
+        self.state: PopupState | None = None
+        self._timer = QTimer(self, singleShot=True, timeout=self._on_timeout)
+        self._build()
+
+    # -- building -----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        card = QFrame(self, objectName="card")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(card)
+        row = QHBoxLayout(card)
+        row.setContentsMargins(28, 22, 28, 20)
+        row.setSpacing(24)
+        main = QVBoxLayout()
+        main.setSpacing(12)
+        self.brand = QLabel(objectName="brand")
+        self.question = QLabel(objectName="question", wordWrap=True)
+        self.phone = QLabel(objectName="phone")
+        self.email = QLineEdit(objectName="email")
+        self.email.setPlaceholderText("name@example.ru")
+        self.email.textEdited.connect(self._on_email_edited)
+        self.email.returnPressed.connect(self._enter)
+        self.email.installEventFilter(self)
+        self.problem = QLabel(objectName="problem")
+        self.hint = QLabel(objectName="hint", textFormat=Qt.TextFormat.RichText, wordWrap=True)
+        for widget in (self.brand, self.question, self.phone, self.email, self.problem):
+            main.addWidget(widget)
+        main.addStretch(1)
+        main.addWidget(self.hint)
+        row.addLayout(main, 1)
+        qr_box = QVBoxLayout()
+        qr_box.setSpacing(6)
+        self.qr = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.qr_caption = QLabel(objectName="qrCaption", wordWrap=True)
+        self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        qr_box.addStretch(1)
+        qr_box.addWidget(self.qr)
+        qr_box.addWidget(self.qr_caption)
+        qr_box.addStretch(1)
+        self.qr_panel = QWidget()
+        self.qr_panel.setLayout(qr_box)
+        self.qr_panel.setFixedWidth(180)
+        row.addWidget(self.qr_panel)
+        self.setMinimumWidth(880)
+
+    # -- the prompt's life --------------------------------------------------------------------------
+    def show_prompt(self, prompt: PromptView) -> None:
+        self.state = presenter.start(prompt)
+        self.email.clear()
+        self._render_qr(prompt.landing_url)
+        self._render()
+        timeout = min(self.timeout_s, prompt.expires_in_s) if prompt.expires_in_s > 0 else self.timeout_s
+        self._timer.start(int(timeout * 1000))
+        self.adjustSize()
+        screen = QGuiApplication.primaryScreen().availableGeometry()
+        self.move(screen.center() - self.rect().center())
+        self.show()
+        self.raise_()
+        self.activateWindow()  # take the keyboard; the window system gives it back when we hide
+        self.shown.emit()
+
+    def withdraw(self) -> None:
+        """The checkout moved on (closed, cancelled, answered elsewhere): close without answering."""
+        self._finish(None)
+
+    @property
+    def prompt_id(self) -> str | None:
+        return self.state.prompt_id if self.state and self.isVisible() else None
+
+    # -- keys ---------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if self.state is None or not self._handle_key(event):
+            super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # The e-mail field keeps its typing; the popup's own keys (Esc, F2, F3, paste) still work there.
+        if watched is self.email and event.type() == QEvent.Type.KeyPress:
+            key = event.key()  # type: ignore[attr-defined]
+            if key in (Qt.Key.Key_Escape, Qt.Key.Key_F2, Qt.Key.Key_F3) or event.matches(  # type: ignore[attr-defined]
+                QKeySequence.StandardKey.Paste
+            ):
+                return self._handle_key(event)  # type: ignore[arg-type]
+        return super().eventFilter(watched, event)
+
+    def _handle_key(self, event: QKeyEvent) -> bool:
+        state = self.state
+        assert state is not None
+        key, text = event.key(), event.text()
+        if key == Qt.Key.Key_Escape:
+            self._finish(presenter.escape(state))
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._enter()
+        elif event.matches(QKeySequence.StandardKey.Paste):
+            self.set_state(presenter.paste(state, QGuiApplication.clipboard().text()))
+        elif key == Qt.Key.Key_F2:
+            self.set_state(presenter.change_number(state))
+        elif key == Qt.Key.Key_F3:
+            self.set_state(presenter.toggle_email(state))
+        elif key == Qt.Key.Key_Backspace:
+            self.set_state(presenter.backspace(state))
+        elif text.isdigit():  # main keyboard and numpad alike
+            self.set_state(presenter.type_digit(state, text))
+        elif text == "@":
+            self.set_state(presenter.paste(presenter.toggle_email(state), "@"))
+        elif text.isalpha():
+            self.set_state(presenter.type_letter(state))
+        else:
+            return False
+        return True
+
+    def _on_email_edited(self, text: str) -> None:
+        if self.state is not None:
+            self.set_state(presenter.type_text(self.state, text))
+
+    def _enter(self) -> None:
+        if self.state is None:
+            return
+        state, answer = presenter.enter(self.state)
+        if answer is None:
+            self.set_state(state)
+        else:
+            self._finish(answer)
+
+    def _on_timeout(self) -> None:
+        if self.state is not None and self.isVisible():
+            self._finish(presenter.timed_out(self.state))
+
+    def _finish(self, answer: Answer | None) -> None:
+        self._timer.stop()
+        self.hide()
+        if answer is not None and self.state is not None:
+            self.answered.emit((self.state.prompt_id, answer))
+        self.state = None
+
+    def set_state(self, state: PopupState) -> None:
+        self.state = state
+        self._render()
+
+    # -- drawing ------------------------------------------------------------------------------------
+    def _render(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        brand = tr("Электронный чек")
+        self.brand.setText(f"{brand} · {state.buyer_name}" if state.buyer_name else brand)
+        keys: list[tuple[str, str]]
+        if state.mode is Mode.CONFIRM:
+            self.question.setText(tr("Телефон оканчивается на %1?").replace("%1", state.phone_tail or ""))
+            keys = [("Enter", tr("Да, отправить")), ("F2", tr("Другой номер")), ("Esc", tr("Без чека"))]
+        elif state.mode is Mode.PHONE:
+            self.question.setText(tr("Номер телефона покупателя"))
+            keys = [("Enter", tr("Отправить")), ("F3", tr("E-mail")), ("Esc", tr("Без чека"))]
+        else:
+            self.question.setText(tr("E-mail покупателя"))
+            keys = [("Enter", tr("Отправить")), ("F3", tr("Телефон")), ("Esc", tr("Без чека"))]
+        self.phone.setVisible(state.mode is Mode.PHONE)
+        self.email.setVisible(state.mode is Mode.EMAIL)
+        self.phone.setText(state.phone_display)
+        complete = len(state.digits) == presenter.NATIONAL_DIGITS
+        self.phone.setProperty("valid", complete and state.can_confirm)
+        self.phone.setProperty("invalid", state.problem is not None)
+        self.phone.style().unpolish(self.phone)
+        self.phone.style().polish(self.phone)
+        if state.mode is Mode.EMAIL:
+            if self.email.text() != state.email:
+                self.email.setText(state.email)
+            self.email.setFocus()
+        else:
+            self.setFocus()
+        self.problem.setText(problem_text(state.problem))
+        hints = (KEY_STYLE.format(key=k, label=label) for k, label in keys)
+        self.hint.setText("&nbsp;&nbsp;&nbsp;&nbsp;".join(hints))
+
+    def _render_qr(self, url: str | None) -> None:
+        self.qr_panel.setVisible(url is not None)
+        if url is None:
+            return
+        self.qr.setPixmap(qr_pixmap(url, 150))
+        self.qr_caption.setText(tr("Чек в телефоне: наведите камеру"))
+
+
+def qr_pixmap(data: str, size: int) -> QPixmap:
+    """The QR code drawn with QPainter from qrcode's matrix (no Pillow)."""
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(data)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    cell = size / len(matrix)
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor("white"))
+    painter = QPainter(pixmap)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor("black"))
+    for y, line in enumerate(matrix):
+        for x, dark in enumerate(line):
+            if dark:
+                painter.drawRect(QRectF(x * cell, y * cell, cell + 0.5, cell + 0.5))
+    painter.end()
+    return pixmap
+
+
+def base_font() -> QFont:
+    font = QFont("DejaVu Sans")
+    font.setPointSize(13)
+    return font
