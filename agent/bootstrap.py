@@ -4,6 +4,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from agent.config import AgentConfig
 from agent.credentials import CredentialStore, open_store
 from agent.discovery import start_advertising
 from agent.enrollment import TOKEN_NAME, Enrollment, NotEnrolled, load_enrollment
+from agent.instance import load_or_create_instance_id, new_session_id
 from agent.local_api import build_router as build_local_router
 from agent.local_schemas import SECRET_FILE
 from agent.local_secret import write_secret
@@ -34,7 +36,9 @@ class Agent:
     def __init__(self, config: AgentConfig, credentials: CredentialStore | None = None) -> None:
         self.config = config
         self.credentials = credentials or open_store(config.credentials, config.data_dir)
-        self.outbox = Outbox(config.outbox_path)
+        self.outbox = Outbox(config.outbox_path, quota_bytes=int(config.sync.outbox_quota_mb * 1_048_576))
+        self.instance_id = load_or_create_instance_id(config.data_dir)
+        self.session_id = new_session_id()
         self.enrollment = self._load_enrollment()
         self.worker = self._build_worker()
         self.checkouts = CheckoutService(
@@ -75,6 +79,11 @@ class Agent:
             linger=settings.linger_s,
             heartbeat_interval=settings.heartbeat_s,
             agent_version=__version__,
+            compress=settings.gzip,
+            retention=timedelta(days=settings.retention_days),
+            maintenance_interval=settings.maintenance_s,
+            instance_id=self.instance_id,
+            session_id=self.session_id,
         )
 
     @property
@@ -115,6 +124,7 @@ class Agent:
     def status(self) -> AgentStatus:
         stats = self.outbox.stats()
         worker = self.worker.status if self.worker else None
+        health = self.outbox.write_health()
         return AgentStatus(
             version=__version__,
             running=self._thread is not None,
@@ -122,6 +132,7 @@ class Agent:
             cloud_url=self.cloud_url,
             store_id=self.enrollment.store_id if self.enrollment else None,
             register_id=self.enrollment.register_id if self.enrollment else None,
+            instance_id=self.instance_id,
             outbox=OutboxView(
                 pending=stats.pending,
                 acked=stats.acked,
@@ -129,12 +140,27 @@ class Agent:
                 total=stats.total,
                 oldest_pending_age_s=age_seconds(stats.oldest_pending_closed_at),
                 last_acked_at=stats.last_acked_at,
+                size_bytes=stats.size_bytes,
+                quota_bytes=stats.quota_bytes,
+                over_quota=stats.over_quota,
+                quarantined=[p.name for p in self.outbox.quarantined()],
+                write_error=health.error,
+                write_failures=health.failures,
+                dead_letter=[f"{e.key}: {e.reason}" for e in self.outbox.rejected(limit=5)],
+                retention_days=self.config.sync.retention_days,
             ),
             sync=SyncView(
                 online=worker.online,
                 last_sync_at=worker.last_sync_at,
                 last_error=worker.last_error,
                 consecutive_failures=worker.consecutive_failures,
+                token_refused=worker.token_refused,
+                next_attempt_at=worker.next_attempt_at,
+                last_heartbeat_at=worker.last_heartbeat_at,
+                clock_skew_s=worker.clock_skew_s,
+                batch_limit=worker.batch_limit,
+                gzip=worker.gzip,
+                last_purge_at=worker.last_purge_at,
             )
             if worker
             else None,

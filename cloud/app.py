@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cloud.db.engine import make_engine
+from cloud.delivery.router import router as delivery_router
+from cloud.delivery.worker import DeliveryWorker, WorkerOptions
 from cloud.fleet.router import router as fleet_router
 from cloud.ingest.router import router as ingest_router
 from cloud.request_gzip import GzipRequestMiddleware
@@ -33,7 +35,15 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # `echeck-cloud serve` asks for an in-process delivery worker (the only one on SQLite).
+        worker = None
+        if settings.delivery_worker:
+            options = WorkerOptions(public_url=settings.public_url)
+            worker = DeliveryWorker(app.state.engine, options, name="delivery-inprocess").start()
         yield
+        if worker is not None:
+            worker.stop()
+            worker.close()
         app.state.engine.dispose()
 
     app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
@@ -41,6 +51,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.include_router(fleet_router)
     app.include_router(ingest_router)
+    app.include_router(delivery_router)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, func, select
 
 from cloud.db.models import ReceiptConflict, ReceiptRow, Register, Store, utcnow
+from cloud.delivery.service import NewReceipt, create_deliveries
 from cloud.logs import event
 from receipts import Receipt, ReceiptKey
 from sync.protocol import (
@@ -195,6 +196,17 @@ def ingest_batch(session: Session, register: Register, store_id: int, batch: Rec
             ),
             conflicts,
         )
+    # Each new receipt with a contact gets its delivery in this same transaction: none is ever missed,
+    # and no scanner has to find them later.
+    create_deliveries(
+        session,
+        (
+            NewReceipt(ids[k], tenant_id, store_id)
+            for k in inserted
+            if first[k].receipt.contact is not None
+        ),
+        now,
+    )
     session.commit()
 
     for r in rejected:

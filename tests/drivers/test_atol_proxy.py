@@ -1,0 +1,143 @@
+"""The ATOL proxy between a POS (httpx) and the ATOL web server emulator, both on real loopback HTTP."""
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.hooks import CheckoutHook
+from agent.service import CheckoutService
+from drivers.atol import emulator as emu
+from drivers.atol.proxy import AtolProxy, ProxySettings, create_app
+from sync.outbox import Outbox
+from tests.drivers.support import cashier
+from tests.support.live_server import live_server
+
+SELL = {
+    "type": "sell",
+    "taxationType": "osn",
+    "operator": {"name": "Иванова А."},
+    "items": [
+        {"type": "position", "name": "Молоко 3,2%", "price": 89.90, "quantity": 2, "amount": 179.80,
+         "paymentMethod": "fullPayment", "paymentObject": "commodity", "tax": {"type": "vat10"}},
+        {"type": "text", "text": "Спасибо за покупку"},
+    ],
+    "payments": [{"type": "electronically", "sum": 179.80}],
+    "total": 179.80,
+}  # fmt: skip
+
+
+@dataclass
+class Till:
+    pos: httpx.Client
+    upstream: httpx.Client
+    emulator: emu.AtolEmulator
+    service: CheckoutService
+    outbox: Outbox
+
+    def submit(self, tasks: list[dict], request_id: str | None = None) -> str:
+        request_id = request_id or str(uuid.uuid4())
+        answer = self.pos.post("/api/v2/requests", json={"uuid": request_id, "request": tasks})
+        assert answer.status_code == 201, answer.text
+        return request_id
+
+    def result(self, request_id: str) -> dict:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answer = self.pos.get(f"/api/v2/requests/{request_id}").json()["results"][0]
+            if answer["status"] not in ("wait", "inProgress"):
+                return answer
+            time.sleep(0.02)
+        raise AssertionError("task never became final")
+
+    def outbox_rows(self, count: int) -> list[dict]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(self.outbox.pending(100)) < count:
+            time.sleep(0.02)
+        return [r.payload for r in self.outbox.pending(100)]
+
+
+@pytest.fixture
+def till(tmp_path: Path) -> Iterator[Till]:
+    emulator = emu.AtolEmulator()
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    service = CheckoutService(outbox)
+    with live_server(emu.create_app(emulator)) as upstream_url:
+        settings = ProxySettings(upstream=upstream_url, ask_timeout_s=2.0, poll_interval_s=0.01)
+        proxy = AtolProxy(CheckoutHook(service), settings)
+        with (
+            live_server(create_app(proxy)) as proxy_url,
+            httpx.Client(base_url=proxy_url, timeout=10) as pos,
+            httpx.Client(base_url=upstream_url, timeout=10) as upstream,
+        ):
+            yield Till(pos, upstream, emulator, service, outbox)
+        proxy.close()
+    outbox.close()
+
+
+def test_receipt_without_contact_gets_the_cashiers_answer_as_tag_1008(till: Till) -> None:
+    with cashier(till.service.prompts, "8 (916) 123-45-67"):
+        request_id = till.submit([SELL])
+    result = till.result(request_id)
+    assert result["status"] == "ready"
+    params = result["result"]["fiscalParams"]
+    [entry] = till.emulator.register.journal
+    assert entry.tag_1008 == "+79161234567"
+    [row] = till.outbox_rows(1)
+    fiscal = row["fiscal"]
+    assert (fiscal["fn_serial"], fiscal["fd_number"], fiscal["fpd"]) == (
+        params["fnNumber"], params["fiscalDocumentNumber"], int(params["fiscalDocumentSign"]),
+    )  # fmt: skip
+    assert row["total"] == 17980
+    assert row["contact"]["value"] == "79161234567"
+
+
+def test_skip_or_no_answer_forwards_the_task_byte_for_byte(till: Till) -> None:
+    with cashier(till.service.prompts, None):  # Esc
+        body = httpx.Request("POST", "/", json={"uuid": "u-skip", "request": [SELL]}).content
+        assert till.pos.post("/api/v2/requests", content=body).status_code == 201
+    assert till.emulator.bodies[-1] == body
+    assert till.result("u-skip")["status"] == "ready"
+    [row] = till.outbox_rows(1)
+    assert row["contact"] is None
+
+
+def test_contact_from_the_pos_is_kept_and_nobody_is_asked(till: Till) -> None:
+    task = {**SELL, "clientInfo": {"emailOrPhone": "buyer@example.ru"}}
+    body = httpx.Request("POST", "/", json={"uuid": "u-pos", "request": [task]}).content
+    assert till.pos.post("/api/v2/requests", content=body).status_code == 201
+    assert till.emulator.bodies[-1] == body
+    assert till.result("u-pos")["status"] == "ready"
+    [row] = till.outbox_rows(1)
+    assert row["contact"]["value"] == "buyer@example.ru"
+
+
+def test_other_tasks_and_unknown_endpoints_pass_through_unchanged(till: Till) -> None:
+    body = b'{"uuid": "u-x",  "request": [{"type": "reportX", "operator": {"name": "\\u0418"}}]}'
+    assert till.pos.post("/api/v2/requests", content=body).status_code == 201
+    assert till.emulator.bodies[-1] == body  # not even re-serialized
+    for path in ("/api/v2/requests/u-x", "/api/v2/operations/queryDeviceInfo", "/api/v2/nonsense", "/x?y=1"):
+        via_proxy, direct = till.pos.get(path), till.upstream.get(path)
+        assert (via_proxy.status_code, via_proxy.content) == (direct.status_code, direct.content), path
+    garbage = till.pos.post("/api/v2/requests", content=b"{not json")
+    assert garbage.status_code == 400
+    assert till.emulator.bodies[-1] == b"{not json"
+    assert till.emulator.register.journal == []
+    assert till.outbox.pending(10) == []
+
+
+def test_register_that_prints_then_errors_makes_one_document_and_one_outbox_row(till: Till) -> None:
+    till.emulator.faults.fiscalize_then_error = 1
+    first = till.submit([SELL])
+    result = till.result(first)
+    assert result["status"] == "ready", "the proxy tells the POS the truth: the receipt was printed"
+    retry = till.submit([SELL])  # a POS that saw an error would sell again
+    assert till.result(retry)["status"] == "ready"
+    assert len(till.emulator.register.journal) == 1
+    assert len(till.outbox_rows(1)) == 1
+    time.sleep(0.2)
+    assert len(till.outbox.pending(10)) == 1
