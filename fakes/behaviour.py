@@ -51,7 +51,7 @@ class Behaviour:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def mode_for(self, to: str) -> Mode:
-        return self.recipients.get(to, self.default)
+        return Mode(self.recipients.get(to, self.default))
 
     def next_id(self) -> int:
         with self._lock:

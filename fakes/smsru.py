@@ -3,6 +3,7 @@ a POST form of `data[]` lines `sms_status\\n<id>\\n<code>\\n<unix time>`, to the
 
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from fastapi import FastAPI, Request
@@ -22,7 +23,9 @@ def create_app(behaviour: Behaviour | None = None) -> FastAPI:
     async def send(request: Request) -> Any:
         params = dict(request.query_params)
         if request.method == "POST":
-            params.update({k: str(v) for k, v in (await request.form()).items()})
+            # SMS.ru takes form posts; parsed here without python-multipart (url-encoded forms only).
+            form = parse_qs((await request.body()).decode("utf-8", "replace"))
+            params.update({k: v[-1] for k, v in form.items()})
         if len(params.get("api_id", "")) < 8:
             return {"status": "ERROR", "status_code": 200, "status_text": "Неправильный api_id"}
         to, msg = params.get("to", ""), params.get("msg", "")

@@ -1,0 +1,159 @@
+"""Delivery's HTTP surface, thin: provider callbacks, the retailer's app backend, head office's reports,
+and the buyer's read-only e-receipt page at /r/{token}."""
+
+import html
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from cloud.db.types import utcnow
+from cloud.delivery import config as delivery_config
+from cloud.delivery import reports, service
+from cloud.delivery.cascade import Channel
+from cloud.delivery.channels import BadReport, build_adapter
+from cloud.delivery.message import rubles
+from cloud.deps import CurrentTenant, SessionDep
+from cloud.logs import event
+from sync.protocol import Problem
+
+log = logging.getLogger("cloud.delivery")
+router = APIRouter(tags=["delivery"])
+CALLBACK_CHANNELS = (Channel.EMAIL, Channel.VIBER, Channel.SMS)
+
+
+class DeviceIn(BaseModel):
+    contact: str = Field(description="the buyer's phone or e-mail, as the app knows it")
+    token: str = Field(description="the app installation's FCM registration token")
+
+
+class OptOutIn(BaseModel):
+    contact: str
+    channel: Channel | None = Field(None, description="one channel, or none for every channel")
+
+
+def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes, request: Request) -> Any:
+    try:
+        cfg = delivery_config.load(session, tenant_id)
+    except delivery_config.ConfigError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such tenant") from exc
+    settings = cfg.channels.get(channel)
+    if settings is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"channel {channel} is not configured")
+    adapter = build_adapter(channel, settings, 0, None)  # type: ignore[arg-type]  # parsing needs no HTTP
+    try:
+        parsed = adapter.parse_report(body, request.headers, request.query_params)
+    except BadReport as exc:
+        event(log, logging.WARNING, "report.refused", tenant_id=tenant_id, channel=channel,
+              status_code=exc.status_code, reason=str(exc), size=len(body))  # fmt: skip
+        raise HTTPException(exc.status_code, detail=str(exc)) from exc
+    return service.apply_reports(session, tenant_id, channel, parsed, cfg.prices, utcnow())
+
+
+@router.post(
+    "/v1/delivery/callbacks/{tenant_id}/{channel}",
+    summary="Delivery reports from providers (e-mail events, Viber, SMS.ru)",
+    description="Each provider's own format and signature. Unknown message ids are answered 200 and logged; "
+    "malformed bodies 400; a wrong signature or secret 401. SMS.ru gets the `100` it expects.",
+    responses={400: {"model": Problem}, 401: {"model": Problem}, 404: {"model": Problem}},
+)
+async def provider_callback(tenant_id: int, channel: Channel, request: Request, session: SessionDep) -> Any:
+    if channel not in CALLBACK_CHANNELS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="push events come from the app backend")
+    body = await request.body()
+    outcome = _ingest_reports(session, tenant_id, channel, body, request)
+    if channel is Channel.SMS:
+        return PlainTextResponse("100")
+    return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
+
+
+@router.post(
+    "/v1/delivery/app/events",
+    summary="The retailer's app backend: a push was delivered to / opened on the device",
+    description='`{"message_id": "projects/.../messages/...", "event": "delivered" | "opened"}` or a list.',
+    responses={400: {"model": Problem}, 401: {"model": Problem}},
+)
+async def app_events(request: Request, session: SessionDep, tenant: CurrentTenant) -> Any:
+    assert tenant.id is not None
+    outcome = _ingest_reports(session, tenant.id, Channel.PUSH, await request.body(), request)
+    return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
+
+
+@router.post("/v1/delivery/app/devices", summary="Register a buyer's app installation for push")
+def register_device(body: DeviceIn, session: SessionDep, tenant: CurrentTenant) -> dict[str, bool]:
+    assert tenant.id is not None
+    try:
+        return {"created": service.register_device(session, tenant.id, body.contact, body.token)}
+    except service.DeliveryError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+
+
+@router.post("/v1/delivery/opt-outs", summary="A buyer asked not to get e-receipts (on one channel or any)")
+def opt_out(body: OptOutIn, session: SessionDep, tenant: CurrentTenant) -> dict[str, str]:
+    assert tenant.id is not None
+    try:
+        service.add_opt_out(session, tenant.id, body.contact, body.channel)
+    except service.DeliveryError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    return {"status": "ok"}
+
+
+@router.get(
+    "/v1/receipts/{receipt_id}/delivery",
+    summary="A receipt's delivery timeline: every attempt, try, report and price",
+    responses={404: {"model": Problem}},
+)
+def delivery_timeline(receipt_id: int, session: SessionDep, tenant: CurrentTenant) -> dict[str, Any]:
+    assert tenant.id is not None
+    try:
+        return reports.timeline(session, tenant.id, receipt_id)
+    except reports.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+
+
+@router.get(
+    "/v1/delivery/summary",
+    summary="Per store and period: sent, delivered, opened, channel mix, cost, saving vs the operator",
+)
+def delivery_summary(
+    session: SessionDep,
+    tenant: CurrentTenant,
+    since: Annotated[datetime | None, Query(description="default: 24 hours ago")] = None,
+    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    store_id: int | None = None,
+) -> dict[str, Any]:
+    assert tenant.id is not None
+    until = _aware(until) if until else utcnow() + timedelta(seconds=1)
+    since = _aware(since) if since else until - timedelta(days=1)
+    return reports.summary(session, tenant.id, since, until, store_id)
+
+
+@router.get("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
+def receipt_page(token: str, session: SessionDep) -> HTMLResponse:
+    """A minimal read-only e-receipt; the personalized page (template, promo, tracking) is a later issue."""
+    found = service.open_page(session, token, utcnow()) if 16 <= len(token) <= 32 else None
+    if found is None:
+        return HTMLResponse("<h1>Чек не найден</h1>", status_code=404)
+    receipt, _ = found
+    items = "".join(
+        f"<tr><td>{html.escape(str(i.get('name', '')))}</td>"
+        f"<td>{html.escape(str(i.get('quantity', '')))}</td>"
+        f"<td>{rubles(int(i.get('total', 0)))}</td></tr>"
+        for i in receipt.payload.get("items", [])
+    )
+    f = receipt.payload.get("fiscal", {})
+    page = (
+        "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        "<title>Электронный чек</title><h1>Кассовый чек</h1>"
+        f"<table>{items}</table><p><b>Итого: {rubles(receipt.total)} ₽</b></p>"
+        f"<p>ФН {html.escape(str(f.get('fn_serial', '')))} ФД {f.get('fd_number', '')} "
+        f"ФП {f.get('fpd', '')}<br>{html.escape(str(f.get('issued_at', '')))}</p>"
+    )
+    return HTMLResponse(page)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

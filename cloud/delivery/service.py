@@ -1,0 +1,208 @@
+"""Delivery's service functions: what ingest, the routers, the CLI and the worker call.
+
+Each takes a Session; the ones that finish a unit of work commit it (except `create_deliveries`, which
+joins ingest's transaction so a stored receipt never lacks its delivery).
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from cloud.db.models import ReceiptRow
+from cloud.db.types import utcnow
+from cloud.delivery import store
+from cloud.delivery.cascade import AttemptStatus, Channel, Delivery, Status, plan, reported
+from cloud.delivery.channels.base import ProviderReport
+from cloud.delivery.config import TenantDelivery
+from cloud.delivery.message import new_link_token
+from cloud.delivery.models import AttemptRow, DeliveryRow, OptOut, PushDevice, ReportRow
+from cloud.logs import event
+from receipts import BuyerContact
+from receipts.contact import ContactKind, InvalidContact
+
+log = logging.getLogger("cloud.delivery")
+ANY_CHANNEL = "*"
+
+
+class DeliveryError(ValueError):
+    """Bad input from a caller; the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewReceipt:
+    receipt_id: int
+    tenant_id: int
+    store_id: int
+
+
+def create_deliveries(session: Session, receipts: Iterable[NewReceipt], now: datetime) -> int:
+    """One NEW delivery per newly stored receipt with a contact, due now. Not committed: ingest commits.
+
+    Planning (which channels) happens in the worker, so ingest stays a handful of statements per batch.
+    """
+    rows = [
+        {
+            "receipt_id": r.receipt_id, "tenant_id": r.tenant_id, "store_id": r.store_id,
+            "link_token": new_link_token(), "status": Status.NEW.value, "steps": "", "skipped": "",
+            "step_index": 0, "due_at": now, "version": 0, "created_at": now,
+        }
+        for r in receipts
+    ]  # fmt: skip
+    if rows:
+        session.execute(sa.insert(DeliveryRow.__table__), rows)  # type: ignore[attr-defined]
+    return len(rows)
+
+
+def _contact(text: str) -> BuyerContact:
+    try:
+        return BuyerContact(ContactKind.EMAIL if "@" in text else ContactKind.PHONE, text)
+    except InvalidContact as exc:
+        raise DeliveryError(str(exc)) from exc
+
+
+def register_device(session: Session, tenant_id: int, contact: str, token: str) -> bool:
+    """The retailer's app backend says: this buyer (phone or e-mail) has the app with this FCM token."""
+    if not 20 <= len(token) <= 512:
+        raise DeliveryError("token must be an FCM registration token (20–512 characters)")
+    buyer = _contact(contact)
+    existing = session.exec(
+        select(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token)
+    ).first()
+    if existing:
+        existing.contact_hash, existing.created_at = buyer.hashed, _now()
+        session.add(existing)
+    else:
+        session.add(
+            PushDevice(tenant_id=tenant_id, contact_hash=buyer.hashed, token=token, created_at=_now())
+        )
+    session.commit()
+    event(log, logging.INFO, "push.device_registered", tenant_id=tenant_id, contact=buyer.masked)
+    return existing is None
+
+
+def forget_device(session: Session, tenant_id: int, token: str) -> None:
+    session.execute(sa.delete(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token))
+
+
+def add_opt_out(session: Session, tenant_id: int, contact: str, channel: Channel | None) -> None:
+    buyer = _contact(contact)
+    name = channel.value if channel else ANY_CHANNEL
+    exists = session.exec(
+        select(OptOut).where(
+            OptOut.tenant_id == tenant_id, OptOut.contact_hash == buyer.hashed, OptOut.channel == name
+        )
+    ).first()
+    if not exists:
+        session.add(OptOut(tenant_id=tenant_id, contact_hash=buyer.hashed, channel=name, created_at=_now()))
+        session.commit()
+    event(log, logging.INFO, "optout.added", tenant_id=tenant_id, contact=buyer.masked, channel=name)
+
+
+def push_token(session: Session, tenant_id: int, contact_hash: str) -> str | None:
+    """The newest app installation of this buyer."""
+    return session.exec(
+        select(PushDevice.token)
+        .where(PushDevice.tenant_id == tenant_id, PushDevice.contact_hash == contact_hash)
+        .order_by(PushDevice.id.desc())  # type: ignore[union-attr]
+    ).first()
+
+
+def available_channels(session: Session, cfg: TenantDelivery, receipt: ReceiptRow) -> frozenset[Channel]:
+    """Channels the tenant has configured, that fit the buyer's contact, minus the buyer's opt-outs."""
+    if not receipt.contact_kind or not receipt.contact_hash:
+        return frozenset()
+    opted = set(
+        session.exec(
+            select(OptOut.channel).where(
+                OptOut.tenant_id == cfg.tenant_id, OptOut.contact_hash == receipt.contact_hash
+            )
+        )
+    )
+    if ANY_CHANNEL in opted:
+        return frozenset()
+    fits = {Channel.EMAIL} if receipt.contact_kind == ContactKind.EMAIL else {Channel.VIBER, Channel.SMS}
+    if push_token(session, cfg.tenant_id, receipt.contact_hash):
+        fits.add(Channel.PUSH)
+    return frozenset(c for c in fits if c in cfg.channels and c.value not in opted)
+
+
+def plan_delivery(
+    session: Session, cfg: TenantDelivery, d: Delivery, receipt: ReceiptRow, now: datetime
+) -> Delivery:
+    return plan(d, now, available_channels(session, cfg, receipt), cfg.policy)
+
+
+@dataclass
+class ReportOutcome:
+    applied: int = 0
+    late: int = 0
+    unknown: int = 0
+
+
+def apply_reports(
+    session: Session, tenant_id: int, channel: Channel, reports: list[ProviderReport], prices: dict[str, int],
+    now: datetime,
+) -> ReportOutcome:  # fmt: skip
+    """Feed provider reports to their deliveries. Unknown message ids are recorded and logged, not errors."""
+    outcome = ReportOutcome()
+    for rep in reports:
+        attempt = session.exec(
+            select(AttemptRow).where(
+                AttemptRow.channel == channel.value,
+                AttemptRow.message_id == rep.message_id,
+                AttemptRow.tenant_id == tenant_id,
+            )
+        ).first()
+        effect = "unknown"
+        if attempt is None:
+            outcome.unknown += 1
+            event(log, logging.WARNING, "report.unknown_message", tenant_id=tenant_id, channel=channel,
+                  message_id=rep.message_id[:80], status=rep.status)  # fmt: skip
+        elif rep.status is AttemptStatus.ACCEPTED:
+            effect = "progress"  # "queued", "sent to operator": nothing to decide
+        else:
+            row = session.exec(
+                select(DeliveryRow).where(DeliveryRow.id == attempt.delivery_id).with_for_update()
+            ).one()
+            attempts = store.attempts_of(session, attempt.delivery_id)
+            d = store.to_state(row, attempts)
+            d2, changed = reported(d, attempt.step, now, rep.status, rep.detail)
+            store.save(session, row, attempts, d2, prices)
+            effect = "applied" if changed else "late"
+            outcome.applied += changed
+            outcome.late += not changed
+            name = "report.applied" if changed else "report.recorded"
+            event(log, logging.INFO, name, tenant_id=tenant_id, delivery_id=row.id, channel=channel,
+                  status=rep.status, delivery_status=d2.status)  # fmt: skip
+        session.add(
+            ReportRow(
+                tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
+                status=rep.status.value, attempt_id=attempt.id if attempt else None, effect=effect,
+                received_at=now,
+            )
+        )  # fmt: skip
+        session.commit()
+    return outcome
+
+
+def open_page(session: Session, token: str, now: datetime) -> tuple[ReceiptRow, DeliveryRow] | None:
+    """The buyer opened the e-receipt: the real "opened" (pixels fire without a human)."""
+    row = session.exec(select(DeliveryRow).where(DeliveryRow.link_token == token)).first()
+    if row is None:
+        return None
+    receipt = session.get(ReceiptRow, row.receipt_id)
+    assert receipt is not None
+    if row.opened_at is None:
+        row.opened_at = now
+        session.add(row)
+        session.commit()
+        event(log, logging.INFO, "receipt.opened", tenant_id=row.tenant_id, delivery_id=row.id)
+    return receipt, row
+
+
+def _now() -> datetime:
+    return utcnow()
