@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="print the queue, sync state and latency of this register")
     st.add_argument("--json", action="store_true", help="machine-readable output")
 
+    rq = sub.add_parser(
+        "requeue", help="send dead-lettered receipts (refused by the cloud) again, once the cause is fixed"
+    )
+    rq.add_argument("--key", action="append", help="only this receipt (FN:FD:FPD); repeatable")
+
     sub.add_parser("config", help="print the effective configuration and where it came from")
     return parser
 
@@ -125,15 +130,60 @@ def cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
     else:
         print("  enrolled     NO: run `echeck-agent enroll --cloud-url URL --code CODE`")
     age = out["oldest_pending_age_s"]
+    if data.get("instance_id"):
+        print(f"  instance     {data['instance_id']}")
     print(f"  queue        {out['pending']} waiting" + (f" (oldest {age:.0f} s)" if age is not None else ""))
-    print(f"  synced       {out['acked']}   rejected by the cloud: {out['rejected']}")
+    print(f"  synced       {out['acked']}   dead-lettered (refused by the cloud): {out['rejected']}")
+    _print_outbox_health(out)
     if sync:
         reach = "reachable" if sync["online"] else "UNREACHABLE"
         print(f"  cloud        {reach}; last sync {sync['last_sync_at']}")
+        if sync.get("token_refused"):
+            print("  TOKEN        REFUSED by the cloud: enroll this register again with a new code")
         if sync.get("last_error"):
             print(f"  last error   {sync['last_error']}")
+        if sync.get("next_attempt_at"):
+            failures = sync["consecutive_failures"]
+            print(f"  next try     {sync['next_attempt_at']} ({failures} failures in a row)")
+        skew = sync.get("clock_skew_s")
+        if skew is not None:
+            off = abs(skew) > CLOCK_LIMIT_S
+            flag = "   CLOCK OFF: fix the time, fiscal times come from it" if off else ""
+            print(f"  clock        {skew:+.1f} s against the cloud{flag}")
     if lat["count"]:
         print(f"  latency      close → cloud ack p50 {lat['p50_s']:.2f} s, p95 {lat['p95_s']:.2f} s")
+    return 0
+
+
+CLOCK_LIMIT_S = 120.0  # the cloud's default fleet limit (ECHECK_FLEET_CLOCK_SKEW_S)
+
+
+def _print_outbox_health(out: dict) -> None:
+    size, quota = out.get("size_bytes") or 0, out.get("quota_bytes")
+    line = f"  outbox       {size / 1_048_576:.1f} MB"
+    if quota:
+        line += f" of {quota / 1_048_576:.0f} MB quota"
+    if out.get("over_quota"):
+        line += "   OVER QUOTA (nothing is dropped: check sync and disk)"
+    if out.get("retention_days") is not None:
+        line += f"; synced receipts kept {out['retention_days']:g} days"
+    print(line)
+    if out.get("write_error"):
+        print(f"  CANNOT QUEUE {out['write_error']} ({out.get('write_failures', 0)} failed closes)")
+    for name in out.get("quarantined") or []:
+        print(f"  CORRUPT      outbox file moved aside, kept: {name} (recover with sqlite3 .recover)")
+    for line_ in out.get("dead_letter") or []:
+        print(f"  dead letter  {line_}")
+    if out.get("dead_letter"):
+        print("               send again once fixed: echeck-agent requeue [--key FN:FD:FPD]")
+
+
+def cmd_requeue(config: AgentConfig, args: argparse.Namespace) -> int:
+    from sync.outbox import Outbox
+
+    with Outbox(config.outbox_path) as outbox:
+        count = outbox.requeue_rejected(args.key)
+    print(f"{count} dead-lettered receipt(s) queued again; the running agent sends them within seconds.")
     return 0
 
 
@@ -146,7 +196,13 @@ def cmd_config(config: AgentConfig, _args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "enroll": cmd_enroll, "status": cmd_status, "config": cmd_config}
+COMMANDS = {
+    "run": cmd_run,
+    "enroll": cmd_enroll,
+    "status": cmd_status,
+    "requeue": cmd_requeue,
+    "config": cmd_config,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

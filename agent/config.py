@@ -27,6 +27,10 @@ class SyncSettings:
     linger_s: float = 0.05
     heartbeat_s: float = 30.0
     timeout_s: float = 10.0
+    gzip: bool = True  # compress batches (a cloud that answers 415 gets plain JSON)
+    retention_days: float = 30.0  # acked receipts are kept this long on the register, then purged
+    outbox_quota_mb: float = 512.0  # over it: an alarm in the log, status and heartbeat; nothing is dropped
+    maintenance_s: float = 3600.0  # how often the purge and the quota check run
 
 
 HOOKS = ("localhost", "atol-proxy", "shtrih-tap")

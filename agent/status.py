@@ -13,6 +13,14 @@ class OutboxView(BaseModel):
     total: int
     oldest_pending_age_s: float | None
     last_acked_at: datetime | None
+    size_bytes: int = 0
+    quota_bytes: int | None = None
+    over_quota: bool = False  # an alarm only: nothing is ever dropped for it
+    quarantined: list[str] = []  # corrupt outbox files moved aside at start (kept for store IT)
+    write_error: str | None = None  # receipts cannot be queued now (disk full?): closes answer 507
+    write_failures: int = 0
+    dead_letter: list[str] = []  # latest receipts the cloud refused for good: "key: reason"
+    retention_days: float | None = None
 
 
 class SyncView(BaseModel):
@@ -20,6 +28,13 @@ class SyncView(BaseModel):
     last_sync_at: datetime | None
     last_error: str | None
     consecutive_failures: int
+    token_refused: bool = False
+    next_attempt_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    clock_skew_s: float | None = None  # this register's clock minus the cloud's
+    batch_limit: int = 0
+    gzip: bool = True
+    last_purge_at: datetime | None = None
 
 
 class LatencyView(BaseModel):
@@ -38,6 +53,7 @@ class AgentStatus(BaseModel):
     cloud_url: str | None
     store_id: int | None
     register_id: int | None
+    instance_id: str | None = None
     outbox: OutboxView
     sync: SyncView | None
     latency: LatencyView

@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
+from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
+from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
@@ -49,7 +51,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
+    app.state.fleet_policy = FleetPolicy.from_env()
     app.include_router(fleet_router)
+    app.include_router(fleet_web_router)  # the head-office fleet page (HTML)
     app.include_router(ingest_router)
     app.include_router(delivery_router)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed

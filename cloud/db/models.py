@@ -70,6 +70,17 @@ class Register(CloudModel, table=True):
     last_sync_at: datetime | None = _ts(nullable=True)
     last_error: str | None = Field(default=None, max_length=1000)
     clock_skew_s: float | None = None
+    # Added by the fleet-health migration (0003): what the optional heartbeat fields say, and clone evidence.
+    instance_id: str | None = Field(default=None, max_length=64)
+    session_id: str | None = Field(default=None, max_length=64)
+    heartbeat_interval_s: float | None = None
+    outbox_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    outbox_quota_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    outbox_recovered: list[str] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+    write_error: str | None = Field(default=None, max_length=1000)
+    dead_letter: list[str] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+    clone_suspected_at: datetime | None = _ts(nullable=True)
+    clone_detail: str | None = Field(default=None, max_length=500)
 
 
 class EnrollmentCode(CloudModel, table=True):
@@ -144,3 +155,4 @@ __all__ = [
 # Capabilities keep their tables next to their code, on this metadata; importing them here makes every
 # user of `metadata` (Alembic, the migrations test) see them. At the bottom: they import CloudModel.
 import cloud.delivery.models  # noqa: E402, F401
+from cloud.fleet import models as _fleet_models  # noqa: E402, F401

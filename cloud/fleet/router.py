@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 
 from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
 from cloud.fleet import service
-from cloud.fleet.schemas import RegisterOut, StoreList, StoreOut
+from cloud.fleet.health import FleetPolicy
+from cloud.fleet.schemas import FleetStatus, RegisterOut, StoreList, StoreOut
 from sync.protocol import (
     ENROLL_PATH,
     HEARTBEAT_PATH,
@@ -100,3 +101,29 @@ def stores(session: SessionDep, tenant: CurrentTenant) -> StoreList:
             for store, registers in service.list_stores(session, tenant.id)
         ]
     )
+
+
+def fleet_policy(request: Request) -> FleetPolicy:
+    """The app's policy (set where the app is built), else the environment's."""
+    policy = getattr(request.app.state, "fleet_policy", None)
+    return policy if isinstance(policy, FleetPolicy) else FleetPolicy.from_env()
+
+
+PolicyDep = Annotated[FleetPolicy, Depends(fleet_policy)]
+
+
+@router.get(
+    "/v1/fleet/status",
+    response_model=FleetStatus,
+    summary="Every store and register: online/offline/stale, backlog, errors, clock, clones, outbox faults",
+    description=(
+        "A register is `online` when its last heartbeat came within its interval plus `grace_s`, `offline` "
+        "after that, `stale` after `stale_after_s` without one, `never_seen` before its first. `problems` "
+        "lists what needs attention in sentences. Policy: ECHECK_FLEET_GRACE_S, ECHECK_FLEET_STALE_S, "
+        "ECHECK_FLEET_CLOCK_SKEW_S, ECHECK_FLEET_CLONE_WINDOW_S, ECHECK_FLEET_BACKLOG_AGE_S."
+    ),
+    responses={401: {"model": Problem}},
+)
+def fleet_status(session: SessionDep, tenant: CurrentTenant, policy: PolicyDep) -> FleetStatus:
+    assert tenant.id is not None
+    return service.fleet_status(session, tenant.id, policy)

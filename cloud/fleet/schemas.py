@@ -65,3 +65,63 @@ class StoreList(BaseModel):
             ]
         }
     )
+
+
+class RegisterHealth(BaseModel):
+    """One register as head office sees it now (`GET /v1/fleet/status`)."""
+
+    id: int
+    store_id: int
+    hostname: str
+    agent_version: str
+    state: str = Field(description="online | offline | stale | never_seen")
+    last_heartbeat_at: datetime | None
+    since_heartbeat_s: float | None
+    heartbeat_interval_s: float | None
+    queue_depth: int
+    oldest_unsynced_age_s: float | None = Field(description="As of now: reported age + time since the report")
+    last_sync_at: datetime | None
+    last_error: str | None
+    clock_skew_s: float | None = Field(description="Register clock minus cloud clock, seconds")
+    clock_off: bool = Field(description="The skew is past the fleet's limit")
+    clone_suspected: bool = Field(description="Two agents were seen using this register's token")
+    clone_detail: str | None
+    instance_id: str | None
+    outbox_bytes: int | None
+    outbox_quota_bytes: int | None
+    outbox_over_quota: bool
+    outbox_recovered: list[str] = Field(description="Corrupt outbox files moved aside on the register")
+    write_error: str | None = Field(description="The register cannot queue receipts (e.g. disk full)")
+    dead_letter_count: int
+    dead_letter: list[str] = Field(description="Latest dead-lettered receipts, 'key: reason'")
+    problems: list[str] = Field(description="What needs attention, in sentences")
+
+
+class StoreHealth(BaseModel):
+    id: int
+    name: str
+    state: str | None = Field(description="The worst state of its registers; null without registers")
+    registers: list[RegisterHealth]
+
+
+class FleetPolicyOut(BaseModel):
+    grace_s: float
+    stale_after_s: float
+    clock_skew_limit_s: float
+
+
+class FleetTotals(BaseModel):
+    registers: int = 0
+    online: int = 0
+    offline: int = 0
+    stale: int = 0
+    never_seen: int = 0
+    with_problems: int = 0
+    queued: int = Field(default=0, description="Receipts waiting in all registers' outboxes")
+
+
+class FleetStatus(BaseModel):
+    generated_at: datetime
+    policy: FleetPolicyOut
+    totals: FleetTotals
+    stores: list[StoreHealth]

@@ -13,6 +13,9 @@ from sqlmodel import Session, select
 
 from cloud.credentials import code_hash, new_api_key, new_enrollment_code, new_register_token, sha256_hex
 from cloud.db.models import EnrollmentCode, Register, Store, Tenant, utcnow
+from cloud.fleet.health import FleetPolicy, RegisterState, Reported, assess, worst
+from cloud.fleet.models import RegisterSession
+from cloud.fleet.schemas import FleetPolicyOut, FleetStatus, FleetTotals, RegisterHealth, StoreHealth
 from cloud.logs import event
 from cloud.settings import DEFAULT_ENROLL_TTL_HOURS
 from sync.protocol import EnrollResponse, Heartbeat, HeartbeatAck
@@ -171,8 +174,27 @@ def record_heartbeat(session: Session, register: Register, beat: Heartbeat) -> H
     register.last_sync_at = _aware(beat.last_sync_at) if beat.last_sync_at else None
     register.last_error = beat.last_error[:1000] if beat.last_error else None
     register.clock_skew_s = round(skew, 3)
+    # Optional fields (absent from v1 agents: left as they were, or cleared where absence means "none").
+    register.heartbeat_interval_s = beat.heartbeat_interval_s or register.heartbeat_interval_s
+    register.outbox_bytes = beat.outbox_bytes
+    register.outbox_quota_bytes = beat.outbox_quota_bytes
+    register.outbox_recovered = list(beat.outbox_recovered) or None
+    register.write_error = beat.write_error[:1000] if beat.write_error else None
+    register.dead_letter = list(beat.dead_letter) or None
+    if beat.session_id:
+        _note_session(session, register, beat.session_id, beat.instance_id, now)
     session.add(register)
     session.commit()
+    if beat.write_error or beat.outbox_recovered:
+        event(
+            log,
+            logging.ERROR,
+            "register.outbox_fault",
+            register_id=register.id,
+            store_id=register.store_id,
+            write_error=beat.write_error or "",
+            recovered=",".join(beat.outbox_recovered),
+        )
     level = logging.WARNING if abs(skew) > 300 or beat.rejected_count else logging.INFO
     event(
         log,
@@ -186,6 +208,68 @@ def record_heartbeat(session: Session, register: Register, beat: Heartbeat) -> H
         last_error=beat.last_error or "",
     )
     return HeartbeatAck(cloud_time=now, clock_skew_s=round(skew, 3))
+
+
+SESSION_KEEP = timedelta(days=7)
+
+
+def _note_session(
+    session: Session, register: Register, session_id: str, instance_id: str | None, now: datetime
+) -> None:
+    """Record the agent session; flag the register when an older session speaks after a newer one.
+
+    One machine's sessions only follow each other. Two agents sharing one token interleave, so a known
+    session that is not the latest one coming back is the evidence of a clone (restarts never do that).
+    """
+    seen = session.exec(
+        select(RegisterSession).where(
+            RegisterSession.register_id == register.id, RegisterSession.session_id == session_id
+        )
+    ).first()
+    latest = register.session_id
+    if seen is None:
+        session.add(
+            RegisterSession(
+                register_id=register.id or 0,
+                session_id=session_id,
+                instance_id=instance_id,
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+    else:
+        seen.last_seen = now
+        seen.beats += 1
+        session.add(seen)
+    if seen is not None and latest is not None and latest != session_id:
+        other = session.exec(
+            select(RegisterSession).where(
+                RegisterSession.register_id == register.id, RegisterSession.session_id == latest
+            )
+        ).first()
+        instances = sorted({i for i in (instance_id, other.instance_id if other else None) if i})
+        register.clone_suspected_at = now
+        who = " and ".join(instances) if len(instances) > 1 else f"{(instances or ['?'])[0]} (twice)"
+        register.clone_detail = (
+            f"two agents use this register's token at once (a cloned disk image?): instances {who}; "
+            "enroll one of them again with a new code"
+        )[:500]
+        event(
+            log,
+            logging.ERROR,
+            "register.clone_suspected",
+            register_id=register.id,
+            store_id=register.store_id,
+            instances=",".join(instances),
+        )
+    register.session_id = session_id
+    register.instance_id = instance_id or register.instance_id
+    session.execute(
+        sa.delete(RegisterSession).where(
+            RegisterSession.register_id == register.id,  # type: ignore[arg-type]
+            RegisterSession.last_seen < now - SESSION_KEEP,  # type: ignore[operator]
+        )
+    )
 
 
 def get_store(session: Session, store_id: int) -> Store | None:
@@ -202,3 +286,85 @@ def list_stores(session: Session, tenant_id: int) -> list[tuple[Store, list[Regi
     for register in registers:
         by_store.setdefault(register.store_id, []).append(register)
     return [(s, by_store.get(s.id or 0, [])) for s in stores]
+
+
+def fleet_status(
+    session: Session, tenant_id: int, policy: FleetPolicy, now: datetime | None = None
+) -> FleetStatus:
+    """Every store of the tenant with every register's state and problems, as of `now`."""
+    now = now or utcnow()
+    stores: list[StoreHealth] = []
+    totals = FleetTotals()
+    for store, registers in list_stores(session, tenant_id):
+        rows: list[RegisterHealth] = []
+        for r in registers:
+            a = assess(_reported(r), now, policy)
+            rows.append(
+                RegisterHealth(
+                    id=r.id or 0,
+                    store_id=r.store_id,
+                    hostname=r.hostname,
+                    agent_version=r.agent_version,
+                    state=a.state.value,
+                    last_heartbeat_at=r.last_heartbeat_at,
+                    since_heartbeat_s=round(a.since_heartbeat_s, 1)
+                    if a.since_heartbeat_s is not None
+                    else None,
+                    heartbeat_interval_s=r.heartbeat_interval_s,
+                    queue_depth=r.queue_depth,
+                    oldest_unsynced_age_s=a.oldest_unsynced_age_s,
+                    last_sync_at=r.last_sync_at,
+                    last_error=r.last_error,
+                    clock_skew_s=r.clock_skew_s,
+                    clock_off=a.clock_off,
+                    clone_suspected=a.clone_suspected,
+                    clone_detail=r.clone_detail if a.clone_suspected else None,
+                    instance_id=r.instance_id,
+                    outbox_bytes=r.outbox_bytes,
+                    outbox_quota_bytes=r.outbox_quota_bytes,
+                    outbox_over_quota=a.over_quota,
+                    outbox_recovered=list(r.outbox_recovered or []),
+                    write_error=r.write_error,
+                    dead_letter_count=r.rejected_count,
+                    dead_letter=list(r.dead_letter or []),
+                    problems=a.problems,
+                )
+            )
+            totals.registers += 1
+            setattr(totals, a.state.value, getattr(totals, a.state.value) + 1)
+            totals.with_problems += bool(a.problems)
+            totals.queued += r.queue_depth
+        state = worst([RegisterState(x.state) for x in rows])
+        stores.append(
+            StoreHealth(
+                id=store.id or 0, name=store.name, state=state.value if state else None, registers=rows
+            )
+        )
+    return FleetStatus(
+        generated_at=now,
+        policy=FleetPolicyOut(
+            grace_s=policy.grace_s,
+            stale_after_s=policy.stale_after_s,
+            clock_skew_limit_s=policy.clock_skew_limit_s,
+        ),
+        totals=totals,
+        stores=stores,
+    )
+
+
+def _reported(r: Register) -> Reported:
+    return Reported(
+        last_heartbeat_at=r.last_heartbeat_at,
+        heartbeat_interval_s=r.heartbeat_interval_s,
+        queue_depth=r.queue_depth,
+        rejected_count=r.rejected_count,
+        oldest_unsynced_age_s=r.oldest_unsynced_age_s,
+        last_error=r.last_error,
+        clock_skew_s=r.clock_skew_s,
+        outbox_bytes=r.outbox_bytes,
+        outbox_quota_bytes=r.outbox_quota_bytes,
+        outbox_recovered=list(r.outbox_recovered or []),
+        write_error=r.write_error,
+        clone_suspected_at=r.clone_suspected_at,
+        clone_detail=r.clone_detail,
+    )

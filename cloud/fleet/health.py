@@ -1,0 +1,156 @@
+"""How head office should see one register: online, offline or stale, and what is wrong with it. Values only.
+
+A register is *online* when its last heartbeat came within its own interval plus a grace period, *offline*
+after that, and *stale* once nothing came for `stale_after_s` (alert-worthy: a till that stopped syncing
+for a long time). A register that never sent a heartbeat is *never_seen*. Problems are sentences.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import ClassVar
+
+DEFAULT_INTERVAL_S = 30.0  # what agents use unless their heartbeat says otherwise
+
+
+class RegisterState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    STALE = "stale"
+    NEVER_SEEN = "never_seen"
+
+
+# Worst first: a store shows the worst state of its registers.
+SEVERITY = {
+    RegisterState.STALE: 3,
+    RegisterState.OFFLINE: 2,
+    RegisterState.NEVER_SEEN: 1,
+    RegisterState.ONLINE: 0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPolicy:
+    grace_s: float = 30.0
+    stale_after_s: float = 900.0
+    clock_skew_limit_s: float = 120.0  # fiscal times come from the register clock: minutes off matters
+    clone_window_s: float = 86_400.0  # a clone flag shows this long after the last evidence
+    backlog_age_limit_s: float = 3600.0  # oldest unsynced receipt older than this: a problem
+
+    ENV: ClassVar[dict[str, str]] = {
+        "ECHECK_FLEET_GRACE_S": "grace_s",
+        "ECHECK_FLEET_STALE_S": "stale_after_s",
+        "ECHECK_FLEET_CLOCK_SKEW_S": "clock_skew_limit_s",
+        "ECHECK_FLEET_CLONE_WINDOW_S": "clone_window_s",
+        "ECHECK_FLEET_BACKLOG_AGE_S": "backlog_age_limit_s",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "FleetPolicy":
+        env = os.environ if env is None else env
+        values: dict[str, float] = {}
+        for key, name in cls.ENV.items():
+            if env.get(key):
+                try:
+                    values[name] = float(env[key])
+                except ValueError as exc:
+                    raise ValueError(f"{key}={env[key]!r} is not a number of seconds") from exc
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What the register's last heartbeat said (the columns of `register`)."""
+
+    last_heartbeat_at: datetime | None
+    heartbeat_interval_s: float | None
+    queue_depth: int
+    rejected_count: int
+    oldest_unsynced_age_s: float | None
+    last_error: str | None
+    clock_skew_s: float | None
+    outbox_bytes: int | None
+    outbox_quota_bytes: int | None
+    outbox_recovered: list[str]
+    write_error: str | None
+    clone_suspected_at: datetime | None
+    clone_detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    state: RegisterState
+    since_heartbeat_s: float | None
+    oldest_unsynced_age_s: float | None  # as of now: the reported age plus the time since it was reported
+    clock_off: bool
+    clone_suspected: bool
+    over_quota: bool
+    problems: list[str]
+
+
+def assess(r: Reported, now: datetime, policy: FleetPolicy) -> Assessment:
+    since = (now - r.last_heartbeat_at).total_seconds() if r.last_heartbeat_at else None
+    interval = r.heartbeat_interval_s or DEFAULT_INTERVAL_S
+    if since is None:
+        state = RegisterState.NEVER_SEEN
+    elif since <= interval + policy.grace_s:
+        state = RegisterState.ONLINE
+    elif since <= policy.stale_after_s:
+        state = RegisterState.OFFLINE
+    else:
+        state = RegisterState.STALE
+    backlog_age = r.oldest_unsynced_age_s
+    if backlog_age is not None and since is not None and r.queue_depth:
+        backlog_age += max(0.0, since)
+    clock_off = r.clock_skew_s is not None and abs(r.clock_skew_s) > policy.clock_skew_limit_s
+    clone = r.clone_suspected_at is not None and now - r.clone_suspected_at <= timedelta(
+        seconds=policy.clone_window_s
+    )
+    over_quota = (
+        r.outbox_bytes is not None
+        and r.outbox_quota_bytes is not None
+        and r.outbox_bytes > r.outbox_quota_bytes
+    )
+    problems: list[str] = []
+    if state is RegisterState.STALE:
+        problems.append(f"no heartbeat for {_human(since or 0)}")
+    elif state is RegisterState.OFFLINE:
+        problems.append(f"no heartbeat for {_human(since or 0)} (expected every {interval:.0f} s)")
+    if clone:
+        problems.append(r.clone_detail or "two agents use this register's token (a cloned image?)")
+    if r.write_error:
+        problems.append(f"cannot queue receipts: {r.write_error}")
+    if r.outbox_recovered:
+        problems.append(f"corrupt outbox moved aside on the register: {', '.join(r.outbox_recovered)}")
+    if over_quota:
+        problems.append(f"outbox over its quota ({_mb(r.outbox_bytes)} of {_mb(r.outbox_quota_bytes)})")
+    if clock_off and r.clock_skew_s is not None:
+        way = "ahead of" if r.clock_skew_s > 0 else "behind"
+        problems.append(f"register clock {_human(abs(r.clock_skew_s))} {way} the cloud")
+    if r.rejected_count:
+        problems.append(f"{r.rejected_count} receipt(s) dead-lettered (refused by the cloud)")
+    if backlog_age is not None and backlog_age > policy.backlog_age_limit_s:
+        problems.append(f"oldest unsynced receipt is {_human(backlog_age)} old ({r.queue_depth} waiting)")
+    if r.last_error and state is RegisterState.ONLINE:
+        problems.append(f"last sync error: {r.last_error[:200]}")
+    return Assessment(state, since, backlog_age, clock_off, clone, over_quota, problems)
+
+
+def worst(states: list[RegisterState]) -> RegisterState | None:
+    return max(states, key=SEVERITY.__getitem__) if states else None
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _mb(value: int | None) -> str:
+    return f"{(value or 0) / 1_048_576:.1f} MB"

@@ -1,0 +1,27 @@
+"""Fleet tables beside `register`: the agent sessions seen per register token (clone detection)."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from cloud.db.models import CloudModel, _ts
+
+
+class RegisterSession(CloudModel, table=True):
+    """One agent process that used a register's token: an agent makes a new session id at every start.
+
+    Sessions of one machine follow each other (A1, A2, A3 …). Two machines sharing a token (a cloned disk
+    image) interleave (A1, B1, A1 …): a heartbeat from an older session after a newer one is the evidence.
+    """
+
+    __tablename__ = "register_session"
+    __table_args__ = (sa.UniqueConstraint("register_id", "session_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    register_id: int = Field(foreign_key="register.id", index=True)
+    session_id: str = Field(max_length=64)
+    instance_id: str | None = Field(default=None, max_length=64)
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()
+    beats: int = 1
