@@ -16,9 +16,17 @@ from sqlmodel import Session
 
 from cloud.db.engine import DATABASE_URL_ENV, make_engine
 from cloud.db.migrate import migrate
+from cloud.delivery import cli as delivery_cli
 from cloud.fleet import service
 from cloud.logs import configure_logging, logging_config
-from cloud.settings import DEFAULT_ENROLL_TTL_HOURS, LOG_FORMAT_ENV, LOG_LEVEL_ENV, load_settings
+from cloud.settings import (
+    DEFAULT_ENROLL_TTL_HOURS,
+    DELIVERY_WORKER_ENV,
+    LOG_FORMAT_ENV,
+    LOG_LEVEL_ENV,
+    PUBLIC_URL_ENV,
+    load_settings,
+)
 
 
 class CliError(Exception):
@@ -50,6 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # Workers are separate processes that build the app from the factory: hand them the URL by environment.
     os.environ[DATABASE_URL_ENV] = args.database_url
     where = f"http://{args.host}:{args.port}"
+    # Delivery: one worker inside the app (the only one on SQLite); links point here unless told otherwise.
+    os.environ[DELIVERY_WORKER_ENV] = "0" if args.no_delivery_worker else "1"
+    os.environ[PUBLIC_URL_ENV] = args.public_url or os.environ.get(PUBLIC_URL_ENV) or where
     print(
         f"echeck cloud on {where} (API docs at {where}/docs), database {_safe_url(args.database_url)}",
         file=sys.stderr,
@@ -164,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default %(default)s)")
+    serve.add_argument("--no-delivery-worker", action="store_true",
+                       help="no delivery worker in the app (PostgreSQL, with `delivery-worker` processes)")
+    serve.add_argument("--public-url", help=f"base of e-receipt links (env {PUBLIC_URL_ENV}; default: here)")
     add("migrate", cmd_migrate, "update the database schema to this version and exit")
 
     tenant = sub.add_parser("tenant", help="retailers: add, list").add_subparsers(
@@ -194,15 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl-hours", type=float, default=DEFAULT_ENROLL_TTL_HOURS,
                    help="how long the code stays valid (default %(default)s hours)")  # fmt: skip
     json_flag(p)
+    delivery_cli.add_commands(sub, add, json_flag)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        configure_logging(args.log_level if args.command == "serve" else "warning", args.log_format)
+        verbose = args.command in ("serve", "delivery-worker")
+        configure_logging(args.log_level if verbose else "warning", args.log_format)
         args.handler(args)
-    except (CliError, service.FleetError) as exc:
+    except (CliError, service.FleetError, delivery_cli.DeliveryCliError) as exc:
         print(f"echeck-cloud: {exc}", file=sys.stderr)
         return 1
     except sa.exc.ArgumentError as exc:
