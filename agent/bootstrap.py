@@ -16,6 +16,7 @@ from agent.config import AgentConfig
 from agent.credentials import CredentialStore, open_store
 from agent.discovery import start_advertising
 from agent.enrollment import TOKEN_NAME, Enrollment, NotEnrolled, load_enrollment
+from agent.hooks import RunningHook, start_hook
 from agent.instance import load_or_create_instance_id, new_session_id
 from agent.local_api import build_router as build_local_router
 from agent.local_schemas import SECRET_FILE
@@ -46,6 +47,7 @@ class Agent:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.hook: RunningHook | None = None  # the ATOL proxy or Shtrih-M tap, when configured
 
     def _load_enrollment(self) -> Enrollment | None:
         try:
@@ -101,7 +103,17 @@ class Agent:
             extra={"cloud": self.cloud_url, "store": self.enrollment and self.enrollment.store_id},
         )
 
+    def start_hook(self) -> None:
+        """The configured hook into the register (config `hook`); the checkout API is always on besides."""
+        if self.hook is None:
+            self.hook = start_hook(self.config, self.checkouts)
+            if self.hook is not None:
+                log.info("register hook started", extra={"hook": self.config.hook})
+
     def stop(self) -> None:
+        if self.hook is not None:
+            self.hook.stop()
+            self.hook = None
         self._stop.set()
         if self.worker is not None:
             self.worker.wake()
@@ -172,6 +184,7 @@ def create_app(agent: Agent) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         agent.start()
+        agent.start_hook()
         advert = start_advertising(agent.config.listen_host, agent.config.listen_port)
         try:
             yield

@@ -31,6 +31,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026, help="random seed of the buyers (default 2026)")
     parser.add_argument("--dir", type=Path, help="where to keep databases and logs (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="leave the cloud and agent running until Ctrl-C")
+    parser.add_argument(
+        "--hook",
+        choices=["localhost", "atol"],
+        default="localhost",
+        help="how the till reaches the agent: the localhost checkout API (default), or a POS printing "
+        "through ATOL's web server with the agent's ATOL proxy in front of the ATOL emulator",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,7 +74,12 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         tenant_id, api_key, store_id = p.prepare_cloud(database_url)
         cloud = p.cloud_service(database_url, cloud_port, logs / "cloud.log")
         services.append(cloud.start())
-        config = p.write_agent_config(workdir / "agent.toml", agent_port, workdir / "agent")
+        atol = p.atol_bench(logs) if args.hook == "atol" else None
+        if atol is not None:
+            services.append(atol.emulator.start(wait_path=p.ATOL_READY))
+        config = p.write_agent_config(
+            workdir / "agent.toml", agent_port, workdir / "agent", atol.agent_toml if atol else ""
+        )
         p.enroll_agent(config, cloud.url, p.enrollment_code(database_url, store_id))
         agent = p.agent_service(config, agent_port, logs / "agent.log")
         services.append(agent.start())
@@ -77,6 +89,8 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
 
     report_path = workdir / "pos-report.json"
     sim_args = p.pos_simulator(agent.url, args.receipts, args.rate, args.seed, report_path)
+    if atol is not None:
+        sim_args += ["--atol", atol.proxy_url]
     started = time.monotonic()
     with _progress() as progress:
         made = progress.add_task("checkouts at the till", total=args.receipts)
@@ -111,6 +125,12 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
     in_cloud = p.cloud_count(cloud.url, api_key, store_id)
     ok = report["made"] == status["outbox"]["acked"] == in_cloud and report["errors"] == 0
     _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, workdir)
+    if atol is not None:
+        journal = p.atol_journal(atol.emulator.url)
+        console.print(
+            f"  ATOL emulator journal: {journal['count']} fiscal documents, "
+            f"{journal['with_1008']} with tag 1008 (buyer contact)   {atol.emulator.url}/emulator/journal"
+        )
     console.print(
         "[bold green]OK[/]: every receipt made is in the cloud exactly once."
         if ok

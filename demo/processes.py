@@ -120,16 +120,49 @@ def cloud_service(database_url: str, port: int, log_path: Path) -> Service:
     return Service("cloud", args, f"http://127.0.0.1:{port}", log_path)
 
 
-def write_agent_config(path: Path, port: int, data_dir: Path) -> Path:
+def write_agent_config(path: Path, port: int, data_dir: Path, extra: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "[agent]\n"
         f"listen_port = {port}\n"
         f'data_dir = "{data_dir}"\n'
-        'credentials = "file"\n',  # never touch the demo user's own keyring
+        'credentials = "file"\n'  # never touch the demo user's own keyring
+        + extra,
         encoding="utf-8",
     )
     return path
+
+
+ATOL_READY = "/api/v2/operations/queryDeviceInfo"
+
+
+@dataclass
+class AtolBench:
+    """The ATOL web server emulator and the port the agent's ATOL proxy takes in front of it."""
+
+    emulator: Service
+    proxy_url: str
+    agent_toml: str
+
+
+def atol_bench(logs: Path) -> AtolBench:
+    emulator_port, proxy_port = free_port(), free_port()
+    emulator = Service(
+        "ATOL emulator",
+        [tool("echeck-atol-emulator"), "--port", str(emulator_port)],
+        f"http://127.0.0.1:{emulator_port}",
+        logs / "atol-emulator.log",
+    )
+    agent_toml = (
+        'hook = "atol-proxy"\n'
+        "ask_timeout_s = 0.15\n"  # no cashier's popup in the demo: the POS's own contacts are the 1008s
+        f"[atol]\nlisten_port = {proxy_port}\nupstream = \"{emulator.url}\"\n"
+    )
+    return AtolBench(emulator, f"http://127.0.0.1:{proxy_port}", agent_toml)
+
+
+def atol_journal(emulator_url: str) -> dict:
+    return httpx.get(f"{emulator_url}/emulator/journal", timeout=10).raise_for_status().json()
 
 
 def enroll_agent(config: Path, cloud_url: str, code: str) -> None:

@@ -200,7 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fn-serial", help="the imaginary register's FN serial (16 digits)")
     parser.add_argument("--progress", action="store_true", help="print a JSON line after every checkout")
     parser.add_argument("--report", type=Path, help="write the full report (with every receipt key) here")
+    parser.add_argument(
+        "--atol",
+        metavar="URL",
+        help="ATOL mode: post ATOL driver tasks to this ATOL web server (or echeck's ATOL proxy) instead",
+    )
     args = parser.parse_args(argv)
+    if args.atol:  # a POS that prints through ATOL's web server, with echeck's proxy in front of it
+        from pos_plugin.atol_till import main_atol
+
+        return main_atol(args)
     try:
         report = simulate(
             args.agent, args.receipts, args.rate, args.members, args.seed, args.fn_serial, args.progress

@@ -55,6 +55,8 @@ class FakeCloud:
     encodings: list[str] = field(default_factory=list)  # Content-Encoding of every batch
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     faults: int = 0
+    # Keys the cloud chokes on whenever they are in a batch, and how it answers then (400/422/500).
+    poison: dict[str, int] = field(default_factory=dict)
     served: Any = None  # the tests' `Served` handle, to stop and restart this peer
     url: str = ""
 
@@ -70,6 +72,10 @@ class FakeCloud:
             receipts: Receipts = body["receipts"]
             self.batches.append(len(receipts))
             self.authorizations.append(request.headers.get("authorization", ""))
+            choked = [self.poison[key_of(r)] for r in receipts if key_of(r) in self.poison]
+            if choked:
+                self.faults += 1
+                return JSONResponse({"detail": "scripted poison"}, status_code=choked[0])
             if self.script:
                 answer = self.script.popleft()(receipts)
                 if isinstance(answer, float | int):
