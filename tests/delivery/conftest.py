@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session
 
@@ -44,7 +43,9 @@ def fakes() -> Iterator[Fakes]:
             live_server(viber.create_app(b["viber"])) as viber_url,
             live_server(smsru.create_app(b["sms"])) as sms_url,
         ):
-            yield Fakes(b["mail"], b["push"], b["viber"], b["sms"], controller.port, fcm_url, viber_url, sms_url)
+            yield Fakes(
+                b["mail"], b["push"], b["viber"], b["sms"], controller.port, fcm_url, viber_url, sms_url
+            )
     finally:
         controller.stop()
 
@@ -150,5 +151,7 @@ def statuses(session: Session) -> dict[int, str]:
     return {r.receipt_id: r.status for r in session.exec(select(DeliveryRow))}
 
 
-def http_client(base: str) -> httpx.Client:
-    return httpx.Client(base_url=base, timeout=10)
+def all_finished(rig: "Rig", count: int) -> bool:
+    with rig.session() as s:
+        now = statuses(s)
+    return len(now) == count and all(v in ("delivered", "failed", "unreachable") for v in now.values())
