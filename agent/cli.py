@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     rq.add_argument("--key", action="append", help="only this receipt (FN:FD:FPD); repeatable")
 
     sub.add_parser("config", help="print the effective configuration and where it came from")
+    sub.add_parser(
+        "doctor",
+        help="check the fiscal register behind the configured hook: answers, FN, shift, unsent documents",
+    )
     return parser
 
 
@@ -196,7 +200,20 @@ def cmd_config(config: AgentConfig, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(config: AgentConfig, _args: argparse.Namespace) -> int:
+    from agent.doctor import diagnose
+
+    findings = diagnose(config)
+    print(f"echeck-agent doctor: hook {config.hook}")
+    for finding in findings:
+        print(f"  {'ok  ' if finding.ok else 'FAIL'}  {finding.what}")
+        if finding.advice:
+            print(f"        → {finding.advice}")
+    return 0 if all(f.ok for f in findings) else 1
+
+
 COMMANDS = {
+    "doctor": cmd_doctor,
     "run": cmd_run,
     "enroll": cmd_enroll,
     "status": cmd_status,

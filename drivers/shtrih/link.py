@@ -141,6 +141,7 @@ class SerialChannel:
 
     def __init__(self, port: "SerialLike") -> None:
         self.port = port
+        no_delay(port)
 
     def write(self, data: bytes) -> object:
         self.port.write(data)
@@ -154,6 +155,15 @@ class SerialChannel:
             return b""
         waiting = self.port.in_waiting
         return first + (self.port.read(waiting) if waiting else b"")
+
+
+def no_delay(port: object) -> None:
+    """pyserial's socket:// leaves Nagle on: one-byte ACKs would wait for the peer's delayed ACK (40 ms)."""
+    sock = getattr(port, "_socket", None)
+    if sock is not None:
+        import socket
+
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class SerialLike(Protocol):

@@ -25,6 +25,11 @@ from receipts.ffd import Tag
 log = logging.getLogger(__name__)
 
 
+# Z-report (0x41), open shift (0xE0), FN shift commands (0xFF0B open, 0xFF41..0xFF43 open/close): the
+# shift number and receipt count the tap keeps are stale after these.
+SHIFT_CHANGING = {b"\x41", b"\xe0", b"\xff\x0b", b"\xff\x41", b"\xff\x42", b"\xff\x43"}
+
+
 @dataclass(frozen=True)
 class Opened:
     sale_id: str
@@ -85,6 +90,8 @@ class SaleTracker:
         return sale is not None and not sale.contact_from_pos and not sale.contact_injected
 
     def from_pos(self, payload: bytes) -> list[Event]:
+        if payload[:1] in SHIFT_CHANGING or payload[:2] in SHIFT_CHANGING:
+            self.identity.shift_number = self.identity.receipts_in_shift = None  # ask again at the next close
         try:
             request = c.decode_request(payload)
         except c.MalformedCommand as exc:

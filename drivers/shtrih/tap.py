@@ -21,7 +21,17 @@ import serial
 
 from drivers.hook import SaleHook
 from drivers.shtrih import commands as c
-from drivers.shtrih.link import STX, Frame, LinkClient, LinkError, LinkParser, LinkTimeouts, Malformed, lrc
+from drivers.shtrih.link import (
+    STX,
+    Frame,
+    LinkClient,
+    LinkError,
+    LinkParser,
+    LinkTimeouts,
+    Malformed,
+    lrc,
+    no_delay,
+)
 from drivers.shtrih.sale import Cancelled, Event, Fiscalized, Opened, PosContact, SaleTracker
 from receipts import BuyerContact
 
@@ -167,7 +177,8 @@ class TapCore:
                 self._exchange(client, c.FnStatus())
             if ident.registration_number is None:
                 self._exchange(client, c.FiscalizationResult())
-            self._exchange(client, c.ShiftParams())
+            if ident.shift_number is None:  # then counted per close, until a shift command passes
+                self._exchange(client, c.ShiftParams())
         except LinkError as exc:
             log.error("register did not answer the tap before the close: %s; the POS's close goes on", exc)
         self.stray_device_bytes += bytes(client._rx)
@@ -244,6 +255,8 @@ class SerialTap:
                  baudrate: int = 115200) -> None:  # fmt: skip
         self.pos = serial.serial_for_url(pos_url, baudrate=baudrate, timeout=0.05)
         self.device = serial.serial_for_url(device_url, baudrate=baudrate, timeout=0.05)
+        no_delay(self.pos)
+        no_delay(self.device)
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._deferred_pos: list[bytes] = []
         self._stop = threading.Event()
