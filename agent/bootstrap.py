@@ -82,6 +82,8 @@ class Agent:
             heartbeat_interval=settings.heartbeat_s,
             agent_version=__version__,
             compress=settings.gzip,
+            backoff_base=settings.backoff_base_s,
+            backoff_cap=settings.backoff_cap_s,
             retention=timedelta(days=settings.retention_days),
             maintenance_interval=settings.maintenance_s,
             instance_id=self.instance_id,

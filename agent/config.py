@@ -31,6 +31,8 @@ class SyncSettings:
     retention_days: float = 30.0  # acked receipts are kept this long on the register, then purged
     outbox_quota_mb: float = 512.0  # over it: an alarm in the log, status and heartbeat; nothing is dropped
     maintenance_s: float = 3600.0  # how often the purge and the quota check run
+    backoff_base_s: float = 0.5  # first retry after a failure waits up to this (full jitter) ...
+    backoff_cap_s: float = 30.0  # ... doubling per failure up to this
 
 
 HOOKS = ("localhost", "atol-proxy", "shtrih-tap")
