@@ -78,8 +78,14 @@ def random_phone(rng: random.Random) -> str:
 
 class Till:
     def __init__(
-        self, client: httpx.Client, rng: random.Random, register: FiscalRegister, members: float
+        self,
+        client: httpx.Client,
+        rng: random.Random,
+        register: FiscalRegister,
+        members: float,
+        ask_agent_s: float | None = None,
     ) -> None:
+        self.ask_agent_s = ask_agent_s  # let the agent ask in its cashier popup, waiting at most this long
         self.client = client
         self.rng = rng
         self.register = register
@@ -110,9 +116,13 @@ class Till:
                 "phone": random_phone(rng),
             }
             self.call("POST", f"/checkouts/{cid}/card", report, json=body)
-        prompt = self.call("POST", f"/checkouts/{cid}/ask-contact", report)
-        answer = self.cashier_answer(prompt["mode"])
-        self.call("POST", f"/checkouts/{cid}/contact", report, json=answer)
+        if self.ask_agent_s:  # the cashier answers in echeck's popup (or nobody does: no contact)
+            params = {"wait": self.ask_agent_s}
+            self.call("POST", f"/checkouts/{cid}/ask-contact", report, params=params)
+        else:
+            prompt = self.call("POST", f"/checkouts/{cid}/ask-contact", report)
+            answer = self.cashier_answer(prompt["mode"])
+            self.call("POST", f"/checkouts/{cid}/contact", report, json=answer)
         if rng.random() < 0.01:
             self.call("POST", f"/checkouts/{cid}/cancel", report)
             report.cancelled += 1
@@ -167,12 +177,13 @@ def simulate(
     seed: int | None,
     fn_serial: str | None = None,
     progress: bool = False,
+    ask_agent_s: float | None = None,
 ) -> SimReport:
     rng = random.Random(seed)
     report = SimReport()
     interval = 1.0 / rate if rate > 0 else 0.0
-    with httpx.Client(base_url=agent_url, timeout=10) as client:
-        till = Till(client, rng, FiscalRegister(rng, fn_serial), members)
+    with httpx.Client(base_url=agent_url, timeout=10 + (ask_agent_s or 0)) as client:
+        till = Till(client, rng, FiscalRegister(rng, fn_serial), members, ask_agent_s)
         start = time.monotonic()
         for n in range(1, receipts + 1):
             try:
@@ -205,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="ATOL mode: post ATOL driver tasks to this ATOL web server (or echeck's ATOL proxy) instead",
     )
+    parser.add_argument(
+        "--ask-agent",
+        type=float,
+        metavar="SECONDS",
+        help="let the agent ask the cashier in its popup (echeck-ui) and wait at most SECONDS per checkout, "
+        "instead of answering the prompt itself",
+    )
     args = parser.parse_args(argv)
     if args.atol:  # a POS that prints through ATOL's web server, with echeck's proxy in front of it
         from pos_plugin.atol_till import main_atol
@@ -212,7 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         return main_atol(args)
     try:
         report = simulate(
-            args.agent, args.receipts, args.rate, args.members, args.seed, args.fn_serial, args.progress
+            args.agent,
+            args.receipts,
+            args.rate,
+            args.members,
+            args.seed,
+            args.fn_serial,
+            args.progress,
+            args.ask_agent,
         )
     except KeyboardInterrupt:  # Ctrl-C in the demo's terminal reaches the whole process group
         return 130

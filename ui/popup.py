@@ -1,9 +1,11 @@
 """The cashier's popup: draws a `PopupState`, turns keystrokes into presenter calls. Thin on purpose."""
 
+import warnings
+
 import qrcode
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QKeySequence, QPainter, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from agent.local_schemas import PromptView
 from ui import presenter
@@ -124,6 +126,12 @@ class Popup(QWidget):
         self.show()
         self.raise_()
         self.activateWindow()  # take the keyboard; the window system gives it back when we hide
+        if not self.isActiveWindow():
+            # Qt still thinks this (hidden, re-shown) window has focus, so no activation comes (offscreen,
+            # some window managers): tell Qt directly. The API is deprecated but is the only direct one.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                QApplication.setActiveWindow(self)
         self.shown.emit()
 
     def withdraw(self) -> None:

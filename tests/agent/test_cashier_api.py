@@ -140,3 +140,12 @@ def test_recent_receipts_show_masked_contacts_and_sync_now(bench: Bench) -> None
         ("i***@mail.ru", "pending", REFERENCE_SALE["total"])
     ]
     assert bench.ui.post("/sync-now").json() == {"woken": False}  # not enrolled: no worker to wake
+
+
+def test_pos_simulator_can_let_the_agent_ask(bench: Bench) -> None:
+    from pos_plugin.simulator import simulate
+
+    base = str(bench.pos.base_url).removesuffix("/pos/v1/")
+    report = simulate(base, receipts=3, rate=0, members=0.5, seed=1, ask_agent_s=0.2)
+    # no UI is running: every checkout goes on without a contact
+    assert (report.made + report.cancelled, report.errors, report.with_contact) == (3, 0, 0)
