@@ -143,21 +143,34 @@ class Bench:
 
 
 def start_bench(
-    tmp: Path, database_url: str, proxy: FaultProxy | None = None, timeout_s: float = 2.0
+    tmp: Path,
+    database_url: str,
+    proxy: FaultProxy | None = None,
+    timeout_s: float = 2.0,
+    backoff_cap_s: float = 1.0,
 ) -> Bench:
     _tenant, api_key, store_id = p.prepare_cloud(database_url)
     cloud_port, agent_port = p.free_port(), p.free_port()
     cloud = p.cloud_service(database_url, cloud_port, tmp / "cloud.log").start()
-    proxy = proxy or FaultProxy(cloud_port)
-    proxy.upstream_port = cloud_port
-    proxy.start()
-    config = p.write_agent_config(tmp / "agent.toml", agent_port, tmp / "agent")
-    with config.open("a", encoding="utf-8") as f:
-        # Short waits so that a test sees many faults and recoveries in seconds, not minutes.
-        f.write(f"\n[sync]\ntimeout_s = {timeout_s}\nbackoff_base_s = 0.05\n")
-        f.write("backoff_cap_s = 1.0\nheartbeat_s = 1.0\n")
-    p.enroll_agent(config, proxy.url, p.enrollment_code(database_url, store_id))
-    agent = p.agent_service(config, agent_port, tmp / "agent.log").start()
+    try:
+        proxy = proxy or FaultProxy(cloud_port)
+        proxy.upstream_port = cloud_port
+        proxy.start()
+        config = p.write_agent_config(tmp / "agent.toml", agent_port, tmp / "agent")
+        with config.open("a", encoding="utf-8") as f:
+            # Short waits so that a test sees many faults and recoveries in seconds, not minutes.
+            f.write(f"\n[sync]\ntimeout_s = {timeout_s}\nbackoff_base_s = 0.05\n")
+            f.write(f"backoff_cap_s = {backoff_cap_s}\nheartbeat_s = 1.0\n")
+        # Enrolled directly; then every later request goes through the proxy (`cloud_url` overrides).
+        p.enroll_agent(config, cloud.url, p.enrollment_code(database_url, store_id))
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            text.replace("[agent]\n", f'[agent]\ncloud_url = "{proxy.url}"\n', 1), encoding="utf-8"
+        )
+        agent = p.agent_service(config, agent_port, tmp / "agent.log").start()
+    except BaseException:
+        cloud.stop()  # never leave a cloud process behind when the bench cannot start
+        raise
     return Bench(tmp, database_url, store_id, api_key, cloud, proxy, agent, agent_port)
 
 
