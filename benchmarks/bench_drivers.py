@@ -1,41 +1,46 @@
 """Added latency of the register hooks per receipt, the cashier's answer excluded (target ≤ 5 ms).
 
-ATOL proxy: a POS posts a sale task (with the buyer's phone, so nobody is asked) and polls its result,
-once straight to the ATOL emulator and once through the proxy; the figure is the difference of the
-quantiles. Shtrih-M tap: a POS script sells (open, two items, close) over a pty through the tap to the
-emulator on TCP, against the same script straight to the emulator; the tap's window (TLV 1008 with an
-answer already given, shift query) is included.
+Method (docs/performance.md, "Drivers"): added latency = quantile(POS → register through the hook) −
+quantile(POS → register direct), p50 and p99 over the same number of receipts, interleaved one for one so
+both paths see the same machine. Each party is its own process, as in a store: the register emulators
+and the hook (with the agent's checkout service and outbox behind it) run as `benchmarks.drivers_side`
+subprocesses, the POS is this process. Direct and hooked paths use the same POS code, the same emulator
+code and the same transport to the register; what the hooked path adds is exactly what a store installs.
+
+ATOL proxy: the POS posts a sale task (with the buyer's phone, so nobody is asked) and polls its result
+until ready, once straight to the ATOL emulator and once through the proxy (one extra HTTP hop each way).
+
+Shtrih-M tap: the POS script sells (open, two items, close) over a pty pair through the tap to one
+emulator on TCP, and over TCP straight to a second, identical emulator. The tap's window is included: the
+cashier's answer is sent as TLV 1008 (one more round trip to the register) and the shift is read once.
+Before the close both paths pause 20 ms, left out of the figure: the cashier answers in that pause (an
+auto-answering cashier in the tap's process), and the answer's time is not the tap's latency.
 """
 
 import os
 import select
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tty
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import serial
 
-from agent.hooks import CheckoutHook
-from agent.prompts import AnswerKind, PromptAnswer
-from agent.service import CheckoutService
 from benchmarks import Figure
-from drivers.atol import emulator as atol_emulator
-from drivers.atol.proxy import AtolProxy, ProxySettings, create_app
 from drivers.shtrih import commands as c
-from drivers.shtrih.emulator import DeviceLink, EmulatedRegister, TcpDevice
 from drivers.shtrih.link import LinkClient, SerialChannel
-from drivers.shtrih.tap import SerialTap, TapSettings
 from receipts import VatRate
-from sync.outbox import Outbox
-from tests.support.live_server import live_server
 
 TARGET_MS = 5.0
+PAUSE_S = 0.02  # before the close, on both paths: the cashier's answer, not measured
 TASK = {
     "type": "sell",
     "clientInfo": {"emailOrPhone": "+79161234567"},
@@ -59,7 +64,29 @@ def _figures(area: str, hook: str, direct: list[float], hooked: list[float]) -> 
                added50 <= TARGET_MS),
         Figure(area, f"{hook}: added latency per receipt p99", added99, "ms", f"≤ {TARGET_MS:g} ms",
                added99 <= TARGET_MS),
+        Figure(area, f"{hook}: receipt direct / through it p50", d50 * 1000, "ms",
+               f"{h50 * 1000:.2f} ms through"),
     ]  # fmt: skip
+
+
+@contextmanager
+def side(role: str, *args: str) -> Iterator[str]:
+    """A `drivers_side` role in its own process; yields the address it printed."""
+    command = [sys.executable, "-m", "benchmarks.drivers_side", role, *args]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.startswith("READY "):
+            raise RuntimeError(f"{role} did not start (exit {process.poll()})")
+        yield line.split(" ", 1)[1].strip()
+    finally:
+        if process.stdin:
+            process.stdin.close()  # the role stops itself
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _atol_receipt(client: httpx.Client) -> float:
@@ -72,27 +99,25 @@ def _atol_receipt(client: httpx.Client) -> float:
 
 
 def bench_atol(receipts: int, workdir: Path) -> list[Figure]:
-    outbox = Outbox(workdir / "atol-outbox.sqlite3")
-    emulator = atol_emulator.AtolEmulator()
-    with live_server(atol_emulator.create_app(emulator)) as upstream:
-        proxy = AtolProxy(CheckoutHook(CheckoutService(outbox)), ProxySettings(upstream=upstream))
-        with (
-            live_server(create_app(proxy)) as proxied,
-            httpx.Client(base_url=upstream) as direct_client,
-            httpx.Client(base_url=proxied) as proxy_client,
-        ):
-            for client in (direct_client, proxy_client):  # warm up connections and imports
-                _atol_receipt(client)
-            direct, hooked = [], []
-            for _ in range(receipts):  # interleaved, so both see the same machine
-                direct.append(_atol_receipt(direct_client))
-                hooked.append(_atol_receipt(proxy_client))
-        proxy.close()
-    outbox.close()
+    with (
+        side("atol-emulator") as upstream,
+        side("atol-proxy", "--upstream", upstream, "--outbox", str(workdir / "atol.sqlite3")) as proxied,
+        httpx.Client(base_url=upstream) as direct_client,
+        httpx.Client(base_url=proxied) as proxy_client,
+    ):
+        for _ in range(5):  # warm up connections and imports
+            _atol_receipt(direct_client)
+            _atol_receipt(proxy_client)
+        direct, hooked = [], []
+        for _ in range(receipts):  # interleaved, so both see the same machine
+            direct.append(_atol_receipt(direct_client))
+            hooked.append(_atol_receipt(proxy_client))
     return _figures("drivers", "ATOL proxy", direct, hooked)
 
 
 class _Pty:
+    """The POS's end of the virtual COM pair; the tap opens the other end by its path."""
+
     def __init__(self) -> None:
         self.master, self.slave = os.openpty()
         tty.setraw(self.master)
@@ -118,7 +143,7 @@ def _shtrih_receipt(pos: LinkClient, before_close: Callable[[], None] = lambda: 
         item = c.OperationV2(price=price, vat=VatRate.VAT20, name="Товар", quantity=Decimal(1))
         c.Answer.decode(pos.execute(item.encode())).raise_for_error()
     paused = time.perf_counter()
-    before_close()  # the cashier answers while the goods are scanned: not the tap's latency
+    time.sleep(PAUSE_S)
     resumed = time.perf_counter()
     close = c.CloseReceiptV2(payments=(0, 51890) + (0,) * 14)
     c.Answer.decode(pos.execute(close.encode())).raise_for_error()
@@ -126,37 +151,23 @@ def _shtrih_receipt(pos: LinkClient, before_close: Callable[[], None] = lambda: 
 
 
 def bench_shtrih(receipts: int, workdir: Path) -> list[Figure]:
-    register = EmulatedRegister()
-    device = TcpDevice(DeviceLink(register)).start()
-    direct_port = serial.serial_for_url(device.url, timeout=0.05)
-    direct = LinkClient(SerialChannel(direct_port))
-    direct_times = [_shtrih_receipt(direct) for _ in range(receipts)]
-    direct_port.close()  # the emulator serves one client at a time, as a register's Ethernet port
-
-    outbox = Outbox(workdir / "shtrih-outbox.sqlite3")
-    service = CheckoutService(outbox)
-    pos_end = _Pty()
-    tap = SerialTap(pos_end.path, device.url, CheckoutHook(service), TapSettings(close_wait_s=1.0)).start()
-    pos = LinkClient(pos_end)
-
-    def cashier_answers() -> None:
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            _, prompts = service.prompts.snapshot()
-            phone = PromptAnswer(AnswerKind.CONTACT, "79161234567")
-            if prompts and service.prompts.answer(prompts[0].prompt_id, phone):
-                return
-            time.sleep(0.001)
-
-    def answered_before_close() -> None:
-        cashier_answers()
-        time.sleep(0.005)  # the hook applies the answer
-
-    tapped_times = [_shtrih_receipt(pos, answered_before_close) for _ in range(receipts)]
-    tap.stop()
-    pos_end.close()
-    device.stop()
-    outbox.close()
+    with ExitStack() as stack:
+        direct_port = serial.serial_for_url(stack.enter_context(side("shtrih-emulator")), timeout=0.05)
+        stack.callback(direct_port.close)
+        direct = LinkClient(SerialChannel(direct_port))
+        pos_end = _Pty()
+        stack.callback(pos_end.close)
+        device = stack.enter_context(side("shtrih-emulator"))
+        outbox = str(workdir / "shtrih.sqlite3")
+        stack.enter_context(side("shtrih-tap", "--pos", pos_end.path, "--device", device, "--outbox", outbox))
+        pos = LinkClient(pos_end)
+        for _ in range(5):  # warm up: the tap reads the register's identity at the first close
+            _shtrih_receipt(direct)
+            _shtrih_receipt(pos)
+        direct_times, tapped_times = [], []
+        for _ in range(receipts):
+            direct_times.append(_shtrih_receipt(direct))
+            tapped_times.append(_shtrih_receipt(pos))
     return _figures("drivers", "Shtrih-M tap", direct_times, tapped_times)
 
 
@@ -167,5 +178,5 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    for figure in run(quick=True):
+    for figure in run(quick="--quick" in sys.argv):
         print(figure)

@@ -6,12 +6,18 @@ the sale reported fiscalized. Everything else (other tasks, unknown paths, every
 unchanged. A receipt the POS could think failed (timeout, transport error, an error status) is never
 retried blindly: the proxy reads the register's last fiscal document first and, when it is this sale's,
 answers the POS with it, so a retry cannot print the receipt twice.
+
+Latency: a task that needs nobody asked is forwarded on the event loop (no worker-thread hop), the hook
+hears of the sale from one ordered background thread, and the proxy learns the result from the POS's own
+polls (it answers the POS first, then records the receipt). Its own polling is only a fallback for a POS
+that stops asking; only the rare paths (asking the cashier, recovering from an error) use worker threads.
 """
 
 import logging
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,7 +40,7 @@ from drivers.atol.decisions import (
 )
 from drivers.atol.tasks import FiscalParams, Results, Status
 from drivers.hook import SaleHook
-from receipts import InvalidContact, InvalidReceipt, parse_contact
+from receipts import BuyerContact, InvalidContact, InvalidReceipt, parse_contact
 
 log = logging.getLogger(__name__)
 REQUESTS = "/api/v2/requests"
@@ -57,6 +63,8 @@ class ProxySettings:
     ask_timeout_s: float = 20.0
     upstream_timeout_s: float = 30.0
     poll_interval_s: float = 0.05
+    # the POS's own polls tell the proxy the result; it polls itself only when the POS has not for this long
+    fallback_poll_after_s: float = 2.0
     poll_deadline_s: float = 300.0  # a receipt not final after this is left to the POS (and logged)
 
 
@@ -64,9 +72,10 @@ class ProxySettings:
 class Tracked:
     sale: ReceiptSubmission
     submitted_at: datetime
-    done: bool = False
+    done: bool = False  # the outcome is taken (by the POS's poll or the fallback poller), once
     corrected: bytes | None = None  # the GET answer the POS gets instead of a false error
     finished: threading.Event = field(default_factory=threading.Event)  # the proxy knows the outcome
+    followed_at: float = field(default_factory=time.monotonic)
 
 
 class AtolProxy:
@@ -83,6 +92,11 @@ class AtolProxy:
         self._printed: dict[str, bytes] = {}  # sale fingerprint -> results of the receipt already printed
         self._taken_fd: set[int] = set()
         self._lock = threading.Lock()
+        # hook calls that need no answer, in order, off the POS's path (one thread: started before closed)
+        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atol-hook")
+        self._watched: list[Tracked] = []
+        self._watcher: threading.Thread | None = None
+        self._closed = threading.Event()
 
     # -- HTTP --------------------------------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
@@ -91,7 +105,7 @@ class AtolProxy:
         if request.method == "POST" and path == REQUESTS:
             sale = find_receipt(body)
             if sale is not None:
-                return await anyio.to_thread.run_sync(self._submit_receipt, request, body, sale)
+                return await self._submit_receipt(request, body, sale)
         if request.method == "GET" and path.startswith(REQUESTS + "/"):
             with self._lock:
                 tracked = self._tracked.get(path.rsplit("/", 1)[-1])
@@ -108,8 +122,13 @@ class AtolProxy:
             result = Results.model_validate_json(answer.body).results[tracked.sale.index]
         except (ValueError, IndexError):
             return answer
-        if result.status.final and result.status is not Status.READY:
-            await anyio.to_thread.run_sync(tracked.finished.wait, 15.0)
+        if result.status is Status.READY and result.fiscal_params is not None:
+            if self._take(tracked):  # the POS has its answer first; the hook records the receipt after
+                self._fiscalized(tracked, result.fiscal_params)
+        elif result.status.final:  # an error: look at the register before the POS may retry
+            await anyio.to_thread.run_sync(
+                self._finish_once, tracked, result.fiscal_params, result.status, result.error_description
+            )
             if tracked.corrected is not None:
                 return Response(tracked.corrected, 200, media_type="application/json")
         return answer
@@ -121,7 +140,7 @@ class AtolProxy:
         )  # fmt: skip
         return Response(upstream.content, upstream.status_code, headers=_clean(upstream.headers))
 
-    def _submit_receipt(self, request: Request, body: bytes, sale: ReceiptSubmission) -> Response:
+    async def _submit_receipt(self, request: Request, body: bytes, sale: ReceiptSubmission) -> Response:
         with self._lock:
             already = self._printed.get(fingerprint(sale.task))
         if already is not None:  # the POS retries a sale the register already printed
@@ -129,11 +148,10 @@ class AtolProxy:
                         extra={"request": sale.uuid})  # fmt: skip
             self._remember(sale, corrected=already)
             return Response(status_code=201)
-        self._safe(self.hook.sale_started, sale.uuid)
-        if sale.task.contact:
-            self._pos_contact(sale)
-        else:
-            contact = self._safe(self.hook.ask_contact, sale.uuid, self.settings.ask_timeout_s)
+        if sale.task.contact:  # nobody to ask: the hook hears of it in the background
+            self._events.submit(self._started_with_pos_contact, sale)
+        else:  # the cashier's time, bounded by ask_timeout_s: in a worker thread, the loop goes on
+            contact = await anyio.to_thread.run_sync(self._start_and_ask, sale)
             if contact is not None:
                 body = with_contact(body, sale.index, contact.fiscal_value)
                 log.info(
@@ -142,44 +160,90 @@ class AtolProxy:
         submitted_at = datetime.now(UTC)
         headers = _clean(request.headers)
         try:
-            upstream = self._client.post(REQUESTS, content=body, headers=headers)
+            upstream = await self._aclient.post(REQUESTS, content=body, headers=headers)
         except httpx.TransportError as exc:
             log.error("ATOL web server did not answer the receipt task: %s; checking the register", exc)
-            return self._recover_submit(sale, submitted_at)
+            return await anyio.to_thread.run_sync(self._recover_submit, sale, submitted_at)
         if upstream.status_code >= 500:
             log.error(
                 "ATOL web server answered %s to a receipt task; checking the register", upstream.status_code
             )
-            recovered = self._recover_submit(sale, submitted_at)
+            recovered = await anyio.to_thread.run_sync(self._recover_submit, sale, submitted_at)
             if recovered.status_code == 201:
                 return recovered
         if upstream.status_code == 201:
-            self._remember(sale, submitted_at=submitted_at)
-            threading.Thread(target=self._poll, args=(sale.uuid,), name="atol-poll", daemon=True).start()
+            self._follow(self._remember(sale, submitted_at=submitted_at))
         return Response(upstream.content, upstream.status_code, headers=_clean(upstream.headers))
 
+    def _started_with_pos_contact(self, sale: ReceiptSubmission) -> None:
+        self._safe(self.hook.sale_started, sale.uuid)
+        self._pos_contact(sale)
+
+    def _start_and_ask(self, sale: ReceiptSubmission) -> BuyerContact | None:
+        self._safe(self.hook.sale_started, sale.uuid)
+        contact: BuyerContact | None = self._safe(
+            self.hook.ask_contact, sale.uuid, self.settings.ask_timeout_s
+        )
+        return contact
+
     # -- results -----------------------------------------------------------------------------------------
-    def _poll(self, request_uuid: str) -> None:
-        deadline = time.monotonic() + self.settings.poll_deadline_s
-        while time.monotonic() < deadline:
+    def _follow(self, tracked: Tracked) -> None:
+        """Hand the sale to the fallback watcher (one thread for all: nothing is started per receipt)."""
+        with self._lock:
+            self._watched.append(tracked)
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="atol-watch", daemon=True)
+                self._watcher.start()
+
+    def _take(self, tracked: Tracked) -> bool:
+        """Whoever sees the final result first (the POS's poll or the fallback poller) handles it, once."""
+        with self._lock:
+            if tracked.done:
+                return False
+            tracked.done = True
+            return True
+
+    def _finish_once(self, tracked: Tracked, params: FiscalParams | None, status: Status, error: str) -> None:
+        if self._take(tracked):
+            self._finish(tracked, params, status, error)
+        else:
+            tracked.finished.wait(15.0)  # the other one is reading the register: its answer is ours
+
+    def _watch(self) -> None:
+        """The fallback: a sale whose POS has not polled it to the end in time is polled by the proxy."""
+        while not self._closed.is_set():
+            now = time.monotonic()
             with self._lock:
-                tracked = self._tracked.get(request_uuid)
-            if tracked is None or tracked.done:
-                return
-            try:
-                answer = self._client.get(f"{REQUESTS}/{request_uuid}")
-                results = Results.model_validate_json(answer.content) if answer.status_code == 200 else None
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("polling the receipt task failed: %s", exc, extra={"request": request_uuid})
-                results = None
-            if results is not None and len(results.results) > tracked.sale.index:
-                result = results.results[tracked.sale.index]
-                if result.status.final:
-                    self._finish(tracked, result.fiscal_params, result.status, result.error_description)
-                    return
-            time.sleep(self.settings.poll_interval_s)
-        log.error("receipt task not final after %.0f s", self.settings.poll_deadline_s,
-                  extra={"request": request_uuid})  # fmt: skip
+                self._watched = [t for t in self._watched if not t.done]
+                watched = list(self._watched)
+            due = [t for t in watched if t.followed_at + self.settings.fallback_poll_after_s <= now]
+            for tracked in due:
+                if now - tracked.followed_at > self.settings.poll_deadline_s:
+                    tracked.done = True
+                    log.error("receipt task not final after %.0f s", self.settings.poll_deadline_s,
+                              extra={"request": tracked.sale.uuid})  # fmt: skip
+                else:
+                    self._poll_once(tracked)
+            if due:
+                wait = self.settings.poll_interval_s
+            elif watched:
+                wait = min(t.followed_at for t in watched) + self.settings.fallback_poll_after_s - now
+            else:
+                wait = self.settings.fallback_poll_after_s  # a new sale is due no sooner than this
+            self._closed.wait(max(wait, 0.001))
+
+    def _poll_once(self, tracked: Tracked) -> None:
+        request_uuid = tracked.sale.uuid
+        try:
+            answer = self._client.get(f"{REQUESTS}/{request_uuid}")
+            results = Results.model_validate_json(answer.content) if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("polling the receipt task failed: %s", exc, extra={"request": request_uuid})
+            return
+        if results is not None and len(results.results) > tracked.sale.index:
+            result = results.results[tracked.sale.index]
+            if result.status.final:
+                self._finish_once(tracked, result.fiscal_params, result.status, result.error_description)
 
     def _finish(self, tracked: Tracked, params: FiscalParams | None, status: Status, error: str) -> None:
         if status is Status.READY and params is not None:
@@ -194,15 +258,18 @@ class AtolProxy:
                 self._printed[fingerprint(tracked.sale.task)] = tracked.corrected
             self._fiscalized(tracked, last)
             return
-        tracked.done = True
         tracked.finished.set()
-        self._safe(self.hook.sale_cancelled, tracked.sale.uuid)
+        self._events.submit(self._safe, self.hook.sale_cancelled, tracked.sale.uuid)
 
     def _fiscalized(self, tracked: Tracked, params: FiscalParams) -> None:
+        """The document is this sale's from now on; the hook hears of it on the ordered thread."""
         tracked.done = True
-        tracked.finished.set()
         with self._lock:
             self._taken_fd.add(params.fiscal_document_number)
+        tracked.finished.set()
+        self._events.submit(self._record, tracked, params)
+
+    def _record(self, tracked: Tracked, params: FiscalParams) -> None:
         try:
             sale = closed_sale(tracked.sale.task, params)
         except (InvalidReceipt, ValueError) as exc:
@@ -218,8 +285,7 @@ class AtolProxy:
         except httpx.HTTPError:
             known = None
         if known is not None and known.status_code == 200:  # it was queued after all: follow it
-            self._remember(sale, submitted_at=submitted_at)
-            threading.Thread(target=self._poll, args=(sale.uuid,), name="atol-poll", daemon=True).start()
+            self._follow(self._remember(sale, submitted_at=submitted_at))
             return Response(status_code=201)
         tracked = self._remember(sale, submitted_at=submitted_at)
         last = self._last_document()
@@ -288,6 +354,10 @@ class AtolProxy:
             return None
 
     def close(self) -> None:
+        self._closed.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=15)
+        self._events.shutdown(wait=True)  # the receipts already printed reach the hook
         self._client.close()
 
 
