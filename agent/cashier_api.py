@@ -148,4 +148,3 @@ def _view(request: PromptRequest, expires_in: float, url: str | None) -> PromptV
         expires_in_s=expires_in,
         landing_url=url,
     )
-
