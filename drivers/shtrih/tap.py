@@ -8,7 +8,6 @@ A malformed frame, a bad LRC or a silent device is logged and relayed as is; the
 """
 
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -249,7 +248,14 @@ class _DeviceView:
 
 
 class SerialTap:
-    """Two pyserial ports and the threads that relay between them. URLs: COM3, /dev/ttyS0, socket://…"""
+    """Two pyserial ports, one thread per direction. URLs: COM3, /dev/ttyS0, socket://host:port.
+
+    Each thread reads its port and writes the other one itself, under one condition lock that keeps the
+    analysis in order: no queue and no relay thread between a byte's arrival and its departure. In the
+    pre-close window the POS's thread talks to the register and waits on the condition (releasing the
+    lock); the device's thread then hands the register's bytes to the window instead of to the POS.
+    Blocking reads with a timeout, not selectors: Windows COM ports cannot be selected on.
+    """
 
     def __init__(self, pos_url: str, device_url: str, hook: SaleHook, settings: TapSettings | None = None,
                  baudrate: int = 115200) -> None:  # fmt: skip
@@ -257,14 +263,14 @@ class SerialTap:
         self.device = serial.serial_for_url(device_url, baudrate=baudrate, timeout=0.05)
         no_delay(self.pos)
         no_delay(self.device)
-        self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
-        self._deferred_pos: list[bytes] = []
+        self._cv = threading.Condition()  # guards the core and the window's state
+        self._in_window = False
+        self._window_rx = bytearray()  # the register's bytes during the window, for the tap's exchanges
         self._stop = threading.Event()
         self.core = TapCore(hook, self._write_device, self._write_pos, self._read_device_in_window, settings)
         self._threads = [
-            threading.Thread(target=self._reader, args=("pos", self.pos), name="tap-pos", daemon=True),
-            threading.Thread(target=self._reader, args=("dev", self.device), name="tap-dev", daemon=True),
-            threading.Thread(target=self._relay, name="tap-relay", daemon=True),
+            threading.Thread(target=self._pos_loop, name="tap-pos", daemon=True),
+            threading.Thread(target=self._device_loop, name="tap-dev", daemon=True),
         ]
 
     def start(self) -> "SerialTap":
@@ -279,51 +285,68 @@ class SerialTap:
     def _write_pos(self, data: bytes) -> None:
         self.pos.write(data)
 
-    def _reader(self, side: str, port: serial.SerialBase) -> None:
-        while not self._stop.is_set():
-            try:
-                data = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError, TypeError):
-                if self._stop.is_set():
-                    return
-                log.exception("%s port failed; retrying", side)
-                time.sleep(0.5)
-                continue
-            if data:
-                self._events.put((side, data))
+    def _read(self, side: str, port: serial.SerialBase) -> bytes | None:
+        """Whatever arrived (b'' after the port's timeout); None when the tap is stopping."""
+        try:
+            return port.read(max(1, port.in_waiting))
+        except (serial.SerialException, OSError, TypeError):
+            if self._stop.is_set():
+                return None
+            log.exception("%s port failed; retrying", side)
+            time.sleep(0.5)
+            return b""
 
-    def _relay(self) -> None:
+    def _pos_loop(self) -> None:
         while not self._stop.is_set():
-            if self._deferred_pos:
-                self.core.from_pos(self._deferred_pos.pop(0))
+            data = self._read("pos", self.pos)
+            if data is None:
+                return
+            with self._cv:
+                try:
+                    if data:
+                        self.core.from_pos(data)  # may run the window (and wait, releasing the lock)
+                    else:
+                        self.core.tick()
+                except Exception:  # the relay must outlive any bug in the analysis
+                    log.exception("tap analysis failed; bytes were relayed")
+                self._in_window = False
+                stray = self.core.stray_device_bytes + bytes(self._window_rx)
+                self.core.stray_device_bytes, self._window_rx = b"", bytearray()
+                if stray:  # the register's bytes that were not an answer to the tap go on to the POS
+                    self._relay_device(stray)
+
+    def _device_loop(self) -> None:
+        while not self._stop.is_set():
+            data = self._read("device", self.device)
+            if data is None:
+                return
+            if not data:
                 continue
-            try:
-                side, data = self._events.get(timeout=0.02)
-            except queue.Empty:
-                self.core.tick()
-                continue
-            try:
-                if side == "pos":
-                    self.core.from_pos(data)
+            with self._cv:
+                if self._in_window:
+                    self._window_rx += data
+                    self._cv.notify_all()
                 else:
-                    self.core.from_device(data)
-            except Exception:  # the relay must outlive any bug in the analysis
-                log.exception("tap analysis failed; bytes were relayed")
-            if stray := self.core.stray_device_bytes:
-                self.core.stray_device_bytes = b""
-                self.core.from_device(stray)
+                    self._relay_device(data)
+
+    def _relay_device(self, data: bytes) -> None:
+        try:
+            self.core.from_device(data)
+        except Exception:
+            log.exception("tap analysis failed; bytes were relayed")
 
     def _read_device_in_window(self, timeout: float) -> bytes:
+        """Called by the core in the window, on the POS's thread, with the lock held."""
+        self._in_window = True
         deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                side, data = self._events.get(timeout=remaining)
-            except queue.Empty:
+        while not self._window_rx:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return b""
-            if side == "dev":
-                return data
-            self._deferred_pos.append(data)  # the POS waits for its ACK; its bytes go on right after
-        return b""
+            self._cv.wait(remaining)
+        data = bytes(self._window_rx)
+        self._window_rx.clear()
+        return data
 
     def stop(self) -> None:
         self._stop.set()
