@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 log = logging.getLogger("fakes")
+REPORT_TRIES = 4
 
 
 class Mode(StrEnum):
@@ -70,12 +71,15 @@ class Behaviour:
 
         async def run() -> None:
             await asyncio.sleep(delay_s)
-            try:
-                await post()
-                self.reports_sent += 1
-            except Exception as exc:  # the cloud may be down: a real provider would retry; we count it
-                self.report_errors += 1
-                log.warning("report not delivered: %s", type(exc).__name__)
+            for attempt in range(REPORT_TRIES):  # providers retry their webhooks, so do we
+                try:
+                    await post()
+                    self.reports_sent += 1
+                    return
+                except Exception as exc:  # the cloud may be down or busy: count it, try again
+                    self.report_errors += 1
+                    log.warning("report not delivered (try %d): %s", attempt + 1, type(exc).__name__)
+                    await asyncio.sleep(0.5 * 2**attempt)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)

@@ -69,7 +69,10 @@ def start_smtp(behaviour: Behaviour, host: str = "127.0.0.1", port: int = 0) -> 
         with socket.socket() as sock:
             sock.bind((host, 0))
             port = sock.getsockname()[1]
-    controller = Controller(Handler(behaviour), hostname=host, port=port, ready_timeout=10)
+    # server_hostname given: otherwise aiosmtpd asks DNS for our FQDN on every connection (seconds each).
+    controller = Controller(
+        Handler(behaviour), hostname=host, port=port, ready_timeout=10, server_hostname="fake-smtp.local"
+    )
     controller.start()
     return controller
 

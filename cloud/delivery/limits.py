@@ -37,15 +37,17 @@ class CircuitBreaker:
     _open_until: dict[Key, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def is_open(self, key: Key) -> bool:
+    def open_for(self, key: Key) -> float:
+        """Seconds the circuit stays open (0: closed, send)."""
         with self._lock:
             until = self._open_until.get(key)
             if until is None:
-                return False
-            if self.clock() >= until:  # half-open: let the next one probe
+                return 0.0
+            left = until - self.clock()
+            if left <= 0:  # half-open: let the next one probe
                 del self._open_until[key]
-                return False
-            return True
+                return 0.0
+            return left
 
     def record(self, key: Key, ok: bool) -> None:
         with self._lock:

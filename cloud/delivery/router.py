@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from cloud.db.types import utcnow
 from cloud.delivery import config as delivery_config
@@ -64,7 +65,8 @@ async def provider_callback(tenant_id: int, channel: Channel, request: Request, 
     if channel not in CALLBACK_CHANNELS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="push events come from the app backend")
     body = await request.body()
-    outcome = _ingest_reports(session, tenant_id, channel, body, request)
+    # The database work is blocking: off the event loop, so a burst of callbacks never stalls the server.
+    outcome = await run_in_threadpool(_ingest_reports, session, tenant_id, channel, body, request)
     if channel is Channel.SMS:
         return PlainTextResponse("100")
     return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
@@ -78,7 +80,8 @@ async def provider_callback(tenant_id: int, channel: Channel, request: Request, 
 )
 async def app_events(request: Request, session: SessionDep, tenant: CurrentTenant) -> Any:
     assert tenant.id is not None
-    outcome = _ingest_reports(session, tenant.id, Channel.PUSH, await request.body(), request)
+    body = await request.body()
+    outcome = await run_in_threadpool(_ingest_reports, session, tenant.id, Channel.PUSH, body, request)
     return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
 
 

@@ -152,9 +152,12 @@ class DeliveryWorker:
         if job.message is None:
             self._apply(job, lambda d: send_failed(d, job.send, now(), "nothing to send to", transient=False))
             return
-        if self.breaker.is_open(key):
+        closed_in = self.breaker.open_for(key)
+        if closed_in > 0:
+            # No call to a provider that keeps failing: retry after the pause if the step's deadline allows,
+            # otherwise the cascade fails over now. Other providers' steps are not held up.
             why = "provider down: circuit open after repeated failures"
-            self._apply(job, lambda d: send_failed(d, job.send, now(), why, transient=False))
+            self._apply(job, lambda d: send_failed(d, job.send, now(), why, True, closed_in))
             return
         rate = float(job.settings.get("rate_per_s", 50.0))
         wait = self.limiter.reserve(key, rate, RATE_MAX_WAIT_S)

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from cloud.delivery import config as delivery_config
 from tests.delivery.conftest import Rig, all_finished, wait_until
 
 BIN = Path(sys.executable).parent
@@ -23,6 +24,8 @@ def start_worker(rig: Rig, log: Path, name: str) -> subprocess.Popen[bytes]:
 
 def test_sigkill_a_worker_mid_cascade_then_every_delivery_finishes(rig: Rig, tmp_path: Path) -> None:
     f = rig.fakes
+    with rig.session() as s:  # short steps: even a report lost to a busy machine expires in seconds
+        delivery_config.set_policy(s, rig.reg.tenant_id, "viber:15,sms:15")
     f.viber.slow_delay_s = 0.5
     f.viber.default = "delay"  # type: ignore[assignment]
     phones = [f"+7916100{n:04d}" for n in range(40)]
@@ -36,7 +39,7 @@ def test_sigkill_a_worker_mid_cascade_then_every_delivery_finishes(rig: Rig, tmp
         assert not all_finished(rig, len(ids))
         second = start_worker(rig, tmp_path / "worker-2.log", "w2")
         try:
-            wait_until(lambda: all_finished(rig, len(ids)), timeout=60, what="all deliveries finished")
+            wait_until(lambda: all_finished(rig, len(ids)), timeout=120, what="all deliveries finished")
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(15) == 0

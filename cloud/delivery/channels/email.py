@@ -42,6 +42,7 @@ class EmailSettings(ChannelSettings):
     username: str | None = None
     password: str | None = None
     starttls: bool = False
+    helo_name: str = Field("echeck.local", description="the name we greet the SMTP server with")
     webhook_secret: str = Field(min_length=8, description="signs the bounce/open webhook")
 
 
@@ -64,7 +65,8 @@ class EmailChannel:
         mail.set_content(message.text)
         mail.add_alternative(message.html, subtype="html")
         try:
-            with smtplib.SMTP(s.host, s.port, timeout=s.timeout_s) as smtp:
+            # An explicit HELO name: smtplib's default asks DNS for our FQDN, which can take seconds.
+            with smtplib.SMTP(s.host, s.port, local_hostname=s.helo_name, timeout=s.timeout_s) as smtp:
                 if s.starttls:
                     smtp.starttls()
                 if s.username and s.password:

@@ -1,0 +1,347 @@
+"""Delivery: the field simulator (DIY chain's channel mix → cost saving, delivery time), deliveries/s with
+1 and 4 worker processes on PostgreSQL, and receipt stored → first channel accepted p95.
+
+Everything real except the providers: the cloud over HTTP, the cascade engine and workers, SQLite or
+PostgreSQL, and the fake providers (fakes/) speaking SMTP, FCM v1, the Viber gateway API and SMS.ru.
+`python -m benchmarks.bench_delivery --buyers 2000` runs the simulator alone and prints its report.
+"""
+
+import argparse
+import contextlib
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from benchmarks import Figure
+from cloud.app import create_app
+from cloud.db import make_engine, migrate
+from cloud.delivery import config as delivery_config
+from cloud.delivery import service
+from cloud.delivery.cascade import Channel
+from cloud.delivery.models import DeliveryRow
+from cloud.delivery.reports import summary as report
+from cloud.delivery.worker import DeliveryWorker, WorkerOptions
+from cloud.fleet import service as fleet
+from fakes import fcm, smsru, smtp, viber
+from fakes.behaviour import Behaviour, Mode
+from tests.support.databases import fresh_database
+from tests.support.live_server import live_server
+
+DIY_MIX = {"email": 0.51, "push": 0.17, "viber": 0.09, "sms": 0.23}
+PG_URL = os.environ.get("ECHECK_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
+FN = "9251440300227597"
+
+
+@dataclass
+class Env:
+    db_url: str
+    engine: Any
+    http: httpx.Client
+    base: str
+    tenant_id: int
+    store_id: int
+    token: str
+    behaviours: dict[str, Behaviour]
+
+
+def _receipt(fd: int, contact: str) -> dict[str, Any]:
+    total = 5200 + fd % 1000
+    return {
+        "fiscal": {"fn_serial": FN, "fd_number": fd, "fpd": 600000000 + fd, "registration_number":
+                   "0001633468026797", "shift_number": 1, "receipt_number": fd % 1000,
+                   "issued_at": "2026-11-23T14:27:00", "calculation_type": 1},
+        "items": [{"name": "Дрель", "price": total, "quantity": "1", "total": total, "vat": "vat20"}],
+        "payments": [{"kind": "card", "amount": total}], "total": total,
+        "contact": {"kind": "email" if "@" in contact else "phone", "value": contact},
+        "loyalty_card": None, "extra": {},
+    }  # fmt: skip
+
+
+@contextlib.contextmanager
+def environment(db_url: str, delays: dict[str, float]) -> Iterator[Env]:
+    """Migrated database, the cloud on loopback, the four fakes, a tenant whose channels point at them."""
+    migrate(db_url)
+    engine = (
+        make_engine(db_url, pool_size=20, max_overflow=20)
+        if db_url.startswith("postgres")
+        else make_engine(db_url)
+    )
+    b = {name: Behaviour(delay_s=delays.get(name, 0.05)) for name in ("mail", "push", "viber", "sms")}
+    controller = smtp.start_smtp(b["mail"])
+    try:
+        with (
+            live_server(create_app(db_url)) as base,
+            live_server(fcm.create_app(b["push"])) as fcm_url,
+            live_server(viber.create_app(b["viber"])) as viber_url,
+            live_server(smsru.create_app(b["sms"])) as sms_url,
+            httpx.Client(base_url=base, timeout=60) as http,
+            Session(engine) as s,
+        ):
+            tenant, key = fleet.create_tenant(s, "DIY chain")
+            store = fleet.create_store(s, tenant.id, "Store 1")  # type: ignore[arg-type]
+            code = fleet.issue_enrollment_code(s, store.id, timedelta(hours=1)).code  # type: ignore[arg-type]
+            token = http.post("/v1/enroll", json={"code": code, "hostname": "bench"}).json()["token"]
+            tid = tenant.id
+            assert tid is not None
+            assert store.id is not None
+            fast = {"rate_per_s": 100000, "timeout_s": 5}
+            cb = f"{base}/v1/delivery/callbacks/{tid}"
+            delivery_config.set_channel(s, tid, Channel.EMAIL, {"host": "127.0.0.1", "port": controller.port,
+                "sender": "DIY <r@diy.example>", "webhook_secret": "mail-secret-1", **fast})  # fmt: skip
+            delivery_config.set_channel(s, tid, Channel.PUSH, {"base_url": fcm_url, "project_id": "diy",
+                "access_token": "token", **fast})  # fmt: skip
+            delivery_config.set_channel(s, tid, Channel.VIBER, {"base_url": viber_url,
+                "auth_token": "viber-token", **fast})  # fmt: skip
+            delivery_config.set_channel(s, tid, Channel.SMS, {"base_url": sms_url, "api_id": "sms-api-id",
+                "callback_secret": "sms-secret", **fast})  # fmt: skip
+            b["mail"].callback_url, b["mail"].secret = f"{cb}/email", "mail-secret-1"
+            b["viber"].callback_url = f"{cb}/viber"
+            b["sms"].callback_url = f"{cb}/sms?secret=sms-secret"
+            b["push"].callback_url, b["push"].secret = f"{base}/v1/delivery/app/events", key
+            yield Env(db_url, engine, http, base, tid, store.id, token, b)
+    finally:
+        controller.stop()
+        engine.dispose()
+
+
+def population(env: Env, buyers: int, mix: dict[str, float], seed: int = 7) -> list[str]:
+    """Buyers with the channels they can be reached on: e-mail; an app; Viber; only SMS."""
+    rnd = random.Random(seed)
+    contacts = []
+    with Session(env.engine) as s:
+        for i in range(buyers):
+            kind = rnd.choices(list(mix), weights=list(mix.values()))[0]
+            if kind == "email":
+                contacts.append(f"buyer{i}@example.com")
+                continue
+            phone = f"7916{2000000 + i:07d}"
+            contacts.append("+" + phone)
+            if kind == "push":
+                service.register_device(s, env.tenant_id, phone, f"fcm-token-{i:08d}-abcdefghijkl")
+            elif kind == "sms":
+                env.behaviours["viber"].recipients[phone] = Mode.REJECT
+    return contacts
+
+
+def ingest(env: Env, contacts: list[str], start_fd: int = 1, batch: int = 200) -> None:
+    for i in range(0, len(contacts), batch):
+        docs = [_receipt(start_fd + i + j, c) for j, c in enumerate(contacts[i : i + batch])]
+        r = env.http.post(f"/v1/stores/{env.store_id}/receipts/batch", json={"receipts": docs},
+                          headers={"Authorization": f"Bearer {env.token}"})  # fmt: skip
+        r.raise_for_status()
+
+
+def finished(env: Env) -> tuple[int, int]:
+    with env.engine.connect() as c:
+        d = DeliveryRow.__table__  # type: ignore[attr-defined]
+        total = c.execute(sa.select(sa.func.count()).select_from(d)).scalar_one()
+        done = c.execute(
+            sa.select(sa.func.count()).where(d.c.status.in_(["delivered", "failed", "unreachable"]))
+        ).scalar_one()
+    return done, total
+
+
+def wait_finished(env: Env, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, total = finished(env)
+        if done == total:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"deliveries did not finish in {timeout:.0f} s: {finished(env)}")
+
+
+def latencies(env: Env) -> tuple[list[float], list[float]]:
+    """(stored → first accepted, stored → finished) in seconds, per delivery."""
+    d = DeliveryRow.__table__  # type: ignore[attr-defined]
+    with env.engine.connect() as c:
+        rows = c.execute(sa.select(d.c.created_at, d.c.first_accepted_at, d.c.finished_at)).all()
+
+    def s(a: Any, b: Any) -> float:
+        return (b - a).total_seconds()
+
+    return ([s(r[0], r[1]) for r in rows if r[1]], [s(r[0], r[2]) for r in rows if r[2]])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+    )
+
+
+def trickle(env: Env, contacts: list[str], rate: float) -> None:
+    """Receipts arrive as the tills close them: `rate` per second, in batches every 0.2 s."""
+    per = max(1, int(rate / 5))
+    for i in range(0, len(contacts), per):
+        ingest(env, contacts[i : i + per], start_fd=1 + i)
+        time.sleep(per / rate)
+
+
+def simulate(
+    buyers: int, mix: dict[str, float] = DIY_MIX, db_url: str | None = None, rate: float = 25.0
+) -> dict[str, Any]:
+    """The field simulator: receipts arrive at `rate`/s; providers report after scaled-down delays (push
+    0.3 s, Viber 0.5 s, SMS 2 s) through the fakes."""
+    with contextlib.ExitStack() as stack:
+        if db_url is None:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            db_url = f"sqlite:///{tmp / 'sim.db'}"
+        env = stack.enter_context(environment(db_url, {"mail": 0.05, "push": 0.3, "viber": 0.5, "sms": 2.0}))
+        contacts = population(env, buyers, mix)
+        worker = DeliveryWorker(env.engine, WorkerOptions(public_url="https://diy.example", concurrency=32))
+        worker.start()
+        try:
+            started = time.monotonic()
+            trickle(env, contacts, rate)
+            wait_finished(env, timeout=120 + buyers / 10)
+            elapsed = time.monotonic() - started
+        finally:
+            worker.stop()
+            worker.close()
+        with Session(env.engine) as s:
+            total = report(
+                s, env.tenant_id, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+            )["total"]
+        _, done = latencies(env)
+        return {"buyers": buyers, "elapsed_s": elapsed, "total": total,
+                "p50_s": pct(done, 50), "p95_s": pct(done, 95)}  # fmt: skip
+
+
+def print_report(r: dict[str, Any]) -> None:
+    t = r["total"]
+    print(f"buyers {r['buyers']}, {t['delivered']} delivered, {t['by_status']}")
+    print("channel mix: " + ", ".join(f"{k} {v:.1%}" for k, v in t["channel_share"].items()))
+    print(f"cost {t['cost_kopecks'] / 100:.2f} RUB = {t['cost_per_receipt_kopecks'] / 100:.3f} RUB/receipt; "
+          f"operator {t['operator_cost_kopecks'] / 100:.2f} RUB; saving {t['saving_share']:.1%}")  # fmt: skip
+    print(f"stored → delivered p50 {r['p50_s']:.2f} s, p95 {r['p95_s']:.2f} s")
+
+
+def _pg_available() -> bool:
+    try:
+        eng = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        with eng.connect():
+            pass
+        eng.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def throughput(db_url: str, workers: int, receipts: int) -> float:
+    """Deliveries finished per second by `workers` worker processes on a backlog of `receipts`."""
+    bin_dir = Path(sys.executable).parent
+    with environment(db_url, {"push": 0.05, "viber": 0.05, "sms": 0.05}) as env:
+        contacts = population(env, receipts, DIY_MIX, seed=11)
+        ingest(env, contacts)
+        procs = [
+            subprocess.Popen(
+                [
+                    str(bin_dir / "echeck-cloud"),
+                    "--database-url",
+                    db_url,
+                    "--log-level",
+                    "warning",
+                    "delivery-worker",
+                    "--concurrency",
+                    "16",
+                    "--poll",
+                    "0.05",
+                    "--name",
+                    f"bench{i}",
+                    "--public-url",
+                    "https://diy.example",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(workers)
+        ]
+        try:
+            started = time.monotonic()
+            wait_finished(env, timeout=300)
+            return receipts / (time.monotonic() - started)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(20)
+
+
+def first_accepted_p95(db_url: str, receipts: int, rate: float) -> float:
+    """Receipts arrive at `rate`/s in small batches, one in-process worker: stored → first accepted p95."""
+    with environment(db_url, {}) as env:
+        contacts = population(env, receipts, DIY_MIX, seed=13)
+        worker = DeliveryWorker(env.engine, WorkerOptions(public_url="https://diy.example", poll_s=0.1))
+        worker.start()
+        try:
+            trickle(env, contacts, rate)
+            wait_finished(env, timeout=120)
+        finally:
+            worker.stop()
+            worker.close()
+        first, _ = latencies(env)
+        return pct(first, 95)
+
+
+def run(quick: bool) -> list[Figure]:
+    figures: list[Figure] = []
+    sim = simulate(300 if quick else 2000)
+    t = sim["total"]
+    figures += [
+        Figure("delivery", "simulator: saving vs operator's 2 RUB (DIY mix)", t["saving_share"] * 100, "%",
+               "≥ 81%", t["saving_share"] >= 0.81),
+        Figure("delivery", "simulator: cost per receipt", t["cost_per_receipt_kopecks"] / 100, "RUB"),
+        Figure("delivery", "simulator: stored → delivered p50", sim["p50_s"], "s"),
+        Figure("delivery", "simulator: stored → delivered p95", sim["p95_s"], "s", "≤ 60 s",
+               sim["p95_s"] <= 60),
+    ]  # fmt: skip
+    for channel, share in t["channel_share"].items():
+        figures.append(Figure("delivery", f"simulator: share delivered by {channel}", share * 100, "%"))
+    if not _pg_available():
+        return figures
+    n = 300 if quick else 2000
+    for workers in (1, 4):
+        with tempfile.TemporaryDirectory() as tmp, fresh_database("postgres", Path(tmp)) as url:
+            figures.append(Figure("delivery", f"deliveries/s, {workers} worker process(es), PostgreSQL",
+                                  throughput(url, workers, n), "/s"))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp, fresh_database("postgres", Path(tmp)) as url:
+        p95 = first_accepted_p95(url, 100 if quick else 400, 20.0)
+    figures.append(Figure("delivery", "stored → first channel accepted p95 (20 receipts/s)", p95, "s",
+                          "≤ 5 s", p95 <= 5))  # fmt: skip
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_delivery", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--buyers", type=int, default=2000)
+    for name, share in DIY_MIX.items():
+        p.add_argument(
+            f"--{name}", type=float, default=share, help=f"share of buyers reachable by {name} first"
+        )
+    p.add_argument("--database-url", help="default: a temporary SQLite file")
+    p.add_argument("--rate", type=float, default=25.0, help="receipts per second (default 25)")
+    a = p.parse_args(argv)
+    os.environ.setdefault("ECHECK_LOG_LEVEL", "warning")
+    print_report(simulate(a.buyers, {k: getattr(a, k) for k in DIY_MIX}, a.database_url, a.rate))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
