@@ -74,6 +74,9 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         tenant_id, api_key, store_id = p.prepare_cloud(database_url)
         cloud = p.cloud_service(database_url, cloud_port, logs / "cloud.log")
         services.append(cloud.start())
+        providers = p.fakes_service(logs / "fakes.log")  # e-mail, push, Viber and SMS providers, faked
+        services.append(providers.service.start())
+        p.configure_delivery(database_url, tenant_id, api_key, cloud.url, providers.ports)
         atol = p.atol_bench(logs) if args.hook == "atol" else None
         if atol is not None:
             services.append(atol.emulator.start(wait_path=p.ATOL_READY))
@@ -121,10 +124,12 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
                 break
             time.sleep(0.2)
     elapsed = time.monotonic() - started
+    delivery = _wait_for_deliveries(cloud.url, api_key)
     status = p.agent_status(agent.url)
     in_cloud = p.cloud_count(cloud.url, api_key, store_id)
     ok = report["made"] == status["outbox"]["acked"] == in_cloud and report["errors"] == 0
     _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, workdir)
+    _delivery_summary(delivery)
     if atol is not None:
         journal = p.atol_journal(atol.emulator.url)
         console.print(
@@ -152,6 +157,39 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
     )
+
+
+def _wait_for_deliveries(cloud_url: str, api_key: str, timeout: float = 60.0) -> dict:
+    """E-receipts go out in the cloud's background worker: wait (bounded) until every one has an outcome."""
+    deadline = time.monotonic() + timeout
+    with console.status("delivering e-receipts (e-mail → push → Viber → SMS) ..."):
+        while True:
+            total = p.delivery_summary(cloud_url, api_key)
+            finished = ("delivered", "failed", "unreachable")
+            done = sum(n for s, n in total["by_status"].items() if s in finished)
+            if done >= total["receipts"] or time.monotonic() > deadline:
+                return total
+            time.sleep(0.3)
+
+
+def _delivery_summary(t: dict) -> None:
+    table = Table(title="e-receipt delivery", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("receipts to deliver (with a contact)", str(t["receipts"]))
+    table.add_row("sent / delivered / opened", f"{t['sent']} / {t['delivered']} / {t['opened']}")
+    mix = ", ".join(f"{k} {n} ({t['channel_share'][k]:.0%})" for k, n in sorted(t["channel_mix"].items()))
+    table.add_row("channel mix", mix or "-")
+    others = {k: v for k, v in t["by_status"].items() if k != "delivered"}
+    if others:
+        table.add_row("not delivered", ", ".join(f"{k} {v}" for k, v in sorted(others.items())))
+    table.add_row(
+        "cost / fiscal operator's flat price",
+        f"{t['cost_kopecks'] / 100:.2f} / {t['operator_cost_kopecks'] / 100:.2f} RUB",
+    )
+    if t["saving_share"] is not None:
+        table.add_row("saving", f"{t['saving_kopecks'] / 100:.2f} RUB ({t['saving_share']:.0%})")
+    console.print(table)
 
 
 def _summary(

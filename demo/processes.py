@@ -213,3 +213,53 @@ def cloud_count(cloud_url: str, api_key: str, store_id: int) -> int:
 
 def agent_status(agent_url: str) -> dict:
     return httpx.get(f"{agent_url}/agent/v1/status", timeout=5).raise_for_status().json()
+
+
+# -- delivery: the fake providers and the tenant's channels pointing at them -------------------------------
+
+
+@dataclass
+class Providers:
+    service: Service
+    ports: dict[str, int]
+
+
+def fakes_service(log_path: Path) -> Providers:
+    """`echeck-fakes`: SMTP, FCM, a Viber gateway and SMS.ru on loopback ports chosen here."""
+    names = ("smtp", "smtp-control", "fcm", "viber", "smsru")
+    ports = {name: free_port() for name in names}
+    args = [tool("echeck-fakes"), *(a for n in names for a in (f"--{n}-port", str(ports[n])))]
+    return Providers(Service("fakes", args, f"http://127.0.0.1:{ports['fcm']}", log_path), ports)
+
+
+def configure_delivery(database_url: str, tenant_id: int, api_key: str, cloud_url: str, ports: dict) -> None:
+    """Point the tenant's channels at the fakes (`echeck-cloud channels set`) and the fakes' delivery
+    reports at the cloud (their `/_fake/behaviour` control API, like a provider's account settings)."""
+    local = "http://127.0.0.1"
+    channels = {
+        "email": ["host=127.0.0.1", f"port={ports['smtp']}", "sender=Demo Retail <receipts@demo.example>",
+                  "webhook_secret=demo-mail-secret"],
+        "push": [f"base_url={local}:{ports['fcm']}", "project_id=demo-app", "access_token=demo-token"],
+        "viber": [f"base_url={local}:{ports['viber']}", "auth_token=demo-viber-token"],
+        "sms": [f"base_url={local}:{ports['smsru']}", "api_id=demo-sms-api-id",
+                "callback_secret=demo-sms-secret"],
+    }  # fmt: skip
+    for channel, settings in channels.items():
+        flags = [a for s in settings for a in ("--setting", s)]
+        run_json([*cloud_cli(database_url), "channels", "set", "--tenant", str(tenant_id),
+                  "--channel", channel, *flags, "--json"])  # fmt: skip
+    callbacks = f"{cloud_url}/v1/delivery/callbacks/{tenant_id}"
+    behaviour = {
+        "smtp-control": {"callback_url": f"{callbacks}/email", "secret": "demo-mail-secret"},
+        "fcm": {"callback_url": f"{cloud_url}/v1/delivery/app/events", "secret": api_key},
+        "viber": {"callback_url": f"{callbacks}/viber"},
+        "smsru": {"callback_url": f"{callbacks}/sms?secret=demo-sms-secret"},
+    }
+    for name, doc in behaviour.items():
+        httpx.post(f"{local}:{ports[name]}/_fake/behaviour", json=doc, timeout=10).raise_for_status()
+
+
+def delivery_summary(cloud_url: str, api_key: str) -> dict:
+    auth = {"Authorization": f"Bearer {api_key}"}
+    r = httpx.get(f"{cloud_url}/v1/delivery/summary", headers=auth, timeout=10)
+    return r.raise_for_status().json()["total"]
