@@ -8,6 +8,7 @@ PostgreSQL, and the fake providers (fakes/) speaking SMTP, FCM v1, the Viber gat
 
 import argparse
 import contextlib
+import logging
 import os
 import random
 import statistics
@@ -164,6 +165,21 @@ def wait_finished(env: Env, timeout: float) -> None:
     raise RuntimeError(f"deliveries did not finish in {timeout:.0f} s: {finished(env)}")
 
 
+def wait_sent(env: Env, timeout: float) -> None:
+    """Until every delivery had a channel accept it (or ended): the workers' share of the work."""
+    d = DeliveryRow.__table__  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with env.engine.connect() as c:
+            left = c.execute(
+                sa.select(sa.func.count()).where(d.c.first_accepted_at.is_(None), d.c.finished_at.is_(None))
+            ).scalar_one()
+        if left == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"deliveries not sent in {timeout:.0f} s")
+
+
 def latencies(env: Env) -> tuple[list[float], list[float]]:
     """(stored → first accepted, stored → finished) in seconds, per delivery."""
     d = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -243,7 +259,7 @@ def _pg_available() -> bool:
 
 
 def throughput(db_url: str, workers: int, receipts: int) -> float:
-    """Deliveries finished per second by `workers` worker processes on a backlog of `receipts`."""
+    """Deliveries per second (first channel accepted) by `workers` worker processes on a backlog."""
     bin_dir = Path(sys.executable).parent
     with environment(db_url, {"push": 0.05, "viber": 0.05, "sms": 0.05}) as env:
         contacts = population(env, receipts, DIY_MIX, seed=11)
@@ -273,7 +289,7 @@ def throughput(db_url: str, workers: int, receipts: int) -> float:
         ]
         try:
             started = time.monotonic()
-            wait_finished(env, timeout=300)
+            wait_sent(env, timeout=300)
             return receipts / (time.monotonic() - started)
         finally:
             for p in procs:
@@ -290,7 +306,7 @@ def first_accepted_p95(db_url: str, receipts: int, rate: float) -> float:
         worker.start()
         try:
             trickle(env, contacts, rate)
-            wait_finished(env, timeout=120)
+            wait_sent(env, timeout=120)
         finally:
             worker.stop()
             worker.close()
@@ -299,6 +315,8 @@ def first_accepted_p95(db_url: str, receipts: int, rate: float) -> float:
 
 
 def run(quick: bool) -> list[Figure]:
+    logging.getLogger("cloud").setLevel(logging.ERROR)  # expected refusals (not a Viber user) are no news
+    logging.getLogger("fakes").setLevel(logging.ERROR)
     figures: list[Figure] = []
     sim = simulate(300 if quick else 2000)
     t = sim["total"]
