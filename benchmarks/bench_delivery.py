@@ -332,6 +332,7 @@ def run(quick: bool) -> list[Figure]:
         figures.append(Figure("delivery", f"simulator: share delivered by {channel}", share * 100, "%"))
     if not _pg_available():
         return figures
+    os.environ.setdefault("ECHECK_TEST_DATABASE_URL", PG_URL)  # fresh_database reads it
     n = 300 if quick else 2000
     for workers in (1, 4):
         with tempfile.TemporaryDirectory() as tmp, fresh_database("postgres", Path(tmp)) as url:
