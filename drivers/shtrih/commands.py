@@ -6,6 +6,7 @@ answers are `Answer(code, error, data)` with typed readers for the answers the t
 Text fields are cp866, as the device prints them.
 """
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -66,19 +67,21 @@ def _code_bytes(code: int) -> bytes:
     return code.to_bytes(2, "big") if code > 0xFF else bytes([code])
 
 
-class Request:
+class Request(ABC):
     CODE: ClassVar[int]
     SIZE: ClassVar[int | None] = None  # exact data size, when fixed
 
+    @abstractmethod
     def data(self) -> bytes:
-        raise NotImplementedError
+        """The command's data bytes, after the command code."""
 
     def encode(self) -> bytes:
         return _code_bytes(self.CODE) + self.data()
 
     @classmethod
+    @abstractmethod
     def from_data(cls, data: bytes) -> Self:
-        raise NotImplementedError
+        """The command from its data bytes; raises MalformedCommand."""
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:

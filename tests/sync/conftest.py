@@ -12,7 +12,10 @@ from sqlmodel import Session
 
 from sync.outbox import Outbox
 from sync.protocol import ENROLL_PATH, EnrollResponse, receipts_path
+from sync.worker import BearerToken
 from tests.support.live_server import free_port, live_server
+from tests.sync.fake_peer import FakeCloud
+from tests.sync.helpers import Served
 
 
 @dataclass
@@ -96,3 +99,19 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
     box = Outbox(tmp_path / "outbox.db")
     yield box
     box.close()
+
+
+@pytest.fixture
+def peer() -> Iterator[FakeCloud]:
+    """A fake cloud that misbehaves on demand (5xx, 429, timeouts, odd answers)."""
+    fake = FakeCloud()
+    served = Served(fake.app).start()
+    fake.url, fake.served = served.url, served
+    yield fake
+    served.stop()
+
+
+@pytest.fixture
+def client(peer: FakeCloud) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=peer.url, auth=BearerToken("tok-123"), timeout=5) as c:
+        yield c

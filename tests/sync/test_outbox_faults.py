@@ -6,7 +6,6 @@ import os
 import random
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,27 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from sync.outbox import Outbox, OutboxWriteError, quarantined_files
-from sync.worker import BearerToken, OutcomeKind, SyncWorker
+from sync.worker import OutcomeKind, SyncWorker
 from tests.sync.factories import make_receipt
 from tests.sync.fake_peer import FakeCloud, status
-from tests.sync.helpers import Served
 
 STORE = 7
 
 
-@pytest.fixture
-def peer() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    served = Served(fake.app).start()
-    fake.url, fake.served = served.url, served
-    yield fake
-    served.stop()
-
-
-@pytest.fixture
-def client(peer: FakeCloud) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=peer.url, auth=BearerToken("tok"), timeout=5) as c:
-        yield c
 
 
 def _worker(outbox: Outbox, client: httpx.Client, **options: object) -> SyncWorker:

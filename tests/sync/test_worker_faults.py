@@ -3,7 +3,6 @@ truncated connections, odd batch answers. Each peer is a fake on loopback; the w
 
 import logging
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -21,19 +20,6 @@ from tests.sync.helpers import Served, running, wait_for
 STORE = 7
 
 
-@pytest.fixture
-def peer() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    served = Served(fake.app).start()
-    fake.url, fake.served = served.url, served
-    yield fake
-    served.stop()
-
-
-@pytest.fixture
-def client(peer: FakeCloud) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=peer.url, auth=BearerToken("tok-123"), timeout=5) as c:
-        yield c
 
 
 def _fill(outbox: Outbox, count: int, start: int = 0) -> None:
