@@ -133,7 +133,7 @@ class Agent:
 
     def landing_url(self, checkout_id: str) -> str | None:
         register_id = self.enrollment.register_id if self.enrollment else None
-        return landing_url(self.cloud_url, register_id, checkout_id)
+        return landing_url(self.cloud_url, register_id, self.checkouts.landing_token(checkout_id))
 
     def status(self) -> AgentStatus:
         stats = self.outbox.stats()

@@ -36,11 +36,11 @@ POLL_SLICE_S = 0.5  # a long-poll re-checks the client's connection this often, 
 MAX_WAIT_S = 60.0
 
 
-def landing_url(base: str | None, register_id: int | None, checkout_id: str) -> str | None:
-    """The e-receipt landing for this checkout (the page itself is the cloud's `pages` capability)."""
-    if not base or register_id is None:
+def landing_url(base: str | None, register_id: int | None, landing_token: str | None) -> str | None:
+    """The cloud's e-receipt landing for this checkout: it waits for the receipt, then shows it."""
+    if not base or register_id is None or not landing_token:
         return None
-    return f"{base.rstrip('/')}/r/{register_id}/{checkout_id}"
+    return f"{base.rstrip('/')}/r/c/{register_id}/{landing_token}"
 
 
 def build_router(

@@ -4,7 +4,8 @@ opened → contact_asked → contact_given | contact_skipped → closed; cancell
 The agent's checkout service keeps these values and persists the closed receipt; hooks only send events.
 """
 
-from dataclasses import dataclass, replace
+import secrets
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pos_plugin.contract import AskMode, CheckoutConflict, CheckoutState
@@ -56,6 +57,9 @@ class Checkout:
     card: LoyaltyCard | None = None
     contact: BuyerContact | None = None
     receipt_key: ReceiptKey | None = None
+    # The unguessable part of the e-receipt landing the popup's QR code shows (the checkout id is not:
+    # POS software numbers checkouts, and a guessable link would show other buyers' purchases).
+    landing_token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     def _require_open(self, action: str) -> None:
         if self.state not in OPEN_STATES:

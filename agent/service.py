@@ -148,6 +148,7 @@ class CheckoutService:
                 total=request.total,
                 contact=current.contact,
                 loyalty_card=current.card.number if current.card else None,
+                extra={"checkout_id": checkout_id, "landing": current.landing_token},
             )
             closed, is_new = current.close(receipt)
             queued = False
@@ -189,6 +190,11 @@ class CheckoutService:
         self.prompts.withdraw(checkout_id)
         log.info("checkout cancelled", extra={"checkout": checkout_id})
         return _view(checkout)
+
+    def landing_token(self, checkout_id: str) -> str | None:
+        with self._lock:
+            checkout = self._checkouts.get(checkout_id)
+        return checkout.landing_token if checkout else None
 
     # -- internals ----------------------------------------------------------------------------------
     def _find(self, checkout_id: str) -> Checkout:

@@ -15,6 +15,7 @@ from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
+from cloud.pages.router import router as pages_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 
@@ -56,6 +57,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)
     app.include_router(ingest_router)
     app.include_router(delivery_router)
+    app.include_router(pages_router)  # the buyer's e-receipt pages
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")

@@ -1,13 +1,12 @@
-"""Delivery's HTTP surface, thin: provider callbacks, the retailer's app backend, head office's reports,
-and the buyer's read-only e-receipt page at /r/{token}."""
+"""Delivery's HTTP surface, thin: provider callbacks, the retailer's app backend, head office's reports.
+The buyer's e-receipt page the messages link to lives in `cloud.pages`."""
 
-import html
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +15,6 @@ from cloud.delivery import config as delivery_config
 from cloud.delivery import reports, service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels import BadReport, build_adapter
-from cloud.delivery.message import rubles
 from cloud.deps import CurrentTenant, SessionDep
 from cloud.logs import event
 from sync.protocol import Problem
@@ -132,30 +130,6 @@ def delivery_summary(
     until = _aware(until) if until else utcnow() + timedelta(seconds=1)
     since = _aware(since) if since else until - timedelta(days=1)
     return reports.summary(session, tenant.id, since, until, store_id)
-
-
-@router.get("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
-def receipt_page(token: str, session: SessionDep) -> HTMLResponse:
-    """A minimal read-only e-receipt; the personalized page (template, promo, tracking) is a later issue."""
-    found = service.open_page(session, token, utcnow()) if 16 <= len(token) <= 32 else None
-    if found is None:
-        return HTMLResponse("<h1>Чек не найден</h1>", status_code=404)
-    receipt, _ = found
-    items = "".join(
-        f"<tr><td>{html.escape(str(i.get('name', '')))}</td>"
-        f"<td>{html.escape(str(i.get('quantity', '')))}</td>"
-        f"<td>{rubles(int(i.get('total', 0)))}</td></tr>"
-        for i in receipt.payload.get("items", [])
-    )
-    f = receipt.payload.get("fiscal", {})
-    page = (
-        "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-        "<title>Электронный чек</title><h1>Кассовый чек</h1>"
-        f"<table>{items}</table><p><b>Итого: {rubles(receipt.total)} ₽</b></p>"
-        f"<p>ФН {html.escape(str(f.get('fn_serial', '')))} ФД {f.get('fd_number', '')} "
-        f"ФП {f.get('fpd', '')}<br>{html.escape(str(f.get('issued_at', '')))}</p>"
-    )
-    return HTMLResponse(page)
 
 
 def _aware(value: datetime) -> datetime:

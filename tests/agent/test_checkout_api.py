@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from agent.bootstrap import Agent, create_app
+from agent.cashier_api import landing_url
 from agent.config import load_config
 from receipts.examples import REFERENCE_FISCAL, REFERENCE_QR, REFERENCE_SALE
 from sync.outbox import Outbox
@@ -62,6 +63,16 @@ def test_member_confirms_masked_phone_and_receipt_is_queued(pos: httpx.Client, a
         [entry] = outbox.pending(10)
     assert entry.payload["contact"] == {"kind": "phone", "value": "79161234567"}
     assert entry.payload["loyalty_card"] == "2770001"
+    # the popup's QR landing finds the receipt in the cloud by this unguessable token
+    assert entry.payload["extra"]["checkout_id"] == cid
+    assert len(entry.payload["extra"]["landing"]) == 16
+
+
+def test_landing_url_needs_a_cloud_an_enrollment_and_a_token() -> None:
+    assert landing_url("https://echeck.example.ru/", 31, "tok") == "https://echeck.example.ru/r/c/31/tok"
+    assert landing_url(None, 31, "tok") is None
+    assert landing_url("https://echeck.example.ru", None, "tok") is None
+    assert landing_url("https://echeck.example.ru", 31, None) is None
 
 
 def test_second_close_with_the_same_fiscal_data_is_idempotent(pos: httpx.Client, agent_dir: Path) -> None:
