@@ -4,6 +4,7 @@ Phones are stored as country code + national number without '+', e-mails trimmed
 after NFKC. Identity joins use the lowercase hex SHA-256 of the normalized string.
 """
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -26,8 +27,39 @@ class ContactKind(StrEnum):
     EMAIL = "email"
 
 
+# Pure functions of their arguments (and of the library's metadata): a small cache serves the contacts that
+# come back (regulars, the same close handled by the hook, the outbox and the cloud), at ~150 kB at most.
+_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:
     """'8 (916) 123-45-67', '+7 916 123 45 67', '9161234567' -> '79161234567'."""
+    if region == "RU" and _already_canonical_ru(text):
+        return text
+    return _normalize_phone(text, region)
+
+
+def _already_canonical_ru(text: str) -> bool:
+    """True only when `_normalize_phone(text, "RU")` returns `text` unchanged: the cheap path for a phone
+    normalized before (by the agent at the close, then by every validation of the stored receipt).
+
+    For 11 ASCII digits starting with 7 the full path keeps the text, builds "+" + text and parses it:
+    country code 7, national number text[1:] (the national prefix 8 is not stripped: 9 digits are too
+    short for +7). That is the number built here unless the national number has a leading zero, which
+    `parse` keeps as an Italian leading zero; such a number then does not format back to `text` here
+    and takes the full path. So: same number, same validity check, same E.164 text.
+    tests/receipts/test_contact.py checks this equivalence against the full path.
+    """
+    if len(text) != 11 or text[0] != "7" or not (text.isascii() and text.isdigit()):
+        return False
+    number = phonenumbers.PhoneNumber(country_code=7, national_number=int(text[1:]))
+    return phonenumbers.is_valid_number(number) and (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+" + text
+    )
+
+
+def _normalize_phone(text: str, region: str) -> str:
     raw = unicodedata.normalize("NFKC", text).strip()
     if not raw:
         raise InvalidContact("phone is empty")
@@ -51,6 +83,7 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def normalize_email(text: str) -> str:
     """' John_Smith@Gmail.com ' -> 'john_smith@gmail.com'. Dots and +tags stay part of the key."""
     value = unicodedata.normalize("NFKC", text).strip().lower()

@@ -1,6 +1,8 @@
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from receipts import (
     BuyerContact,
@@ -11,6 +13,7 @@ from receipts import (
     normalize_phone,
     parse_contact,
 )
+from receipts import contact as contact_module
 from receipts.redact import RedactingFilter, redact
 
 
@@ -94,3 +97,54 @@ def test_redacting_filter_covers_message_args_and_extras() -> None:
     RedactingFilter().filter(record)
     assert record.getMessage() == "sent to +7 *** ***-45-67"
     assert record.contact == "i***@mail.ru"
+
+
+# --- the cheap path for an already-canonical phone must be the full path, answer for answer ---------------
+
+
+def _full_path(text: str) -> str | InvalidContact:
+    try:
+        return contact_module._normalize_phone(text, "RU")
+    except InvalidContact as exc:
+        return exc
+
+
+def _public(text: str) -> str | InvalidContact:
+    try:
+        return normalize_phone(text)
+    except InvalidContact as exc:
+        return exc
+
+
+def _same(a: str | InvalidContact, b: str | InvalidContact) -> bool:
+    if isinstance(a, InvalidContact) or isinstance(b, InvalidContact):
+        return type(a) is type(b) and str(a) == str(b)
+    return a == b
+
+
+def _check_cheap_path(text: str) -> None:
+    full = _full_path(text)
+    assert _same(_public(text), full), text
+    if contact_module._already_canonical_ru(text):
+        assert full == text, text  # the cheap path only ever says "unchanged" when the full path does
+    elif full == text:
+        assert text[1] == "0", text  # it declines only a leading-zero national number, to the full path
+
+
+@given(st.text(alphabet="0123456789", min_size=10, max_size=10))
+@settings(max_examples=3000, deadline=None)
+def test_cheap_path_equals_full_path_for_any_7_and_10_digits(national: str) -> None:
+    _check_cheap_path("7" + national)
+
+
+@given(st.text(alphabet="0123456789+7 ", min_size=0, max_size=14))
+@settings(max_examples=500, deadline=None)
+def test_cheap_path_equals_full_path_for_near_canonical_text(text: str) -> None:
+    _check_cheap_path(text)
+
+
+def test_cheap_path_equals_full_path_for_every_three_digit_code() -> None:
+    # Validity depends on the leading digits of the national number: every code, a few line numbers each.
+    for code in range(1000):
+        for line in ("0000000", "1234567", "9999999", "5550101"):
+            _check_cheap_path(f"7{code:03d}{line}")
