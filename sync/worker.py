@@ -17,8 +17,14 @@ key, and the cloud stores each key once. Failures are kept apart by kind:
   for everyone never dead-letters anything).
 
 Batches go gzip-compressed (`Content-Encoding: gzip`); a cloud that answers 415 gets plain JSON from then
-on. The loop also does the outbox's upkeep: acked rows past the retention are purged, and the size quota
-is checked (an alarm in the log, the status and the heartbeat; nothing is ever dropped for it).
+on. While a backlog lasts (every batch comes back full) the batch grows past `batch_size` up to
+`backlog_batch_size` (the protocol's maximum), and `in_flight` batches go at once: a cloud runs several
+workers, and one batch at a time keeps only one of them busy while the others wait for the register. The
+answers are then applied one by one in this thread, exactly as for a single batch; rows only leave
+`pending` on their own batch's answer. Any failure ends that until a batch goes through again.
+
+The loop also does the outbox's upkeep: acked rows past the retention are purged, and the size quota is
+checked (an alarm in the log, the status and the heartbeat; nothing is ever dropped for it).
 """
 
 import gzip
@@ -27,6 +33,7 @@ import random
 import threading
 import time
 from collections.abc import Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -40,6 +47,7 @@ from sync.outbox import Outbox, OutboxEntry
 from sync.protocol import (
     HEARTBEAT_PATH,
     HEARTBEAT_V1_FIELDS,
+    MAX_BATCH,
     BatchResult,
     Heartbeat,
     HeartbeatAck,
@@ -113,6 +121,8 @@ class SyncWorker:
         store_id: int,
         *,
         batch_size: int = 200,
+        backlog_batch_size: int = MAX_BATCH,
+        in_flight: int = 2,
         linger: float = 0.05,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
@@ -123,7 +133,7 @@ class SyncWorker:
         agent_version: str = "",
         rng: random.Random | None = None,
         compress: bool = True,
-        gzip_level: int = 5,
+        gzip_level: int = 3,
         poison_after: int = 3,
         retention: timedelta | None = timedelta(days=30),
         maintenance_interval: float = 3600.0,
@@ -134,6 +144,8 @@ class SyncWorker:
         self.client = client
         self.store_id = store_id
         self.batch_size = batch_size
+        self.backlog_batch_size = max(batch_size, min(backlog_batch_size, MAX_BATCH))
+        self.in_flight = max(1, in_flight)
         self.linger = linger
         self.refused_backoff = refused_backoff
         self.poll_interval = poll_interval
@@ -151,6 +163,9 @@ class SyncWorker:
         )
         self._backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self._batch_limit = batch_size  # shrinks on 413, grows back after successes
+        self._sent_limit = batch_size  # the batch size the current round was cut with
+        self._ceiling = self.backlog_batch_size  # lowered by a 413: a backlog never grows into it again
+        self._pool: ThreadPoolExecutor | None = None  # posts the extra in-flight batches; made on first use
         self._wake = threading.Event()
         self._send_lock = threading.Lock()  # run_once from a test and from run() never overlap
         self._state_lock = threading.Lock()  # status is read from the agent's threads
@@ -201,12 +216,44 @@ class SyncWorker:
     def run_once(self) -> SyncOutcome:
         """Send the oldest pending rows as one batch, if any, and record what the cloud said."""
         with self._send_lock:
-            entries = self.outbox.pending(self._batch_limit)
+            # Pipelining only while all is well: after any failure one batch at a time, as it bisects.
+            pipelined = self.in_flight > 1 and self._failures == 0 and self._suspect is None
+            limit = self._sent_limit = self._batch_limit
+            entries = self.outbox.pending(limit * self.in_flight if pipelined else limit)
             if not entries:
                 return SyncOutcome(OutcomeKind.IDLE)
             if self._suspect is not None and self._suspect[1] >= self.poison_after:
                 return self._probe_past_suspect()
+            if len(entries) > limit:
+                return self._send_in_flight([entries[i : i + limit] for i in range(0, len(entries), limit)])
             return self._send(entries)
+
+    def _send_in_flight(self, batches: list[Sequence[OutboxEntry]]) -> SyncOutcome:
+        """Post the batches at once, then handle each answer as `_send` would, the answered ones first: a
+        failure's backoff and batch size are the state the loop is left in, never undone by a success."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.in_flight - 1, thread_name_prefix="echeck-sync-post")
+        later = [self._pool.submit(self._exchange, batch) for batch in batches[1:]]
+        answers = [self._exchange(batches[0]), *(f.result() for f in later)]
+        pairs = list(zip(batches, answers, strict=True))
+        pairs.sort(key=lambda pair: not (isinstance(pair[1], httpx.Response) and pair[1].is_success))
+        outcomes = [self._answer(batch, answer) for batch, answer in pairs]
+        failed = [o for o in outcomes if o.kind is not OutcomeKind.SYNCED]
+        if failed:
+            return failed[-1]
+        return SyncOutcome(
+            OutcomeKind.SYNCED,
+            sum(o.sent for o in outcomes),
+            sum(o.acked for o in outcomes),
+            sum(o.rejected for o in outcomes),
+            status_code=outcomes[-1].status_code,
+        )
+
+    def close(self) -> None:
+        """Let go of the posting threads (the loop does this when it stops)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _post(self, entries: Sequence[OutboxEntry]) -> httpx.Response:
         # The rows hold their wire JSON already: the batch is assembled as text, not parsed and re-dumped.
@@ -217,11 +264,21 @@ class SyncWorker:
             headers["Content-Encoding"] = "gzip"
         return self.client.post(batch_path(self.store_id), content=body, headers=headers, **self._per_request)
 
-    def _send(self, entries: Sequence[OutboxEntry]) -> SyncOutcome:
+    def _exchange(self, entries: Sequence[OutboxEntry]) -> httpx.Response | httpx.HTTPError:
+        """The cloud's answer or the transport's error; touches no state (it may run on a posting thread)."""
         try:
-            response = self._post(entries)
+            return self._post(entries)
         except httpx.HTTPError as exc:  # connect/read/write errors, timeouts, dropped connections
-            return self._failed(entries, f"{type(exc).__name__}: {exc}", transport=True)
+            return exc
+
+    def _send(self, entries: Sequence[OutboxEntry]) -> SyncOutcome:
+        return self._answer(entries, self._exchange(entries))
+
+    def _answer(
+        self, entries: Sequence[OutboxEntry], response: httpx.Response | httpx.HTTPError
+    ) -> SyncOutcome:
+        if isinstance(response, httpx.HTTPError):
+            return self._failed(entries, f"{type(response).__name__}: {response}", transport=True)
         code = response.status_code
         if code in (401, 403):
             return self._refused_token(entries, response)
@@ -231,8 +288,9 @@ class SyncWorker:
             return self._failed(
                 entries, "HTTP 415: gzip not accepted, sending plain JSON", code=code, delay=0
             )
-        if code == 413 and self._batch_limit > 1:
-            self._batch_limit = max(1, self._batch_limit // 2)
+        if code == 413 and len(entries) > 1:
+            self._batch_limit = max(1, len(entries) // 2)
+            self._ceiling = self._batch_limit
             return self._failed(entries, f"HTTP 413: batch too large, now {self._batch_limit}", code=code)
         if code in (429, 503):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -342,7 +400,13 @@ class SyncWorker:
             self._refused = False
             self._transport_failure = False
             self._next_attempt = time.monotonic()
-            self._batch_limit = min(self.batch_size, self._batch_limit * 2)
+            # A full batch means a backlog: grow past `batch_size` towards the larger size, though never
+            # into a size the cloud answered 413 to; otherwise back to the usual size.
+            backlog = len(entries) >= self._sent_limit
+            grow_to = self.batch_size
+            if backlog:
+                grow_to = max(self.batch_size, min(self.backlog_batch_size, self._ceiling))
+            self._batch_limit = min(grow_to, self._batch_limit * 2)
             if self._suspect is not None and self._suspect[0] in acked:
                 self._suspect = None
         log.info(
@@ -530,6 +594,7 @@ class SyncWorker:
                     stop.wait(self.linger)
                     self._next_attempt = time.monotonic()
                 # While backing off a wake changes nothing: the cloud is known to be unwell.
+        self.close()
         log.info("sync worker stopped", extra={"store": self.store_id})
 
 

@@ -26,7 +26,8 @@ def test_drains_the_outbox_in_batches_and_the_cloud_holds_each_receipt_once(
 ) -> None:
     for n in range(450):
         outbox.enqueue(make_receipt(n))
-    worker = SyncWorker(outbox, client, cloud.store_id, batch_size=200)
+    # One batch at a time, never larger than batch_size: the backlog path is the next test's.
+    worker = SyncWorker(outbox, client, cloud.store_id, batch_size=200, backlog_batch_size=200, in_flight=1)
     outcomes = [worker.run_once() for _ in range(4)]
     assert [o.kind for o in outcomes] == [OutcomeKind.SYNCED] * 3 + [OutcomeKind.IDLE]
     assert [o.sent for o in outcomes] == [200, 200, 50, 0]
@@ -41,6 +42,25 @@ def test_drains_the_outbox_in_batches_and_the_cloud_holds_each_receipt_once(
     assert status.last_sync_at is not None
     assert status.consecutive_failures == 0
     assert len(outbox.ack_latencies()) == 450
+
+
+def test_a_backlog_goes_in_growing_batches_two_at_a_time_and_each_receipt_is_stored_once(
+    cloud: Cloud, client: httpx.Client, outbox: Outbox
+) -> None:
+    for n in range(2500):
+        outbox.enqueue(make_receipt(n))
+    worker = SyncWorker(outbox, client, cloud.store_id, batch_size=100)
+    outcomes = [worker.run_once() for _ in range(4)]
+    # Two batches per round; each full one doubles the size up to the protocol's 1000: 2×100, 2×400,
+    # then 1000 + the last 500. The half-full one ends the backlog: the size is back to batch_size.
+    assert [o.sent for o in outcomes] == [200, 800, 1500, 0]
+    assert [o.kind for o in outcomes] == [OutcomeKind.SYNCED] * 3 + [OutcomeKind.IDLE]
+    assert sum(o.acked for o in outcomes) == 2500
+    assert worker.status.batch_limit == 100
+    stats = outbox.stats()
+    assert (stats.pending, stats.acked, stats.rejected) == (0, 2500, 0)
+    keys = cloud.receipt_keys()
+    assert sorted(keys) == sorted(str(make_receipt(n).key) for n in range(2500))
 
 
 def test_a_resend_after_a_lost_ack_is_acked_as_duplicate_and_stored_once(

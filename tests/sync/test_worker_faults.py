@@ -206,6 +206,42 @@ def test_413_halves_the_batch(peer: FakeCloud, client: httpx.Client, outbox: Out
     assert peer.batches[:3] == [100, 50, 25]
 
 
+def test_one_of_two_batches_in_flight_fails_the_other_is_acked_and_the_worker_backs_off(
+    peer: FakeCloud, client: httpx.Client, outbox: Outbox
+) -> None:
+    _fill(outbox, 200)
+    peer.script.append(status(500))  # whichever of the two batches reaches the cloud first gets it
+    worker = _worker(outbox, client, batch_size=100)
+    outcome = worker.run_once()
+    assert peer.batches == [100, 100]
+    assert (outcome.kind, outcome.status_code) == (OutcomeKind.FAILED, 500)
+    stats = outbox.stats()
+    assert (stats.pending, stats.acked) == (100, 100), "only the answered batch's rows left pending"
+    assert len(peer.stored) == 100
+    status_ = worker.status
+    assert status_.consecutive_failures == 1, "the success did not undo the failure's backoff"
+    assert status_.batch_limit == 50, "the failed batch is being bisected"
+    # After a failure one batch at a time, until one goes through; then two again.
+    assert worker.run_once().sent == 50
+    assert worker.run_once().sent == 50
+    assert outbox.stats().pending == 0
+    assert peer.batches == [100, 100, 50, 50]
+    assert len(peer.stored) == 200
+
+
+def test_a_413_caps_the_backlog_batch_below_the_refused_size(
+    peer: FakeCloud, client: httpx.Client, outbox: Outbox
+) -> None:
+    _fill(outbox, 700)
+    worker = _worker(outbox, client, batch_size=100, in_flight=1)
+    assert [worker.run_once().sent for _ in range(2)] == [100, 200]  # full batches: the size doubles
+    peer.script.append(status(413))
+    assert worker.run_once().kind is OutcomeKind.FAILED  # 400 refused as too large
+    assert [worker.run_once().sent for _ in range(2)] == [200, 200]  # never 400 again
+    assert peer.batches == [100, 200, 400, 200, 200]
+    assert outbox.stats().pending == 0
+
+
 def test_the_loop_delivers_everything_once_through_a_storm_of_faults(peer: FakeCloud, outbox: Outbox) -> None:
     rng = random.Random(42)
     faults = [status(500), status(503, "0"), status(429, "0"), status(502), slow(0.4)]
