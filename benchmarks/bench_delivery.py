@@ -32,7 +32,7 @@ from cloud.db import make_engine, migrate
 from cloud.delivery import config as delivery_config
 from cloud.delivery import service
 from cloud.delivery.cascade import Channel
-from cloud.delivery.models import DeliveryRow
+from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.reports import summary as report
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
 from cloud.fleet import service as fleet
@@ -121,10 +121,11 @@ def environment(db_url: str, delays: dict[str, float]) -> Iterator[Env]:
 def population(env: Env, buyers: int, mix: dict[str, float], seed: int = 7) -> list[str]:
     """Buyers with the channels they can be reached on: e-mail; an app; Viber; only SMS."""
     rnd = random.Random(seed)
+    kinds = quotas(buyers, mix)
+    rnd.shuffle(kinds)
     contacts = []
     with Session(env.engine) as s:
-        for i in range(buyers):
-            kind = rnd.choices(list(mix), weights=list(mix.values()))[0]
+        for i, kind in enumerate(kinds):
             if kind == "email":
                 contacts.append(f"buyer{i}@example.com")
                 continue
@@ -135,6 +136,17 @@ def population(env: Env, buyers: int, mix: dict[str, float], seed: int = 7) -> l
             elif kind == "sms":
                 env.behaviours["viber"].recipients[phone] = Mode.REJECT
     return contacts
+
+
+def quotas(buyers: int, mix: dict[str, float]) -> list[str]:
+    """Exactly the mix's shares (largest remainder), not a random draw: 2000 draws from the DIY mix gave
+    24% SMS-only buyers instead of 23%, and the saving moved with that noise, not with the engine."""
+    total = sum(mix.values())
+    exact = {k: buyers * v / total for k, v in mix.items()}
+    counts = {k: int(x) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: buyers - sum(counts.values())]:
+        counts[k] += 1
+    return [k for k, n in counts.items() for _ in range(n)]
 
 
 def ingest(env: Env, contacts: list[str], start_fd: int = 1, batch: int = 200) -> None:
@@ -155,14 +167,40 @@ def finished(env: Env) -> tuple[int, int]:
     return done, total
 
 
-def wait_finished(env: Env, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, total = finished(env)
-        if done == total:
+def wait_finished(env: Env, stall_s: float = 180.0) -> None:
+    """Until every delivery has ended. Gives up only when none ended for `stall_s` (longer than any step
+    the simulator's providers should need, the default Viber deadline of 120 s included), so a loaded
+    machine slows the run down but does not fail it; then dumps what is stuck, to show why."""
+    last, since = finished(env), time.monotonic()
+    while time.monotonic() - since < stall_s:
+        now = finished(env)
+        if now[0] == now[1]:
             return
+        if now != last:
+            last, since = now, time.monotonic()
         time.sleep(0.1)
-    raise RuntimeError(f"deliveries did not finish in {timeout:.0f} s: {finished(env)}")
+    raise RuntimeError(f"deliveries stalled for {stall_s:.0f} s at {finished(env)}:\n" + stuck(env))
+
+
+def stuck(env: Env, limit: int = 5) -> str:
+    """The unfinished deliveries' rows, attempts with their histories, and their reports."""
+    d = DeliveryRow.__table__  # type: ignore[attr-defined]
+    a = AttemptRow.__table__  # type: ignore[attr-defined]
+    r = ReportRow.__table__  # type: ignore[attr-defined]
+    lines = []
+    with env.engine.connect() as c:
+        rows = c.execute(
+            sa.select(d).where(d.c.finished_at.is_(None)).order_by(d.c.id).limit(limit)
+        ).mappings()
+        for row in rows:
+            lines.append(f"delivery {dict(row)}")
+            for att in c.execute(sa.select(a).where(a.c.delivery_id == row["id"])).mappings():
+                lines.append(f"  attempt {dict(att)}")
+                for rep in c.execute(sa.select(r).where(r.c.message_id == att["message_id"])).mappings():
+                    lines.append(f"    report {dict(rep)}")
+    lines += [f"{k}: {len(b.messages)} messages, {b.reports_sent} reports sent, {b.report_errors} report "
+              f"errors" for k, b in env.behaviours.items()]  # fmt: skip
+    return "\n".join(lines)
 
 
 def wait_sent(env: Env, timeout: float) -> None:
@@ -224,7 +262,7 @@ def simulate(
         try:
             started = time.monotonic()
             trickle(env, contacts, rate)
-            wait_finished(env, timeout=120 + buyers / 10)
+            wait_finished(env)
             elapsed = time.monotonic() - started
         finally:
             worker.stop()

@@ -117,6 +117,8 @@ class ReportRow(CloudModel, table=True):
     """Every delivery report as received (no contact in it): applied, late, ignored or unknown."""
 
     __tablename__ = "delivery_report"
+    # Parked reports (ones that overtook the worker) are found again by message id.
+    __table_args__ = (sa.Index(None, "tenant_id", "channel", "message_id"),)
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
     tenant_id: int = Field(foreign_key="tenant.id")

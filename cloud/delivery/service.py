@@ -147,46 +147,139 @@ def apply_reports(
     session: Session, tenant_id: int, channel: Channel, reports: list[ProviderReport], prices: dict[str, int],
     now: datetime,
 ) -> ReportOutcome:  # fmt: skip
-    """Feed provider reports to their deliveries. Unknown message ids are recorded and logged, not errors."""
+    """Feed provider reports to their deliveries. Unknown message ids are recorded and logged, not errors.
+
+    A report can overtake the worker: the provider calls back as soon as it has the message, while the
+    worker is still waiting to write the message id the provider answered with. Such a report is parked
+    (stored as "unknown", committed), then looked up once more; whichever of the two sides commits second
+    finds the other's row, and `settle_parked` applies it exactly once (see `replay_parked`).
+    """
     outcome = ReportOutcome()
     for rep in reports:
-        attempt = session.exec(
-            select(AttemptRow).where(
-                AttemptRow.channel == channel.value,
-                AttemptRow.message_id == rep.message_id,
-                AttemptRow.tenant_id == tenant_id,
-            )
-        ).first()
-        effect = "unknown"
+        attempt = _attempt_by_message(session, tenant_id, channel, rep.message_id)
         if attempt is None:
-            outcome.unknown += 1
-            event(log, logging.WARNING, "report.unknown_message", tenant_id=tenant_id, channel=channel,
-                  message_id=rep.message_id[:80], status=rep.status)  # fmt: skip
-        elif rep.status is AttemptStatus.ACCEPTED:
-            effect = "progress"  # "queued", "sent to operator": nothing to decide
-        else:
-            row = session.exec(
-                select(DeliveryRow).where(DeliveryRow.id == attempt.delivery_id).with_for_update()
-            ).one()
-            attempts = store.attempts_of(session, attempt.delivery_id)
-            d = store.to_state(row, attempts)
-            d2, changed = reported(d, attempt.step, now, rep.status, rep.detail)
-            store.save(session, row, attempts, d2, prices)
+            parked = ReportRow(
+                tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
+                status=rep.status.value, attempt_id=None, effect=UNKNOWN, received_at=now,
+            )  # fmt: skip
+            session.add(parked)
+            session.commit()
+            attempt = _attempt_by_message(session, tenant_id, channel, rep.message_id)
+            effect = _settle(session, parked.id, attempt, prices, now) if attempt is not None else UNKNOWN
+            if effect == UNKNOWN:
+                outcome.unknown += 1
+                event(log, logging.WARNING, "report.unknown_message", tenant_id=tenant_id, channel=channel,
+                      message_id=rep.message_id[:80], status=rep.status)  # fmt: skip
+            else:
+                outcome.applied += effect == "applied"
+                outcome.late += effect != "applied"
+            continue
+        effect = "progress"  # "queued", "sent to operator": nothing to decide
+        if rep.status is not AttemptStatus.ACCEPTED:
+            changed = _apply_one(session, attempt, rep.status, rep.detail, prices, now)
             effect = "applied" if changed else "late"
             outcome.applied += changed
             outcome.late += not changed
-            name = "report.applied" if changed else "report.recorded"
-            event(log, logging.INFO, name, tenant_id=tenant_id, delivery_id=row.id, channel=channel,
-                  status=rep.status, delivery_status=d2.status)  # fmt: skip
         session.add(
             ReportRow(
                 tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
-                status=rep.status.value, attempt_id=attempt.id if attempt else None, effect=effect,
-                received_at=now,
+                status=rep.status.value, attempt_id=attempt.id, effect=effect, received_at=now,
             )
         )  # fmt: skip
         session.commit()
     return outcome
+
+
+def replay_parked(
+    session: Session, tenant_id: int, channel: Channel, message_id: str, prices: dict[str, int], now: datetime
+) -> int:
+    """After the worker committed a provider's message id: apply the reports that arrived before it.
+
+    Must run in a transaction after the one that wrote the message id (a report parked meanwhile is then
+    seen by one side or the other). Returns how many parked reports it settled.
+    """
+    attempt = _attempt_by_message(session, tenant_id, channel, message_id)
+    if attempt is None:
+        return 0
+    parked = session.exec(
+        select(ReportRow.id)
+        .where(
+            ReportRow.tenant_id == tenant_id,
+            ReportRow.channel == channel.value,
+            ReportRow.message_id == message_id[:200],
+            ReportRow.effect == UNKNOWN,
+        )
+        .order_by(ReportRow.id)  # type: ignore[arg-type]
+    ).all()
+    settled = 0
+    for report_id in parked:
+        settled += _settle(session, report_id, attempt, prices, now) != UNKNOWN
+    return settled
+
+
+UNKNOWN = "unknown"
+
+
+def _attempt_by_message(
+    session: Session, tenant_id: int, channel: Channel, message_id: str
+) -> AttemptRow | None:
+    return session.exec(
+        select(AttemptRow)
+        .where(
+            AttemptRow.channel == channel.value,
+            AttemptRow.message_id == message_id,
+            AttemptRow.tenant_id == tenant_id,
+        )
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _settle(
+    session: Session, report_id: int | None, attempt: AttemptRow, prices: dict[str, int], now: datetime
+) -> str:
+    """Apply one parked report to its attempt, once: both the callback and the worker may try, so the
+    delivery row is locked first and the report is applied only if it is still parked. Commits."""
+    lock = select(DeliveryRow).where(DeliveryRow.id == attempt.delivery_id).with_for_update()
+    session.exec(lock.execution_options(populate_existing=True)).one()
+    report = session.exec(
+        select(ReportRow).where(ReportRow.id == report_id).execution_options(populate_existing=True)
+    ).one()
+    if report.effect != UNKNOWN:
+        session.commit()
+        return report.effect
+    status = AttemptStatus(report.status)
+    effect = "progress"
+    if status is not AttemptStatus.ACCEPTED:
+        when = report.received_at.isoformat(timespec="milliseconds")
+        changed = _apply_one(
+            session, attempt, status, f"received {when}, before the send was recorded", prices, now
+        )
+        effect = "applied" if changed else "late"
+    report.effect, report.attempt_id = effect, attempt.id
+    session.add(report)
+    session.commit()
+    return effect
+
+
+def _apply_one(
+    session: Session, attempt: AttemptRow, status: AttemptStatus, detail: str, prices: dict[str, int],
+    now: datetime,
+) -> bool:  # fmt: skip
+    """One report through the cascade, under the delivery row's lock (not committed)."""
+    row = session.exec(
+        select(DeliveryRow)
+        .where(DeliveryRow.id == attempt.delivery_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    attempts = store.attempts_of(session, attempt.delivery_id)
+    d = store.to_state(row, attempts)
+    d2, changed = reported(d, attempt.step, now, status, detail)
+    store.save(session, row, attempts, d2, prices)
+    name = "report.applied" if changed else "report.recorded"
+    event(log, logging.INFO, name, tenant_id=row.tenant_id, delivery_id=row.id, channel=attempt.channel,
+          status=status, delivery_status=d2.status)  # fmt: skip
+    return changed
 
 
 def open_page(session: Session, token: str, now: datetime) -> tuple[ReceiptRow, DeliveryRow] | None:

@@ -27,7 +27,12 @@ def _ts(value: str) -> datetime:
 
 
 def attempts_of(session: Session, delivery_id: int) -> dict[int, AttemptRow]:
-    rows = session.exec(select(AttemptRow).where(AttemptRow.delivery_id == delivery_id))
+    # populate_existing: rows already in the session may predate the delivery row's lock; read them anew.
+    rows = session.exec(
+        select(AttemptRow)
+        .where(AttemptRow.delivery_id == delivery_id)
+        .execution_options(populate_existing=True)
+    )
     return {r.step: r for r in rows}
 
 

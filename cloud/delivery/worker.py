@@ -194,6 +194,10 @@ class DeliveryWorker:
         event(log, logging.INFO, "delivery.sent", delivery_id=job.delivery_id, channel=job.send.channel,
               tries=job.send.tries, ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
         self._apply(job, lambda d: accepted(d, job.send, now(), message_id))
+        # The provider may have reported before the id above was committed (its callback then found no
+        # attempt and was parked): apply such reports now, or the step would wait out its deadline.
+        with Session(self.engine) as s:
+            service.replay_parked(s, job.tenant_id, job.send.channel, message_id, job.prices, now())
 
     def _apply(self, job: Job, change: Callable[[Delivery], Delivery]) -> None:
         with Session(self.engine) as s:
