@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
+    # FastAPI imports pydantic.v1 (~2 MB resident) only to refuse pydantic v1 models, which echeck has
+    # none of; on ImportError (what a None entry in sys.modules gives) it skips that check, as on Pythons
+    # where pydantic.v1 cannot load. Only in the agent's own long-running process, for its ≤ 80 MB target.
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
     import uvicorn
 
     from agent.bootstrap import Agent, create_app

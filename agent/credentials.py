@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-import keyring
-import keyring.backend
-import keyring.errors
+# keyring is imported where it is used: with `credentials = "file"` the agent never loads it (and the
+# backends and entry-point machinery it pulls in, ~2 MB resident).
 
 log = logging.getLogger(__name__)
 SERVICE = "echeck-agent"
@@ -30,16 +29,24 @@ class CredentialStore(Protocol):
 
 class KeyringStore:
     def __init__(self, service: str = SERVICE) -> None:
+        import keyring
+
         self.service = service
         self.description = f"OS keyring ({type(keyring.get_keyring()).__name__}, service {service!r})"
 
     def get(self, name: str) -> str | None:
+        import keyring
+
         return keyring.get_password(self.service, name)
 
     def set(self, name: str, value: str) -> None:
+        import keyring
+
         keyring.set_password(self.service, name, value)
 
     def delete(self, name: str) -> None:
+        import keyring.errors
+
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(self.service, name)
 
@@ -75,6 +82,8 @@ class FileStore:
 
 
 def keyring_usable() -> bool:
+    import keyring
+
     backend = keyring.get_keyring()
     try:
         return float(backend.priority) > 0 and "fail" not in type(backend).__module__

@@ -7,11 +7,13 @@ and advertising it would invite UIs that cannot connect.
 import ipaddress
 import logging
 import socket
-
-from zeroconf import IPVersion, ServiceInfo, Zeroconf
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.local_schemas import SERVICE_TYPE
+
+if TYPE_CHECKING:
+    from zeroconf import Zeroconf
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,10 @@ class Advertisement:
     def __init__(
         self, port: int, addresses: list[str], name: str | None = None, interfaces: list[str] | None = None
     ) -> None:
+        # zeroconf (~3.5 MB resident) is imported only here: an agent on 127.0.0.1, the usual case, never
+        # advertises, and the agent's memory target (≤ 80 MB) has no room for what it does not use.
+        from zeroconf import ServiceInfo
+
         self._zeroconf: Zeroconf | None = None
         self._interfaces = interfaces
         instance = name or f"echeck agent on {socket.gethostname()}"
@@ -41,6 +47,8 @@ class Advertisement:
         )
 
     def start(self) -> None:
+        from zeroconf import IPVersion, Zeroconf
+
         if self._interfaces is not None:
             self._zeroconf = Zeroconf(interfaces=self._interfaces, ip_version=IPVersion.V4Only)
         else:
