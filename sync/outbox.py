@@ -33,7 +33,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel
 
 from receipts import Receipt
 from sync.protocol import receipt_to_wire
@@ -62,31 +61,56 @@ class State(StrEnum):
     REJECTED = "rejected"
 
 
-class _OutboxModel(SQLModel):
-    # Own metadata, not SQLModel's global one: the cloud's models (and its Alembic autogenerate) must
-    # never see the register's table when both are imported in one process (tests, the demo).
-    metadata = sa.MetaData()
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC (SQLite keeps no zone) and read back as aware UTC datetimes.
+
+    The same storage and behaviour as SQLModel's UTCDateTime, which this table used until it became plain
+    SQLAlchemy Core (docs/performance.md: SQLModel's ORM layer was ~7 MB of the agent's 80 MB budget).
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("outbox timestamps must be aware datetimes (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 
 
-class OutboxRow(_OutboxModel, table=True):
-    __tablename__ = "outbox"
+# Own metadata: the cloud's models (and its Alembic autogenerate) must never see the register's table
+# when both are imported in one process (tests, the demo).
+_metadata = sa.MetaData()
+
+# Plain SQLAlchemy Core, not an SQLModel class: the outbox only ever used the table, and SQLModel brings
+# the ORM along (~7 MB resident in the agent). The schema is the one SQLModel created, column for column,
+# so existing outbox files open unchanged.
+OUTBOX = sa.Table(
+    "outbox",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),  # "fn:fd:fpd"
+    sa.Column("payload", sa.String, nullable=False),  # the wire dict of receipt_to_wire, as JSON text
+    sa.Column("state", sa.String(16), nullable=False, default=State.PENDING.value),
+    sa.Column("reason", sa.String),
+    sa.Column("closed_at", UTCDateTime(), nullable=False),
+    sa.Column("acked_at", UTCDateTime()),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.String),
+    sa.Index("ix_outbox_state_id", "state", "id"),
+    sa.Index("ix_outbox_state_acked_at", "state", "acked_at"),
     # AUTOINCREMENT: ids are never reused after a purge, so "oldest first" by id stays true forever.
-    __table_args__ = (
-        sa.Index("ix_outbox_state_id", "state", "id"),
-        sa.Index("ix_outbox_state_acked_at", "state", "acked_at"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True, max_length=64)  # "fn:fd:fpd"
-    payload: str  # the wire dict of sync.protocol.receipt_to_wire, as JSON text
-    state: str = Field(default=State.PENDING, max_length=16)
-    reason: str | None = None
-    # SQLModel's UTCDateTime: stored as UTC (SQLite keeps no zone), read back as aware UTC datetimes.
-    closed_at: datetime
-    acked_at: datetime | None = None
-    attempts: int = 0
-    last_error: str | None = None
+    sqlite_autoincrement=True,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +227,9 @@ class Outbox:
             max_overflow=POOL_OVERFLOW,
         )
         sa.event.listen(self._engine, "connect", _configure)
-        table = OutboxRow.__table__
-        assert isinstance(table, sa.Table)
-        self._t = table
+        self._t = OUTBOX
         with self._engine.begin() as conn:
-            _OutboxModel.metadata.create_all(conn)
+            _metadata.create_all(conn)
             conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:

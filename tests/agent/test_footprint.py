@@ -15,6 +15,8 @@ NOT_LOADED = (
     "rich",  # httpx's command line pulls rich, pygments and click
     "pygments",
     "httpx._main",
+    "sqlmodel",  # the outbox is plain SQLAlchemy Core: no ORM in the agent
+    "sqlalchemy.orm",
 )
 
 
