@@ -352,9 +352,13 @@ def first_accepted_p95(db_url: str, receipts: int, rate: float) -> float:
         return pct(first, 95)
 
 
-def run(quick: bool) -> list[Figure]:
+def quiet() -> None:
     logging.getLogger("cloud").setLevel(logging.ERROR)  # expected refusals (not a Viber user) are no news
     logging.getLogger("fakes").setLevel(logging.ERROR)
+
+
+def run(quick: bool) -> list[Figure]:
+    quiet()
     figures: list[Figure] = []
     sim = simulate(300 if quick else 2000)
     t = sim["total"]
@@ -396,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=25.0, help="receipts per second (default 25)")
     a = p.parse_args(argv)
     os.environ.setdefault("ECHECK_LOG_LEVEL", "warning")
+    quiet()
     print_report(simulate(a.buyers, {k: getattr(a, k) for k in DIY_MIX}, a.database_url, a.rate))
     return 0
 
