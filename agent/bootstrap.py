@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
+from anyio import to_thread
 from fastapi import FastAPI
 
 from agent import __version__
@@ -29,6 +30,7 @@ from sync.outbox import Outbox
 from sync.worker import BearerToken, SyncWorker
 
 log = logging.getLogger(__name__)
+API_THREADS = 8  # threads for the local API's sync endpoints (anyio's default is 40)
 
 
 class Agent:
@@ -185,6 +187,11 @@ class Agent:
 def create_app(agent: Agent) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # FastAPI runs the sync endpoints in anyio's thread pool, 40 threads by default; each thread a
+        # burst wakes keeps its stack and malloc arena for the rest of the process. One POS drives an
+        # agent, so a few threads serve it; the cashier's answer to a prompt is async and needs none, so
+        # POS calls waiting on the cashier (ask-contact?wait=S) can never starve it.
+        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         agent.start()
         agent.start_hook()
         advert = start_advertising(agent.config.listen_host, agent.config.listen_port)

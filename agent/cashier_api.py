@@ -50,7 +50,7 @@ def build_router(
     wake_sync: Callable[[], bool],
     landing: Callable[[str], str | None],
 ) -> APIRouter:
-    def require_secret(
+    async def require_secret(  # async: a sync dependency would take one of the API's threads
         x_echeck_secret: Annotated[str | None, Header(alias=SECRET_HEADER, include_in_schema=False)] = None,
     ) -> None:
         if x_echeck_secret is None or not secrets.compare_digest(x_echeck_secret.encode(), secret.encode()):
@@ -91,7 +91,9 @@ def build_router(
         description="422 with the reason when a typed contact is not a phone or e-mail; `accepted: false` "
         "when the prompt is gone (answered, timed out, or the checkout closed on the POS).",
     )
-    def answer(prompt_id: str, body: AnswerBody) -> AnswerResult:
+    async def answer(prompt_id: str, body: AnswerBody) -> AnswerResult:
+        # async: never queued behind POS calls that hold the API's few threads while they wait for
+        # exactly this answer. Nothing here blocks (a parse and an Event.set under a short lock).
         contact = None
         if body.kind == "contact":
             if not body.contact:
