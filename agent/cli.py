@@ -6,13 +6,12 @@ import logging
 import sys
 from pathlib import Path
 
-import httpx
-
 from agent import __version__
 from agent.config import CONFIG_ENV, AgentConfig, ConfigError, default_config_path, load_config
-from agent.credentials import open_store
-from agent.enrollment import EnrollmentError, enroll
 from agent.logs import setup_logging
+
+# Heavier modules are imported inside the commands that need them: `run` is a long-running process with a
+# memory budget (≤ 80 MB, docs/performance.md) and must decide what gets loaded before anything loads it.
 
 log = logging.getLogger("agent")
 
@@ -79,11 +78,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
+def keep_unused_modules_out() -> None:
+    """For the long-running agent process, before anything imports FastAPI or httpx.
+
+    A None entry in sys.modules makes that import raise ImportError, which both libraries expect.
+    """
     # FastAPI imports pydantic.v1 (~2 MB resident) only to refuse pydantic v1 models, which echeck has
     # none of; on ImportError (what a None entry in sys.modules gives) it skips that check, as on Pythons
     # where pydantic.v1 cannot load. Only in the agent's own long-running process, for its ≤ 80 MB target.
     sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+    # httpx's own command line (httpx._main, ~4.5 MB with rich, pygments and click) is loaded by
+    # `import httpx` whenever those happen to be installed; the agent never runs it, and httpx expects the
+    # ImportError a None entry gives (`httpx.main` then only says it cannot run).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
+    keep_unused_modules_out()
     import uvicorn
 
     from agent.bootstrap import Agent, create_app
@@ -100,6 +111,9 @@ def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.credentials import open_store
+    from agent.enrollment import EnrollmentError, enroll
+
     store = open_store(config.credentials, config.data_dir)
     try:
         enrollment = enroll(args.cloud_url, args.code, store, config.enrollment_path)
@@ -115,6 +129,8 @@ def cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
+    import httpx
+
     url = f"http://{config.listen_host}:{config.listen_port}/agent/v1/status"
     try:
         data = httpx.get(url, timeout=3).raise_for_status().json()
