@@ -230,7 +230,10 @@ def _summary(
         f"  store's receipts    curl -H 'Authorization: Bearer {api_key}' "
         f"{cloud_url}/v1/stores/{store_id}/receipts"
     )
-    console.print(f"  fleet               curl -H 'Authorization: Bearer {api_key}' {cloud_url}/v1/stores")
+    console.print(f"  fleet page          {cloud_url}/fleet   (sign in with the tenant key {api_key})")
+    console.print(
+        f"  fleet status API    curl -H 'Authorization: Bearer {api_key}' {cloud_url}/v1/fleet/status"
+    )
     console.print(f"  agent checkout API  {agent_url}/docs   status: {agent_url}/agent/v1/status")
     console.print(f"  data and logs       {workdir}")
 
