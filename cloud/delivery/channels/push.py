@@ -6,6 +6,8 @@ FCM itself reports nothing back; the retailer's app backend tells us "delivered"
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 
 import httpx
 from pydantic import Field
@@ -24,13 +26,12 @@ class PushSettings(ChannelSettings):
     access_token: str = Field(min_length=1, description="OAuth 2 bearer token of the service account")
 
 
+@dataclass
 class PushChannel:
-    channel = Channel.PUSH
-
-    def __init__(self, settings: PushSettings, price: int, http: httpx.Client) -> None:
-        self.settings = settings
-        self.price = price
-        self.http = http
+    channel: ClassVar[Channel] = Channel.PUSH
+    settings: PushSettings
+    price: int  # kopecks per message
+    http: httpx.Client  # shared, keep-alive; its transport is what tests point at the fakes
 
     def send(self, message: Message) -> str:
         s = self.settings

@@ -8,7 +8,9 @@ the callback URL set in the SMS.ru account carries our secret: `...?secret=<call
 
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 import httpx
@@ -47,13 +49,12 @@ class SmsSettings(ChannelSettings):
     callback_secret: str = Field(min_length=8)
 
 
+@dataclass
 class SmsChannel:
-    channel = Channel.SMS
-
-    def __init__(self, settings: SmsSettings, price: int, http: httpx.Client) -> None:
-        self.settings = settings
-        self.price = price
-        self.http = http
+    channel: ClassVar[Channel] = Channel.SMS
+    settings: SmsSettings
+    price: int  # kopecks per message
+    http: httpx.Client  # shared, keep-alive; its transport is what tests point at the fakes
 
     def send(self, message: Message) -> str:
         s = self.settings

@@ -8,7 +8,9 @@ the body with the auth token).
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import httpx
 from pydantic import Field
@@ -34,13 +36,12 @@ class ViberSettings(ChannelSettings):
     sender_name: str = Field("echeck", max_length=28)
 
 
+@dataclass
 class ViberChannel:
-    channel = Channel.VIBER
-
-    def __init__(self, settings: ViberSettings, price: int, http: httpx.Client) -> None:
-        self.settings = settings
-        self.price = price
-        self.http = http
+    channel: ClassVar[Channel] = Channel.VIBER
+    settings: ViberSettings
+    price: int  # kopecks per message
+    http: httpx.Client  # shared, keep-alive; its transport is what tests point at the fakes
 
     def send(self, message: Message) -> str:
         s = self.settings
