@@ -13,6 +13,7 @@ polls (it answers the POS first, then records the receipt). Its own polling is o
 that stops asking; only the rare paths (asking the cashier, recovering from an error) use worker threads.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -21,14 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import anyio
-import httpcore
 import httpx
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from drivers.atol.decisions import (
     ReceiptSubmission,
@@ -39,17 +33,14 @@ from drivers.atol.decisions import (
     ready_results,
     with_contact,
 )
+from drivers.atol.relay import Message, Relay, Reply, Upstream, UpstreamError, response, with_body
 from drivers.atol.tasks import FiscalParams, Results, Status
 from drivers.hook import SaleHook
 from receipts import BuyerContact, InvalidContact, InvalidReceipt, parse_contact
 
 log = logging.getLogger(__name__)
 REQUESTS = "/api/v2/requests"
-# not forwarded: hop-by-hop headers (each side's HTTP library sets its own)
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length", "host"}
-# and not asked of the web server: the proxy reads receipt results, so they must come unencoded
-NOT_UPSTREAM = HOP_BY_HOP | {"accept-encoding"}
-UPSTREAM_ERRORS = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError)
+UNAVAILABLE = b'{"error": {"code": 502, "description": "ATOL web server unavailable"}}'
 
 
 @dataclass(frozen=True)
@@ -80,15 +71,11 @@ class AtolProxy:
         self.hook = hook
         self.settings = settings
         timeout = httpx.Timeout(settings.upstream_timeout_s, connect=5.0)
-        # the rare paths (recovery, last document, fallback polls) run in threads with httpx
+        # the rare paths (recovery, last document, fallback polls) run in threads with httpx; the POS's own
+        # requests go through the relay (drivers/atol/relay.py) on the event loop
         self._client = httpx.Client(base_url=settings.upstream, timeout=timeout, transport=transport)
-        # the POS's own requests go through httpcore's pool: the same keep-alive connections httpx uses,
-        # without httpx's per-request layers (about half the CPU per forwarded request)
-        self._pool = httpcore.AsyncConnectionPool(keepalive_expiry=30.0)
         upstream = httpx.URL(settings.upstream)
-        self._origin = (upstream.scheme.encode(), upstream.host.encode(), upstream.port)
-        t = settings.upstream_timeout_s
-        self._timeouts = {"connect": 5.0, "read": t, "write": t, "pool": t}
+        self.upstream_address = (upstream.host, upstream.port or 80)
         self._tracked: dict[str, Tracked] = {}
         self._printed: dict[str, bytes] = {}  # sale fingerprint -> results of the receipt already printed
         self._taken_fd: set[int] = set()
@@ -99,100 +86,89 @@ class AtolProxy:
         self._watcher: threading.Thread | None = None
         self._closed = threading.Event()
 
-    # -- HTTP --------------------------------------------------------------------------------------------
-    async def handle(self, request: Request) -> Response:
-        body = await request.body()
-        path = request.url.path
-        if request.method == "POST" and path == REQUESTS:
-            sale = find_receipt(body)
+    # -- HTTP ---------------------------------------------------------------------------------------------
+    async def handle(self, request: Message, upstream: Upstream) -> Reply:
+        if request.method == b"POST" and request.path == REQUESTS:
+            sale = find_receipt(request.body)
             if sale is not None:
-                return await self._submit_receipt(request, body, sale)
-        if request.method == "GET" and path.startswith(REQUESTS + "/"):
+                return await self._submit_receipt(request, upstream, sale)
+        if request.method == b"GET" and request.path.startswith(REQUESTS + "/"):
             with self._lock:
-                tracked = self._tracked.get(path.rsplit("/", 1)[-1])
+                tracked = self._tracked.get(request.path.rsplit("/", 1)[-1])
             if tracked is not None:
-                return await self._result_for_pos(request, body, tracked)
-        return await self._forward(request, body)
+                return await self._result_for_pos(request, upstream, tracked)
+        return await self._forward(request, upstream)
 
-    async def _result_for_pos(self, request: Request, body: bytes, tracked: Tracked) -> Response:
+    async def _result_for_pos(self, request: Message, upstream: Upstream, tracked: Tracked) -> Reply:
         """A receipt's result: an error is not passed on before the proxy has looked at the register."""
         if tracked.corrected is not None:
-            return Response(tracked.corrected, 200, media_type="application/json")
-        answer = await self._forward(request, body)
+            return Reply(response(200, tracked.corrected))
+        try:
+            answer = await upstream.exchange(request.raw, request.method)
+        except UpstreamError as exc:
+            return self._unavailable(request, exc)
+        reply = Reply(answer.raw, close=not answer.keep_alive)
         try:
             result = Results.model_validate_json(answer.body).results[tracked.sale.index]
         except (ValueError, IndexError):
-            return answer
-        if result.status is Status.READY and result.fiscal_params is not None:
+            return reply
+        params = result.fiscal_params
+        if result.status is Status.READY and params is not None:
             if self._take(tracked):  # the POS has its answer first; the hook records the receipt after
-                self._fiscalized(tracked, result.fiscal_params)
+                reply.then = lambda: self._fiscalized(tracked, params)
         elif result.status.final:  # an error: look at the register before the POS may retry
-            await anyio.to_thread.run_sync(
+            await asyncio.to_thread(
                 self._finish_once, tracked, result.fiscal_params, result.status, result.error_description
             )
             if tracked.corrected is not None:
-                return Response(tracked.corrected, 200, media_type="application/json")
-        return answer
+                return Reply(response(200, tracked.corrected))
+        return reply
 
-    async def _forward(self, request: Request, body: bytes) -> Response:
-        return await self._upstream(request, body)
+    async def _forward(self, request: Message, upstream: Upstream) -> Reply:
+        """Anything the proxy does not look into: the POS's bytes there, the web server's bytes back."""
+        try:
+            answer = await upstream.exchange(request.raw, request.method)
+        except UpstreamError as exc:
+            return self._unavailable(request, exc)
+        return Reply(answer.raw, close=not answer.keep_alive)
 
-    async def _upstream(self, request: Request, body: bytes, path: str | None = None) -> Response:
-        """The POS's request as it came (method, path, query, body, end-to-end headers) to the web server."""
-        target = path or request.url.path
-        if request.url.query:
-            target += "?" + request.url.query
-        scheme, host, port = self._origin
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in request.headers.items()
-            if k.lower() not in NOT_UPSTREAM
-        ]
-        url = httpcore.URL(scheme=scheme, host=host, port=port, target=target.encode())
-        answer = await self._pool.request(
-            request.method.encode(), url, headers=headers, content=body or None,
-            extensions={"timeout": self._timeouts},
-        )  # fmt: skip
-        kept = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in answer.headers
-            if k.decode("latin-1").lower() not in HOP_BY_HOP
-        }
-        return Response(answer.content, answer.status, headers=kept)
+    @staticmethod
+    def _unavailable(request: Message, exc: UpstreamError) -> Reply:
+        log.error("ATOL web server did not answer %s %s: %s", request.method.decode(), request.path, exc)
+        return Reply(response(502, UNAVAILABLE))
 
-    async def _submit_receipt(self, request: Request, body: bytes, sale: ReceiptSubmission) -> Response:
+    async def _submit_receipt(self, request: Message, upstream: Upstream, sale: ReceiptSubmission) -> Reply:
         with self._lock:
             already = self._printed.get(fingerprint(sale.task))
         if already is not None:  # the POS retries a sale the register already printed
             log.warning("POS resubmitted a receipt that was already printed: not sent again",
                         extra={"request": sale.uuid})  # fmt: skip
             self._remember(sale, corrected=already)
-            return Response(status_code=201)
+            return Reply(response(201))
+        raw = request.raw
         if sale.task.contact:  # nobody to ask: the hook hears of it in the background
             self._events.submit(self._started_with_pos_contact, sale)
         else:  # the cashier's time, bounded by ask_timeout_s: in a worker thread, the loop goes on
-            contact = await anyio.to_thread.run_sync(self._start_and_ask, sale)
+            contact = await asyncio.to_thread(self._start_and_ask, sale)
             if contact is not None:
-                body = with_contact(body, sale.index, contact.fiscal_value)
+                raw = with_body(request, with_contact(request.body, sale.index, contact.fiscal_value))
                 log.info(
                     "buyer contact added to the task", extra={"request": sale.uuid, "contact": contact.masked}
                 )
         submitted_at = datetime.now(UTC)
         try:
-            upstream = await self._upstream(request, body, REQUESTS)
-        except UPSTREAM_ERRORS as exc:
+            answer = await upstream.exchange(raw, request.method)
+        except UpstreamError as exc:
             log.error("ATOL web server did not answer the receipt task: %s; checking the register", exc)
-            return await anyio.to_thread.run_sync(self._recover_submit, sale, submitted_at)
-        if upstream.status_code >= 500:
-            log.error(
-                "ATOL web server answered %s to a receipt task; checking the register", upstream.status_code
-            )
-            recovered = await anyio.to_thread.run_sync(self._recover_submit, sale, submitted_at)
-            if recovered.status_code == 201:
+            return await asyncio.to_thread(self._recover_submit, sale, submitted_at)
+        if answer.status >= 500:
+            log.error("ATOL web server answered %s to a receipt task; checking the register", answer.status)
+            recovered = await asyncio.to_thread(self._recover_submit, sale, submitted_at)
+            if recovered.raw.startswith(b"HTTP/1.1 201"):
                 return recovered
-        if upstream.status_code == 201:
+        if answer.status == 201:
             self._follow(self._remember(sale, submitted_at=submitted_at))
-        return upstream
+        return Reply(answer.raw, close=not answer.keep_alive)
 
     def _started_with_pos_contact(self, sale: ReceiptSubmission) -> None:
         self._safe(self.hook.sale_started, sale.uuid)
@@ -297,7 +273,7 @@ class AtolProxy:
             return
         self._safe(self.hook.sale_fiscalized, tracked.sale.uuid, sale)
 
-    def _recover_submit(self, sale: ReceiptSubmission, submitted_at: datetime) -> Response:
+    def _recover_submit(self, sale: ReceiptSubmission, submitted_at: datetime) -> Reply:
         """The submission may or may not have reached the register: look before anyone retries."""
         try:
             known = self._client.get(f"{REQUESTS}/{sale.uuid}")
@@ -305,7 +281,7 @@ class AtolProxy:
             known = None
         if known is not None and known.status_code == 200:  # it was queued after all: follow it
             self._follow(self._remember(sale, submitted_at=submitted_at))
-            return Response(status_code=201)
+            return Reply(response(201))
         tracked = self._remember(sale, submitted_at=submitted_at)
         last = self._last_document()
         if last is not None and self._claim(tracked, last):
@@ -313,11 +289,10 @@ class AtolProxy:
             with self._lock:
                 self._printed[fingerprint(sale.task)] = tracked.corrected
             self._fiscalized(tracked, last)
-            return Response(status_code=201)
+            return Reply(response(201))
         with self._lock:
             self._tracked.pop(sale.uuid, None)
-        return Response(b'{"error": {"code": 502, "description": "ATOL web server unavailable"}}', 502,
-                        media_type="application/json")  # fmt: skip
+        return Reply(response(502, UNAVAILABLE))
 
     def _last_document(self) -> FiscalParams | None:
         """The register's last fiscal document, through a getLastFiscalParams task of our own."""
@@ -380,36 +355,50 @@ class AtolProxy:
         self._client.close()
 
 
-def create_app(proxy: AtolProxy) -> Starlette:
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-    return Starlette(routes=[Route("/{path:path}", proxy.handle, methods=methods)])
-
-
 class AtolProxyServer:
-    """The proxy on host:port in a background thread (inside the agent's process)."""
+    """The proxy on host:port, its event loop in a background thread (inside the agent's process).
+
+    Port 0 takes a free port; `url` then says which."""
 
     def __init__(
         self, hook: SaleHook, settings: ProxySettings, host: str = "127.0.0.1", port: int = 16732
     ) -> None:
         self.proxy = AtolProxy(hook, settings)
-        config = uvicorn.Config(
-            create_app(self.proxy), host=host, port=port, log_config=None, access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"atol-proxy:{port}", daemon=True)
+        self._relay = Relay(self.proxy.handle, self.proxy.upstream_address, settings.upstream_timeout_s)
+        self._host, self._port = host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._listening = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"atol-proxy:{port}", daemon=True)
         self.url = f"http://{host}:{port}"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported by start(): the port is taken, say
+            self._failure = exc
+            self._listening.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+
+        def started(port: int) -> None:
+            self._port, self.url = port, f"http://{self._host}:{port}"
+            self._listening.set()
+
+        await self._relay.serve(self._host, self._port, started, self._stop)
 
     def start(self, timeout: float = 10.0) -> "AtolProxyServer":
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"ATOL proxy could not listen on {self.url} (port taken?)")
-            time.sleep(0.01)
+        if not self._listening.wait(timeout) or self._failure is not None:
+            raise RuntimeError(f"ATOL proxy could not listen on {self.url}: {self._failure or 'timed out'}")
         log.info("ATOL proxy listening", extra={"listen": self.url, "upstream": self.proxy.settings.upstream})
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=10)
         self.proxy.close()

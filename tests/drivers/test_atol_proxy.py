@@ -12,7 +12,7 @@ import pytest
 from agent.hooks import CheckoutHook
 from agent.service import CheckoutService
 from drivers.atol import emulator as emu
-from drivers.atol.proxy import AtolProxy, ProxySettings, create_app
+from drivers.atol.proxy import AtolProxyServer, ProxySettings
 from sync.outbox import Outbox
 from tests.drivers.support import cashier
 from tests.support.live_server import live_server
@@ -68,14 +68,13 @@ def till(tmp_path: Path) -> Iterator[Till]:
     service = CheckoutService(outbox)
     with live_server(emu.create_app(emulator)) as upstream_url:
         settings = ProxySettings(upstream=upstream_url, ask_timeout_s=2.0, poll_interval_s=0.01)
-        proxy = AtolProxy(CheckoutHook(service), settings)
+        server = AtolProxyServer(CheckoutHook(service), settings, port=0).start()
         with (
-            live_server(create_app(proxy)) as proxy_url,
-            httpx.Client(base_url=proxy_url, timeout=10) as pos,
+            httpx.Client(base_url=server.url, timeout=10) as pos,
             httpx.Client(base_url=upstream_url, timeout=10) as upstream,
         ):
             yield Till(pos, upstream, emulator, service, outbox)
-        proxy.close()
+        server.stop()
     outbox.close()
 
 

@@ -1,0 +1,192 @@
+"""The ATOL proxy's HTTP relay against a raw-socket web server: what crosses the wire, byte for byte.
+
+The upstream here is a plain TCP server that records every byte it receives and answers with canned raw
+responses, so the tests see exactly what the proxy forwards (header case and order included) and can
+send what a real web server might: chunked bodies, EOF-framed bodies, a closed keep-alive connection.
+"""
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.hooks import CheckoutHook
+from agent.service import CheckoutService
+from drivers.atol.proxy import AtolProxyServer, ProxySettings
+from sync.outbox import Outbox
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Odd-Case: Kept\r\nContent-Length: 2\r\n\r\n{}"
+
+
+class RawUpstream:
+    """Accepts connections; for each request-shaped chunk it reads, sends the next canned answer."""
+
+    def __init__(self, answers: list[bytes], close_after_each: bool = False) -> None:
+        self.answers = answers
+        self.close_after_each = close_after_each
+        self.received: list[bytes] = []
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, _, rest = buffer.partition(b"\r\n\r\n")
+                    length = next(
+                        (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                         if line.lower().startswith(b"content-length:")), 0,
+                    )  # fmt: skip
+                    if b"chunked" in head.lower():
+                        if b"0\r\n\r\n" not in rest:
+                            break
+                        end = rest.index(b"0\r\n\r\n") + 5
+                    else:
+                        end = length
+                    if len(rest) < end:
+                        break
+                    self.received.append(head + b"\r\n\r\n" + rest[:end])
+                    buffer = rest[end:]
+                    conn.sendall(self.answers.pop(0) if self.answers else OK)
+                    if self.close_after_each:
+                        return
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[CheckoutService]:
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        yield CheckoutService(outbox)
+
+
+def proxy_for(service: CheckoutService, upstream_port: int, timeout_s: float = 5.0) -> AtolProxyServer:
+    settings = ProxySettings(upstream=f"http://127.0.0.1:{upstream_port}", upstream_timeout_s=timeout_s)
+    return AtolProxyServer(CheckoutHook(service), settings, port=0).start()
+
+
+def exchange(port: int, raw: bytes, expect: int = 1) -> bytes:
+    """Send raw bytes to the proxy and read until `expect` answers' worth arrived (or the peer closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(raw)
+        got = b""
+        while got.count(b"HTTP/1.1 ") < expect or not got.endswith((b"{}", b"}", b"\r\n\r\n")):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def port_of(server: AtolProxyServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def test_a_request_and_its_answer_cross_byte_for_byte(service: CheckoutService) -> None:
+    upstream = RawUpstream([OK])
+    server = proxy_for(service, upstream.port)
+    try:
+        raw = b"GET /api/v2/operations/queryDeviceInfo?x=1 HTTP/1.1\r\nHOST: till\r\nX-POS-Header:  a b \r\n\r\n"
+        assert exchange(port_of(server), raw) == OK
+        assert upstream.received == [raw]
+    finally:
+        server.stop()
+        upstream.close()
+
+
+def test_chunked_and_pipelined_requests_pass_in_order(service: CheckoutService) -> None:
+    upstream = RawUpstream([OK.replace(b"{}", b"[]"), OK])
+    server = proxy_for(service, upstream.port)
+    try:
+        chunked = b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+        plain = b"GET /y HTTP/1.1\r\nHost: t\r\n\r\n"
+        got = exchange(port_of(server), chunked + plain, expect=2)
+        assert got == OK.replace(b"{}", b"[]") + OK
+        assert upstream.received == [chunked, plain]
+    finally:
+        server.stop()
+        upstream.close()
+
+
+def test_garbage_from_the_pos_gets_400_and_the_proxy_goes_on(service: CheckoutService) -> None:
+    upstream = RawUpstream([])
+    server = proxy_for(service, upstream.port)
+    try:
+        answer = exchange(port_of(server), b"\x16\x03\x01 this is not HTTP\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        assert upstream.received == []
+        with httpx.Client(base_url=server.url) as pos:
+            assert pos.get("/after").status_code == 200
+    finally:
+        server.stop()
+        upstream.close()
+
+
+def test_a_dead_web_server_is_a_502_with_a_reason_not_a_hang(service: CheckoutService) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as unused:
+        dead_port = unused.getsockname()[1]
+    server = proxy_for(service, dead_port)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as pos:
+            answer = pos.get("/api/v2/operations/queryFnStatus")
+        assert answer.status_code == 502
+        assert answer.json()["error"]["description"] == "ATOL web server unavailable"
+    finally:
+        server.stop()
+
+
+def test_a_silent_web_server_times_out_into_a_502(service: CheckoutService) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog) and never answers
+    server = proxy_for(service, silent.getsockname()[1], timeout_s=0.3)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as pos:
+            assert pos.get("/api/v2/requests/u-1").status_code == 502
+    finally:
+        server.stop()
+        silent.close()
+
+
+def test_an_upstream_that_closes_between_requests_is_reconnected(service: CheckoutService) -> None:
+    upstream = RawUpstream([OK, OK, OK], close_after_each=True)
+    server = proxy_for(service, upstream.port)
+    try:
+        with httpx.Client(base_url=server.url) as pos:  # one keep-alive connection from the POS
+            for _ in range(3):
+                assert pos.get("/api/v2/operations/queryShiftStatus").status_code == 200
+        assert upstream.connections == 3
+    finally:
+        server.stop()
+        upstream.close()
+
+
+def test_an_answer_framed_by_closing_the_connection_reaches_the_pos_whole(service: CheckoutService) -> None:
+    eof_framed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b'{"results": []}'
+    upstream = RawUpstream([eof_framed], close_after_each=True)
+    server = proxy_for(service, upstream.port)
+    try:
+        with httpx.Client(base_url=server.url) as pos:
+            answer = pos.get("/api/v2/requests/u-2")
+        assert answer.json() == {"results": []}
+    finally:
+        server.stop()
+        upstream.close()
