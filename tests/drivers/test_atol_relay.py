@@ -106,7 +106,7 @@ def test_a_request_and_its_answer_cross_byte_for_byte(service: CheckoutService) 
     upstream = RawUpstream([OK])
     server = proxy_for(service, upstream.port)
     try:
-        raw = b"GET /api/v2/operations/queryDeviceInfo?x=1 HTTP/1.1\r\nHOST: till\r\nX-POS-Header:  a b \r\n\r\n"
+        raw = b"GET /api/v2/operations/queryDeviceInfo?x=1 HTTP/1.1\r\nHOST: till\r\nX-POS:  a b \r\n\r\n"
         assert exchange(port_of(server), raw) == OK
         assert upstream.received == [raw]
     finally:
