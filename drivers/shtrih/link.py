@@ -149,12 +149,32 @@ class SerialChannel:
         return None
 
     def read_some(self, timeout: float) -> bytes:
-        self.port.timeout = timeout
-        first = self.port.read(1)
-        if not first:
-            return b""
-        waiting = self.port.in_waiting
-        return first + (self.port.read(waiting) if waiting else b"")
+        if self.port.timeout != timeout:  # a COM port's timeout setter reconfigures the device (termios)
+            self.port.timeout = timeout
+        return read_burst(self.port)
+
+
+def read_burst(port: "SerialLike", limit: int = 4096) -> bytes:
+    """What has arrived: waits up to the port's timeout for a first byte, then takes the rest at once.
+
+    pyserial's socket:// `in_waiting` says 0 or 1 ("something is there"), not how many bytes: read by it,
+    a frame would come a byte per call. There the rest is read with a zero timeout instead (that setter
+    configures nothing); a COM port, a pty or loop:// report the count.
+    """
+    first = port.read(1)
+    if not first:
+        return b""
+    from serial.urlhandler import protocol_socket
+
+    if isinstance(port, protocol_socket.Serial):
+        saved = port.timeout
+        port.timeout = 0
+        try:
+            return first + port.read(limit)
+        finally:
+            port.timeout = saved
+    waiting = port.in_waiting
+    return first + port.read(min(waiting, limit)) if waiting else first
 
 
 def no_delay(port: object) -> None:

@@ -8,6 +8,9 @@ A malformed frame, a bad LRC or a silent device is logged and relayed as is; the
 """
 
 import logging
+import os
+import select
+import selectors
 import threading
 import time
 import uuid
@@ -30,6 +33,7 @@ from drivers.shtrih.link import (
     Malformed,
     lrc,
     no_delay,
+    read_burst,
 )
 from drivers.shtrih.sale import Cancelled, Event, Fiscalized, Opened, PosContact, SaleTracker
 from receipts import BuyerContact
@@ -247,48 +251,69 @@ class _DeviceView:
         return self._core._read_device(timeout)
 
 
-class SerialTap:
-    """Two pyserial ports, one thread per direction. URLs: COM3, /dev/ttyS0, socket://host:port.
+def selectable(port: serial.SerialBase) -> bool:
+    """A POSIX file descriptor (COM port, pty, socket://) that select() can wait on; not Windows COM ports."""
+    if os.name != "posix":
+        return False
+    try:
+        return isinstance(port.fileno(), int)
+    except (AttributeError, NotImplementedError, OSError, ValueError):  # loop:// and friends
+        return False
 
-    Each thread reads its port and writes the other one itself, under one condition lock that keeps the
-    analysis in order: no queue and no relay thread between a byte's arrival and its departure. In the
-    pre-close window the POS's thread talks to the register and waits on the condition (releasing the
-    lock); the device's thread then hands the register's bytes to the window instead of to the POS.
-    Blocking reads with a timeout, not selectors: Windows COM ports cannot be selected on.
+
+class SerialTap:
+    """Two pyserial ports relayed both ways. URLs: COM3, /dev/ttyS0, socket://host:port.
+
+    On POSIX (`relay="select"`, chosen by default when both ports have file descriptors) one thread waits
+    on both ports with a selector and reads their descriptors directly; in the pre-close window it reads
+    the register's answers itself. That is the fewest wake-ups per byte: no second thread, no lock handed
+    back and forth, none of pyserial's per-read timeout bookkeeping.
+
+    Elsewhere (`relay="threads"`: Windows COM ports cannot be selected on) one thread per direction reads
+    its port and writes the other one itself, under one condition lock that keeps the analysis in order.
+    In the window the POS's thread talks to the register and waits on the condition (releasing the lock);
+    the device's thread then hands the register's bytes to the window instead of to the POS.
     """
 
     def __init__(self, pos_url: str, device_url: str, hook: SaleHook, settings: TapSettings | None = None,
-                 baudrate: int = 115200) -> None:  # fmt: skip
+                 baudrate: int = 115200, relay: str = "auto") -> None:  # fmt: skip
         self.pos = serial.serial_for_url(pos_url, baudrate=baudrate, timeout=0.05)
         self.device = serial.serial_for_url(device_url, baudrate=baudrate, timeout=0.05)
         no_delay(self.pos)
         no_delay(self.device)
-        self._cv = threading.Condition()  # guards the core and the window's state
+        if relay == "auto":
+            relay = "select" if selectable(self.pos) and selectable(self.device) else "threads"
+        if relay not in ("select", "threads"):
+            raise ValueError(f"relay must be 'auto', 'select' or 'threads', not {relay!r}")
+        self.relay = relay
+        self._cv = threading.Condition()  # guards the core and the window's state (threads relay)
         self._in_window = False
         self._window_rx = bytearray()  # the register's bytes during the window, for the tap's exchanges
         self._stop = threading.Event()
-        self.core = TapCore(hook, self._write_device, self._write_pos, self._read_device_in_window, settings)
-        self._threads = [
-            threading.Thread(target=self._pos_loop, name="tap-pos", daemon=True),
-            threading.Thread(target=self._device_loop, name="tap-dev", daemon=True),
-        ]
+        if relay == "select":
+            read_device = self._read_device_directly
+            to_device, to_pos = self._fd_writer(self.device), self._fd_writer(self.pos)
+            self._threads = [threading.Thread(target=self._select_loop, name="tap-relay", daemon=True)]
+        else:
+            read_device = self._read_device_in_window
+            to_device, to_pos = self.device.write, self.pos.write
+            self._threads = [
+                threading.Thread(target=self._pos_loop, name="tap-pos", daemon=True),
+                threading.Thread(target=self._device_loop, name="tap-dev", daemon=True),
+            ]
+        self.core = TapCore(hook, to_device, to_pos, read_device, settings)
 
     def start(self) -> "SerialTap":
         for thread in self._threads:
             thread.start()
-        log.info("serial tap relaying", extra={"pos": self.pos.name, "device": self.device.name})
+        log.info("serial tap relaying",
+                 extra={"pos": self.pos.name, "device": self.device.name, "relay": self.relay})  # fmt: skip
         return self
-
-    def _write_device(self, data: bytes) -> None:
-        self.device.write(data)
-
-    def _write_pos(self, data: bytes) -> None:
-        self.pos.write(data)
 
     def _read(self, side: str, port: serial.SerialBase) -> bytes | None:
         """Whatever arrived (b'' after the port's timeout); None when the tap is stopping."""
         try:
-            return port.read(max(1, port.in_waiting))
+            return read_burst(port)
         except (serial.SerialException, OSError, TypeError):
             if self._stop.is_set():
                 return None
@@ -296,19 +321,85 @@ class SerialTap:
             time.sleep(0.5)
             return b""
 
+    # -- POSIX: one thread, one selector ---------------------------------------------------------------
+    def _select_loop(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.device.fileno(), selectors.EVENT_READ, "device")
+            selector.register(self.pos.fileno(), selectors.EVENT_READ, "pos")
+            while not self._stop.is_set():
+                ready = selector.select(timeout=0.05)
+                if not ready:
+                    self._analyse(self.core.tick)
+                # the register's bytes first: what it said before the POS spoke reaches the POS first
+                for key, _ in sorted(ready, key=lambda event: event[0].data != "device"):
+                    data = self._read_fd(key.data, key.fd)
+                    if not data:
+                        continue
+                    if key.data == "device":
+                        self._relay_device(data)
+                        continue
+                    self._analyse(self.core.from_pos, data)  # may run the window: it reads the device
+                    stray, self.core.stray_device_bytes = self.core.stray_device_bytes, b""
+                    if stray:  # the register's bytes that were not an answer to the tap go on to the POS
+                        self._relay_device(stray)
+
+    @staticmethod
+    def _fd_writer(port: serial.SerialBase) -> Callable[[bytes], None]:
+        """Write straight to the descriptor: pyserial's write() adds a select() after every write, and a
+        system call costs tens of microseconds on a virtual machine. The rest of a partial write goes
+        through pyserial, which waits for the port to drain."""
+        fd = port.fileno()
+
+        def write(data: bytes) -> None:
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                written = 0
+            if written < len(data):
+                port.write(data[written:])
+
+        return write
+
+    def _read_fd(self, side: str, fd: int) -> bytes:
+        """What the descriptor holds now (b'' when another read took it first)."""
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return b""
+        except OSError:
+            if not self._stop.is_set():
+                log.exception("%s port failed; retrying", side)
+                self._stop.wait(0.5)
+            return b""
+        if not data and not self._stop.is_set():  # a socket:// peer that hung up, a vanished device
+            log.error("%s port closed by the other end; retrying", side)
+            self._stop.wait(0.5)
+        return data
+
+    def _read_device_directly(self, timeout: float) -> bytes:
+        """In the window, on the relay thread: the register's answer to the tap's own command."""
+        fd = self.device.fileno()
+        if not select.select([fd], [], [], timeout)[0]:
+            return b""
+        return self._read_fd("device", fd)
+
+    def _analyse(self, step: Callable[..., None], *args: bytes) -> None:
+        try:
+            step(*args)
+        except Exception:  # the relay must outlive any bug in the analysis
+            log.exception("tap analysis failed; bytes were relayed")
+
+    # -- elsewhere: a thread per direction ---------------------------------------------------------------
     def _pos_loop(self) -> None:
         while not self._stop.is_set():
             data = self._read("pos", self.pos)
             if data is None:
                 return
             with self._cv:
-                try:
-                    if data:
-                        self.core.from_pos(data)  # may run the window (and wait, releasing the lock)
-                    else:
-                        self.core.tick()
-                except Exception:  # the relay must outlive any bug in the analysis
-                    log.exception("tap analysis failed; bytes were relayed")
+                if data:  # may run the window (and wait, releasing the lock)
+                    self._analyse(self.core.from_pos, data)
+                else:
+                    self._analyse(self.core.tick)
                 self._in_window = False
                 stray = self.core.stray_device_bytes + bytes(self._window_rx)
                 self.core.stray_device_bytes, self._window_rx = b"", bytearray()

@@ -30,8 +30,9 @@ class Bench:
     tap: SerialTap
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
+@pytest.fixture(params=["select", "threads"])
+def bench(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bench]:
+    """The tap with each relay: one selector thread (POSIX) and a thread per direction (Windows)."""
     register = EmulatedRegister(fn_serial="9999078900054321", registration_number="0001234567012345")
     link = DeviceLink(register)
     device = PtyDevice(link).start()
@@ -39,7 +40,7 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     service = CheckoutService(outbox)
     settings = TapSettings(ask_timeout_s=5, close_wait_s=0.5)  # below the POS's own 1 s ACK timeout
-    tap = SerialTap(pos_end.path, device.path, CheckoutHook(service), settings)
+    tap = SerialTap(pos_end.path, device.path, CheckoutHook(service), settings, relay=request.param)
     tap.start()
     pos = LinkClient(pos_end, LinkTimeouts(ack_s=1.0, answer_s=5.0, byte_s=0.2, retries=3))
     try:
