@@ -166,6 +166,13 @@ class AtolProxy:
             recovered = await asyncio.to_thread(self._recover_submit, sale, submitted_at)
             if recovered.raw.startswith(b"HTTP/1.1 201"):
                 return recovered
+        with self._lock:
+            known = sale.uuid in self._tracked
+        if answer.status == 409 and not known:  # our first try (on a connection it closed) got through
+            log.info("ATOL web server already has the receipt task: following it",
+                     extra={"request": sale.uuid})  # fmt: skip
+            self._follow(self._remember(sale, submitted_at=submitted_at))
+            return Reply(response(201))
         if answer.status == 201:
             self._follow(self._remember(sale, submitted_at=submitted_at))
         return Reply(answer.raw, close=not answer.keep_alive)

@@ -28,6 +28,10 @@ class UpstreamError(Exception):
     """The web server did not answer (refused, closed, timed out, or spoke garbage)."""
 
 
+class _Stale(Exception):
+    """The connection ended before any byte of the answer."""
+
+
 @dataclass(frozen=True)
 class Message:
     raw: bytes  # exactly as it crossed the wire
@@ -117,7 +121,7 @@ class MessageReader:
         parser.send(h11.EndOfMessage())
         message = await self._read(parser)
         if message is None:
-            raise UpstreamError("the web server closed the connection without an answer")
+            raise _Stale()
         return message
 
     async def _read(self, parser: h11.Connection) -> Message | None:
@@ -164,13 +168,35 @@ class Upstream:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter, MessageReader] | None = None
 
     async def exchange(self, raw: bytes, method: bytes) -> Message:
-        """Send one request as it is and read its whole answer; UpstreamError when there is none."""
+        """Send one request as it is and read its whole answer; UpstreamError when there is none.
+
+        A kept-alive connection the server closed while idle is found out only by using it: when such a
+        reused connection ends before any byte of the answer, the request goes once more on a new one. The
+        server cannot have acted on it (it closed without reading); for ATOL a task's uuid makes a
+        repeated POST a 409, never a second receipt.
+        """
+        reused = self._streams is not None
+        try:
+            return await self._exchange_once(raw, method)
+        except _Stale:
+            if not reused:
+                raise UpstreamError("the web server closed the connection without an answer") from None
+            log.debug("kept-alive connection to the web server was closed; sending again on a new one")
+        try:
+            return await self._exchange_once(raw, method)
+        except _Stale:
+            raise UpstreamError("the web server closed the connection without an answer") from None
+
+    async def _exchange_once(self, raw: bytes, method: bytes) -> Message:
         try:
             _, writer, messages = await self._connected()
             writer.write(raw)
             async with asyncio.timeout(self._timeout_s):
                 await writer.drain()
                 answer = await messages.response(method)
+        except (_Stale, ConnectionResetError, BrokenPipeError) as exc:
+            self.close()
+            raise _Stale() from exc
         except (OSError, TimeoutError, h11.ProtocolError, UpstreamError) as exc:
             self.close()
             raise UpstreamError(str(exc) or type(exc).__name__) from exc

@@ -24,9 +24,10 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Odd-Case: Kept\r\n
 class RawUpstream:
     """Accepts connections; for each request-shaped chunk it reads, sends the next canned answer."""
 
-    def __init__(self, answers: list[bytes], close_after_each: bool = False) -> None:
+    def __init__(self, answers: list[bytes], close_after_each: bool = False, hang_up_on: int = 0) -> None:
         self.answers = answers
         self.close_after_each = close_after_each
+        self.hang_up_on = hang_up_on  # on every connection, close instead of answering its N-th request
         self.received: list[bytes] = []
         self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -44,7 +45,7 @@ class RawUpstream:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            buffer = b""
+            buffer, served = b"", 0
             while True:
                 data = conn.recv(65536)
                 if not data:
@@ -64,6 +65,9 @@ class RawUpstream:
                         end = length
                     if len(rest) < end:
                         break
+                    served += 1
+                    if served == self.hang_up_on:
+                        return  # the keep-alive race: the server closes as the request arrives
                     self.received.append(head + b"\r\n\r\n" + rest[:end])
                     buffer = rest[end:]
                     conn.sendall(self.answers.pop(0) if self.answers else OK)
@@ -187,6 +191,20 @@ def test_an_answer_framed_by_closing_the_connection_reaches_the_pos_whole(servic
         with httpx.Client(base_url=server.url) as pos:
             answer = pos.get("/api/v2/requests/u-2")
         assert answer.json() == {"results": []}
+    finally:
+        server.stop()
+        upstream.close()
+
+
+def test_a_kept_alive_connection_closed_as_a_request_arrives_is_retried(service: CheckoutService) -> None:
+    upstream = RawUpstream([OK, OK, OK], hang_up_on=2)
+    server = proxy_for(service, upstream.port)
+    try:
+        with httpx.Client(base_url=server.url) as pos:
+            assert pos.get("/api/v2/operations/queryFnStatus").status_code == 200
+            assert pos.get("/api/v2/operations/queryFnStatus").status_code == 200  # not a 502
+        assert upstream.connections == 2
+        assert len(upstream.received) == 2  # answered once each: nothing was acted on twice
     finally:
         server.stop()
         upstream.close()
