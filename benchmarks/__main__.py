@@ -13,6 +13,7 @@ from rich.table import Table
 
 import benchmarks
 from benchmarks import Figure
+from benchmarks.machine import CpuTimes
 
 
 def modules() -> list[str]:
@@ -30,10 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in modules():
         if args.only and name.removeprefix("bench_") not in args.only and name not in args.only:
             continue
-        started = time.monotonic()
+        started, cpu = time.monotonic(), CpuTimes.now()
         with console.status(f"running {name} ..."):
             figures += importlib.import_module(f"benchmarks.{name}").run(args.quick)
         console.print(f"{name}: done in {time.monotonic() - started:.0f} s")
+        after = CpuTimes.now()
+        if cpu is not None and after is not None:  # the host's share of the run: read tails against it
+            steal, idle = after.percent_since(cpu)
+            area = name.removeprefix("bench_")
+            figures.append(Figure(area, "machine: CPU stolen by the host during the run", steal, "%",
+                                  f"idle {idle:.0f} %"))  # fmt: skip
     table = Table(title="echeck benchmarks" + (" (quick)" if args.quick else ""))
     for column in ("area", "figure", "value", "target", ""):
         table.add_column(column, justify="right" if column == "value" else "left")

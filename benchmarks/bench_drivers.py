@@ -2,10 +2,12 @@
 
 Method (docs/performance.md, "Drivers"): added latency = quantile(POS → register through the hook) −
 quantile(POS → register direct), p50 and p99 over the same number of receipts, interleaved one for one so
-both paths see the same machine. Each party is its own process, as in a store: the register emulators
-and the hook (with the agent's checkout service and outbox behind it) run as `benchmarks.drivers_side`
-subprocesses, the POS is this process. Direct and hooked paths use the same POS code, the same emulator
-code and the same transport to the register; what the hooked path adds is exactly what a store installs.
+both paths see the same machine; with them, the hook process's CPU time and context switches per
+receipt, which the host's load does not stretch. Each party is its own process, as in a store: the
+register emulators and the hook (with the agent's checkout service and outbox behind it) run as
+`benchmarks.drivers_side` subprocesses, the POS is this process. Direct and hooked paths use the same
+POS code, the same emulator code and the same transport to the register; what the hooked path adds is
+exactly what a store installs.
 
 ATOL proxy: the POS posts a sale task (with the buyer's phone, so nobody is asked) and polls its result
 until ready, once straight to the ATOL emulator and once through the proxy (one extra HTTP hop each way).
@@ -28,6 +30,7 @@ import tty
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +38,7 @@ import httpx
 import serial
 
 from benchmarks import Figure
+from benchmarks.machine import ProcessCost
 from drivers.shtrih import commands as c
 from drivers.shtrih.link import LinkClient, SerialChannel
 from receipts import VatRate
@@ -56,6 +60,16 @@ def quantiles(samples: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
+def _cost(hook: str, before: ProcessCost, after: ProcessCost, receipts: int) -> list[Figure]:
+    """What the hook's process (the hook and the agent behind it) spent per receipt: the host's load
+    stretches wall-clock tails, not these."""
+    cpu_ms, switches = after.per(before, receipts)
+    return [
+        Figure("drivers", f"{hook}: CPU per receipt (hook + agent)", cpu_ms, "ms"),
+        Figure("drivers", f"{hook}: context switches per receipt", switches, ""),
+    ]
+
+
 def _figures(area: str, hook: str, direct: list[float], hooked: list[float]) -> list[Figure]:
     (d50, d99), (h50, h99) = quantiles(direct), quantiles(hooked)
     added50, added99 = max(0.0, (h50 - d50) * 1000), max(0.0, (h99 - d99) * 1000)
@@ -69,16 +83,22 @@ def _figures(area: str, hook: str, direct: list[float], hooked: list[float]) -> 
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Side:
+    address: str
+    pid: int
+
+
 @contextmanager
-def side(role: str, *args: str) -> Iterator[str]:
-    """A `drivers_side` role in its own process; yields the address it printed."""
+def side(role: str, *args: str) -> Iterator[Side]:
+    """A `drivers_side` role in its own process; yields the address it printed and its pid."""
     command = [sys.executable, "-m", "benchmarks.drivers_side", role, *args]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline() if process.stdout else ""
         if not line.startswith("READY "):
             raise RuntimeError(f"{role} did not start (exit {process.poll()})")
-        yield line.split(" ", 1)[1].strip()
+        yield Side(line.split(" ", 1)[1].strip(), process.pid)
     finally:
         if process.stdin:
             process.stdin.close()  # the role stops itself
@@ -99,20 +119,24 @@ def _atol_receipt(client: httpx.Client) -> float:
 
 
 def bench_atol(receipts: int, workdir: Path) -> list[Figure]:
+    outbox = str(workdir / "atol.sqlite3")
     with (
         side("atol-emulator") as upstream,
-        side("atol-proxy", "--upstream", upstream, "--outbox", str(workdir / "atol.sqlite3")) as proxied,
-        httpx.Client(base_url=upstream) as direct_client,
-        httpx.Client(base_url=proxied) as proxy_client,
+        side("atol-proxy", "--upstream", upstream.address, "--outbox", outbox) as proxy,
+        httpx.Client(base_url=upstream.address) as direct_client,
+        httpx.Client(base_url=proxy.address) as proxy_client,
     ):
         for _ in range(5):  # warm up connections and imports
             _atol_receipt(direct_client)
             _atol_receipt(proxy_client)
         direct, hooked = [], []
+        before = ProcessCost.of(proxy.pid)
         for _ in range(receipts):  # interleaved, so both see the same machine
             direct.append(_atol_receipt(direct_client))
             hooked.append(_atol_receipt(proxy_client))
-    return _figures("drivers", "ATOL proxy", direct, hooked)
+        time.sleep(0.2)  # the last receipt's recording, after the POS had its answer
+        cost = _cost("ATOL proxy", before, ProcessCost.of(proxy.pid), receipts)
+    return _figures("drivers", "ATOL proxy", direct, hooked) + cost
 
 
 class _Pty:
@@ -152,23 +176,29 @@ def _shtrih_receipt(pos: LinkClient, before_close: Callable[[], None] = lambda: 
 
 def bench_shtrih(receipts: int, workdir: Path) -> list[Figure]:
     with ExitStack() as stack:
-        direct_port = serial.serial_for_url(stack.enter_context(side("shtrih-emulator")), timeout=0.05)
+        register = stack.enter_context(side("shtrih-emulator")).address
+        direct_port = serial.serial_for_url(register, timeout=0.05)
         stack.callback(direct_port.close)
         direct = LinkClient(SerialChannel(direct_port))
         pos_end = _Pty()
         stack.callback(pos_end.close)
-        device = stack.enter_context(side("shtrih-emulator"))
+        device = stack.enter_context(side("shtrih-emulator")).address
         outbox = str(workdir / "shtrih.sqlite3")
-        stack.enter_context(side("shtrih-tap", "--pos", pos_end.path, "--device", device, "--outbox", outbox))
+        tap = stack.enter_context(
+            side("shtrih-tap", "--pos", pos_end.path, "--device", device, "--outbox", outbox)
+        )
         pos = LinkClient(pos_end)
         for _ in range(5):  # warm up: the tap reads the register's identity at the first close
             _shtrih_receipt(direct)
             _shtrih_receipt(pos)
         direct_times, tapped_times = [], []
+        before = ProcessCost.of(tap.pid)
         for _ in range(receipts):
             direct_times.append(_shtrih_receipt(direct))
             tapped_times.append(_shtrih_receipt(pos))
-    return _figures("drivers", "Shtrih-M tap", direct_times, tapped_times)
+        time.sleep(0.2)
+        cost = _cost("Shtrih-M tap", before, ProcessCost.of(tap.pid), receipts)
+    return _figures("drivers", "Shtrih-M tap", direct_times, tapped_times) + cost
 
 
 def run(quick: bool) -> list[Figure]:
