@@ -7,7 +7,7 @@ and are never logged.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Field
@@ -69,9 +69,18 @@ class OptOut(CloudModel, table=True):
     created_at: datetime = _ts()
 
 
+# The optimistic lock of the delivery and its attempts (one aggregate): `store.save` bumps the version on
+# every change of either, and SQLAlchemy's UPDATE says WHERE version = <the version that was read>. SQLite
+# has no SELECT ... FOR UPDATE, so a provider's callback and the worker could both read a delivery and
+# the second write would silently undo the first ("delivered" back to "accepted"); now that write fails
+# with StaleDataError and is done again on the fresh rows (`store.retry_stale`).
+_VERSION = sa.Column("version", sa.Integer(), nullable=False, default=0)
+
+
 class DeliveryRow(CloudModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (sa.Index(None, "due_at"), sa.Index(None, "tenant_id", "created_at"))
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION, "version_id_generator": False}
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
     receipt_id: int = _big_fk("receipt.id", unique=True)
@@ -83,7 +92,7 @@ class DeliveryRow(CloudModel, table=True):
     skipped: str = Field(default="", max_length=100)
     step_index: int = 0
     due_at: datetime | None = _ts(nullable=True)
-    version: int = 0  # bumped on every change: a claim only wins if nobody changed the row meanwhile
+    version: int = Field(default=0, sa_column=_VERSION)  # bumped by store.save on every change
     channel: str | None = Field(default=None, max_length=8)  # the channel that succeeded
     created_at: datetime = _ts()
     first_accepted_at: datetime | None = _ts(nullable=True)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -174,20 +175,30 @@ def apply_reports(
                 outcome.applied += effect == "applied"
                 outcome.late += effect != "applied"
             continue
-        effect = "progress"  # "queued", "sent to operator": nothing to decide
-        if rep.status is not AttemptStatus.ACCEPTED:
-            changed = _apply_one(session, attempt, rep.status, rep.detail, prices, now)
-            effect = "applied" if changed else "late"
-            outcome.applied += changed
-            outcome.late += not changed
-        session.add(
-            ReportRow(
-                tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
-                status=rep.status.value, attempt_id=attempt.id, effect=effect, received_at=now,
-            )
-        )  # fmt: skip
-        session.commit()
+        record = partial(_record_report, session, tenant_id, channel, rep, attempt, prices, now)
+        effect = store.retry_stale(record, session.rollback)
+        outcome.applied += effect == "applied"
+        outcome.late += effect == "late"
     return outcome
+
+
+def _record_report(
+    session: Session, tenant_id: int, channel: Channel, rep: ProviderReport, attempt: AttemptRow,
+    prices: dict[str, int], now: datetime,
+) -> str:  # fmt: skip
+    """One report of a known message: through the cascade (unless it only says "accepted"), and stored."""
+    effect = "progress"  # "queued", "sent to operator": nothing to decide
+    if rep.status is not AttemptStatus.ACCEPTED:
+        changed = _apply_one(session, attempt, rep.status, rep.detail, prices, now)
+        effect = "applied" if changed else "late"
+    session.add(
+        ReportRow(
+            tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
+            status=rep.status.value, attempt_id=attempt.id, effect=effect, received_at=now,
+        )
+    )  # fmt: skip
+    session.commit()
+    return effect
 
 
 def replay_parked(
@@ -239,6 +250,14 @@ def _settle(
 ) -> str:
     """Apply one parked report to its attempt, once: both the callback and the worker may try, so the
     delivery row is locked first and the report is applied only if it is still parked. Commits."""
+    return store.retry_stale(
+        lambda: _settle_once(session, report_id, attempt, prices, now), session.rollback
+    )
+
+
+def _settle_once(
+    session: Session, report_id: int | None, attempt: AttemptRow, prices: dict[str, int], now: datetime
+) -> str:
     lock = select(DeliveryRow).where(DeliveryRow.id == attempt.delivery_id).with_for_update()
     session.exec(lock.execution_options(populate_existing=True)).one()
     report = session.exec(
@@ -284,17 +303,21 @@ def _apply_one(
 
 def open_page(session: Session, token: str, now: datetime) -> tuple[ReceiptRow, DeliveryRow] | None:
     """The buyer opened the e-receipt: the real "opened" (pixels fire without a human)."""
-    row = session.exec(select(DeliveryRow).where(DeliveryRow.link_token == token)).first()
-    if row is None:
-        return None
-    receipt = session.get(ReceiptRow, row.receipt_id)
-    assert receipt is not None
-    if row.opened_at is None:
-        row.opened_at = now
-        session.add(row)
-        session.commit()
-        event(log, logging.INFO, "receipt.opened", tenant_id=row.tenant_id, delivery_id=row.id)
-    return receipt, row
+    def open_once() -> tuple[ReceiptRow, DeliveryRow] | None:
+        found = select(DeliveryRow).where(DeliveryRow.link_token == token)
+        row = session.exec(found.execution_options(populate_existing=True)).first()
+        if row is None:
+            return None
+        receipt = session.get(ReceiptRow, row.receipt_id)
+        assert receipt is not None
+        if row.opened_at is None:
+            row.opened_at = now
+            session.add(row)
+            session.commit()
+            event(log, logging.INFO, "receipt.opened", tenant_id=row.tenant_id, delivery_id=row.id)
+        return receipt, row
+
+    return store.retry_stale(open_once, session.rollback)
 
 
 def _now() -> datetime:

@@ -1,12 +1,33 @@
 """Between the cascade's values and the delivery rows: load a `Delivery`, save it back (I/O edge)."""
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from cloud.delivery.cascade import Attempt, AttemptStatus, Channel, Delivery, Note, Status, Step, Success
 from cloud.delivery.models import AttemptRow, DeliveryRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+STALE_RETRIES = 5
+
+
+def retry_stale(work: Callable[[], T], rollback: Callable[[], object] = lambda: None) -> T:
+    """Run `work` (it reads the delivery rows it changes, then commits) again when another transaction
+    changed one of them between its read and its write (the version check, see `DeliveryRow`)."""
+    for attempt in range(1, STALE_RETRIES + 1):
+        try:
+            return work()
+        except StaleDataError:
+            rollback()
+            if attempt == STALE_RETRIES:
+                raise
+            log.info("delivery row changed meanwhile by another transaction; applying again on the new row")
+    raise AssertionError("unreachable")
 
 
 def steps_from_text(text: str) -> tuple[Step, ...]:
@@ -76,7 +97,7 @@ def save(
     row.step_index = d.index
     row.due_at = d.due_at
     row.finished_at = d.finished_at
-    row.version += 1
+    row.version += 1  # always: an attempt's change alone must also fail against a concurrent writer
     if d.status is Status.DELIVERED and d.index < len(d.steps):
         row.channel = d.steps[d.index].channel.value
     for a in d.attempts:

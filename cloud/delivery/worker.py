@@ -91,6 +91,9 @@ class DeliveryWorker:
     # -- claiming -------------------------------------------------------------------------------------
     def claim_due(self, limit: int) -> list[Job]:
         """One short transaction: due rows, locked and skipped by others, advanced and leased."""
+        return store.retry_stale(lambda: self._claim_due(limit))
+
+    def _claim_due(self, limit: int) -> list[Job]:
         now = self.clock()
         jobs: list[Job] = []
         with Session(self.engine) as s:
@@ -200,12 +203,17 @@ class DeliveryWorker:
             service.replay_parked(s, job.tenant_id, job.send.channel, message_id, job.prices, now())
 
     def _apply(self, job: Job, change: Callable[[Delivery], Delivery]) -> None:
-        with Session(self.engine) as s:
-            row = s.exec(select(DeliveryRow).where(DeliveryRow.id == job.delivery_id).with_for_update()).one()
-            attempts = store.attempts_of(s, job.delivery_id)
-            d = change(store.to_state(row, attempts))
-            store.save(s, row, attempts, d, job.prices)
-            s.commit()
+        def apply() -> Delivery:
+            with Session(self.engine) as s:
+                lock = select(DeliveryRow).where(DeliveryRow.id == job.delivery_id).with_for_update()
+                row = s.exec(lock).one()
+                attempts = store.attempts_of(s, job.delivery_id)
+                d = change(store.to_state(row, attempts))
+                store.save(s, row, attempts, d, job.prices)
+                s.commit()
+                return d
+
+        d = store.retry_stale(apply)
         if d.status.finished:
             self._log_finished(job.delivery_id, d)
 
