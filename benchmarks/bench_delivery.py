@@ -8,6 +8,7 @@ PostgreSQL, and the fake providers (fakes/) speaking SMTP, FCM v1, the Viber gat
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import random
@@ -39,7 +40,7 @@ from cloud.fleet import service as fleet
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour, Mode
 from tests.support.databases import fresh_database
-from tests.support.live_server import live_server
+from tests.support.live_server import free_port, live_server
 
 DIY_MIX = {"email": 0.51, "push": 0.17, "viber": 0.09, "sms": 0.23}
 PG_URL = os.environ.get("ECHECK_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -56,6 +57,7 @@ class Env:
     store_id: int
     token: str
     behaviours: dict[str, Behaviour]
+    servers: "Servers"
 
 
 def _receipt(fd: int, contact: str) -> dict[str, Any]:
@@ -71,8 +73,85 @@ def _receipt(fd: int, contact: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Servers:
+    cloud: str
+    smtp_port: int
+    fakes: dict[str, str]  # behaviour name -> base URL of that fake (its /_fake control API is there)
+    remote: bool  # the fakes run in another process: their behaviour is sent over HTTP
+
+
 @contextlib.contextmanager
-def environment(db_url: str, delays: dict[str, float]) -> Iterator[Env]:
+def _threads(db_url: str, b: dict[str, Behaviour]) -> Iterator[Servers]:
+    """The cloud and the fakes on loopback, served by threads of this process."""
+    controller = smtp.start_smtp(b["mail"])
+    try:
+        with (
+            live_server(create_app(db_url)) as base,
+            live_server(fcm.create_app(b["push"])) as fcm_url,
+            live_server(viber.create_app(b["viber"])) as viber_url,
+            live_server(smsru.create_app(b["sms"])) as sms_url,
+        ):
+            yield Servers(base, controller.port, {"push": fcm_url, "viber": viber_url, "sms": sms_url}, False)
+    finally:
+        controller.stop()
+
+
+@contextlib.contextmanager
+def _processes(db_url: str, delay_s: float) -> Iterator[Servers]:
+    """The cloud (`echeck-cloud serve`, two uvicorn workers, no delivery worker inside) and the fakes
+    (`echeck-fakes`) as processes of their own, as in production: this process only ingests and counts,
+    so it is not what limits the workers (it was, when everything answered from here)."""
+    bin_dir = Path(sys.executable).parent
+    fakes = subprocess.Popen([str(bin_dir / "echeck-fakes"), "--delay", str(delay_s)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    port = free_port()
+    cloud = subprocess.Popen(
+        [str(bin_dir / "echeck-cloud"), "--database-url", db_url, "--log-level", "warning", "serve",
+         "--port", str(port), "--workers", "2", "--no-delivery-worker"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        line = fakes.stdout.readline() if fakes.stdout else ""
+        if not line.startswith("{"):
+            raise RuntimeError(f"echeck-fakes did not start (exit {fakes.poll()})")
+        ports = json.loads(line)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            if cloud.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"echeck-cloud serve did not start (exit {cloud.poll()})")
+            time.sleep(0.1)
+        local = "http://127.0.0.1"
+        urls = {"mail": f"{local}:{ports['smtp_control']}", "push": f"{local}:{ports['fcm']}",
+                "viber": f"{local}:{ports['viber']}", "sms": f"{local}:{ports['smsru']}"}  # fmt: skip
+        yield Servers(base, ports["smtp"], urls, True)
+    finally:
+        for process in (cloud, fakes):
+            process.terminate()
+        for process in (cloud, fakes):
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def send_behaviours(env: Env) -> None:
+    """Fakes in another process: what this process decided about them (callbacks, who is not a Viber
+    user), sent to their control API, as a provider's account settings would be."""
+    if not env.servers.remote:
+        return
+    for name, b in env.behaviours.items():
+        doc = {"callback_url": b.callback_url, "secret": b.secret, "recipients": b.recipients,
+               "delay_s": b.delay_s}  # fmt: skip
+        httpx.post(f"{env.servers.fakes[name]}/_fake/behaviour", json=doc, timeout=10).raise_for_status()
+
+
+@contextlib.contextmanager
+def environment(db_url: str, delays: dict[str, float], processes: bool = False) -> Iterator[Env]:
     """Migrated database, the cloud on loopback, the four fakes, a tenant whose channels point at them."""
     migrate(db_url)
     engine = (
@@ -81,16 +160,10 @@ def environment(db_url: str, delays: dict[str, float]) -> Iterator[Env]:
         else make_engine(db_url)
     )
     b = {name: Behaviour(delay_s=delays.get(name, 0.05)) for name in ("mail", "push", "viber", "sms")}
-    controller = smtp.start_smtp(b["mail"])
+    servers = _processes(db_url, max(delays.values(), default=0.05)) if processes else _threads(db_url, b)
     try:
-        with (
-            live_server(create_app(db_url)) as base,
-            live_server(fcm.create_app(b["push"])) as fcm_url,
-            live_server(viber.create_app(b["viber"])) as viber_url,
-            live_server(smsru.create_app(b["sms"])) as sms_url,
-            httpx.Client(base_url=base, timeout=60) as http,
-            Session(engine) as s,
-        ):
+        with servers as srv, httpx.Client(base_url=srv.cloud, timeout=60) as http, Session(engine) as s:
+            base = srv.cloud
             tenant, key = fleet.create_tenant(s, "DIY chain")
             store = fleet.create_store(s, tenant.id, "Store 1")  # type: ignore[arg-type]
             code = fleet.issue_enrollment_code(s, store.id, timedelta(hours=1)).code  # type: ignore[arg-type]
@@ -100,21 +173,20 @@ def environment(db_url: str, delays: dict[str, float]) -> Iterator[Env]:
             assert store.id is not None
             fast = {"rate_per_s": 100000, "timeout_s": 5}
             cb = f"{base}/v1/delivery/callbacks/{tid}"
-            delivery_config.set_channel(s, tid, Channel.EMAIL, {"host": "127.0.0.1", "port": controller.port,
+            delivery_config.set_channel(s, tid, Channel.EMAIL, {"host": "127.0.0.1", "port": srv.smtp_port,
                 "sender": "DIY <r@diy.example>", "webhook_secret": "mail-secret-1", **fast})  # fmt: skip
-            delivery_config.set_channel(s, tid, Channel.PUSH, {"base_url": fcm_url, "project_id": "diy",
-                "access_token": "token", **fast})  # fmt: skip
-            delivery_config.set_channel(s, tid, Channel.VIBER, {"base_url": viber_url,
+            delivery_config.set_channel(s, tid, Channel.PUSH, {"base_url": srv.fakes["push"],
+                "project_id": "diy", "access_token": "token", **fast})  # fmt: skip
+            delivery_config.set_channel(s, tid, Channel.VIBER, {"base_url": srv.fakes["viber"],
                 "auth_token": "viber-token", **fast})  # fmt: skip
-            delivery_config.set_channel(s, tid, Channel.SMS, {"base_url": sms_url, "api_id": "sms-api-id",
-                "callback_secret": "sms-secret", **fast})  # fmt: skip
+            delivery_config.set_channel(s, tid, Channel.SMS, {"base_url": srv.fakes["sms"],
+                "api_id": "sms-api-id", "callback_secret": "sms-secret", **fast})  # fmt: skip
             b["mail"].callback_url, b["mail"].secret = f"{cb}/email", "mail-secret-1"
             b["viber"].callback_url = f"{cb}/viber"
             b["sms"].callback_url = f"{cb}/sms?secret=sms-secret"
             b["push"].callback_url, b["push"].secret = f"{base}/v1/delivery/app/events", key
-            yield Env(db_url, engine, http, base, tid, store.id, token, b)
+            yield Env(db_url, engine, http, base, tid, store.id, token, b, srv)
     finally:
-        controller.stop()
         engine.dispose()
 
 
@@ -299,8 +371,9 @@ def _pg_available() -> bool:
 def throughput(db_url: str, workers: int, receipts: int) -> float:
     """Deliveries per second (first channel accepted) by `workers` worker processes on a backlog."""
     bin_dir = Path(sys.executable).parent
-    with environment(db_url, {"push": 0.05, "viber": 0.05, "sms": 0.05}) as env:
+    with environment(db_url, {"push": 0.05, "viber": 0.05, "sms": 0.05}, processes=True) as env:
         contacts = population(env, receipts, DIY_MIX, seed=11)
+        send_behaviours(env)
         ingest(env, contacts)
         procs = [
             subprocess.Popen(
