@@ -22,6 +22,7 @@ import h11
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 16 * 1024 * 1024  # a receipt task is a few KiB; this is far beyond any real one
 READ_CHUNK = 64 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class UpstreamError(Exception):
@@ -105,10 +106,12 @@ def with_body(request: Message, body: bytes) -> bytes:
 class MessageReader:
     """Reads whole messages off one direction of a connection, keeping the bytes as they came."""
 
-    def __init__(self, reader: asyncio.StreamReader, role: type[h11.CLIENT] | type[h11.SERVER]) -> None:
+    def __init__(self, reader: asyncio.StreamReader, role: type[h11.CLIENT] | type[h11.SERVER],
+                 on_expect_continue: Callable[[], object] = lambda: None) -> None:  # fmt: skip
         self._reader = reader
         self._role = role
         self._carry = b""  # bytes read past the end of the last message (a pipelining client)
+        self._on_expect_continue = on_expect_continue
 
     async def request(self) -> Message | None:
         """The next request; None when the peer closed between requests."""
@@ -143,6 +146,8 @@ class MessageReader:
                 parser.receive_data(chunk)
             elif isinstance(event, h11.Request | h11.Response):
                 head = event
+                if parser.they_are_waiting_for_100_continue:  # .NET's default for every POST
+                    self._on_expect_continue()
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
@@ -251,7 +256,9 @@ class Relay:
         assert task is not None
         self._connections.add(task)
         upstream = Upstream(*self._upstream, timeout_s=self._timeout_s)
-        requests = MessageReader(reader, h11.SERVER)
+        # the POS waits for "100 Continue" before its body (.NET waits 350 ms for it): say it at once; the
+        # web server's own 100, if it sends one, reaches the POS too (more than one 1xx is allowed)
+        requests = MessageReader(reader, h11.SERVER, lambda: writer.write(CONTINUE))
         try:
             while True:
                 try:

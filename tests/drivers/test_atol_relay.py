@@ -208,3 +208,22 @@ def test_a_kept_alive_connection_closed_as_a_request_arrives_is_retried(service:
     finally:
         server.stop()
         upstream.close()
+
+
+def test_a_pos_that_expects_100_continue_hears_it_before_sending_its_body(service: CheckoutService) -> None:
+    upstream = RawUpstream([OK])
+    server = proxy_for(service, upstream.port)
+    try:
+        head = b"POST /api/v2/x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port_of(server)), timeout=5) as sock:
+            sock.sendall(head)
+            assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")  # no waiting out a timeout
+            sock.sendall(b"{}")
+            answer = b""
+            while not answer.endswith(b"{}"):
+                answer += sock.recv(65536)
+        assert answer.endswith(OK)
+        assert upstream.received == [head + b"{}"]  # forwarded as it came
+    finally:
+        server.stop()
+        upstream.close()
