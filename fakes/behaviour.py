@@ -4,11 +4,13 @@ import asyncio
 import itertools
 import logging
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
@@ -50,6 +52,18 @@ class Behaviour:
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def http(self) -> httpx.AsyncClient:
+        """The client the reports go out with, one per event loop and kept: a client per report built a
+        TLS context (the CA bundle loaded) each time, which was most of the fakes' CPU under load."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = self._clients[loop] = httpx.AsyncClient(timeout=5)
+        return client
 
     def mode_for(self, to: str) -> Mode:
         return Mode(self.recipients.get(to, self.default))

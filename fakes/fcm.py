@@ -4,7 +4,6 @@ it tells the app-events URL (`callback_url`, bearer `secret`) "delivered", then 
 import time
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
@@ -58,11 +57,11 @@ def create_app(behaviour: Behaviour | None = None) -> FastAPI:
 
 async def _post(b: Behaviour, name: str, events: list[str]) -> None:
     assert b.callback_url
-    async with httpx.AsyncClient(timeout=5) as http:
-        for event in events:
-            r = await http.post(
-                b.callback_url,
-                json={"message_id": name, "event": event},
-                headers={"Authorization": f"Bearer {b.secret or ''}"},
-            )
-            r.raise_for_status()
+    http = b.http()
+    for event in events:
+        r = await http.post(
+            b.callback_url,
+            json={"message_id": name, "event": event},
+            headers={"Authorization": f"Bearer {b.secret or ''}"},
+        )
+        r.raise_for_status()

@@ -5,7 +5,6 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -50,8 +49,8 @@ def create_app(behaviour: Behaviour | None = None) -> FastAPI:
 
 async def _post(b: Behaviour, sms_id: str, code: int) -> None:
     assert b.callback_url
-    async with httpx.AsyncClient(timeout=5) as http:
-        r = await http.post(
-            b.callback_url, data={"data[]": [f"sms_status\n{sms_id}\n{code}\n{int(time.time())}"]}
-        )
-        r.raise_for_status()
+    http = b.http()
+    r = await http.post(
+        b.callback_url, data={"data[]": [f"sms_status\n{sms_id}\n{code}\n{int(time.time())}"]}
+    )
+    r.raise_for_status()

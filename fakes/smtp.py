@@ -14,7 +14,6 @@ import socket
 import time
 from typing import Any
 
-import httpx
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
@@ -54,13 +53,13 @@ async def _post(b: Behaviour, message_id: str, events: list[str]) -> None:
     doc = {"events": [{"event": e, "message_id": message_id, "timestamp": time.time()} for e in events]}
     body = json.dumps(doc).encode()
     sig = hmac.new((b.secret or "").encode(), body, hashlib.sha256).hexdigest()
-    async with httpx.AsyncClient(timeout=5) as http:
-        r = await http.post(
-            b.callback_url,
-            content=body,
-            headers={"Content-Type": "application/json", "X-Echeck-Signature": f"sha256={sig}"},
-        )
-        r.raise_for_status()
+    http = b.http()
+    r = await http.post(
+        b.callback_url,
+        content=body,
+        headers={"Content-Type": "application/json", "X-Echeck-Signature": f"sha256={sig}"},
+    )
+    r.raise_for_status()
 
 
 def start_smtp(behaviour: Behaviour, host: str = "127.0.0.1", port: int = 0) -> Controller:

@@ -7,7 +7,6 @@ import json
 import time
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
@@ -57,21 +56,21 @@ def create_app(behaviour: Behaviour | None = None) -> FastAPI:
 
 async def _post(b: Behaviour, auth_token: str, token: int, receiver: str, events: list[str]) -> None:
     assert b.callback_url
-    async with httpx.AsyncClient(timeout=5) as http:
-        for event in events:
-            doc = {
-                "event": event,
-                "timestamp": int(time.time() * 1000),
-                "message_token": token,
-                "user_id": receiver,
-            }
-            if event == "failed":
-                doc["desc"] = "not a Viber user"
-            body = json.dumps(doc).encode()
-            sig = hmac.new(auth_token.encode(), body, hashlib.sha256).hexdigest()
-            r = await http.post(
-                b.callback_url,
-                content=body,
-                headers={"Content-Type": "application/json", "X-Viber-Content-Signature": sig},
-            )
-            r.raise_for_status()
+    http = b.http()
+    for event in events:
+        doc = {
+            "event": event,
+            "timestamp": int(time.time() * 1000),
+            "message_token": token,
+            "user_id": receiver,
+        }
+        if event == "failed":
+            doc["desc"] = "not a Viber user"
+        body = json.dumps(doc).encode()
+        sig = hmac.new(auth_token.encode(), body, hashlib.sha256).hexdigest()
+        r = await http.post(
+            b.callback_url,
+            content=body,
+            headers={"Content-Type": "application/json", "X-Viber-Content-Signature": sig},
+        )
+        r.raise_for_status()
