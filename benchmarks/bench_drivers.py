@@ -19,14 +19,11 @@ Before the close both paths pause 20 ms, left out of the figure: the cashier ans
 auto-answering cashier in the tap's process), and the answer's time is not the tap's latency.
 """
 
-import os
-import select
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tty
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -42,6 +39,7 @@ from benchmarks.machine import ProcessCost
 from drivers.shtrih import commands as c
 from drivers.shtrih.link import LinkClient, SerialChannel
 from receipts import VatRate
+from tests.drivers.support import PtyPair
 
 TARGET_MS = 5.0
 PAUSE_S = 0.02  # before the close, on both paths: the cashier's answer, not measured
@@ -139,27 +137,6 @@ def bench_atol(receipts: int, workdir: Path) -> list[Figure]:
     return _figures("drivers", "ATOL proxy", direct, hooked) + cost
 
 
-class _Pty:
-    """The POS's end of the virtual COM pair; the tap opens the other end by its path."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.master)
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
-
-    def write(self, data: bytes) -> object:
-        return os.write(self.master, data)
-
-    def read_some(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        return os.read(self.master, 4096) if ready else b""
-
-    def close(self) -> None:
-        os.close(self.master)
-        os.close(self.slave)
-
-
 def _shtrih_receipt(pos: LinkClient, before_close: Callable[[], None] = lambda: None) -> float:
     started = time.perf_counter()
     c.Answer.decode(pos.execute(c.OpenReceipt().encode())).raise_for_error()
@@ -180,7 +157,7 @@ def bench_shtrih(receipts: int, workdir: Path) -> list[Figure]:
         direct_port = serial.serial_for_url(register, timeout=0.05)
         stack.callback(direct_port.close)
         direct = LinkClient(SerialChannel(direct_port))
-        pos_end = _Pty()
+        pos_end = PtyPair()  # the POS's end of the virtual COM pair; the tap opens the other by path
         stack.callback(pos_end.close)
         device = stack.enter_context(side("shtrih-emulator")).address
         outbox = str(workdir / "shtrih.sqlite3")
