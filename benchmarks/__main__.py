@@ -39,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         if cpu is not None and after is not None:  # the host's share of the run: read tails against it
             steal, idle = after.percent_since(cpu)
             area = name.removeprefix("bench_")
-            figures.append(Figure(area, "machine: CPU stolen by the host during the run", steal, "%",
-                                  f"idle {idle:.0f} %"))  # fmt: skip
+            figures.append(
+                Figure(
+                    area, "machine: CPU stolen by the host during the run", steal, "%", f"idle {idle:.0f} %"
+                )
+            )
     table = Table(title="echeck benchmarks" + (" (quick)" if args.quick else ""))
     for column in ("area", "figure", "value", "target", ""):
         table.add_column(column, justify="right" if column == "value" else "left")

@@ -63,14 +63,23 @@ class Env:
 def _receipt(fd: int, contact: str) -> dict[str, Any]:
     total = 5200 + fd % 1000
     return {
-        "fiscal": {"fn_serial": FN, "fd_number": fd, "fpd": 600000000 + fd, "registration_number":
-                   "0001633468026797", "shift_number": 1, "receipt_number": fd % 1000,
-                   "issued_at": "2026-11-23T14:27:00", "calculation_type": 1},
+        "fiscal": {
+            "fn_serial": FN,
+            "fd_number": fd,
+            "fpd": 600000000 + fd,
+            "registration_number": "0001633468026797",
+            "shift_number": 1,
+            "receipt_number": fd % 1000,
+            "issued_at": "2026-11-23T14:27:00",
+            "calculation_type": 1,
+        },
         "items": [{"name": "Дрель", "price": total, "quantity": "1", "total": total, "vat": "vat20"}],
-        "payments": [{"kind": "card", "amount": total}], "total": total,
+        "payments": [{"kind": "card", "amount": total}],
+        "total": total,
         "contact": {"kind": "email" if "@" in contact else "phone", "value": contact},
-        "loyalty_card": None, "extra": {},
-    }  # fmt: skip
+        "loyalty_card": None,
+        "extra": {},
+    }
 
 
 @dataclass(frozen=True)
@@ -103,14 +112,30 @@ def _processes(db_url: str, delay_s: float) -> Iterator[Servers]:
     (`echeck-fakes`) as processes of their own, as in production: this process only ingests and counts,
     so it is not what limits the workers (it was, when everything answered from here)."""
     bin_dir = Path(sys.executable).parent
-    fakes = subprocess.Popen([str(bin_dir / "echeck-fakes"), "--delay", str(delay_s)],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    fakes = subprocess.Popen(
+        [str(bin_dir / "echeck-fakes"), "--delay", str(delay_s)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     port = free_port()
     cloud = subprocess.Popen(
-        [str(bin_dir / "echeck-cloud"), "--database-url", db_url, "--log-level", "warning", "serve",
-         "--port", str(port), "--workers", "2", "--no-delivery-worker"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(bin_dir / "echeck-cloud"),
+            "--database-url",
+            db_url,
+            "--log-level",
+            "warning",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--no-delivery-worker",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         line = fakes.stdout.readline() if fakes.stdout else ""
         if not line.startswith("{"):
@@ -126,8 +151,12 @@ def _processes(db_url: str, delay_s: float) -> Iterator[Servers]:
                 raise RuntimeError(f"echeck-cloud serve did not start (exit {cloud.poll()})")
             time.sleep(0.1)
         local = "http://127.0.0.1"
-        urls = {"mail": f"{local}:{ports['smtp_control']}", "push": f"{local}:{ports['fcm']}",
-                "viber": f"{local}:{ports['viber']}", "sms": f"{local}:{ports['smsru']}"}  # fmt: skip
+        urls = {
+            "mail": f"{local}:{ports['smtp_control']}",
+            "push": f"{local}:{ports['fcm']}",
+            "viber": f"{local}:{ports['viber']}",
+            "sms": f"{local}:{ports['smsru']}",
+        }
         yield Servers(base, ports["smtp"], urls, True)
     finally:
         for process in (cloud, fakes):
@@ -145,8 +174,12 @@ def send_behaviours(env: Env) -> None:
     if not env.servers.remote:
         return
     for name, b in env.behaviours.items():
-        doc = {"callback_url": b.callback_url, "secret": b.secret, "recipients": b.recipients,
-               "delay_s": b.delay_s}  # fmt: skip
+        doc = {
+            "callback_url": b.callback_url,
+            "secret": b.secret,
+            "recipients": b.recipients,
+            "delay_s": b.delay_s,
+        }
         httpx.post(f"{env.servers.fakes[name]}/_fake/behaviour", json=doc, timeout=10).raise_for_status()
 
 
@@ -173,14 +206,38 @@ def environment(db_url: str, delays: dict[str, float], processes: bool = False) 
             assert store.id is not None
             fast = {"rate_per_s": 100000, "timeout_s": 5}
             cb = f"{base}/v1/delivery/callbacks/{tid}"
-            delivery_config.set_channel(s, tid, Channel.EMAIL, {"host": "127.0.0.1", "port": srv.smtp_port,
-                "sender": "DIY <r@diy.example>", "webhook_secret": "mail-secret-1", **fast})  # fmt: skip
-            delivery_config.set_channel(s, tid, Channel.PUSH, {"base_url": srv.fakes["push"],
-                "project_id": "diy", "access_token": "token", **fast})  # fmt: skip
-            delivery_config.set_channel(s, tid, Channel.VIBER, {"base_url": srv.fakes["viber"],
-                "auth_token": "viber-token", **fast})  # fmt: skip
-            delivery_config.set_channel(s, tid, Channel.SMS, {"base_url": srv.fakes["sms"],
-                "api_id": "sms-api-id", "callback_secret": "sms-secret", **fast})  # fmt: skip
+            delivery_config.set_channel(
+                s,
+                tid,
+                Channel.EMAIL,
+                {
+                    "host": "127.0.0.1",
+                    "port": srv.smtp_port,
+                    "sender": "DIY <r@diy.example>",
+                    "webhook_secret": "mail-secret-1",
+                    **fast,
+                },
+            )
+            delivery_config.set_channel(
+                s,
+                tid,
+                Channel.PUSH,
+                {"base_url": srv.fakes["push"], "project_id": "diy", "access_token": "token", **fast},
+            )
+            delivery_config.set_channel(
+                s, tid, Channel.VIBER, {"base_url": srv.fakes["viber"], "auth_token": "viber-token", **fast}
+            )
+            delivery_config.set_channel(
+                s,
+                tid,
+                Channel.SMS,
+                {
+                    "base_url": srv.fakes["sms"],
+                    "api_id": "sms-api-id",
+                    "callback_secret": "sms-secret",
+                    **fast,
+                },
+            )
             b["mail"].callback_url, b["mail"].secret = f"{cb}/email", "mail-secret-1"
             b["viber"].callback_url = f"{cb}/viber"
             b["sms"].callback_url = f"{cb}/sms?secret=sms-secret"
@@ -224,8 +281,11 @@ def quotas(buyers: int, mix: dict[str, float]) -> list[str]:
 def ingest(env: Env, contacts: list[str], start_fd: int = 1, batch: int = 200) -> None:
     for i in range(0, len(contacts), batch):
         docs = [_receipt(start_fd + i + j, c) for j, c in enumerate(contacts[i : i + batch])]
-        r = env.http.post(f"/v1/stores/{env.store_id}/receipts/batch", json={"receipts": docs},
-                          headers={"Authorization": f"Bearer {env.token}"})  # fmt: skip
+        r = env.http.post(
+            f"/v1/stores/{env.store_id}/receipts/batch",
+            json={"receipts": docs},
+            headers={"Authorization": f"Bearer {env.token}"},
+        )
         r.raise_for_status()
 
 
@@ -270,8 +330,10 @@ def stuck(env: Env, limit: int = 5) -> str:
                 lines.append(f"  attempt {dict(att)}")
                 for rep in c.execute(sa.select(r).where(r.c.message_id == att["message_id"])).mappings():
                     lines.append(f"    report {dict(rep)}")
-    lines += [f"{k}: {len(b.messages)} messages, {b.reports_sent} reports sent, {b.report_errors} report "
-              f"errors" for k, b in env.behaviours.items()]  # fmt: skip
+    lines += [
+        f"{k}: {len(b.messages)} messages, {b.reports_sent} reports sent, {b.report_errors} report errors"
+        for k, b in env.behaviours.items()
+    ]
     return "\n".join(lines)
 
 
@@ -344,16 +406,23 @@ def simulate(
                 s, env.tenant_id, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
             )["total"]
         _, done = latencies(env)
-        return {"buyers": buyers, "elapsed_s": elapsed, "total": total,
-                "p50_s": pct(done, 50), "p95_s": pct(done, 95)}  # fmt: skip
+        return {
+            "buyers": buyers,
+            "elapsed_s": elapsed,
+            "total": total,
+            "p50_s": pct(done, 50),
+            "p95_s": pct(done, 95),
+        }
 
 
 def print_report(r: dict[str, Any]) -> None:
     t = r["total"]
     print(f"buyers {r['buyers']}, {t['delivered']} delivered, {t['by_status']}")
     print("channel mix: " + ", ".join(f"{k} {v:.1%}" for k, v in t["channel_share"].items()))
-    print(f"cost {t['cost_kopecks'] / 100:.2f} RUB = {t['cost_per_receipt_kopecks'] / 100:.3f} RUB/receipt; "
-          f"operator {t['operator_cost_kopecks'] / 100:.2f} RUB; saving {t['saving_share']:.1%}")  # fmt: skip
+    print(
+        f"cost {t['cost_kopecks'] / 100:.2f} RUB = {t['cost_per_receipt_kopecks'] / 100:.3f} RUB/receipt; "
+        f"operator {t['operator_cost_kopecks'] / 100:.2f} RUB; saving {t['saving_share']:.1%}"
+    )
     print(f"stored → delivered p50 {r['p50_s']:.2f} s, p95 {r['p95_s']:.2f} s")
 
 
@@ -436,13 +505,20 @@ def run(quick: bool) -> list[Figure]:
     sim = simulate(300 if quick else 2000)
     t = sim["total"]
     figures += [
-        Figure("delivery", "simulator: saving vs operator's 2 RUB (DIY mix)", t["saving_share"] * 100, "%",
-               "≥ 81%", t["saving_share"] >= 0.81),
+        Figure(
+            "delivery",
+            "simulator: saving vs operator's 2 RUB (DIY mix)",
+            t["saving_share"] * 100,
+            "%",
+            "≥ 81%",
+            t["saving_share"] >= 0.81,
+        ),
         Figure("delivery", "simulator: cost per receipt", t["cost_per_receipt_kopecks"] / 100, "RUB"),
         Figure("delivery", "simulator: stored → delivered p50", sim["p50_s"], "s"),
-        Figure("delivery", "simulator: stored → delivered p95", sim["p95_s"], "s", "≤ 60 s",
-               sim["p95_s"] <= 60),
-    ]  # fmt: skip
+        Figure(
+            "delivery", "simulator: stored → delivered p95", sim["p95_s"], "s", "≤ 60 s", sim["p95_s"] <= 60
+        ),
+    ]
     for channel, share in t["channel_share"].items():
         figures.append(Figure("delivery", f"simulator: share delivered by {channel}", share * 100, "%"))
     if not _pg_available():
@@ -451,12 +527,19 @@ def run(quick: bool) -> list[Figure]:
     n = 300 if quick else 2000
     for workers in (1, 4):
         with tempfile.TemporaryDirectory() as tmp, fresh_database("postgres", Path(tmp)) as url:
-            figures.append(Figure("delivery", f"deliveries/s, {workers} worker process(es), PostgreSQL",
-                                  throughput(url, workers, n), "/s"))  # fmt: skip
+            figures.append(
+                Figure(
+                    "delivery",
+                    f"deliveries/s, {workers} worker process(es), PostgreSQL",
+                    throughput(url, workers, n),
+                    "/s",
+                )
+            )
     with tempfile.TemporaryDirectory() as tmp, fresh_database("postgres", Path(tmp)) as url:
         p95 = first_accepted_p95(url, 100 if quick else 400, 20.0)
-    figures.append(Figure("delivery", "stored → first channel accepted p95 (20 receipts/s)", p95, "s",
-                          "≤ 5 s", p95 <= 5))  # fmt: skip
+    figures.append(
+        Figure("delivery", "stored → first channel accepted p95 (20 receipts/s)", p95, "s", "≤ 5 s", p95 <= 5)
+    )
     return figures
 
 

@@ -109,18 +109,25 @@ def cmd_store_list(args: argparse.Namespace) -> None:
         rows = []
         for store, registers in service.list_stores(session, args.tenant):
             regs = [
-                {"id": r.id, "hostname": r.hostname, "last_heartbeat_at": r.last_heartbeat_at,
-                 "queue_depth": r.queue_depth, "rejected_count": r.rejected_count}
+                {
+                    "id": r.id,
+                    "hostname": r.hostname,
+                    "last_heartbeat_at": r.last_heartbeat_at,
+                    "queue_depth": r.queue_depth,
+                    "rejected_count": r.rejected_count,
+                }
                 for r in registers
-            ]  # fmt: skip
+            ]
             rows.append({"id": store.id, "name": store.name, "registers": regs})
     lines = []
     for s in rows:
         lines.append(f"{s['id']:>6}  {s['name']}  ({len(s['registers'])} registers)")
         for r in s["registers"]:
             seen = f"{r['last_heartbeat_at']:%Y-%m-%d %H:%M:%S}Z" if r["last_heartbeat_at"] else "never"
-            lines.append(f"        register {r['id']} {r['hostname'] or '?'}: last seen {seen}, "
-                         f"queue {r['queue_depth']}, rejected {r['rejected_count']}")  # fmt: skip
+            lines.append(
+                f"        register {r['id']} {r['hostname'] or '?'}: last seen {seen}, "
+                f"queue {r['queue_depth']}, rejected {r['rejected_count']}"
+            )
     _out(
         args, {"stores": rows}, "\n".join(lines) or f"tenant {args.tenant} has no stores (or does not exist)"
     )
@@ -155,10 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"default: a SQLite file, now {_safe_url(settings.database_url)})",
     )
     levels = ["debug", "info", "warning", "error"]
-    parser.add_argument("--log-level", default=settings.log_level, choices=levels,
-                        help=f"how much the server logs (env {LOG_LEVEL_ENV}; default info)")  # fmt: skip
-    parser.add_argument("--log-format", default=settings.log_format, choices=["kv", "json"],
-                        help=f"log lines as key=value or JSON (env {LOG_FORMAT_ENV})")  # fmt: skip
+    parser.add_argument(
+        "--log-level",
+        default=settings.log_level,
+        choices=levels,
+        help=f"how much the server logs (env {LOG_LEVEL_ENV}; default info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=settings.log_format,
+        choices=["kv", "json"],
+        help=f"log lines as key=value or JSON (env {LOG_FORMAT_ENV})",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], None], help_: str, parent: Any = sub) -> Any:
@@ -175,8 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default %(default)s)")
-    serve.add_argument("--no-delivery-worker", action="store_true",
-                       help="no delivery worker in the app (PostgreSQL, with `delivery-worker` processes)")
+    serve.add_argument(
+        "--no-delivery-worker",
+        action="store_true",
+        help="no delivery worker in the app (PostgreSQL, with `delivery-worker` processes)",
+    )
     serve.add_argument("--public-url", help=f"base of e-receipt links (env {PUBLIC_URL_ENV}; default: here)")
     add("migrate", cmd_migrate, "update the database schema to this version and exit")
 
@@ -205,8 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("enroll-code", cmd_enroll_code, "issue a one-time code that enrolls one register into a store")
     p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
-    p.add_argument("--ttl-hours", type=float, default=DEFAULT_ENROLL_TTL_HOURS,
-                   help="how long the code stays valid (default %(default)s hours)")  # fmt: skip
+    p.add_argument(
+        "--ttl-hours",
+        type=float,
+        default=DEFAULT_ENROLL_TTL_HOURS,
+        help="how long the code stays valid (default %(default)s hours)",
+    )
     json_flag(p)
     delivery_cli.add_commands(sub, add, json_flag)
     return parser

@@ -126,8 +126,7 @@ def write_agent_config(path: Path, port: int, data_dir: Path, extra: str = "") -
         "[agent]\n"
         f"listen_port = {port}\n"
         f'data_dir = "{data_dir}"\n'
-        'credentials = "file"\n'  # never touch the demo user's own keyring
-        + extra,
+        'credentials = "file"\n' + extra,  # never touch the demo user's own keyring
         encoding="utf-8",
     )
     return path
@@ -156,7 +155,7 @@ def atol_bench(logs: Path) -> AtolBench:
     agent_toml = (
         'hook = "atol-proxy"\n'
         "ask_timeout_s = 0.15\n"  # no cashier's popup in the demo: the POS's own contacts are the 1008s
-        f"[atol]\nlisten_port = {proxy_port}\nupstream = \"{emulator.url}\"\n"
+        f'[atol]\nlisten_port = {proxy_port}\nupstream = "{emulator.url}"\n'
     )
     return AtolBench(emulator, f"http://127.0.0.1:{proxy_port}", agent_toml)
 
@@ -237,17 +236,35 @@ def configure_delivery(database_url: str, tenant_id: int, api_key: str, cloud_ur
     reports at the cloud (their `/_fake/behaviour` control API, like a provider's account settings)."""
     local = "http://127.0.0.1"
     channels = {
-        "email": ["host=127.0.0.1", f"port={ports['smtp']}", "sender=Demo Retail <receipts@demo.example>",
-                  "webhook_secret=demo-mail-secret"],
+        "email": [
+            "host=127.0.0.1",
+            f"port={ports['smtp']}",
+            "sender=Demo Retail <receipts@demo.example>",
+            "webhook_secret=demo-mail-secret",
+        ],
         "push": [f"base_url={local}:{ports['fcm']}", "project_id=demo-app", "access_token=demo-token"],
         "viber": [f"base_url={local}:{ports['viber']}", "auth_token=demo-viber-token"],
-        "sms": [f"base_url={local}:{ports['smsru']}", "api_id=demo-sms-api-id",
-                "callback_secret=demo-sms-secret"],
-    }  # fmt: skip
+        "sms": [
+            f"base_url={local}:{ports['smsru']}",
+            "api_id=demo-sms-api-id",
+            "callback_secret=demo-sms-secret",
+        ],
+    }
     for channel, settings in channels.items():
         flags = [a for s in settings for a in ("--setting", s)]
-        run_json([*cloud_cli(database_url), "channels", "set", "--tenant", str(tenant_id),
-                  "--channel", channel, *flags, "--json"])  # fmt: skip
+        run_json(
+            [
+                *cloud_cli(database_url),
+                "channels",
+                "set",
+                "--tenant",
+                str(tenant_id),
+                "--channel",
+                channel,
+                *flags,
+                "--json",
+            ]
+        )
     callbacks = f"{cloud_url}/v1/delivery/callbacks/{tenant_id}"
     behaviour = {
         "smtp-control": {"callback_url": f"{callbacks}/email", "secret": "demo-mail-secret"},

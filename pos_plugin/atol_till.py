@@ -30,11 +30,16 @@ def atol_task(rng: random.Random, contact: str | None) -> dict[str, Any]:
         qty = rng.randint(1, 3)
         items.append(
             {
-                "type": "position", "name": name, "price": price / 100, "quantity": qty,
-                "amount": price * qty / 100, "paymentMethod": "fullPayment", "paymentObject": "commodity",
+                "type": "position",
+                "name": name,
+                "price": price / 100,
+                "quantity": qty,
+                "amount": price * qty / 100,
+                "paymentMethod": "fullPayment",
+                "paymentObject": "commodity",
                 "tax": {"type": vat},
             }
-        )  # fmt: skip
+        )
         total += price * qty
     card = rng.random() < 0.7
     paid = total if card else -(-total // 10000) * 10000

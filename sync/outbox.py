@@ -393,11 +393,7 @@ class Outbox:
     def recent(self, limit: int = 20) -> list[RecentEntry]:
         """The most recently closed rows in any state, newest first: the cashier's status window."""
         t = self._t
-        query = (
-            sa.select(t.c.key, t.c.payload, t.c.closed_at, t.c.state)
-            .order_by(t.c.id.desc())
-            .limit(limit)
-        )
+        query = sa.select(t.c.key, t.c.payload, t.c.closed_at, t.c.state).order_by(t.c.id.desc()).limit(limit)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [RecentEntry(r.key, State(r.state), r.closed_at, json.loads(r.payload)) for r in rows]

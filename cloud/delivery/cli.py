@@ -60,8 +60,9 @@ def _settings(items: list[str]) -> dict[str, Any]:
 def cmd_channels_set(args: argparse.Namespace) -> None:
     with _session(args) as s:
         try:
-            delivery_config.set_channel(s, args.tenant, Channel(args.channel), _settings(args.setting or []),
-                                        enabled=not args.disable)  # fmt: skip
+            delivery_config.set_channel(
+                s, args.tenant, Channel(args.channel), _settings(args.setting or []), enabled=not args.disable
+            )
             _print(args, delivery_config.describe(s, args.tenant))
         except delivery_config.ConfigError as exc:
             raise DeliveryCliError(str(exc)) from exc
@@ -87,8 +88,9 @@ def cmd_channels_policy(args: argparse.Namespace) -> None:
 
 def cmd_delivery_worker(args: argparse.Namespace) -> None:
     public_url = args.public_url or load_settings(args.database_url).public_url
-    options = WorkerOptions(public_url=public_url, lease_s=args.lease, concurrency=args.concurrency,
-                            poll_s=args.poll)  # fmt: skip
+    options = WorkerOptions(
+        public_url=public_url, lease_s=args.lease, concurrency=args.concurrency, poll_s=args.poll
+    )
     worker = DeliveryWorker(make_engine(args.database_url), options, name=args.name)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -113,11 +115,13 @@ def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], N
     tenant(p)
     p.add_argument("--channel", required=True, choices=[c.value for c in Channel])
     p.add_argument(
-        "--setting", action="append", metavar="KEY=VALUE",
+        "--setting",
+        action="append",
+        metavar="KEY=VALUE",
         help="repeatable. email: host port sender username password starttls webhook_secret; push: base_url "
         "project_id access_token; viber: base_url auth_token sender_name; sms: base_url api_id sender "
         "callback_secret; any: timeout_s rate_per_s. Secrets are stored in the database, shown redacted.",
-    )  # fmt: skip
+    )
     p.add_argument("--disable", action="store_true", help="keep the settings but stop using the channel")
     tenant(
         add("list", cmd_channels_list, "show the policy, prices and channels (secrets redacted)", channels)
@@ -125,13 +129,18 @@ def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], N
     p = add("policy", cmd_channels_policy, "set the cascade order, per-step deadlines and prices", channels)
     tenant(p)
     p.add_argument(
-        "--steps", metavar="POLICY",
+        "--steps",
+        metavar="POLICY",
         help=f"channel:deadline_s[:accepted|delivered|read], comma-separated, deadlines 15–86400 s "
         f"(default {format_policy(DEFAULT_POLICY)})",
-    )  # fmt: skip
-    p.add_argument("--price", action="append", metavar="NAME=RUBLES",
-                   help="repeatable: email, push, viber, sms, operator (the flat price saving is measured "
-                   "against), e.g. sms=1.70")  # fmt: skip
+    )
+    p.add_argument(
+        "--price",
+        action="append",
+        metavar="NAME=RUBLES",
+        help="repeatable: email, push, viber, sms, operator (the flat price saving is measured "
+        "against), e.g. sms=1.70",
+    )
 
     p = add("delivery-worker", cmd_delivery_worker, "run a delivery worker (any number, on PostgreSQL)")
     p.add_argument("--public-url", help=f"base of e-receipt links (env {PUBLIC_URL_ENV})")

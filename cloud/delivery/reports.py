@@ -28,24 +28,42 @@ def timeline(session: Session, tenant_id: int, receipt_id: int) -> dict[str, Any
         select(AttemptRow).where(AttemptRow.delivery_id == row.id).order_by(AttemptRow.step)  # type: ignore[arg-type]
     ).all()
     ids = [a.id for a in attempts]
-    reports = session.exec(
-        select(ReportRow).where(ReportRow.attempt_id.in_(ids)).order_by(ReportRow.id)  # type: ignore[union-attr]
-    ).all() if ids else []  # fmt: skip
+    reports = (
+        session.exec(
+            select(ReportRow).where(ReportRow.attempt_id.in_(ids)).order_by(ReportRow.id)  # type: ignore[union-attr]
+        ).all()
+        if ids
+        else []
+    )
     return {
         "receipt_id": receipt_id,
         "delivery": {
-            "id": row.id, "status": row.status, "channel": row.channel, "planned_steps": row.steps,
-            "skipped_channels": [c for c in row.skipped.split(",") if c], "created_at": row.created_at,
-            "first_accepted_at": row.first_accepted_at, "finished_at": row.finished_at,
-            "opened_at": row.opened_at, "next_action_at": row.due_at,
+            "id": row.id,
+            "status": row.status,
+            "channel": row.channel,
+            "planned_steps": row.steps,
+            "skipped_channels": [c for c in row.skipped.split(",") if c],
+            "created_at": row.created_at,
+            "first_accepted_at": row.first_accepted_at,
+            "finished_at": row.finished_at,
+            "opened_at": row.opened_at,
+            "next_action_at": row.due_at,
             "cost_kopecks": sum(a.price for a in attempts),
         },
         "attempts": [
             {
-                "step": a.step, "channel": a.channel, "status": a.status, "tries": a.tries,
-                "provider_message_id": a.message_id, "price_kopecks": a.price, "error": a.error,
-                "started_at": a.started_at, "accepted_at": a.accepted_at, "delivered_at": a.delivered_at,
-                "read_at": a.read_at, "closed_at": a.closed_at,
+                "step": a.step,
+                "channel": a.channel,
+                "status": a.status,
+                "tries": a.tries,
+                "provider_message_id": a.message_id,
+                "price_kopecks": a.price,
+                "error": a.error,
+                "started_at": a.started_at,
+                "accepted_at": a.accepted_at,
+                "delivered_at": a.delivered_at,
+                "read_at": a.read_at,
+                "closed_at": a.closed_at,
                 "history": [{"at": at, "what": what} for at, what in a.history],
             }
             for a in attempts
@@ -54,7 +72,7 @@ def timeline(session: Session, tenant_id: int, receipt_id: int) -> dict[str, Any
             {"received_at": r.received_at, "channel": r.channel, "status": r.status, "effect": r.effect}
             for r in reports
         ],
-    }  # fmt: skip
+    }
 
 
 def summary(
@@ -79,19 +97,27 @@ def summary(
     )
     per = (
         sa.select(
-            d.c.store_id, d.c.status, d.c.channel,
+            d.c.store_id,
+            d.c.status,
+            d.c.channel,
             sa.case((d.c.first_accepted_at.is_not(None), 1), else_=0).label("sent"),
             sa.case((sa.or_(d.c.opened_at.is_not(None), read > 0), 1), else_=0).label("opened"),
             cost.label("cost"),
         )
         .where(*where)
         .subquery()
-    )  # fmt: skip
+    )
     rows = session.execute(
-        sa.select(per.c.store_id, per.c.status, per.c.channel, per.c.sent, per.c.opened, sa.func.count(),
-                  sa.func.sum(per.c.cost))
-        .group_by(per.c.store_id, per.c.status, per.c.channel, per.c.sent, per.c.opened)
-    ).all()  # fmt: skip
+        sa.select(
+            per.c.store_id,
+            per.c.status,
+            per.c.channel,
+            per.c.sent,
+            per.c.opened,
+            sa.func.count(),
+            sa.func.sum(per.c.cost),
+        ).group_by(per.c.store_id, per.c.status, per.c.channel, per.c.sent, per.c.opened)
+    ).all()
     names = dict(session.execute(sa.select(Store.id, Store.name).where(Store.tenant_id == tenant_id)).all())
     stores: dict[int, dict[str, Any]] = {}
     for sid, status, channel, sent, opened, n, spent in rows:
@@ -117,8 +143,17 @@ def summary(
 
 
 def _empty(store_id: int | None, name: str) -> dict[str, Any]:
-    return {"store_id": store_id, "store": name, "receipts": 0, "sent": 0, "delivered": 0, "opened": 0,
-            "by_status": {}, "channel_mix": {}, "cost_kopecks": 0}  # fmt: skip
+    return {
+        "store_id": store_id,
+        "store": name,
+        "receipts": 0,
+        "sent": 0,
+        "delivered": 0,
+        "opened": 0,
+        "by_status": {},
+        "channel_mix": {},
+        "cost_kopecks": 0,
+    }
 
 
 def _finish(s: dict[str, Any], operator_price: int) -> None:

@@ -46,8 +46,16 @@ def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes,
     try:
         parsed = adapter.parse_report(body, request.headers, request.query_params)
     except BadReport as exc:
-        event(log, logging.WARNING, "report.refused", tenant_id=tenant_id, channel=channel,
-              status_code=exc.status_code, reason=str(exc), size=len(body))  # fmt: skip
+        event(
+            log,
+            logging.WARNING,
+            "report.refused",
+            tenant_id=tenant_id,
+            channel=channel,
+            status_code=exc.status_code,
+            reason=str(exc),
+            size=len(body),
+        )
         raise HTTPException(exc.status_code, detail=str(exc)) from exc
     return service.apply_reports(session, tenant_id, channel, parsed, cfg.prices, utcnow())
 

@@ -47,12 +47,20 @@ def create_deliveries(session: Session, receipts: Iterable[NewReceipt], now: dat
     """
     rows = [
         {
-            "receipt_id": r.receipt_id, "tenant_id": r.tenant_id, "store_id": r.store_id,
-            "link_token": new_link_token(), "status": Status.NEW.value, "steps": "", "skipped": "",
-            "step_index": 0, "due_at": now, "version": 0, "created_at": now,
+            "receipt_id": r.receipt_id,
+            "tenant_id": r.tenant_id,
+            "store_id": r.store_id,
+            "link_token": new_link_token(),
+            "status": Status.NEW.value,
+            "steps": "",
+            "skipped": "",
+            "step_index": 0,
+            "due_at": now,
+            "version": 0,
+            "created_at": now,
         }
         for r in receipts
-    ]  # fmt: skip
+    ]
     if rows:
         session.execute(sa.insert(DeliveryRow.__table__), rows)  # type: ignore[attr-defined]
     return len(rows)
@@ -145,9 +153,13 @@ class ReportOutcome:
 
 
 def apply_reports(
-    session: Session, tenant_id: int, channel: Channel, reports: list[ProviderReport], prices: dict[str, int],
+    session: Session,
+    tenant_id: int,
+    channel: Channel,
+    reports: list[ProviderReport],
+    prices: dict[str, int],
     now: datetime,
-) -> ReportOutcome:  # fmt: skip
+) -> ReportOutcome:
     """Feed provider reports to their deliveries. Unknown message ids are recorded and logged, not errors.
 
     A report can overtake the worker: the provider calls back as soon as it has the message, while the
@@ -160,17 +172,29 @@ def apply_reports(
         attempt = _attempt_by_message(session, tenant_id, channel, rep.message_id)
         if attempt is None:
             parked = ReportRow(
-                tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
-                status=rep.status.value, attempt_id=None, effect=UNKNOWN, received_at=now,
-            )  # fmt: skip
+                tenant_id=tenant_id,
+                channel=channel.value,
+                message_id=rep.message_id[:200],
+                status=rep.status.value,
+                attempt_id=None,
+                effect=UNKNOWN,
+                received_at=now,
+            )
             session.add(parked)
             session.commit()
             attempt = _attempt_by_message(session, tenant_id, channel, rep.message_id)
             effect = _settle(session, parked.id, attempt, prices, now) if attempt is not None else UNKNOWN
             if effect == UNKNOWN:
                 outcome.unknown += 1
-                event(log, logging.WARNING, "report.unknown_message", tenant_id=tenant_id, channel=channel,
-                      message_id=rep.message_id[:80], status=rep.status)  # fmt: skip
+                event(
+                    log,
+                    logging.WARNING,
+                    "report.unknown_message",
+                    tenant_id=tenant_id,
+                    channel=channel,
+                    message_id=rep.message_id[:80],
+                    status=rep.status,
+                )
             else:
                 outcome.applied += effect == "applied"
                 outcome.late += effect != "applied"
@@ -183,9 +207,14 @@ def apply_reports(
 
 
 def _record_report(
-    session: Session, tenant_id: int, channel: Channel, rep: ProviderReport, attempt: AttemptRow,
-    prices: dict[str, int], now: datetime,
-) -> str:  # fmt: skip
+    session: Session,
+    tenant_id: int,
+    channel: Channel,
+    rep: ProviderReport,
+    attempt: AttemptRow,
+    prices: dict[str, int],
+    now: datetime,
+) -> str:
     """One report of a known message: through the cascade (unless it only says "accepted"), and stored."""
     effect = "progress"  # "queued", "sent to operator": nothing to decide
     if rep.status is not AttemptStatus.ACCEPTED:
@@ -193,10 +222,15 @@ def _record_report(
         effect = "applied" if changed else "late"
     session.add(
         ReportRow(
-            tenant_id=tenant_id, channel=channel.value, message_id=rep.message_id[:200],
-            status=rep.status.value, attempt_id=attempt.id, effect=effect, received_at=now,
+            tenant_id=tenant_id,
+            channel=channel.value,
+            message_id=rep.message_id[:200],
+            status=rep.status.value,
+            attempt_id=attempt.id,
+            effect=effect,
+            received_at=now,
         )
-    )  # fmt: skip
+    )
     session.commit()
     return effect
 
@@ -250,9 +284,7 @@ def _settle(
 ) -> str:
     """Apply one parked report to its attempt, once: both the callback and the worker may try, so the
     delivery row is locked first and the report is applied only if it is still parked. Commits."""
-    return store.retry_stale(
-        lambda: _settle_once(session, report_id, attempt, prices, now), session.rollback
-    )
+    return store.retry_stale(lambda: _settle_once(session, report_id, attempt, prices, now), session.rollback)
 
 
 def _settle_once(
@@ -281,9 +313,13 @@ def _settle_once(
 
 
 def _apply_one(
-    session: Session, attempt: AttemptRow, status: AttemptStatus, detail: str, prices: dict[str, int],
+    session: Session,
+    attempt: AttemptRow,
+    status: AttemptStatus,
+    detail: str,
+    prices: dict[str, int],
     now: datetime,
-) -> bool:  # fmt: skip
+) -> bool:
     """One report through the cascade, under the delivery row's lock (not committed)."""
     row = session.exec(
         select(DeliveryRow)
@@ -296,13 +332,22 @@ def _apply_one(
     d2, changed = reported(d, attempt.step, now, status, detail)
     store.save(session, row, attempts, d2, prices)
     name = "report.applied" if changed else "report.recorded"
-    event(log, logging.INFO, name, tenant_id=row.tenant_id, delivery_id=row.id, channel=attempt.channel,
-          status=status, delivery_status=d2.status)  # fmt: skip
+    event(
+        log,
+        logging.INFO,
+        name,
+        tenant_id=row.tenant_id,
+        delivery_id=row.id,
+        channel=attempt.channel,
+        status=status,
+        delivery_status=d2.status,
+    )
     return changed
 
 
 def open_page(session: Session, token: str, now: datetime) -> tuple[ReceiptRow, DeliveryRow] | None:
     """The buyer opened the e-receipt: the real "opened" (pixels fire without a human)."""
+
     def open_once() -> tuple[ReceiptRow, DeliveryRow] | None:
         found = select(DeliveryRow).where(DeliveryRow.link_token == token)
         row = session.exec(found.execution_options(populate_existing=True)).first()

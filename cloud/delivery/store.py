@@ -106,9 +106,13 @@ def save(
         r = attempts.get(a.step)
         if r is None:
             r = AttemptRow(
-                delivery_id=row.id, tenant_id=row.tenant_id, step=a.step, channel=a.channel.value,
-                status=a.status.value, history=[],
-            )  # fmt: skip
+                delivery_id=row.id,
+                tenant_id=row.tenant_id,
+                step=a.step,
+                channel=a.channel.value,
+                status=a.status.value,
+                history=[],
+            )
             attempts[a.step] = r
         r.status = a.status.value
         r.tries = a.tries

@@ -116,8 +116,13 @@ class DeliveryWorker:
                 if d.status is Status.NEW:
                     d = service.plan_delivery(s, cfg, d, receipt, now)
                     if d.status is Status.UNREACHABLE:
-                        event(log, logging.INFO, "delivery.unreachable", delivery_id=row.id,
-                              skipped=",".join(d.skipped))  # fmt: skip
+                        event(
+                            log,
+                            logging.INFO,
+                            "delivery.unreachable",
+                            delivery_id=row.id,
+                            skipped=",".join(d.skipped),
+                        )
                 d, send = claim(d, now, self.options.lease_s, self.options.max_tries)
                 store.save(s, row, attempts, d, cfg.prices)
                 if send is not None:
@@ -194,8 +199,15 @@ class DeliveryWorker:
             self._apply(job, lambda d: send_failed(d, job.send, now(), error, transient, retry_after))
             return
         self.breaker.record(key, ok=True)
-        event(log, logging.INFO, "delivery.sent", delivery_id=job.delivery_id, channel=job.send.channel,
-              tries=job.send.tries, ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+        event(
+            log,
+            logging.INFO,
+            "delivery.sent",
+            delivery_id=job.delivery_id,
+            channel=job.send.channel,
+            tries=job.send.tries,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         self._apply(job, lambda d: accepted(d, job.send, now(), message_id))
         # The provider may have reported before the id above was committed (its callback then found no
         # attempt and was parked): apply such reports now, or the step would wait out its deadline.

@@ -260,11 +260,7 @@ def ingest_batch(session: Session, register: Register, store_id: int, batch: Rec
     # and no scanner has to find them later.
     create_deliveries(
         session,
-        (
-            NewReceipt(ids[k], tenant_id, store_id)
-            for k in inserted
-            if first[k].receipt.contact is not None
-        ),
+        (NewReceipt(ids[k], tenant_id, store_id) for k in inserted if first[k].receipt.contact is not None),
         now,
     )
     session.commit()

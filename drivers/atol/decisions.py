@@ -87,8 +87,9 @@ def fingerprint(task: ReceiptTask) -> str:
     """Same goods, same payments, same type: a POS retrying the sale it thinks failed."""
     raw = json.dumps(
         [task.type, task.items, [p.model_dump(mode="json") for p in task.payments]],
-        sort_keys=True, default=str,
-    )  # fmt: skip
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -141,8 +141,10 @@ class AtolProxy:
         with self._lock:
             already = self._printed.get(fingerprint(sale.task))
         if already is not None:  # the POS retries a sale the register already printed
-            log.warning("POS resubmitted a receipt that was already printed: not sent again",
-                        extra={"request": sale.uuid})  # fmt: skip
+            log.warning(
+                "POS resubmitted a receipt that was already printed: not sent again",
+                extra={"request": sale.uuid},
+            )
             self._remember(sale, corrected=already)
             return Reply(response(201))
         raw = request.raw
@@ -169,8 +171,9 @@ class AtolProxy:
         with self._lock:
             known = sale.uuid in self._tracked
         if answer.status == 409 and not known:  # our first try (on a connection it closed) got through
-            log.info("ATOL web server already has the receipt task: following it",
-                     extra={"request": sale.uuid})  # fmt: skip
+            log.info(
+                "ATOL web server already has the receipt task: following it", extra={"request": sale.uuid}
+            )
             self._follow(self._remember(sale, submitted_at=submitted_at))
             return Reply(response(201))
         if answer.status == 201:
@@ -222,8 +225,11 @@ class AtolProxy:
             for tracked in due:
                 if now - tracked.followed_at > self.settings.poll_deadline_s:
                     tracked.done = True
-                    log.error("receipt task not final after %.0f s", self.settings.poll_deadline_s,
-                              extra={"request": tracked.sale.uuid})  # fmt: skip
+                    log.error(
+                        "receipt task not final after %.0f s",
+                        self.settings.poll_deadline_s,
+                        extra={"request": tracked.sale.uuid},
+                    )
                 else:
                     self._poll_once(tracked)
             if due:
@@ -251,8 +257,12 @@ class AtolProxy:
         if status is Status.READY and params is not None:
             self._fiscalized(tracked, params)
             return
-        log.warning("receipt task ended %s (%s): reading the register's last document", status.value, error,
-                    extra={"request": tracked.sale.uuid})  # fmt: skip
+        log.warning(
+            "receipt task ended %s (%s): reading the register's last document",
+            status.value,
+            error,
+            extra={"request": tracked.sale.uuid},
+        )
         last = self._last_document()
         if last is not None and self._claim(tracked, last):
             tracked.corrected = ready_results(last, "printed although the register reported an error")
@@ -275,8 +285,11 @@ class AtolProxy:
         try:
             sale = closed_sale(tracked.sale.task, params)
         except (InvalidReceipt, ValueError) as exc:
-            log.error("receipt printed but not a valid receipt for the outbox: %s", exc,
-                      extra={"request": tracked.sale.uuid})  # fmt: skip
+            log.error(
+                "receipt printed but not a valid receipt for the outbox: %s",
+                exc,
+                extra={"request": tracked.sale.uuid},
+            )
             return
         self._safe(self.hook.sale_fiscalized, tracked.sale.uuid, sale)
 
@@ -327,8 +340,9 @@ class AtolProxy:
         with self._lock:
             return is_this_sale(tracked.sale.task, last, tracked.submitted_at, self._taken_fd)
 
-    def _remember(self, sale: ReceiptSubmission, submitted_at: datetime | None = None,
-                  corrected: bytes | None = None) -> Tracked:  # fmt: skip
+    def _remember(
+        self, sale: ReceiptSubmission, submitted_at: datetime | None = None, corrected: bytes | None = None
+    ) -> Tracked:
         tracked = Tracked(
             sale, submitted_at or datetime.now(UTC), done=corrected is not None, corrected=corrected
         )

@@ -73,8 +73,13 @@ def keeps_alive(head: h11.Request | h11.Response) -> bool:
     return head.http_version != b"1.0" or b"keep-alive" in tokens
 
 
-def response(status: int, body: bytes = b"", *, close: bool = False, content_type: str = "application/json",
-             ) -> bytes:  # fmt: skip
+def response(
+    status: int,
+    body: bytes = b"",
+    *,
+    close: bool = False,
+    content_type: str = "application/json",
+) -> bytes:
     """A reply of the proxy's own (an error, or the truth about a receipt the register printed)."""
     head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Content-Length: {len(body)}"]
     if body:
@@ -95,19 +100,27 @@ def with_body(request: Message, body: bytes) -> bytes:
     headers.append((b"Content-Length", str(len(body)).encode()))
     writer = h11.Connection(h11.CLIENT)
     head = h11.Request(
-        method=request.head.method, target=request.head.target, headers=headers,
+        method=request.head.method,
+        target=request.head.target,
+        headers=headers,
         http_version=request.head.http_version,
-    )  # fmt: skip
-    return (writer.send(head) or b"") + (writer.send(h11.Data(data=body)) or b"") + (
-        writer.send(h11.EndOfMessage()) or b""
+    )
+    return (
+        (writer.send(head) or b"")
+        + (writer.send(h11.Data(data=body)) or b"")
+        + (writer.send(h11.EndOfMessage()) or b"")
     )
 
 
 class MessageReader:
     """Reads whole messages off one direction of a connection, keeping the bytes as they came."""
 
-    def __init__(self, reader: asyncio.StreamReader, role: type[h11.CLIENT] | type[h11.SERVER],
-                 on_expect_continue: Callable[[], object] = lambda: None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        role: type[h11.CLIENT] | type[h11.SERVER],
+        on_expect_continue: Callable[[], object] = lambda: None,
+    ) -> None:
         self._reader = reader
         self._role = role
         self._carry = b""  # bytes read past the end of the last message (a pipelining client)
@@ -232,16 +245,16 @@ Handler = Callable[[Message, Upstream], Awaitable[Reply]]
 class Relay:
     """Serves the POS: each connection's requests, in order, through `handler`, to its own upstream."""
 
-    def __init__(self, handler: Handler, upstream: tuple[str, int], timeout_s: float,
-                 idle_timeout_s: float = 75.0) -> None:  # fmt: skip
+    def __init__(
+        self, handler: Handler, upstream: tuple[str, int], timeout_s: float, idle_timeout_s: float = 75.0
+    ) -> None:
         self._handler = handler
         self._upstream = upstream
         self._timeout_s = timeout_s
         self._idle_timeout_s = idle_timeout_s
         self._connections: set[asyncio.Task[None]] = set()
 
-    async def serve(self, host: str, port: int, started: Callable[[int], None],
-                    stop: asyncio.Event) -> None:  # fmt: skip
+    async def serve(self, host: str, port: int, started: Callable[[int], None], stop: asyncio.Event) -> None:
         server = await asyncio.start_server(self._connection, host, port, limit=READ_CHUNK)
         started(server.sockets[0].getsockname()[1])
         async with server:

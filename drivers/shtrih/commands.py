@@ -424,9 +424,15 @@ class FnStatusAnswer:
         if len(data) < 30:
             raise MalformedCommand(f"0xFF01 answer needs 30 data bytes, got {len(data)}")
         return cls(
-            data[0], data[1], data[2], bool(data[3]), data[4], fn_datetime(data[5:10]),
-            data[10:26].decode("ascii"), from_le(data[26:30]),
-        )  # fmt: skip
+            data[0],
+            data[1],
+            data[2],
+            bool(data[3]),
+            data[4],
+            fn_datetime(data[5:10]),
+            data[10:26].decode("ascii"),
+            from_le(data[26:30]),
+        )
 
 
 @dataclass(frozen=True)
@@ -470,9 +476,14 @@ class FiscalizationAnswer:
         if len(data) < 47:
             raise MalformedCommand(f"0xFF09 answer needs 47 data bytes, got {len(data)}")
         return cls(
-            fn_datetime(data[0:5]), data[5:17].decode("ascii").strip(), data[17:37].decode("ascii").strip(),
-            data[37], data[38], from_le(data[39:43]), from_le(data[43:47]),
-        )  # fmt: skip
+            fn_datetime(data[0:5]),
+            data[5:17].decode("ascii").strip(),
+            data[17:37].decode("ascii").strip(),
+            data[37],
+            data[38],
+            from_le(data[39:43]),
+            from_le(data[43:47]),
+        )
 
 
 @dataclass(frozen=True)
@@ -522,6 +533,10 @@ class ReceiptDocument:
         if len(data) < 21 or data[0] != cls.DOC_TYPE:
             raise MalformedCommand("0xFF0A answer is not a receipt")
         return cls(
-            fn_datetime(data[2:7]), from_le(data[7:11]), from_le(data[11:15]), data[15], from_le(data[16:21]),
+            fn_datetime(data[2:7]),
+            from_le(data[7:11]),
+            from_le(data[11:15]),
+            data[15],
+            from_le(data[16:21]),
             bool(data[1]),
-        )  # fmt: skip
+        )

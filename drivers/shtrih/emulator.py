@@ -121,9 +121,12 @@ class EmulatedRegister:
             case c.ExchangeStatus():
                 first = self.journal[-self.unsent] if self.unsent and self.journal else None
                 answer = c.ExchangeAnswer(
-                    1 if self.unsent else 0, False, self.unsent,
-                    first.fd_number if first else 0, first.at if first else None,
-                )  # fmt: skip
+                    1 if self.unsent else 0,
+                    False,
+                    self.unsent,
+                    first.fd_number if first else 0,
+                    first.at if first else None,
+                )
                 return 0, answer.encode()
             case c.FindDocument():
                 doc = next((d for d in self.journal if d.fd_number == request.fd_number), None)
@@ -148,9 +151,15 @@ class EmulatedRegister:
         self.receipts_in_shift += 1
         self.unsent += 1
         doc = PrintedDocument(
-            self.last_fd, self.rng.randrange(10**8, 2**32 - 1), self.clock(), operation, total, items, tlvs,
+            self.last_fd,
+            self.rng.randrange(10**8, 2**32 - 1),
+            self.clock(),
+            operation,
+            total,
+            items,
+            tlvs,
             request.payments,
-        )  # fmt: skip
+        )
         self.journal.append(doc)
         return 0, c.CloseAnswer(paid - total, doc.fd_number, doc.fpd, doc.at).encode()
 

@@ -275,8 +275,15 @@ class SerialTap:
     the device's thread then hands the register's bytes to the window instead of to the POS.
     """
 
-    def __init__(self, pos_url: str, device_url: str, hook: SaleHook, settings: TapSettings | None = None,
-                 baudrate: int = 115200, relay: str = "auto") -> None:  # fmt: skip
+    def __init__(
+        self,
+        pos_url: str,
+        device_url: str,
+        hook: SaleHook,
+        settings: TapSettings | None = None,
+        baudrate: int = 115200,
+        relay: str = "auto",
+    ) -> None:
         self.pos = serial.serial_for_url(pos_url, baudrate=baudrate, timeout=0.05)
         self.device = serial.serial_for_url(device_url, baudrate=baudrate, timeout=0.05)
         no_delay(self.pos)
@@ -306,8 +313,10 @@ class SerialTap:
     def start(self) -> "SerialTap":
         for thread in self._threads:
             thread.start()
-        log.info("serial tap relaying",
-                 extra={"pos": self.pos.name, "device": self.device.name, "relay": self.relay})  # fmt: skip
+        log.info(
+            "serial tap relaying",
+            extra={"pos": self.pos.name, "device": self.device.name, "relay": self.relay},
+        )
         return self
 
     def _read(self, side: str, port: serial.SerialBase) -> bytes | None:

@@ -17,8 +17,11 @@ def test_qr_landing_waits_then_shows_the_receipt_and_counts_as_opened(cloud: Clo
     assert "Чек почти готов" in waiting.text
     assert waiting.headers["cache-control"] == "no-store"
 
-    receipt = wire_receipt(1, contact={"kind": "email", "value": "maria@example.ru"},
-                           extra={"checkout_id": "T1-1", "landing": LANDING})  # fmt: skip
+    receipt = wire_receipt(
+        1,
+        contact={"kind": "email", "value": "maria@example.ru"},
+        extra={"checkout_id": "T1-1", "landing": LANDING},
+    )
     receipt["items"][0]["name"] = "<script>alert(1)</script>"
     stored = cloud.http.post(batch_path(reg.store_id), json={"receipts": [receipt]}, headers=reg.auth)
     assert stored.json()["accepted"][0]["status"] == "stored"

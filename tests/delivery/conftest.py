@@ -87,19 +87,50 @@ class Rig:
 
 def configure(session: Session, tenant_id: int, f: Fakes, base_url: str, policy: str | None = None) -> None:
     cb = f"{base_url}/v1/delivery/callbacks/{tenant_id}"
-    delivery_config.set_channel(session, tenant_id, Channel.EMAIL, {
-        "host": "127.0.0.1", "port": f.smtp_port, "sender": "Shop <receipts@shop.example>",
-        "webhook_secret": EMAIL_SECRET, "timeout_s": 2,
-    })  # fmt: skip
-    delivery_config.set_channel(session, tenant_id, Channel.PUSH, {
-        "base_url": f.fcm_url, "project_id": "shop-app", "access_token": "ya29.test-token", "timeout_s": 2,
-    })  # fmt: skip
-    delivery_config.set_channel(session, tenant_id, Channel.VIBER, {
-        "base_url": f.viber_url, "auth_token": VIBER_TOKEN, "timeout_s": 2,
-    })  # fmt: skip
-    delivery_config.set_channel(session, tenant_id, Channel.SMS, {
-        "base_url": f.sms_url, "api_id": "sms-ru-api-id-1", "callback_secret": SMS_SECRET, "timeout_s": 2,
-    })  # fmt: skip
+    delivery_config.set_channel(
+        session,
+        tenant_id,
+        Channel.EMAIL,
+        {
+            "host": "127.0.0.1",
+            "port": f.smtp_port,
+            "sender": "Shop <receipts@shop.example>",
+            "webhook_secret": EMAIL_SECRET,
+            "timeout_s": 2,
+        },
+    )
+    delivery_config.set_channel(
+        session,
+        tenant_id,
+        Channel.PUSH,
+        {
+            "base_url": f.fcm_url,
+            "project_id": "shop-app",
+            "access_token": "ya29.test-token",
+            "timeout_s": 2,
+        },
+    )
+    delivery_config.set_channel(
+        session,
+        tenant_id,
+        Channel.VIBER,
+        {
+            "base_url": f.viber_url,
+            "auth_token": VIBER_TOKEN,
+            "timeout_s": 2,
+        },
+    )
+    delivery_config.set_channel(
+        session,
+        tenant_id,
+        Channel.SMS,
+        {
+            "base_url": f.sms_url,
+            "api_id": "sms-ru-api-id-1",
+            "callback_secret": SMS_SECRET,
+            "timeout_s": 2,
+        },
+    )
     if policy:
         delivery_config.set_policy(session, tenant_id, policy)
     f.mail.callback_url, f.mail.secret = f"{cb}/email", EMAIL_SECRET

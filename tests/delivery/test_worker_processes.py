@@ -15,9 +15,22 @@ BIN = Path(sys.executable).parent
 
 
 def start_worker(rig: Rig, log: Path, name: str) -> subprocess.Popen[bytes]:
-    args = [str(BIN / "echeck-cloud"), "--database-url", rig.cloud.url, "delivery-worker", "--lease", "2",
-            "--concurrency", "4", "--poll", "0.05", "--name", name,
-            "--public-url", "https://r.example"]  # fmt: skip
+    args = [
+        str(BIN / "echeck-cloud"),
+        "--database-url",
+        rig.cloud.url,
+        "delivery-worker",
+        "--lease",
+        "2",
+        "--concurrency",
+        "4",
+        "--poll",
+        "0.05",
+        "--name",
+        name,
+        "--public-url",
+        "https://r.example",
+    ]
     with log.open("ab") as out:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 

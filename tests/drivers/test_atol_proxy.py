@@ -22,13 +22,21 @@ SELL = {
     "taxationType": "osn",
     "operator": {"name": "Иванова А."},
     "items": [
-        {"type": "position", "name": "Молоко 3,2%", "price": 89.90, "quantity": 2, "amount": 179.80,
-         "paymentMethod": "fullPayment", "paymentObject": "commodity", "tax": {"type": "vat10"}},
+        {
+            "type": "position",
+            "name": "Молоко 3,2%",
+            "price": 89.90,
+            "quantity": 2,
+            "amount": 179.80,
+            "paymentMethod": "fullPayment",
+            "paymentObject": "commodity",
+            "tax": {"type": "vat10"},
+        },
         {"type": "text", "text": "Спасибо за покупку"},
     ],
     "payments": [{"type": "electronically", "sum": 179.80}],
     "total": 179.80,
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -89,8 +97,10 @@ def test_receipt_without_contact_gets_the_cashiers_answer_as_tag_1008(till: Till
     [row] = till.outbox_rows(1)
     fiscal = row["fiscal"]
     assert (fiscal["fn_serial"], fiscal["fd_number"], fiscal["fpd"]) == (
-        params["fnNumber"], params["fiscalDocumentNumber"], int(params["fiscalDocumentSign"]),
-    )  # fmt: skip
+        params["fnNumber"],
+        params["fiscalDocumentNumber"],
+        int(params["fiscalDocumentSign"]),
+    )
     assert row["total"] == 17980
     assert row["contact"]["value"] == "79161234567"
 

@@ -54,9 +54,13 @@ class RawUpstream:
                 while b"\r\n\r\n" in buffer:
                     head, _, rest = buffer.partition(b"\r\n\r\n")
                     length = next(
-                        (int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                         if line.lower().startswith(b"content-length:")), 0,
-                    )  # fmt: skip
+                        (
+                            int(line.split(b":")[1])
+                            for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        0,
+                    )
                     if b"chunked" in head.lower():
                         if b"0\r\n\r\n" not in rest:
                             break

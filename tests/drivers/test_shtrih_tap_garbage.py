@@ -19,9 +19,11 @@ from drivers.shtrih.tap import TapCore, TapSettings
 from sync.outbox import Outbox
 
 FAST = TapSettings(
-    ask_timeout_s=0.01, close_wait_s=0.0, hold_timeout_s=0.0,
+    ask_timeout_s=0.01,
+    close_wait_s=0.0,
+    hold_timeout_s=0.0,
     link=LinkTimeouts(ack_s=0.001, answer_s=0.001, byte_s=0.001, retries=1),
-)  # fmt: skip
+)
 OPEN = encode_frame(c.OpenReceipt().encode())
 OPEN_OK = encode_frame(c.Answer(0x8D, 0, b"\x1e").encode())
 CLOSE = encode_frame(c.CloseReceiptV2(payments=(10000,) + (0,) * 15).encode())

@@ -21,8 +21,6 @@ from tests.sync.fake_peer import FakeCloud, status
 STORE = 7
 
 
-
-
 def _worker(outbox: Outbox, client: httpx.Client, **options: object) -> SyncWorker:
     return SyncWorker(outbox, client, STORE, rng=random.Random(5), **options)  # type: ignore[arg-type]
 
@@ -94,6 +92,7 @@ def test_a_full_database_fails_the_write_clearly_and_recovers(tmp_path: Path) ->
     with box._engine.connect() as conn:
         used = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
     _cap_pages(box, used + 2)
+
     def fill() -> None:
         for n in range(1, 500):
             box.enqueue(make_receipt(n))

@@ -20,8 +20,6 @@ from tests.sync.helpers import Served, running, wait_for
 STORE = 7
 
 
-
-
 def _fill(outbox: Outbox, count: int, start: int = 0) -> None:
     for n in range(start, start + count):
         outbox.enqueue(make_receipt(n))

@@ -147,7 +147,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "delivery_report", "delivery_attempt", "delivery", "push_device", "delivery_settings",
-        "delivery_opt_out", "delivery_channel",
-    ):  # fmt: skip
+        "delivery_report",
+        "delivery_attempt",
+        "delivery",
+        "push_device",
+        "delivery_settings",
+        "delivery_opt_out",
+        "delivery_channel",
+    ):
         op.drop_table(table)

@@ -44,7 +44,9 @@ def upgrade() -> None:
         sa.Column("first_seen", TS, nullable=False),
         sa.Column("last_seen", TS, nullable=False),
         sa.Column("beats", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["register_id"], ["register.id"], name="fk_register_session_register_id_register"),
+        sa.ForeignKeyConstraint(
+            ["register_id"], ["register.id"], name="fk_register_session_register_id_register"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_register_session"),
         sa.UniqueConstraint("register_id", "session_id", name="uq_register_session_register_id_session_id"),
     )
