@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from cloud.db.models import Register, Tenant
+from cloud.accounts.models import Register, Tenant
 from cloud.fleet.service import authenticate_register, authenticate_tenant
 
 register_bearer = HTTPBearer(

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from cloud.db.models import Tenant
+from cloud.accounts.models import Tenant
 from cloud.db.types import utcnow
 from cloud.delivery.cascade import DEFAULT_POLICY, Channel, Step, format_policy, parse_policy
 from cloud.delivery.channels.registry import redacted, validate_settings

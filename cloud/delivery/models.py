@@ -1,4 +1,4 @@
-"""Delivery tables, on the cloud's MetaData (cloud/db/models.py imports this module so Alembic sees them).
+"""Delivery tables, on the cloud's MetaData (`cloud.db.tables` lists this module for Alembic).
 
 A `delivery` row per receipt with a contact is the job: its `due_at` is when a worker must look at it next
 (send, retry, or check a deadline), so deadlines survive restarts. `delivery_attempt` is one row per step
@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from cloud.db.models import CloudModel, _ts
+from cloud.db.base import CloudModel, timestamp_field
 from cloud.db.types import BigId, Json
 
 
@@ -28,7 +28,7 @@ class DeliverySettings(CloudModel, table=True):
     tenant_id: int = Field(foreign_key="tenant.id", primary_key=True)
     policy: str = Field(max_length=500)
     prices: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))
-    updated_at: datetime = _ts()
+    updated_at: datetime = timestamp_field()
 
 
 class DeliveryChannel(CloudModel, table=True):
@@ -40,7 +40,7 @@ class DeliveryChannel(CloudModel, table=True):
     channel: str = Field(max_length=8)
     enabled: bool = True
     settings: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))  # includes credentials
-    updated_at: datetime = _ts()
+    updated_at: datetime = timestamp_field()
 
 
 class PushDevice(CloudModel, table=True):
@@ -53,7 +53,7 @@ class PushDevice(CloudModel, table=True):
     tenant_id: int = Field(foreign_key="tenant.id")
     contact_hash: str = Field(max_length=64)
     token: str = Field(max_length=512)
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp_field()
 
 
 class OptOut(CloudModel, table=True):
@@ -66,7 +66,7 @@ class OptOut(CloudModel, table=True):
     tenant_id: int = Field(foreign_key="tenant.id")
     contact_hash: str = Field(max_length=64)
     channel: str = Field(max_length=8)
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp_field()
 
 
 # The optimistic lock of the delivery and its attempts (one aggregate): `store.save` bumps the version on
@@ -91,13 +91,13 @@ class DeliveryRow(CloudModel, table=True):
     steps: str = Field(default="", max_length=500)  # the planned steps, as a policy string
     skipped: str = Field(default="", max_length=100)
     step_index: int = 0
-    due_at: datetime | None = _ts(nullable=True)
+    due_at: datetime | None = timestamp_field(nullable=True)
     version: int = Field(default=0, sa_column=_VERSION)  # bumped by store.save on every change
     channel: str | None = Field(default=None, max_length=8)  # the channel that succeeded
-    created_at: datetime = _ts()
-    first_accepted_at: datetime | None = _ts(nullable=True)
-    finished_at: datetime | None = _ts(nullable=True)
-    opened_at: datetime | None = _ts(nullable=True)  # the buyer viewed the e-receipt page
+    created_at: datetime = timestamp_field()
+    first_accepted_at: datetime | None = timestamp_field(nullable=True)
+    finished_at: datetime | None = timestamp_field(nullable=True)
+    opened_at: datetime | None = timestamp_field(nullable=True)  # the buyer viewed the e-receipt page
 
 
 class AttemptRow(CloudModel, table=True):
@@ -114,11 +114,11 @@ class AttemptRow(CloudModel, table=True):
     message_id: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=500)
     price: int = 0  # kopecks billed for this attempt
-    started_at: datetime | None = _ts(nullable=True)
-    accepted_at: datetime | None = _ts(nullable=True)
-    delivered_at: datetime | None = _ts(nullable=True)
-    read_at: datetime | None = _ts(nullable=True)
-    closed_at: datetime | None = _ts(nullable=True)
+    started_at: datetime | None = timestamp_field(nullable=True)
+    accepted_at: datetime | None = timestamp_field(nullable=True)
+    delivered_at: datetime | None = timestamp_field(nullable=True)
+    read_at: datetime | None = timestamp_field(nullable=True)
+    closed_at: datetime | None = timestamp_field(nullable=True)
     history: list[Any] = Field(sa_column=sa.Column(Json, nullable=False))
 
 
@@ -136,4 +136,4 @@ class ReportRow(CloudModel, table=True):
     status: str = Field(max_length=12)
     attempt_id: int | None = _big_fk("delivery_attempt.id", nullable=True)
     effect: str = Field(max_length=12)
-    received_at: datetime = _ts()
+    received_at: datetime = timestamp_field()

@@ -7,10 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from cloud.db.models import ReceiptRow, Store
+from cloud.accounts.models import Store
 from cloud.delivery import config as delivery_config
 from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.prices import OPERATOR
+from cloud.ingest.models import ReceiptRow
 
 
 class NotFound(LookupError):

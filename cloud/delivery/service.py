@@ -13,7 +13,6 @@ from functools import partial
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from cloud.db.models import ReceiptRow
 from cloud.db.types import utcnow
 from cloud.delivery import store
 from cloud.delivery.cascade import AttemptStatus, Channel, Delivery, Status, plan, reported
@@ -21,6 +20,7 @@ from cloud.delivery.channels.base import ProviderReport
 from cloud.delivery.config import TenantDelivery
 from cloud.delivery.message import new_link_token
 from cloud.delivery.models import AttemptRow, DeliveryRow, OptOut, PushDevice, ReportRow
+from cloud.ingest.models import ReceiptRow
 from cloud.logs import event
 from receipts import BuyerContact
 from receipts.contact import ContactKind, InvalidContact

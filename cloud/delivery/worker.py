@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from cloud.db.models import ReceiptRow
 from cloud.db.types import utcnow
 from cloud.delivery import config as delivery_config
 from cloud.delivery import service, store
@@ -40,6 +39,7 @@ from cloud.delivery.channels import Message, ProviderError, build_adapter
 from cloud.delivery.limits import CircuitBreaker, RateLimiter
 from cloud.delivery.message import compose, link
 from cloud.delivery.models import DeliveryRow
+from cloud.ingest.models import ReceiptRow
 from cloud.logs import event
 
 log = logging.getLogger("cloud.delivery.worker")

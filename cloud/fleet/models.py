@@ -1,11 +1,24 @@
-"""Fleet tables beside `register`: the agent sessions seen per register token (clone detection)."""
+"""Fleet tables beside `register`: one-time enrollment codes, and the agent sessions seen per register token
+(clone detection)."""
 
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from cloud.db.models import CloudModel, _ts
+from cloud.db.base import CloudModel, timestamp_field
+
+
+class EnrollmentCode(CloudModel, table=True):
+    __tablename__ = "enrollment_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = Field(foreign_key="store.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field()
+    used_at: datetime | None = timestamp_field(nullable=True)
+    register_id: int | None = Field(default=None, foreign_key="register.id")
 
 
 class RegisterSession(CloudModel, table=True):
@@ -22,6 +35,6 @@ class RegisterSession(CloudModel, table=True):
     register_id: int = Field(foreign_key="register.id", index=True)
     session_id: str = Field(max_length=64)
     instance_id: str | None = Field(default=None, max_length=64)
-    first_seen: datetime = _ts()
-    last_seen: datetime = _ts()
+    first_seen: datetime = timestamp_field()
+    last_seen: datetime = timestamp_field()
     beats: int = 1

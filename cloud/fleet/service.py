@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from cloud.accounts.models import Register, Store, Tenant
 from cloud.credentials import code_hash, new_api_key, new_enrollment_code, new_register_token, sha256_hex
-from cloud.db.models import EnrollmentCode, Register, Store, Tenant, utcnow
+from cloud.db.types import utcnow
 from cloud.fleet.health import FleetPolicy, RegisterState, Reported, assess, worst
-from cloud.fleet.models import RegisterSession
+from cloud.fleet.models import EnrollmentCode, RegisterSession
 from cloud.fleet.schemas import FleetPolicyOut, FleetStatus, FleetTotals, RegisterHealth, StoreHealth
 from cloud.logs import event
 from cloud.settings import DEFAULT_ENROLL_TTL_HOURS

@@ -22,8 +22,10 @@ from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, func, select
 
-from cloud.db.models import ReceiptConflict, ReceiptRow, Register, Store, utcnow
+from cloud.accounts.models import Register, Store
+from cloud.db.types import utcnow
 from cloud.delivery.service import NewReceipt, create_deliveries
+from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import event
 from receipts import Receipt, ReceiptKey
 from sync.protocol import (

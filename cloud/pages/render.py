@@ -2,8 +2,8 @@
 
 import html
 
-from cloud.db.models import ReceiptRow
 from cloud.delivery.message import rubles
+from cloud.ingest.models import ReceiptRow
 
 _HEAD = (
     "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"

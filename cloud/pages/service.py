@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from cloud.db.models import ReceiptRow
 from cloud.delivery import service as delivery
 from cloud.delivery.models import DeliveryRow
+from cloud.ingest.models import ReceiptRow
 
 # The popup's QR code is scanned at the till; a receipt older than this is not what the buyer is after, and
 # the window keeps the lookup to a register's recent receipts (there is no index on the landing token).

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from cloud.db.models import EnrollmentCode, Register
+from cloud.accounts.models import Register
+from cloud.fleet.models import EnrollmentCode
 from sync.protocol import ENROLL_PATH, HEARTBEAT_PATH, EnrollResponse, HeartbeatAck
 from tests.cloud.conftest import Cloud, now_utc
 

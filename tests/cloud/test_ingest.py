@@ -5,7 +5,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from cloud.db.models import ReceiptConflict, ReceiptRow
+from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import KeyValueFormatter
 from receipts import hash_identifier
 from sync.protocol import BatchResult, ItemStatus, batch_path, receipts_path

@@ -5,7 +5,8 @@ import time
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from cloud.db.models import ReceiptRow, Register
+from cloud.accounts.models import Register
+from cloud.ingest.models import ReceiptRow
 from cloud.ingest.service import ingest_batch
 from sync.protocol import ItemStatus, ReceiptBatch, batch_path
 from tests.cloud.conftest import Cloud, wire_receipt

@@ -3,7 +3,9 @@
 
 from alembic import context
 
-from cloud.db.models import metadata
+from cloud.db.tables import all_tables
+
+metadata = all_tables()
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-23
 
-Written by hand to match cloud/db/models.py; tests/cloud/test_migrations.py checks that they agree.
+Written by hand to match the models (cloud/db/tables.py lists them); tests/cloud/test_migrations.py checks that they agree.
 Plain SQLAlchemy types only: a migration must not change when the application's code does.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0003_fleet_health
 Revises: 0002_delivery
 Create Date: 2026-11-24
 
-Written to match cloud/db/models.py (Register) and cloud/fleet/models.py; tests/cloud/test_migrations.py
+Written to match cloud/accounts/models.py (Register) and cloud/fleet/models.py; tests/cloud/test_migrations.py
 checks that they agree.
 """
 

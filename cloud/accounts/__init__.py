@@ -1,0 +1,1 @@
+"""Tenants, stores, registers' credentials, head-office users and their roles."""

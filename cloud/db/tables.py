@@ -1,0 +1,24 @@
+"""Every capability's tables, in one place: Alembic's environment and the migrations test import this.
+
+A new capability adds its `models` module here, and nowhere else needs to know it.
+"""
+
+import sqlalchemy as sa
+
+import cloud.accounts.models
+import cloud.delivery.models
+import cloud.fleet.models
+import cloud.ingest.models
+from cloud.db.base import metadata
+
+CAPABILITY_MODELS = (
+    cloud.accounts.models,
+    cloud.fleet.models,
+    cloud.ingest.models,
+    cloud.delivery.models,
+)
+
+
+def all_tables() -> sa.MetaData:
+    """The metadata with every capability's tables registered on it."""
+    return metadata
