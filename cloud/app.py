@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.requests import ClientDisconnect
+from fastapi.responses import JSONResponse
 
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
+from cloud.errors import install_error_handlers
 from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
@@ -61,11 +61,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
 
-    @app.exception_handler(ClientDisconnect)
-    async def client_went_away(_request: Request, _exc: ClientDisconnect) -> Response:
-        # A caller that hung up mid-body (a provider's callback timing out, an agent killed mid-batch) is
-        # not a server error: nothing was stored, the sender retries. No traceback in the log for it.
-        return Response(status_code=499)
+    install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:

@@ -1,0 +1,158 @@
+"""The cloud's one error tree and the one place that turns it into HTTP answers.
+
+Service functions raise these; routers never catch and re-map them. Every error answer has one documented
+shape, `ErrorBody`: `{"detail": "<a sentence for the person who made the request>", "code": "<snake_case>"}`;
+request validation (422) keeps FastAPI's list of field errors in `detail` with code `invalid_request`, so
+a client can always read `code` first and show `detail`.
+
+Modelled on httpx's `_exceptions.py`: a small hierarchy by what the caller can do about it, not by module.
+"""
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+
+class CloudError(Exception):
+    """Something the cloud will not do for this request; the message is meant for the caller."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class BadRequest(CloudError):
+    status_code = 400
+    code = "bad_request"
+
+
+class InvalidInput(CloudError):
+    """Well-formed JSON whose values the service refuses (a policy that does not parse, a bad price)."""
+
+    status_code = 422
+    code = "invalid_value"
+
+
+class Unauthorized(CloudError):
+    """No credential, or one the cloud does not know."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str, *, scheme: str = "Bearer") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": scheme})
+
+
+class Forbidden(CloudError):
+    """A known caller asking for what its role, scope or store does not allow."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class RegisterRevoked(Forbidden):
+    """The register's token was revoked (or replaced by re-enrollment): the agent keeps its queue."""
+
+    code = "register_revoked"
+
+
+class NotFound(CloudError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(CloudError):
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(CloudError):
+    """It existed but can no longer be used (an expired or used enrollment code, an old link)."""
+
+    status_code = 410
+    code = "gone"
+
+
+class PayloadTooLarge(CloudError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class RateLimited(CloudError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
+class ServiceUnavailable(CloudError):
+    status_code = 503
+    code = "unavailable"
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the cloud."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="A sentence saying what went wrong and what to do; for 422, FastAPI's field errors."
+    )
+    code: str = Field(description="Stable machine-readable reason, e.g. `register_revoked`.")
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: the statuses it can answer besides success, all as `ErrorBody`."""
+    return {code: {"model": ErrorBody} for code in status_codes}
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _body(detail: Any, code: str) -> dict[str, Any]:
+    return {"detail": detail, "code": code}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """The one mapping from exceptions to answers; the app factory calls this once."""
+
+    @app.exception_handler(CloudError)
+    async def cloud_error(_request: Request, exc: CloudError) -> Response:
+        return JSONResponse(_body(exc.detail, exc.code), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return JSONResponse(_body(errors, "invalid_request"), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette's own answers (unknown path, wrong method) and any HTTPException from a dependency.
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return JSONResponse(_body(detail, code), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_went_away(_request: Request, _exc: ClientDisconnect) -> Response:
+        # A caller that hung up mid-body (a provider's callback timing out, an agent killed mid-batch) is
+        # not a server error: nothing was stored, the sender retries. No traceback in the log for it.
+        return Response(status_code=499)
