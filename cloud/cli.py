@@ -52,7 +52,7 @@ def _session(args: argparse.Namespace) -> Session:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    from cloud.serving import serve
 
     migrate(args.database_url)
     # Workers are separate processes that build the app from the factory: hand them the URL by environment.
@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         f"echeck cloud on {where} (API docs at {where}/docs), database {_safe_url(args.database_url)}",
         file=sys.stderr,
     )
-    uvicorn.run(
+    serve(
         "cloud.app:create_app",
         factory=True,
         host=args.host,
