@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -39,6 +40,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # FastAPI runs sync routes in anyio's thread pool (40 by default): match it to the database pool
+        # so a burst queues here rather than opening PostgreSQL sessions that are closed right after.
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool
         # `echeck-cloud serve` asks for an in-process delivery worker (the only one on SQLite).
         worker = None
         if settings.delivery_worker:
@@ -52,7 +56,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = make_engine(settings.database_url)
+    app.state.engine = make_engine(settings.database_url, request_threads=settings.db_pool)
     app.state.fleet_policy = FleetPolicy.from_env()
     app.include_router(fleet_router)
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)

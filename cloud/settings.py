@@ -9,6 +9,8 @@ LOG_LEVEL_ENV = "ECHECK_LOG_LEVEL"
 LOG_FORMAT_ENV = "ECHECK_LOG_FORMAT"
 PUBLIC_URL_ENV = "ECHECK_PUBLIC_URL"  # where buyers open e-receipts: {public_url}/r/{token}
 DELIVERY_WORKER_ENV = "ECHECK_DELIVERY_WORKER"  # "1": run a delivery worker inside the app process
+DB_POOL_ENV = "ECHECK_DB_POOL"  # request threads (and kept database connections) per app process
+DEFAULT_DB_POOL = 16
 DEFAULT_ENROLL_TTL_HOURS = 72
 READ_PAGE_MAX = 1000
 
@@ -20,10 +22,21 @@ class Settings:
     log_format: str = field(default_factory=lambda: os.environ.get(LOG_FORMAT_ENV, "kv"))
     public_url: str = field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000"))
     delivery_worker: bool = field(default_factory=lambda: os.environ.get(DELIVERY_WORKER_ENV) == "1")
+    # Each app process serves at most this many requests at once (FastAPI's thread pool) and keeps as
+    # many database connections open: requests beyond it queue in the process instead of opening and
+    # closing PostgreSQL sessions per request. Workers × (pool + 4) must stay under max_connections.
+    db_pool: int = field(default_factory=lambda: int(os.environ.get(DB_POOL_ENV, DEFAULT_DB_POOL)))
 
 
 def load_settings(database_url: str | None = None) -> Settings:
     return Settings(database_url=database_url) if database_url else Settings()
 
 
-__all__ = ["DATABASE_URL_ENV", "DEFAULT_ENROLL_TTL_HOURS", "READ_PAGE_MAX", "Settings", "load_settings"]
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DB_POOL_ENV",
+    "DEFAULT_ENROLL_TTL_HOURS",
+    "READ_PAGE_MAX",
+    "Settings",
+    "load_settings",
+]

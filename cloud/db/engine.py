@@ -39,7 +39,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+# Connections an app process keeps beyond its request threads: the in-process background worker's.
+BACKGROUND_CONNECTIONS = 4
+
+
+def make_engine(url: str | None = None, *, request_threads: int | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`. With `request_threads` (an app process), a PostgreSQL pool holds a connection
+    for each request thread plus the background worker's, and never opens short-lived overflow sessions:
+    16 concurrent requests through pool 5 + overflow 10 opened 328 PostgreSQL sessions in 8 s."""
     url = normalize_url(url or default_database_url())
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -49,4 +56,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if request_threads is not None:
+        kwargs.setdefault("pool_size", request_threads + BACKGROUND_CONNECTIONS)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 30)
     return sa.create_engine(url, **kwargs)
