@@ -37,6 +37,7 @@ from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.reports import summary as report
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
 from cloud.fleet import service as fleet
+from cloud.privacy.keys import load_identity_keys
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour, Mode
 from tests.support.databases import fresh_database
@@ -261,7 +262,9 @@ def population(env: Env, buyers: int, mix: dict[str, float], seed: int = 7) -> l
             phone = f"7916{2000000 + i:07d}"
             contacts.append("+" + phone)
             if kind == "push":
-                service.register_device(s, env.tenant_id, phone, f"fcm-token-{i:08d}-abcdefghijkl")
+                service.register_device(
+                    s, load_identity_keys(env.db_url), env.tenant_id, phone, f"fcm-token-{i:08d}-abcdefghijkl"
+                )
             elif kind == "sms":
                 env.behaviours["viber"].recipients[phone] = Mode.REJECT
     return contacts

@@ -18,6 +18,8 @@ from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.pages.router import router as pages_router
+from cloud.privacy.keys import load_identity_keys
+from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 
@@ -56,12 +58,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.identity_keys = load_identity_keys(settings.database_url)
     app.state.engine = make_engine(settings.database_url, request_threads=settings.db_pool)
     app.state.fleet_policy = FleetPolicy.from_env()
     app.include_router(fleet_router)
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)
     app.include_router(ingest_router)
     app.include_router(delivery_router)
+    app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
 

@@ -19,6 +19,8 @@ from cloud.db.migrate import migrate
 from cloud.delivery import cli as delivery_cli
 from cloud.fleet import service
 from cloud.logs import configure_logging, logging_config
+from cloud.privacy import cli as privacy_cli
+from cloud.privacy.keys import IdentityKeyError
 from cloud.settings import (
     DEFAULT_ENROLL_TTL_HOURS,
     DELIVERY_WORKER_ENV,
@@ -55,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from cloud.serving import serve
 
     migrate(args.database_url)
+    privacy_cli.rekey_database(args.database_url)  # hashes from before keyed hashes or a key rotation
     # Workers are separate processes that build the app from the factory: hand them the URL by environment.
     os.environ[DATABASE_URL_ENV] = args.database_url
     where = f"http://{args.host}:{args.port}"
@@ -78,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_migrate(args: argparse.Namespace) -> None:
     migrate(args.database_url)
+    privacy_cli.rekey_database(args.database_url)
     print(f"database is up to date: {_safe_url(args.database_url)}")
 
 
@@ -231,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     json_flag(p)
     delivery_cli.add_commands(sub, add, json_flag)
+    privacy_cli.add_commands(sub, add, json_flag)
     return parser
 
 
@@ -240,7 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         verbose = args.command in ("serve", "delivery-worker")
         configure_logging(args.log_level if verbose else "warning", args.log_format)
         args.handler(args)
-    except (CliError, service.FleetError, delivery_cli.DeliveryCliError) as exc:
+    except (
+        CliError,
+        service.FleetError,
+        delivery_cli.DeliveryCliError,
+        privacy_cli.PrivacyCliError,
+        IdentityKeyError,
+    ) as exc:
         print(f"echeck-cloud: {exc}", file=sys.stderr)
         return 1
     except sa.exc.ArgumentError as exc:

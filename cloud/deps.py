@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from cloud.accounts.models import Register, Tenant
 from cloud.fleet.service import authenticate_register, authenticate_tenant
+from cloud.privacy.keys import IdentityKeys
 
 register_bearer = HTTPBearer(
     auto_error=False,
@@ -33,6 +34,14 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_identity_keys(request: Request) -> IdentityKeys:
+    keys: IdentityKeys = request.app.state.identity_keys
+    return keys
+
+
+IdentityKeysDep = Annotated[IdentityKeys, Depends(get_identity_keys)]
 
 
 def _unauthorized(message: str) -> HTTPException:

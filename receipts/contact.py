@@ -6,6 +6,7 @@ after NFKC. Identity joins use the lowercase hex SHA-256 of the normalized strin
 
 import functools
 import hashlib
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -97,8 +98,17 @@ def normalize_email(text: str) -> str:
 
 
 def hash_identifier(normalized: str) -> str:
-    """Lowercase hex SHA-256 of the UTF-8 normalized value: the key identity joins use."""
+    """Lowercase hex SHA-256 of the UTF-8 normalized value: what a browser can compute (it holds no secret)
+    and what advertising platforms want. Reversible by enumerating 10⁹ phones: never an identity key."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def keyed_hash(key: bytes, normalized: str) -> str:
+    """Lowercase hex HMAC-SHA256 of the normalized value with a secret key: the identity key the cloud stores.
+
+    Without the key, nobody can test a guessed phone against it (REFERENCE.md, "hashing").
+    """
+    return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def mask(kind: ContactKind, normalized: str) -> str:
@@ -127,6 +137,9 @@ class BuyerContact:
     @property
     def hashed(self) -> str:
         return hash_identifier(self.value)
+
+    def keyed(self, key: bytes) -> str:
+        return keyed_hash(key, self.value)
 
     @property
     def masked(self) -> str:

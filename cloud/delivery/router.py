@@ -15,7 +15,7 @@ from cloud.delivery import config as delivery_config
 from cloud.delivery import reports, service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels import BadReport, build_adapter
-from cloud.deps import CurrentTenant, SessionDep
+from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep
 from cloud.logs import event
 from sync.protocol import Problem
 
@@ -92,19 +92,23 @@ async def app_events(request: Request, session: SessionDep, tenant: CurrentTenan
 
 
 @router.post("/v1/delivery/app/devices", summary="Register a buyer's app installation for push")
-def register_device(body: DeviceIn, session: SessionDep, tenant: CurrentTenant) -> dict[str, bool]:
+def register_device(
+    body: DeviceIn, session: SessionDep, tenant: CurrentTenant, keys: IdentityKeysDep
+) -> dict[str, bool]:
     assert tenant.id is not None
     try:
-        return {"created": service.register_device(session, tenant.id, body.contact, body.token)}
+        return {"created": service.register_device(session, keys, tenant.id, body.contact, body.token)}
     except service.DeliveryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
 
 
 @router.post("/v1/delivery/opt-outs", summary="A buyer asked not to get e-receipts (on one channel or any)")
-def opt_out(body: OptOutIn, session: SessionDep, tenant: CurrentTenant) -> dict[str, str]:
+def opt_out(
+    body: OptOutIn, session: SessionDep, tenant: CurrentTenant, keys: IdentityKeysDep
+) -> dict[str, str]:
     assert tenant.id is not None
     try:
-        service.add_opt_out(session, tenant.id, body.contact, body.channel)
+        service.add_opt_out(session, keys, tenant.id, body.contact, body.channel)
     except service.DeliveryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
     return {"status": "ok"}

@@ -22,6 +22,7 @@ from cloud.delivery.message import new_link_token
 from cloud.delivery.models import AttemptRow, DeliveryRow, OptOut, PushDevice, ReportRow
 from cloud.ingest.models import ReceiptRow
 from cloud.logs import event
+from cloud.privacy.keys import IdentityKeys
 from receipts import BuyerContact
 from receipts.contact import ContactKind, InvalidContact
 
@@ -73,7 +74,7 @@ def _contact(text: str) -> BuyerContact:
         raise DeliveryError(str(exc)) from exc
 
 
-def register_device(session: Session, tenant_id: int, contact: str, token: str) -> bool:
+def register_device(session: Session, keys: IdentityKeys, tenant_id: int, contact: str, token: str) -> bool:
     """The retailer's app backend says: this buyer (phone or e-mail) has the app with this FCM token."""
     if not 20 <= len(token) <= 512:
         raise DeliveryError("token must be an FCM registration token (20–512 characters)")
@@ -82,11 +83,13 @@ def register_device(session: Session, tenant_id: int, contact: str, token: str) 
         select(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token)
     ).first()
     if existing:
-        existing.contact_hash, existing.created_at = buyer.hashed, _now()
+        existing.contact_hash, existing.created_at = keys.hash(buyer.value), _now()
         session.add(existing)
     else:
         session.add(
-            PushDevice(tenant_id=tenant_id, contact_hash=buyer.hashed, token=token, created_at=_now())
+            PushDevice(
+                tenant_id=tenant_id, contact_hash=keys.hash(buyer.value), token=token, created_at=_now()
+            )
         )
     session.commit()
     event(log, logging.INFO, "push.device_registered", tenant_id=tenant_id, contact=buyer.masked)
@@ -97,16 +100,19 @@ def forget_device(session: Session, tenant_id: int, token: str) -> None:
     session.execute(sa.delete(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token))
 
 
-def add_opt_out(session: Session, tenant_id: int, contact: str, channel: Channel | None) -> None:
+def add_opt_out(
+    session: Session, keys: IdentityKeys, tenant_id: int, contact: str, channel: Channel | None
+) -> None:
     buyer = _contact(contact)
     name = channel.value if channel else ANY_CHANNEL
+    keyed = keys.hash(buyer.value)
     exists = session.exec(
         select(OptOut).where(
-            OptOut.tenant_id == tenant_id, OptOut.contact_hash == buyer.hashed, OptOut.channel == name
+            OptOut.tenant_id == tenant_id, OptOut.contact_hash == keyed, OptOut.channel == name
         )
     ).first()
     if not exists:
-        session.add(OptOut(tenant_id=tenant_id, contact_hash=buyer.hashed, channel=name, created_at=_now()))
+        session.add(OptOut(tenant_id=tenant_id, contact_hash=keyed, channel=name, created_at=_now()))
         session.commit()
     event(log, logging.INFO, "optout.added", tenant_id=tenant_id, contact=buyer.masked, channel=name)
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
-from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
+from cloud.deps import CurrentRegister, CurrentTenant, IdentityKeysDep, SessionDep
 from cloud.ingest import service
 from cloud.ingest.schemas import RECEIPT_EXAMPLE, ReceiptPage, StoredReceipt
 from cloud.settings import READ_PAGE_MAX
@@ -32,13 +32,14 @@ def post_batch(
     store_id: int,
     session: SessionDep,
     register: CurrentRegister,
+    keys: IdentityKeysDep,
     batch: Annotated[
         ReceiptBatch,
         Body(openapi_examples={"one receipt": {"value": {"receipts": [RECEIPT_EXAMPLE]}}}),
     ],
 ) -> BatchResult:
     try:
-        return service.ingest_batch(session, register, store_id, batch)
+        return service.ingest_batch(session, register, store_id, batch, keys)
     except service.WrongStore as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
 

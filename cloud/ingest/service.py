@@ -27,6 +27,7 @@ from cloud.db.types import utcnow
 from cloud.delivery.service import NewReceipt, create_deliveries
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import event
+from cloud.privacy.keys import IdentityKeys
 from receipts import Receipt, ReceiptKey
 from sync.protocol import (
     Accepted,
@@ -102,7 +103,7 @@ def _dialect_insert(session: Session, table: sa.Table) -> Any:
     raise RuntimeError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
 
 
-def _row(item: _Valid, register: Register, now: Any) -> dict[str, Any]:
+def _row(item: _Valid, register: Register, now: Any, keys: IdentityKeys) -> dict[str, Any]:
     r = item.receipt
     contact = r.contact
     return {
@@ -116,7 +117,7 @@ def _row(item: _Valid, register: Register, now: Any) -> dict[str, Any]:
         "total": r.total,
         "calculation_type": int(r.fiscal.calculation_type),
         "contact_kind": contact.kind.value if contact else None,
-        "contact_hash": contact.hashed if contact else None,
+        "contact_hash": keys.hash(contact.value) if contact else None,
         "contact_value": contact.value if contact else None,
         "loyalty_card": r.loyalty_card,
         "payload": item.wire,
@@ -151,14 +152,14 @@ _PG_INSERT = sa.text(
 
 
 def _insert_postgresql(
-    session: Session, items: list[_Valid], register: Register, now: Any
+    session: Session, items: list[_Valid], register: Register, now: Any, keys: IdentityKeys
 ) -> list[tuple[int, str, int, int]]:
     """One INSERT .. SELECT over the batch sent as one JSON array: the statement text never changes, and
     PostgreSQL parses the rows itself. (A text[] per column would cost psycopg an escaping pass over every
     payload's quotes.)"""
     rows: list[str] = []
     for item in items:
-        row = _row(item, register, now)
+        row = _row(item, register, now, keys)
         small = {name: row[name] for name, _ in _PG_COLUMNS[:-1]}
         small["issued_at"] = small["issued_at"].isoformat()
         # The payload goes in as the canonical JSON text already made for the hash.
@@ -168,7 +169,9 @@ def _insert_postgresql(
     return [(rid, fn, fd, fpd) for rid, fn, fd, fpd in result]
 
 
-def ingest_batch(session: Session, register: Register, store_id: int, batch: ReceiptBatch) -> BatchResult:
+def ingest_batch(
+    session: Session, register: Register, store_id: int, batch: ReceiptBatch, keys: IdentityKeys
+) -> BatchResult:
     """Store what is valid, report what is not. Raises WrongStore when `store_id` is not the register's."""
     if register.store_id != store_id:
         raise WrongStore(
@@ -190,7 +193,7 @@ def ingest_batch(session: Session, register: Register, store_id: int, batch: Rec
     table: sa.Table = ReceiptRow.__table__  # type: ignore[attr-defined]
     if first:
         if session.get_bind().dialect.name == "postgresql":
-            result: Any = _insert_postgresql(session, list(first.values()), register, now)
+            result: Any = _insert_postgresql(session, list(first.values()), register, now, keys)
         else:
             stmt = (
                 _dialect_insert(session, table)
@@ -198,7 +201,7 @@ def ingest_batch(session: Session, register: Register, store_id: int, batch: Rec
                 .returning(table.c.id, table.c.fn_serial, table.c.fd_number, table.c.fpd)
             )
             # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" sends few multi-row INSERTs, not N.
-            result = session.execute(stmt, [_row(item, register, now) for item in first.values()])
+            result = session.execute(stmt, [_row(item, register, now, keys) for item in first.values()])
         for rid, fn, fd, fpd in result:
             inserted.add((fn, fd, fpd))
             ids[(fn, fd, fpd)] = rid

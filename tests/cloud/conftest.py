@@ -13,6 +13,7 @@ from sqlmodel import Session
 from cloud.app import create_app
 from cloud.db import make_engine, migrate
 from cloud.fleet import service
+from cloud.privacy.keys import IdentityKeys, load_identity_keys
 from sync.protocol import ENROLL_PATH
 from tests.support.live_server import live_server
 
@@ -70,6 +71,11 @@ class Cloud:
 
     def session(self) -> Session:
         return Session(self.engine)
+
+    @property
+    def keys(self) -> IdentityKeys:
+        """The identity keys the served app uses (the same key file or environment)."""
+        return load_identity_keys(self.url)
 
     def tenant(self, name: str = "Acme") -> tuple[int, str]:
         with self.session() as s:

@@ -26,11 +26,11 @@ def test_500_receipts_in_a_handful_of_statements(cloud: Cloud) -> None:
         sa.event.listen(cloud.engine, "before_cursor_execute", count)
         try:
             started = time.perf_counter()
-            result = ingest_batch(s, register, reg.store_id, batch)
+            result = ingest_batch(s, register, reg.store_id, batch, cloud.keys)
             first_pass = time.perf_counter() - started
             stored = len(statements)
             statements.clear()
-            again = ingest_batch(s, register, reg.store_id, batch)
+            again = ingest_batch(s, register, reg.store_id, batch, cloud.keys)
         finally:
             sa.event.remove(cloud.engine, "before_cursor_execute", count)
     assert {a.status for a in result.accepted} == {ItemStatus.STORED}

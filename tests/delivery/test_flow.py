@@ -19,7 +19,9 @@ def test_each_buyer_gets_the_cheapest_channel_that_works(rig: Rig) -> None:
     with rig.session() as s:
         from cloud.delivery import service
 
-        service.register_device(s, rig.reg.tenant_id, "+79160000001", "fcm-token-of-buyer-1-xxxxxxxx")
+        service.register_device(
+            s, rig.cloud.keys, rig.reg.tenant_id, "+79160000001", "fcm-token-of-buyer-1-xxxxxxxx"
+        )
     f.viber.recipients = {"79160000003": "reject"}  # not a Viber user → SMS
     ids = rig.send_receipts(["anna@example.com", "+79160000001", "+79160000002", "+79160000003", None])
     worker = rig.worker()

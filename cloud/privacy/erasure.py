@@ -1,0 +1,122 @@
+"""Erasing a buyer: their raw contact, every hash of it and every link made from it, in one transaction.
+
+The fiscal records stay (54-FZ keeps them for years), without the contact: the receipt's contact columns
+are cleared and the contact is taken out of the stored payload, whose content hash is recomputed so no
+digest of the old content (contact included) is left. A resend of the same receipt by its register is
+then a "conflict", which is kept without the contact too. The request itself is logged with counts only.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from cloud.delivery.models import OptOut, PushDevice
+from cloud.ingest.models import ReceiptConflict, ReceiptRow
+from cloud.ingest.service import content_hash
+from cloud.logs import event
+from cloud.privacy.keys import IdentityKeys
+from cloud.privacy.models import ConsentRecord, ErasureRequest
+from receipts.contact import BuyerContact
+
+log = logging.getLogger("cloud.privacy")
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Whom to erase, in every form a row may hold; `tenant_id` None means at every tenant."""
+
+    forms: frozenset[str]  # the raw values: normalized, and the fiscal form ('+7…')
+    hashes: tuple[str, ...]
+    tenant_id: int | None
+
+    @classmethod
+    def of(cls, contact: BuyerContact, keys: IdentityKeys, tenant_id: int | None) -> "Subject":
+        return cls(
+            frozenset({contact.value, contact.fiscal_value}), tuple(keys.every_hash(contact.value)), tenant_id
+        )
+
+
+def scrub(value: Any, forms: frozenset[str]) -> Any:
+    """`value` (a stored JSON document) with every string holding the contact replaced by None."""
+    if isinstance(value, dict):
+        return {k: None if k == "contact" else scrub(v, forms) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, forms) for v in value]
+    if isinstance(value, str) and any(form in value for form in forms):
+        return None
+    return value
+
+
+def _tenant(query: Any, column: Any, subject: Subject) -> Any:
+    return query if subject.tenant_id is None else query.where(column == subject.tenant_id)
+
+
+def erase_receipts(session: Session, subject: Subject) -> int:
+    rows = session.exec(
+        _tenant(
+            select(ReceiptRow).where(col(ReceiptRow.contact_hash).in_(subject.hashes)),
+            ReceiptRow.tenant_id,
+            subject,
+        )
+    ).all()
+    for row in rows:
+        row.contact_kind = row.contact_hash = row.contact_value = None
+        row.payload = scrub(row.payload, subject.forms)
+        row.content_hash = content_hash(row.payload)
+        session.add(row)
+        for conflict in session.exec(select(ReceiptConflict).where(ReceiptConflict.receipt_id == row.id)):
+            conflict.payload = scrub(conflict.payload, subject.forms)
+            conflict.content_hash = content_hash(conflict.payload)
+            session.add(conflict)
+    return len(rows)
+
+
+def _delete_by_hash(model: Any, hash_column: Any) -> Callable[[Session, Subject], int]:
+    def erase(session: Session, subject: Subject) -> int:
+        statement = _tenant(
+            delete(model).where(col(hash_column).in_(subject.hashes)), model.tenant_id, subject
+        )
+        return int(session.exec(statement).rowcount or 0)
+
+    return erase
+
+
+# Every capability that keeps something of a buyer erases it here; identity's links join this list.
+ERASERS: dict[str, Callable[[Session, Subject], int]] = {
+    "receipts": erase_receipts,
+    "push_devices": _delete_by_hash(PushDevice, PushDevice.contact_hash),
+    "opt_outs": _delete_by_hash(OptOut, OptOut.contact_hash),
+    "consents": _delete_by_hash(ConsentRecord, ConsentRecord.subject_hash),
+}
+
+
+def erase(
+    session: Session,
+    keys: IdentityKeys,
+    contact: BuyerContact,
+    *,
+    tenant_id: int | None,
+    requested_by: str,
+    reason: str = "",
+    now: datetime,
+) -> ErasureRequest:
+    """Erase `contact` at `tenant_id` (None: everywhere) and log the request; commits."""
+    subject = Subject.of(contact, keys, tenant_id)
+    counts = {name: eraser(session, subject) for name, eraser in ERASERS.items()}
+    request = ErasureRequest(
+        tenant_id=tenant_id,
+        requested_by=requested_by[:100],
+        reason=reason[:200],
+        requested_at=now,
+        finished_at=datetime.now(now.tzinfo),
+        counts=counts,
+    )
+    session.add(request)
+    session.commit()
+    session.refresh(request)
+    event(log, logging.INFO, "privacy.erased", request_id=request.id, tenant_id=tenant_id, **counts)
+    return request
