@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import KeyValueFormatter
-from receipts import hash_identifier
 from sync.protocol import BatchResult, ItemStatus, batch_path, receipts_path
 from tests.cloud.conftest import Cloud, wire_receipt
 
@@ -76,7 +75,7 @@ def test_a_mixed_batch_loses_nothing(cloud: Cloud) -> None:
         rows = s.execute(sa.select(ReceiptRow).order_by(ReceiptRow.fd_number)).scalars().all()
         assert [r.fd_number for r in rows] == [1, 3]
         assert rows[0].contact_value == "79161234567"
-        assert rows[0].contact_hash == hash_identifier("79161234567")
+        assert rows[0].contact_hash == cloud.keys.hash("79161234567")  # keyed, not a plain SHA-256
         assert rows[0].register_id == reg.register_id
         assert rows[0].store_id == reg.store_id
         assert rows[0].total == 5200
