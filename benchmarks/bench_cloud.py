@@ -4,21 +4,32 @@ A load balancer or an agent keeps its connection open; every request after the f
 Nagle + delayed ACK (~40 ms on Linux). `echeck-cloud serve --workers 2` should stay near `--workers 1`.
 """
 
+import json
 import os
 import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from benchmarks import Figure
 from benchmarks.bench_sync import _pg_database
+from cloud.accounts.models import Register
+from cloud.db import make_engine, migrate
 from cloud.db.engine import BACKGROUND_CONNECTIONS
+from cloud.fleet import service as fleet
+from cloud.ingest.models import ReceiptRow
+from cloud.ingest.service import ingest_batch
+from cloud.privacy.keys import load_identity_keys
 from cloud.settings import DEFAULT_DB_POOL
 from demo import processes as p
+from sync.protocol import ReceiptBatch
 
 
 def keepalive_ms(url: str, requests: int) -> tuple[float, float]:
@@ -53,6 +64,7 @@ def run(quick: bool) -> list[Figure]:
         two = bench_workers(Path(tmp), 2, requests)
         pg = os.environ.get("ECHECK_BENCH_DATABASE_URL") or os.environ.get("ECHECK_TEST_DATABASE_URL")
         pool = bench_pool(Path(tmp), pg, 3 if quick else 8) if pg else []
+        pool += bench_ingest_vs_copy(pg, 2000 if quick else 10_000) if pg else []
     return [
         *pool,
         Figure("cloud", "keep-alive /healthz p50, --workers 1", one[0], "ms"),
@@ -120,4 +132,92 @@ def bench_pool(tmp: Path, admin_url: str, seconds: float) -> list[Figure]:
             opened <= 2 * (DEFAULT_DB_POOL + BACKGROUND_CONNECTIONS),
         ),
         Figure("cloud", "requests/s, 16 clients, --workers 2, PostgreSQL", done / seconds, "/s"),
+    ]
+
+
+def wire(fd: int) -> dict[str, Any]:
+    """A valid receipt as registers send it, with a phone (so hashing is part of the cost)."""
+    total = 5200 + fd % 1000
+    return {
+        "fiscal": {
+            "fn_serial": "9251440300227597",
+            "fd_number": fd,
+            "fpd": 600000000 + fd,
+            "registration_number": "0001633468026797",
+            "shift_number": 363,
+            "receipt_number": fd % 1000,
+            "issued_at": "2026-11-23T14:27:00",
+            "calculation_type": 1,
+        },
+        "items": [{"name": "Молоко 3,2 %", "price": total, "quantity": "1", "total": total, "vat": "vat10"}],
+        "payments": [{"kind": "card", "amount": total}],
+        "total": total,
+        "contact": {"kind": "phone", "value": f"7916{fd % 10_000_000:07d}"},
+        "loyalty_card": None,
+        "extra": {},
+    }
+
+
+def bench_ingest_vs_copy(admin_url: str, receipts: int, batch: int = 1000) -> list[Figure]:
+    """In process on PostgreSQL: `ingest_batch` (validation, hashing, idempotent insert) against a raw COPY
+    of the same rows into the same table, both per receipt."""
+    url, admin, database = _pg_database(admin_url)
+    engine = make_engine(url)
+    try:
+        migrate(url)
+        with Session(engine) as s:
+            tenant, _key = fleet.create_tenant(s, "Bench")
+            assert tenant.id is not None
+            store = fleet.create_store(s, tenant.id, "Bench store")
+            assert store.id is not None
+            code = fleet.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
+            enrolled = fleet.enroll(s, code)
+            register = s.get(Register, enrolled.register_id)
+            assert register is not None
+            keys = load_identity_keys(url)
+            batches = [
+                ReceiptBatch(receipts=[wire(fd) for fd in range(i, i + batch)])
+                for i in range(1, receipts + 1, batch)
+            ]
+            started = time.perf_counter()
+            for b in batches:
+                ingest_batch(s, register, store.id, b, keys)
+            ingest_s = time.perf_counter() - started
+            rows = s.exec(sa.select(ReceiptRow)).scalars().all()  # type: ignore[call-overload]
+            columns = [c.name for c in ReceiptRow.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+            copied = [
+                [json.dumps(getattr(r, c)) if c == "payload" else getattr(r, c) for c in columns]
+                for r in rows
+            ]
+            s.execute(sa.text("TRUNCATE receipt CASCADE"))
+            s.commit()
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            started = time.perf_counter()
+            for i in range(0, len(copied), batch):
+                with cursor.copy(f"COPY receipt ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for row in copied[i : i + batch]:
+                        copy.write_row(row)
+                raw.commit()
+            copy_s = time.perf_counter() - started
+        finally:
+            raw.close()
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+    per_ingest, per_copy = ingest_s / receipts * 1e6, copy_s / receipts * 1e6
+    return [
+        Figure("ingest", f"ingest_batch per receipt, PostgreSQL, batches of {batch}", per_ingest, "µs"),
+        Figure("ingest", "raw COPY of the same rows, per receipt", per_copy, "µs"),
+        Figure(
+            "ingest",
+            "ingest speed as a share of COPY's",
+            per_copy / per_ingest,
+            "×",
+            "≥ 0.3×",
+            per_copy / per_ingest >= 0.3,
+        ),
     ]
