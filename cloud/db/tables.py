@@ -9,6 +9,7 @@ import cloud.accounts.models
 import cloud.delivery.models
 import cloud.fleet.models
 import cloud.ingest.models
+import cloud.jobs.models
 from cloud.db.base import metadata
 
 CAPABILITY_MODELS = (
@@ -16,6 +17,7 @@ CAPABILITY_MODELS = (
     cloud.fleet.models,
     cloud.ingest.models,
     cloud.delivery.models,
+    cloud.jobs.models,
 )
 
 
