@@ -99,9 +99,11 @@ class Worker:
                 if r.attempts >= r.max_attempts:  # its last attempt's worker was lost
                     self._finish(s, r.id, r.attempts, FAILED, "worker lost during the last attempt", now)
                     continue
-                s.execute(
+                # Compare-and-set: SQLite has no row locks (its SELECT above runs outside the write
+                # transaction), so the row must still be as read; PostgreSQL's row lock makes it a formality.
+                taken = s.execute(
                     sa.update(t)
-                    .where(t.c.id == r.id)
+                    .where(t.c.id == r.id, t.c.status == r.status, t.c.attempts == r.attempts)
                     .values(
                         status=DOING,
                         due_at=lease_until,
@@ -109,7 +111,8 @@ class Worker:
                         worker=self.options.name[:100],
                     )
                 )
-                claimed.append(Claimed(r.id, bound.job, r.args, r.attempts + 1))
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(Claimed(r.id, bound.job, r.args, r.attempts + 1))
             try:
                 s.commit()
             except IntegrityError:
