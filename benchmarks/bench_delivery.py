@@ -29,14 +29,16 @@ from sqlmodel import Session
 
 from benchmarks import Figure
 from cloud.app import create_app
+from cloud.bootstrap import bootstrap
 from cloud.db import make_engine, migrate
 from cloud.delivery import config as delivery_config
 from cloud.delivery import service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.reports import summary as report
-from cloud.delivery.worker import DeliveryWorker, WorkerOptions
 from cloud.fleet import service as fleet
+from cloud.ingest.models import ReceiptRow
+from cloud.jobs import WorkerOptions
 from cloud.privacy.keys import load_identity_keys
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour, Mode
@@ -132,7 +134,7 @@ def _processes(db_url: str, delay_s: float) -> Iterator[Servers]:
             str(port),
             "--workers",
             "2",
-            "--no-delivery-worker",
+            "--no-worker",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -292,10 +294,16 @@ def ingest(env: Env, contacts: list[str], start_fd: int = 1, batch: int = 200) -
         r.raise_for_status()
 
 
+def _to_deliver(c: Any) -> int:
+    """Receipts with a contact: each gets a delivery, made by a job shortly after it is stored."""
+    r = ReceiptRow.__table__  # type: ignore[attr-defined]
+    return int(c.execute(sa.select(sa.func.count()).where(r.c.contact_kind.is_not(None))).scalar_one())
+
+
 def finished(env: Env) -> tuple[int, int]:
     with env.engine.connect() as c:
         d = DeliveryRow.__table__  # type: ignore[attr-defined]
-        total = c.execute(sa.select(sa.func.count()).select_from(d)).scalar_one()
+        total = _to_deliver(c)
         done = c.execute(
             sa.select(sa.func.count()).where(d.c.status.in_(["delivered", "failed", "unreachable"]))
         ).scalar_one()
@@ -346,9 +354,12 @@ def wait_sent(env: Env, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with env.engine.connect() as c:
-            left = c.execute(
-                sa.select(sa.func.count()).where(d.c.first_accepted_at.is_(None), d.c.finished_at.is_(None))
+            sent = c.execute(
+                sa.select(sa.func.count()).where(
+                    sa.or_(d.c.first_accepted_at.is_not(None), d.c.finished_at.is_not(None))
+                )
             ).scalar_one()
+            left = _to_deliver(c) - sent
         if left == 0:
             return
         time.sleep(0.05)
@@ -356,10 +367,16 @@ def wait_sent(env: Env, timeout: float) -> None:
 
 
 def latencies(env: Env) -> tuple[list[float], list[float]]:
-    """(stored → first accepted, stored → finished) in seconds, per delivery."""
+    """(stored → first accepted, stored → finished) in seconds, per delivery (from the receipt's arrival:
+    the delivery itself is made by a job a moment later)."""
     d = DeliveryRow.__table__  # type: ignore[attr-defined]
+    r = ReceiptRow.__table__  # type: ignore[attr-defined]
     with env.engine.connect() as c:
-        rows = c.execute(sa.select(d.c.created_at, d.c.first_accepted_at, d.c.finished_at)).all()
+        rows = c.execute(
+            sa.select(r.c.received_at, d.c.first_accepted_at, d.c.finished_at).join(
+                r, r.c.id == d.c.receipt_id
+            )
+        ).all()
 
     def s(a: Any, b: Any) -> float:
         return (b - a).total_seconds()
@@ -394,8 +411,8 @@ def simulate(
             db_url = f"sqlite:///{tmp / 'sim.db'}"
         env = stack.enter_context(environment(db_url, {"mail": 0.05, "push": 0.3, "viber": 0.5, "sms": 2.0}))
         contacts = population(env, buyers, mix)
-        worker = DeliveryWorker(env.engine, WorkerOptions(public_url="https://diy.example", concurrency=32))
-        worker.start()
+        runtime = bootstrap(env.engine, "https://diy.example")
+        worker = runtime.worker(WorkerOptions(name="sim", concurrency=32)).start()
         try:
             started = time.monotonic()
             trickle(env, contacts, rate)
@@ -403,7 +420,7 @@ def simulate(
             elapsed = time.monotonic() - started
         finally:
             worker.stop()
-            worker.close()
+            runtime.close()
         with Session(env.engine) as s:
             total = report(
                 s, env.tenant_id, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
@@ -455,7 +472,7 @@ def throughput(db_url: str, workers: int, receipts: int) -> float:
                     db_url,
                     "--log-level",
                     "warning",
-                    "delivery-worker",
+                    "worker",
                     "--concurrency",
                     "16",
                     "--poll",
@@ -485,14 +502,14 @@ def first_accepted_p95(db_url: str, receipts: int, rate: float) -> float:
     """Receipts arrive at `rate`/s in small batches, one in-process worker: stored → first accepted p95."""
     with environment(db_url, {}) as env:
         contacts = population(env, receipts, DIY_MIX, seed=13)
-        worker = DeliveryWorker(env.engine, WorkerOptions(public_url="https://diy.example", poll_s=0.1))
-        worker.start()
+        runtime = bootstrap(env.engine, "https://diy.example")
+        worker = runtime.worker(WorkerOptions(name="p95", poll_s=0.1)).start()
         try:
             trickle(env, contacts, rate)
             wait_sent(env, timeout=120)
         finally:
             worker.stop()
-            worker.close()
+            runtime.close()
         first, _ = latencies(env)
         return pct(first, 95)
 

@@ -99,7 +99,7 @@ def bench_drain(tmp: Path, database_url: str, label: str, backlog: int, online: 
     cloud_port, agent_port = p.free_port(), p.free_port()
     cloud = p.cloud_service(database_url, cloud_port, tmp / f"cloud-{label}.log")
     cloud.args[1:1] = ["--log-level", "warning"]
-    cloud.args += ["--workers", "2", "--no-delivery-worker"]
+    cloud.args += ["--workers", "2", "--no-worker"]
     cloud.start()
     data_dir = tmp / f"agent-{label}"
     config = p.write_agent_config(tmp / f"agent-{label}.toml", agent_port, data_dir)

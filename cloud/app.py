@@ -9,14 +9,15 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud.bootstrap import bootstrap
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
-from cloud.delivery.worker import DeliveryWorker, WorkerOptions
 from cloud.errors import install_error_handlers
 from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
+from cloud.jobs import WorkerOptions
 from cloud.pages.router import router as pages_router
 from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
@@ -39,27 +40,29 @@ def create_app(database_url: str | None = None) -> FastAPI:
     `cloud.db.migrate(url)`), so several workers never race to migrate.
     """
     settings = load_settings(database_url)
+    engine = make_engine(settings.database_url, request_threads=settings.db_pool)
+    # The bus (ingest publishes "receipt stored" on it) and every capability's job handlers.
+    runtime = bootstrap(engine, settings.public_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # FastAPI runs sync routes in anyio's thread pool (40 by default): match it to the database pool
         # so a burst queues here rather than opening PostgreSQL sessions that are closed right after.
         to_thread.current_default_thread_limiter().total_tokens = settings.db_pool
-        # `echeck-cloud serve` asks for an in-process delivery worker (the only one on SQLite).
-        worker = None
-        if settings.delivery_worker:
-            options = WorkerOptions(public_url=settings.public_url)
-            worker = DeliveryWorker(app.state.engine, options, name="delivery-inprocess").start()
+        # `echeck-cloud serve` asks for an in-process job worker (the only one on SQLite).
+        if settings.job_worker:
+            runtime.worker(WorkerOptions(name="jobs-inprocess")).start()
         yield
-        if worker is not None:
+        for worker in runtime.workers:
             worker.stop()
-            worker.close()
-        app.state.engine.dispose()
+        runtime.close()
+        engine.dispose()
 
     app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.identity_keys = load_identity_keys(settings.database_url)
-    app.state.engine = make_engine(settings.database_url, request_threads=settings.db_pool)
+    app.state.engine = engine
+    app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
     app.include_router(fleet_router)
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)

@@ -23,7 +23,7 @@ from cloud.privacy import cli as privacy_cli
 from cloud.privacy.keys import IdentityKeyError
 from cloud.settings import (
     DEFAULT_ENROLL_TTL_HOURS,
-    DELIVERY_WORKER_ENV,
+    JOB_WORKER_ENV,
     LOG_FORMAT_ENV,
     LOG_LEVEL_ENV,
     PUBLIC_URL_ENV,
@@ -61,8 +61,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # Workers are separate processes that build the app from the factory: hand them the URL by environment.
     os.environ[DATABASE_URL_ENV] = args.database_url
     where = f"http://{args.host}:{args.port}"
-    # Delivery: one worker inside the app (the only one on SQLite); links point here unless told otherwise.
-    os.environ[DELIVERY_WORKER_ENV] = "0" if args.no_delivery_worker else "1"
+    # Background jobs: one worker inside the app (the only one on SQLite); links point here unless told
+    # otherwise.
+    os.environ[JOB_WORKER_ENV] = "0" if args.no_worker else "1"
     os.environ[PUBLIC_URL_ENV] = args.public_url or os.environ.get(PUBLIC_URL_ENV) or where
     print(
         f"echeck cloud on {where} (API docs at {where}/docs), database {_safe_url(args.database_url)}",
@@ -77,6 +78,33 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=logging_config(args.log_level, args.log_format),
         proxy_headers=True,
     )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """A job worker process: delivery steps and every other capability's jobs (any number on PostgreSQL)."""
+    import signal
+    import threading
+
+    from cloud.bootstrap import bootstrap
+    from cloud.jobs import WorkerOptions
+
+    public_url = args.public_url or load_settings(args.database_url).public_url
+    engine = make_engine(args.database_url)
+    migrate(engine=engine)
+    runtime = bootstrap(engine, public_url, lease_s=args.lease)
+    options = WorkerOptions(
+        name=args.name, concurrency=args.concurrency, poll_s=args.poll, lease_s=args.lease
+    )
+    worker = runtime.worker(options)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    worker.start()
+    print(f"job worker {args.name} running (links {public_url}/r/...); Ctrl-C stops it", flush=True)
+    done.wait()
+    worker.stop()
+    runtime.close()
+    engine.dispose()
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -195,9 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default %(default)s)")
     serve.add_argument(
+        "--no-worker",
         "--no-delivery-worker",
+        dest="no_worker",
         action="store_true",
-        help="no delivery worker in the app (PostgreSQL, with `delivery-worker` processes)",
+        help="no job worker in the app (PostgreSQL, with `worker` processes)",
     )
     serve.add_argument("--public-url", help=f"base of e-receipt links (env {PUBLIC_URL_ENV}; default: here)")
     add("migrate", cmd_migrate, "update the database schema to this version and exit")
@@ -236,13 +266,32 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     delivery_cli.add_commands(sub, add, json_flag)
     privacy_cli.add_commands(sub, add, json_flag)
+
+    p = sub.add_parser(
+        "worker",
+        aliases=["delivery-worker"],
+        help="run a job worker: delivery and all background work (any number, on PostgreSQL)",
+        description="run a job worker: delivery and all background work (any number, on PostgreSQL; "
+        "`serve` runs one inside the app unless --no-worker)",
+    )
+    p.set_defaults(handler=cmd_worker)
+    p.add_argument("--public-url", help=f"base of e-receipt links (env {PUBLIC_URL_ENV})")
+    p.add_argument("--concurrency", type=int, default=16, help="jobs running at once (default 16)")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds a claimed job stays ours before another worker retries it (default 60)",
+    )
+    p.add_argument("--poll", type=float, default=0.2, help="seconds between looks when idle (default 0.2)")
+    p.add_argument("--name", default="jobs", help="shown in logs")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        verbose = args.command in ("serve", "delivery-worker")
+        verbose = args.command in ("serve", "worker", "delivery-worker")
         configure_logging(args.log_level if verbose else "warning", args.log_format)
         args.handler(args)
     except (

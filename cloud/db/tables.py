@@ -9,6 +9,7 @@ import cloud.accounts.models
 import cloud.delivery.models
 import cloud.fleet.models
 import cloud.ingest.models
+import cloud.jobs.models
 import cloud.privacy.models
 from cloud.db.base import metadata
 
@@ -18,6 +19,7 @@ CAPABILITY_MODELS = (
     cloud.ingest.models,
     cloud.delivery.models,
     cloud.privacy.models,
+    cloud.jobs.models,
 )
 
 

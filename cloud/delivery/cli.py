@@ -1,13 +1,10 @@
-"""`echeck-cloud` commands of delivery: channels (set, list, policy, prices, disable), delivery-worker.
+"""`echeck-cloud` commands of delivery: channels (set, list, policy, prices, disable).
 
 `cloud/cli.py` registers them with `add_commands`; errors become `DeliveryCliError`, printed as one line.
 """
 
 import argparse
 import json
-import logging
-import signal
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +15,6 @@ from cloud.db.migrate import migrate
 from cloud.delivery import config as delivery_config
 from cloud.delivery.cascade import DEFAULT_POLICY, Channel, format_policy
 from cloud.delivery.prices import PriceError, parse_prices
-from cloud.delivery.worker import DeliveryWorker, WorkerOptions
-from cloud.settings import PUBLIC_URL_ENV, load_settings
-
-log = logging.getLogger("cloud.delivery")
 
 
 class DeliveryCliError(Exception):
@@ -86,22 +79,6 @@ def cmd_channels_policy(args: argparse.Namespace) -> None:
             raise DeliveryCliError(str(exc)) from exc
 
 
-def cmd_delivery_worker(args: argparse.Namespace) -> None:
-    public_url = args.public_url or load_settings(args.database_url).public_url
-    options = WorkerOptions(
-        public_url=public_url, lease_s=args.lease, concurrency=args.concurrency, poll_s=args.poll
-    )
-    worker = DeliveryWorker(make_engine(args.database_url), options, name=args.name)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    worker.start()
-    print(f"delivery worker {args.name} running (links {public_url}/r/...); Ctrl-C stops it", flush=True)
-    done.wait()
-    worker.stop()
-    worker.close()
-
-
 def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], None]) -> None:
     channels = sub.add_parser(
         "channels", help="a retailer's delivery channels, policy and prices"
@@ -141,15 +118,3 @@ def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], N
         help="repeatable: email, push, viber, sms, operator (the flat price saving is measured "
         "against), e.g. sms=1.70",
     )
-
-    p = add("delivery-worker", cmd_delivery_worker, "run a delivery worker (any number, on PostgreSQL)")
-    p.add_argument("--public-url", help=f"base of e-receipt links (env {PUBLIC_URL_ENV})")
-    p.add_argument("--concurrency", type=int, default=16, help="provider calls in flight (default 16)")
-    p.add_argument(
-        "--lease",
-        type=float,
-        default=60.0,
-        help="seconds a claimed step stays ours before another worker retries it (default 60)",
-    )
-    p.add_argument("--poll", type=float, default=0.2, help="seconds between looks when idle (default 0.2)")
-    p.add_argument("--name", default="delivery", help="shown in logs")

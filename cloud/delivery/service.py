@@ -1,7 +1,7 @@
 """Delivery's service functions: what ingest, the routers, the CLI and the worker call.
 
-Each takes a Session; the ones that finish a unit of work commit it (except `create_deliveries`, which
-joins ingest's transaction so a stored receipt never lacks its delivery).
+Each takes a Session; the ones that finish a unit of work commit it (`create_deliveries` leaves the commit to
+its job, so the deliveries and their step jobs appear together).
 """
 
 import logging
@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import partial
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from cloud.db.types import utcnow
@@ -18,6 +19,7 @@ from cloud.delivery import store
 from cloud.delivery.cascade import AttemptStatus, Channel, Delivery, Status, plan, reported
 from cloud.delivery.channels.base import ProviderReport
 from cloud.delivery.config import TenantDelivery
+from cloud.delivery.jobs import STEP
 from cloud.delivery.message import new_link_token
 from cloud.delivery.models import AttemptRow, DeliveryRow, OptOut, PushDevice, ReportRow
 from cloud.ingest.models import ReceiptRow
@@ -34,23 +36,23 @@ class DeliveryError(ValueError):
     """Bad input from a caller; the message says what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class NewReceipt:
-    receipt_id: int
-    tenant_id: int
-    store_id: int
+def create_deliveries(session: Session, receipt_ids: Iterable[int], now: datetime) -> int:
+    """One NEW delivery per given receipt that has a contact, due now, with its step job. Idempotent (a
+    receipt that already has its delivery is skipped). Not committed. Returns how many were created.
 
-
-def create_deliveries(session: Session, receipts: Iterable[NewReceipt], now: datetime) -> int:
-    """One NEW delivery per newly stored receipt with a contact, due now. Not committed: ingest commits.
-
-    Planning (which channels) happens in the worker, so ingest stays a handful of statements per batch.
+    Planning (which channels) happens in the step, so this stays a handful of statements per batch.
     """
+    receipts = session.execute(
+        sa.select(ReceiptRow.id, ReceiptRow.tenant_id, ReceiptRow.store_id).where(  # type: ignore[call-overload]
+            ReceiptRow.id.in_(list(receipt_ids)),  # type: ignore[union-attr]
+            ReceiptRow.contact_kind.is_not(None),  # type: ignore[union-attr]
+        )
+    ).all()
     rows = [
         {
-            "receipt_id": r.receipt_id,
-            "tenant_id": r.tenant_id,
-            "store_id": r.store_id,
+            "receipt_id": rid,
+            "tenant_id": tenant_id,
+            "store_id": store_id,
             "link_token": new_link_token(),
             "status": Status.NEW.value,
             "steps": "",
@@ -60,11 +62,18 @@ def create_deliveries(session: Session, receipts: Iterable[NewReceipt], now: dat
             "version": 0,
             "created_at": now,
         }
-        for r in receipts
+        for rid, tenant_id, store_id in receipts
     ]
-    if rows:
-        session.execute(sa.insert(DeliveryRow.__table__), rows)  # type: ignore[attr-defined]
-    return len(rows)
+    if not rows:
+        return 0
+    table: sa.Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    created = session.execute(
+        insert(table).on_conflict_do_nothing(index_elements=["receipt_id"]).returning(table.c.id), rows
+    )
+    ids = [delivery_id for (delivery_id,) in created]
+    STEP.schedule_new(session, ({"delivery_id": i} for i in ids), now)
+    return len(ids)
 
 
 def _contact(text: str) -> BuyerContact:

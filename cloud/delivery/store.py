@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from cloud.delivery.cascade import Attempt, AttemptStatus, Channel, Delivery, Note, Status, Step, Success
+from cloud.delivery.jobs import STEP
 from cloud.delivery.models import AttemptRow, DeliveryRow
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ def to_state(row: DeliveryRow, attempts: dict[int, AttemptRow]) -> Delivery:
 def save(
     session: Session, row: DeliveryRow, attempts: dict[int, AttemptRow], d: Delivery, prices: dict[str, int]
 ) -> None:
-    """Write `d` into the rows (not committed). Prices are fixed when an attempt becomes billable."""
+    """Write `d` into the rows (not committed), and move the delivery's step job to its new `due_at` in the
+    same transaction (the caller holds the row's lock). Prices are fixed when an attempt becomes billable."""
     assert row.id is not None
     row.status = d.status.value
     row.steps = steps_to_text(d.steps)
@@ -126,3 +128,7 @@ def save(
         r.history = history
         session.add(r)
     session.add(row)
+    if d.due_at is None:
+        STEP.cancel(session, {"delivery_id": row.id})
+    else:
+        STEP.schedule(session, {"delivery_id": row.id}, d.due_at)

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 
 from cloud.deps import CurrentRegister, CurrentTenant, IdentityKeysDep, SessionDep
+from cloud.events import MessageBus, get_bus
 from cloud.ingest import service
 from cloud.ingest.schemas import RECEIPT_EXAMPLE, ReceiptPage, StoredReceipt
 from cloud.settings import READ_PAGE_MAX
@@ -37,9 +38,10 @@ def post_batch(
         ReceiptBatch,
         Body(openapi_examples={"one receipt": {"value": {"receipts": [RECEIPT_EXAMPLE]}}}),
     ],
+    bus: Annotated[MessageBus, Depends(get_bus)],
 ) -> BatchResult:
     try:
-        return service.ingest_batch(session, register, store_id, batch, keys)
+        return service.ingest_batch(session, register, store_id, batch, keys, bus)
     except service.WrongStore as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
 

@@ -24,7 +24,7 @@ from sqlmodel import Session, func, select
 
 from cloud.accounts.models import Register, Store
 from cloud.db.types import utcnow
-from cloud.delivery.service import NewReceipt, create_deliveries
+from cloud.events import MessageBus, ReceiptStored
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import event
 from cloud.privacy.keys import IdentityKeys
@@ -170,9 +170,15 @@ def _insert_postgresql(
 
 
 def ingest_batch(
-    session: Session, register: Register, store_id: int, batch: ReceiptBatch, keys: IdentityKeys
+    session: Session,
+    register: Register,
+    store_id: int,
+    batch: ReceiptBatch,
+    keys: IdentityKeys,
+    bus: MessageBus,
 ) -> BatchResult:
-    """Store what is valid, report what is not. Raises WrongStore when `store_id` is not the register's."""
+    """Store what is valid, report what is not, and publish "receipt stored" for the new ones on `bus`.
+    Contacts are stored under `keys`' keyed hash. Raises Forbidden when `store_id` is not the register's."""
     if register.store_id != store_id:
         raise WrongStore(
             f"register {register.id} is enrolled in store {register.store_id} and cannot write receipts "
@@ -261,13 +267,11 @@ def ingest_batch(
             ),
             conflicts,
         )
-    # Each new receipt with a contact gets its delivery in this same transaction: none is ever missed,
-    # and no scanner has to find them later.
-    create_deliveries(
-        session,
-        (NewReceipt(ids[k], tenant_id, store_id) for k in inserted if first[k].receipt.contact is not None),
-        now,
-    )
+    # "Receipt stored" is recorded in this same transaction (one job per subscriber): no new receipt is
+    # ever missed by delivery, identity or attribution, and none of their work delays the till's answer.
+    if inserted:
+        new_ids = tuple(sorted(ids[k] for k in inserted))
+        bus.publish(session, ReceiptStored(tenant_id, store_id, register_id or 0, new_ids))
     session.commit()
 
     for r in rejected:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from cloud.app import create_app
+from cloud.bootstrap import bootstrap
 from cloud.db import make_engine, migrate
 from cloud.fleet import service
 from cloud.privacy.keys import IdentityKeys, load_identity_keys
@@ -76,6 +77,20 @@ class Cloud:
     def keys(self) -> IdentityKeys:
         """The identity keys the served app uses (the same key file or environment)."""
         return load_identity_keys(self.url)
+
+    def run_jobs(self) -> int:
+        """Run the background jobs that are due (deliveries for stored receipts, ...) until none is left,
+        as the app's job worker would; returns how many ran. No provider is configured here: a delivery
+        ends unreachable at its first step."""
+        runtime = bootstrap(self.engine, "https://r.example")
+        worker = runtime.worker()
+        try:
+            ran = 0
+            while count := worker.run_once():
+                ran += count
+            return ran
+        finally:
+            runtime.close()
 
     def tenant(self, name: str = "Acme") -> tuple[int, str]:
         with self.session() as s:

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from cloud.accounts.models import Register
+from cloud.bootstrap import bootstrap
 from cloud.ingest.models import ReceiptRow
 from cloud.ingest.service import ingest_batch
 from sync.protocol import ItemStatus, ReceiptBatch, batch_path
@@ -20,17 +21,18 @@ def test_500_receipts_in_a_handful_of_statements(cloud: Cloud) -> None:
         statements.append(statement)
 
     batch = ReceiptBatch(receipts=[wire_receipt(fd) for fd in range(1, 501)])
+    bus = bootstrap(cloud.engine, "https://r.example").bus  # "receipt stored": one job row per subscriber
     with Session(cloud.engine) as s:
         register = s.get(Register, reg.register_id)
         assert register is not None
         sa.event.listen(cloud.engine, "before_cursor_execute", count)
         try:
             started = time.perf_counter()
-            result = ingest_batch(s, register, reg.store_id, batch, cloud.keys)
+            result = ingest_batch(s, register, reg.store_id, batch, cloud.keys, bus)
             first_pass = time.perf_counter() - started
             stored = len(statements)
             statements.clear()
-            again = ingest_batch(s, register, reg.store_id, batch, cloud.keys)
+            again = ingest_batch(s, register, reg.store_id, batch, cloud.keys, bus)
         finally:
             sa.event.remove(cloud.engine, "before_cursor_execute", count)
     assert {a.status for a in result.accepted} == {ItemStatus.STORED}

@@ -25,6 +25,7 @@ def test_qr_landing_waits_then_shows_the_receipt_and_counts_as_opened(cloud: Clo
     receipt["items"][0]["name"] = "<script>alert(1)</script>"
     stored = cloud.http.post(batch_path(reg.store_id), json={"receipts": [receipt]}, headers=reg.auth)
     assert stored.json()["accepted"][0]["status"] == "stored"
+    cloud.run_jobs()  # "receipt stored" → its delivery (whose link the landing opens)
 
     shown = cloud.http.get(url)
     assert shown.status_code == 200
@@ -42,6 +43,7 @@ def test_message_link_shows_the_receipt_and_unknown_tokens_are_404(cloud: Cloud)
     cloud.http.post(
         batch_path(reg.store_id), json={"receipts": [receipt]}, headers=reg.auth
     ).raise_for_status()
+    cloud.run_jobs()
     with cloud.session() as s:
         token = s.execute(sa.select(DeliveryRow.link_token)).scalar_one()
     page = cloud.http.get(f"/r/{token}")

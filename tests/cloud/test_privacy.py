@@ -84,6 +84,7 @@ def test_erasure_leaves_nothing_of_the_buyer_but_keeps_the_fiscal_record(
         "source_ref": "https://shop.example/join",
     }
     assert cloud.http.post("/v1/consents", json=consent, headers=h).status_code == 201
+    cloud.run_jobs()  # deliveries are made by the "receipt stored" job
     with cloud.session() as s:
         deliveries = s.exec(sa.select(sa.func.count()).select_from(DeliveryRow)).scalar_one()  # type: ignore[call-overload]
     assert deliveries == 3
@@ -151,6 +152,7 @@ def test_raw_contacts_are_purged_after_retention_once_delivery_is_over(cloud: Cl
     reg = cloud.register()
     store(cloud, reg, 1, PHONE)
     store(cloud, reg, 2, OTHER)
+    cloud.run_jobs()
     with cloud.session() as s:
         ids = dict(s.exec(sa.select(ReceiptRow.contact_value, ReceiptRow.id)).all())  # type: ignore[call-overload]
         s.execute(

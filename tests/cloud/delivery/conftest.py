@@ -5,15 +5,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session
 
+from cloud.bootstrap import Runtime, bootstrap
 from cloud.delivery import config as delivery_config
 from cloud.delivery.cascade import Channel
-from cloud.delivery.worker import DeliveryWorker, WorkerOptions
+from cloud.jobs import Worker, WorkerOptions
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour
-from tests.cloud.conftest import Cloud, Registered, cloud, wire_receipt  # noqa: F401  (fixture reuse)
+from tests.cloud.conftest import Cloud, Registered, wire_receipt
 from tests.support.live_server import live_server
 
 EMAIL_SECRET = "mail-webhook-secret"
@@ -60,8 +62,14 @@ class Rig:
     def session(self) -> Session:
         return self.cloud.session()
 
-    def worker(self, **options: Any) -> DeliveryWorker:
-        return DeliveryWorker(self.cloud.engine, WorkerOptions(public_url="https://r.example", **options))
+    def runtime(self, http: httpx.Client | None = None, lease_s: float = 60.0) -> Runtime:
+        """The app's wiring (bus, jobs, delivery's handlers) on the test database; `close()` it."""
+        return bootstrap(self.cloud.engine, "https://r.example", lease_s=lease_s, http=http)
+
+    def worker(self, http: httpx.Client | None = None) -> "Jobs":
+        """A job worker as `echeck-cloud worker` runs it, driven step by step; `close()` it."""
+        runtime = self.runtime(http)
+        return Jobs(runtime, runtime.worker(WorkerOptions(name="test")))
 
     def send_receipts(self, contacts: list[str | None], start_fd: int = 1) -> list[int]:
         """Ingest one receipt per contact over HTTP; returns the receipt ids in order."""
@@ -83,6 +91,18 @@ class Rig:
         r = self.cloud.http.get(f"/v1/receipts/{receipt_id}/delivery", headers=self.reg.tenant_auth)
         assert r.status_code == 200, r.text
         return r.json()
+
+
+@dataclass
+class Jobs:
+    runtime: Runtime
+    worker: Worker
+
+    def run_once(self) -> int:
+        return self.worker.run_once()
+
+    def close(self) -> None:
+        self.runtime.close()
 
 
 def configure(session: Session, tenant_id: int, f: Fakes, base_url: str, policy: str | None = None) -> None:
@@ -140,7 +160,7 @@ def configure(session: Session, tenant_id: int, f: Fakes, base_url: str, policy:
 
 
 @pytest.fixture
-def rig(cloud: Cloud, fakes: Fakes) -> Rig:  # noqa: F811
+def rig(cloud: Cloud, fakes: Fakes) -> Rig:
     reg = cloud.register()
     base_url = str(cloud.http.base_url).rstrip("/")
     fakes.push.secret = reg.api_key
@@ -161,8 +181,8 @@ def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def drain(worker: DeliveryWorker, done: Any, timeout: float = 20.0) -> None:
-    """Run the worker's claim/process step until `done()` holds."""
+def drain(worker: Jobs, done: Any, timeout: float = 20.0) -> None:
+    """Run the worker's due jobs until `done()` holds."""
     import time
 
     deadline = time.monotonic() + timeout

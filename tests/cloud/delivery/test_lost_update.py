@@ -13,23 +13,33 @@ import pytest
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 
+from cloud.bootstrap import Runtime
 from cloud.delivery import service, store
 from cloud.delivery.cascade import Delivery, accepted, send_failed
 from cloud.delivery.models import DeliveryRow
+from cloud.delivery.steps import Claimed
 from fakes.behaviour import Mode
-from tests.delivery.conftest import Rig
+from tests.cloud.delivery.conftest import Rig
 
 
-def _claimed(rig: Rig):  # type: ignore[no-untyped-def]
+def _claimed(rig: Rig) -> tuple[Runtime, Claimed]:
     rig.fakes.mail.default = Mode.SILENT
     rig.send_receipts(["buyer@example.ru"])
-    worker = rig.worker()
-    [job] = worker.claim_due(10)
-    return worker, job
+    runtime = rig.runtime()
+    assert runtime.worker().run_once() == 1  # "receipt stored" → the delivery
+    with rig.session() as s:
+        delivery_id = s.exec(select(DeliveryRow.id)).one()
+    assert delivery_id is not None
+    job = runtime.delivery.claim(delivery_id)
+    assert job is not None
+    return runtime, job
 
 
 def test_a_write_based_on_a_stale_read_fails_instead_of_undoing_the_other(rig: Rig) -> None:
     rig.send_receipts(["buyer@example.ru"])
+    worker = rig.worker()
+    assert worker.run_once() == 1  # "receipt stored" → the delivery
+    worker.close()
     with rig.session() as first, rig.session() as second:
         mine = first.exec(select(DeliveryRow)).one()
         theirs = second.exec(select(DeliveryRow)).one()
@@ -48,7 +58,8 @@ def test_the_workers_write_and_a_competing_one_both_land(rig: Rig) -> None:
     """The competing writer runs in a thread, started between the worker's read and its write. SQLite: it
     commits at once, the worker's write fails the version check and is applied again on the fresh row.
     PostgreSQL: it waits on the row lock until the worker commits, then applies on the fresh row."""
-    worker, job = _claimed(rig)
+    runtime, job = _claimed(rig)
+    steps = runtime.delivery
     with rig.session() as s:
         version_before = s.exec(select(DeliveryRow)).one().version
     now = service._now()
@@ -61,14 +72,14 @@ def test_the_workers_write_and_a_competing_one_both_land(rig: Rig) -> None:
     def accept_after_a_competing_write(d: Delivery) -> Delivery:
         seen.append(d)
         if not competing:  # another writer, between our read and our write
-            competing.append(threading.Thread(target=worker._apply, args=(job, fail_once)))
+            competing.append(threading.Thread(target=steps._apply, args=(job, fail_once)))
             competing[0].start()
             competing[0].join(timeout=1.0)  # SQLite: done; PostgreSQL: waiting for our row lock
         return accepted(d, job.send, now + timedelta(seconds=1), "msg-after-race")
 
-    worker._apply(job, accept_after_a_competing_write)
+    steps._apply(job, accept_after_a_competing_write)
     competing[0].join(timeout=10)
-    worker.close()
+    runtime.close()
 
     sqlite = rig.cloud.engine.dialect.name == "sqlite"
     assert len(seen) == (2 if sqlite else 1), "SQLite: the change ran again on the fresh row"

@@ -1,5 +1,5 @@
-"""Delivery workers as real processes: SIGKILL one mid-cascade, start another, every delivery finishes and
-no channel saw a receipt more often than its attempt's recorded tries."""
+"""Job workers (delivery steps) as real processes: SIGKILL one mid-cascade, start another, every delivery
+finishes and no channel saw a receipt more often than its attempt's recorded tries."""
 
 import os
 import signal
@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from cloud.delivery import config as delivery_config
-from tests.delivery.conftest import Rig, all_finished, wait_until
+from tests.cloud.delivery.conftest import Rig, all_finished, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -19,7 +19,7 @@ def start_worker(rig: Rig, log: Path, name: str) -> subprocess.Popen[bytes]:
         str(BIN / "echeck-cloud"),
         "--database-url",
         rig.cloud.url,
-        "delivery-worker",
+        "worker",
         "--lease",
         "2",
         "--concurrency",

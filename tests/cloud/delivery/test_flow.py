@@ -10,7 +10,7 @@ from cloud.delivery import config as delivery_config
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels.base import hmac_hex
 from fakes.behaviour import Mode
-from tests.delivery.conftest import SMS_SECRET, VIBER_TOKEN, Rig, all_finished, drain
+from tests.cloud.delivery.conftest import SMS_SECRET, VIBER_TOKEN, Rig, all_finished, drain
 from tests.support.live_server import free_port
 
 

@@ -13,7 +13,7 @@ from cloud.delivery import service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.models import ReportRow
 from fakes.behaviour import Mode
-from tests.delivery.conftest import SMS_SECRET, Rig, drain
+from tests.cloud.delivery.conftest import SMS_SECRET, Rig, drain
 
 
 def test_a_report_that_arrives_before_the_send_is_recorded_still_ends_the_step(rig: Rig) -> None:
@@ -32,8 +32,7 @@ def test_a_report_that_arrives_before_the_send_is_recorded_still_ends_the_step(r
         line = f"sms_status\n{sms_id}\n103\n{int(time.time())}"  # 103: delivered
         answers.append(httpx.post(callback, params={"secret": SMS_SECRET}, data={"data[]": line}))
 
-    worker = rig.worker()
-    worker.http = httpx.Client(timeout=10, event_hooks={"response": [report_first]})
+    worker = rig.worker(http=httpx.Client(timeout=10, event_hooks={"response": [report_first]}))
     try:
         # Without the fix the report is "unknown" and the delivery waits an hour: this drain times out.
         drain(worker, lambda: rig.timeline(ids[0])["delivery"]["status"] == "delivered")

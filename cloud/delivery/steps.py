@@ -1,24 +1,22 @@
-"""Delivery workers: claim due deliveries from the database and move them along the cascade.
+"""Delivery's job handlers: a receipt stored → its delivery; a delivery's step → claimed, sent, recorded.
 
-Any number of workers (threads or processes, on any hosts) may run against PostgreSQL: a claim is
-`SELECT ... FOR UPDATE SKIP LOCKED` on due rows, and it writes a lease (`due_at` = now + lease) before the
-transaction ends, so the provider call happens with no row locked. A worker killed mid-send leaves the
-lease to run out; the next claim sees the step still SENDING and retries it, writing "outcome unknown" into
-the attempt's history. Deadlines are rows (`due_at`), so they survive restarts. On SQLite (one writer at a
-time) one worker runs inside `echeck-cloud serve`.
+They run on the one job worker (`cloud.jobs`), which brings the concurrency, the SKIP LOCKED claims and
+the per-delivery lock. The exactly-once guarantees stay here, on the delivery row: a step claims the row
+under its lock and writes a lease (`due_at` = now + lease) before its transaction ends, so the provider
+call happens with no row locked; a worker killed mid-send leaves the lease to run out, and the step job
+that `store.save` scheduled for the lease's end sees the step still SENDING and retries it, writing
+"outcome unknown" into the attempt's history. Deadlines are the same job, scheduled for the deadline.
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from cloud.db.types import utcnow
@@ -39,107 +37,114 @@ from cloud.delivery.channels import Message, ProviderError, build_adapter
 from cloud.delivery.limits import CircuitBreaker, RateLimiter
 from cloud.delivery.message import compose, link
 from cloud.delivery.models import DeliveryRow
+from cloud.events import ReceiptStored
 from cloud.ingest.models import ReceiptRow
+from cloud.jobs import JobArgs
 from cloud.logs import event
 
-log = logging.getLogger("cloud.delivery.worker")
+log = logging.getLogger("cloud.delivery.steps")
 RATE_MAX_WAIT_S = 1.0  # longer than this behind a provider's rate limit: hand the step back and come back
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerOptions:
+class StepOptions:
     public_url: str
     lease_s: float = 60.0  # > the slowest provider call (timeouts ≤ 60 s)
-    batch: int = 50
-    concurrency: int = 16  # provider calls in flight per worker
-    poll_s: float = 0.2
     max_tries: int = MAX_TRIES
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
+class Claimed:
+    """A delivery step to send, as claimed under the delivery row's lock."""
+
     delivery_id: int
     tenant_id: int
     send: Send
     message: Message | None  # None: nothing to send to (e.g. the app token vanished)
-    settings: dict
+    settings: dict[str, Any]
     price: int
     prices: dict[str, int]
 
 
-class DeliveryWorker:
+class DeliverySteps:
+    """The handlers of `cloud.delivery.jobs`; one instance per process holds the HTTP client, the rate
+    limits and the circuit breakers shared by its sends."""
+
     def __init__(
         self,
         engine: Engine,
-        options: WorkerOptions,
+        options: StepOptions,
         http: httpx.Client | None = None,
         clock: Callable[[], datetime] = utcnow,
-        name: str = "delivery",
     ) -> None:
         self.engine = engine
         self.options = options
         self.http = http or httpx.Client(timeout=10)
         self.clock = clock
-        self.name = name
         self.limiter = RateLimiter()
         self.breaker = CircuitBreaker()
-        self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix=f"{name}-send")
-        self._inflight = threading.Semaphore(options.concurrency)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    # -- the jobs -------------------------------------------------------------------------------------
+    def receipts_stored(self, args: JobArgs) -> None:
+        """RECEIPTS_STORED: deliveries (and their step jobs) for the new receipts with a contact."""
+        stored = ReceiptStored.from_args(args)
+        with Session(self.engine) as s:
+            service.create_deliveries(s, stored.receipt_ids, self.clock())
+            s.commit()
+
+    def step(self, args: JobArgs) -> None:
+        """STEP: claim the delivery if it is due and send what the cascade says (nothing if not due)."""
+        claimed = self.claim(int(args["delivery_id"]))
+        if claimed is not None:
+            self.process(claimed)
 
     # -- claiming -------------------------------------------------------------------------------------
-    def claim_due(self, limit: int) -> list[Job]:
-        """One short transaction: due rows, locked and skipped by others, advanced and leased."""
-        return store.retry_stale(lambda: self._claim_due(limit))
+    def claim(self, delivery_id: int) -> Claimed | None:
+        """One short transaction under the delivery row's lock: planned if new, advanced, leased."""
+        return store.retry_stale(lambda: self._claim(delivery_id))
 
-    def _claim_due(self, limit: int) -> list[Job]:
+    def _claim(self, delivery_id: int) -> Claimed | None:
         now = self.clock()
-        jobs: list[Job] = []
         with Session(self.engine) as s:
-            rows = s.exec(
-                select(DeliveryRow)
-                .where(DeliveryRow.due_at <= now)  # type: ignore[operator]
-                .order_by(DeliveryRow.due_at)  # type: ignore[arg-type]
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            configs: dict[int, delivery_config.TenantDelivery] = {}
-            for row in rows:
-                assert row.id is not None
-                cfg = configs.get(row.tenant_id) or delivery_config.load(s, row.tenant_id)
-                configs[row.tenant_id] = cfg
-                attempts = store.attempts_of(s, row.id)
-                d = store.to_state(row, attempts)
-                receipt = s.get(ReceiptRow, row.receipt_id)
-                assert receipt is not None
-                if d.status is Status.NEW:
-                    d = service.plan_delivery(s, cfg, d, receipt, now)
-                    if d.status is Status.UNREACHABLE:
-                        event(
-                            log,
-                            logging.INFO,
-                            "delivery.unreachable",
-                            delivery_id=row.id,
-                            skipped=",".join(d.skipped),
-                        )
-                d, send = claim(d, now, self.options.lease_s, self.options.max_tries)
-                store.save(s, row, attempts, d, cfg.prices)
-                if send is not None:
-                    jobs.append(self._job(s, cfg, row, receipt, send))
-                elif d.status.finished:
-                    self._log_finished(row.id, d)
+            lock = select(DeliveryRow).where(DeliveryRow.id == delivery_id).with_for_update()
+            row = s.exec(lock.execution_options(populate_existing=True)).first()
+            if row is None:  # erased meanwhile
+                return None
+            cfg = delivery_config.load(s, row.tenant_id)
+            attempts = store.attempts_of(s, delivery_id)
+            d = store.to_state(row, attempts)
+            receipt = s.get(ReceiptRow, row.receipt_id)
+            assert receipt is not None
+            if d.status is Status.NEW:
+                d = service.plan_delivery(s, cfg, d, receipt, now)
+                if d.status is Status.UNREACHABLE:
+                    event(
+                        log,
+                        logging.INFO,
+                        "delivery.unreachable",
+                        delivery_id=row.id,
+                        skipped=",".join(d.skipped),
+                    )
+            before = store.to_state(row, attempts)
+            d, send = claim(d, now, self.options.lease_s, self.options.max_tries)
+            if d == before:  # not due (an early or stale schedule): nothing to write
+                s.commit()
+                return None
+            store.save(s, row, attempts, d, cfg.prices)
+            claimed = self._claimed(s, cfg, row, receipt, send) if send is not None else None
             s.commit()
-        return jobs
+        if send is None and d.status.finished:
+            self._log_finished(delivery_id, d)
+        return claimed
 
-    def _job(
+    def _claimed(
         self,
         s: Session,
         cfg: delivery_config.TenantDelivery,
         row: DeliveryRow,
         receipt: ReceiptRow,
         send: Send,
-    ) -> Job:
+    ) -> Claimed:
         to = receipt.contact_value
         if send.channel is Channel.PUSH:
             to = service.push_token(s, row.tenant_id, receipt.contact_hash or "")
@@ -149,12 +154,12 @@ class DeliveryWorker:
             url = link(self.options.public_url, row.link_token)
             message = compose(send.channel, to, cfg.tenant_name, receipt.total, url, f"d{row.id}s{send.step}")
         assert row.id is not None
-        return Job(
+        return Claimed(
             row.id, row.tenant_id, send, message, settings or {}, cfg.prices.get(send.channel, 0), cfg.prices
         )
 
     # -- sending --------------------------------------------------------------------------------------
-    def process(self, job: Job) -> None:
+    def process(self, job: Claimed) -> None:
         key = (job.tenant_id, job.send.channel.value)
         now = self.clock
         if job.message is None:
@@ -214,7 +219,7 @@ class DeliveryWorker:
         with Session(self.engine) as s:
             service.replay_parked(s, job.tenant_id, job.send.channel, message_id, job.prices, now())
 
-    def _apply(self, job: Job, change: Callable[[Delivery], Delivery]) -> None:
+    def _apply(self, job: Claimed, change: Callable[[Delivery], Delivery]) -> None:
         def apply() -> Delivery:
             with Session(self.engine) as s:
                 lock = select(DeliveryRow).where(DeliveryRow.id == job.delivery_id).with_for_update()
@@ -235,54 +240,5 @@ class DeliveryWorker:
             log, logging.INFO, "delivery.finished", delivery_id=delivery_id, status=d.status, channel=channel
         )
 
-    # -- loops ----------------------------------------------------------------------------------------
-    def run_once(self) -> int:
-        """Claim what is due and process it to the end (tests, the simulator). Returns jobs processed."""
-        jobs = self.claim_due(self.options.batch)
-        list(self._pool.map(self.process, jobs))
-        return len(jobs)
-
-    def run(self) -> None:
-        """Until `stop()`: claim as many due deliveries as there are free send slots, process them in the
-        pool, poll again. Database errors are logged and retried after a pause, never fatal."""
-        event(log, logging.INFO, "worker.started", name=self.name, concurrency=self.options.concurrency)
-        while not self._stop.is_set():
-            free = 0
-            while free < self.options.concurrency and self._inflight.acquire(blocking=False):
-                free += 1
-            try:
-                jobs = self.claim_due(min(free, self.options.batch)) if free else []
-            except OperationalError as exc:
-                event(log, logging.WARNING, "worker.db_error", error=str(exc.orig)[:200])
-                jobs = []
-                self._stop.wait(1.0)
-            for _ in range(free - len(jobs)):
-                self._inflight.release()
-            for job in jobs:
-                self._pool.submit(self._guarded, job)
-            if len(jobs) < free:
-                self._stop.wait(self.options.poll_s)
-        self._pool.shutdown(wait=True)
-        event(log, logging.INFO, "worker.stopped", name=self.name)
-
-    def _guarded(self, job: Job) -> None:
-        try:
-            self.process(job)
-        except Exception:  # one bad job must not kill the worker; its lease runs out and it is retried
-            log.exception("delivery job failed", extra={"fields": {"delivery_id": job.delivery_id}})
-        finally:
-            self._inflight.release()
-
-    def start(self) -> "DeliveryWorker":
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
         self.http.close()

@@ -1,0 +1,59 @@
+"""Wiring of the cloud's background work, for the app factory and `echeck-cloud worker` alike: which jobs
+exist, which handler runs each, and which capability subscribes to which event (cosmicpython's
+`bootstrap.py`). A capability that wants "receipt stored" adds one `bus.subscribe` line here.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from cloud.db.types import utcnow
+from cloud.delivery import jobs as delivery_jobs
+from cloud.delivery.steps import DeliverySteps, StepOptions
+from cloud.events import MessageBus, ReceiptStored
+from cloud.jobs import JobRegistry, Worker, WorkerOptions
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    bus: MessageBus
+    jobs: JobRegistry
+    delivery: DeliverySteps
+    workers: list[Worker] = field(default_factory=list)
+
+    def worker(self, options: WorkerOptions | None = None) -> Worker:
+        """A job worker running every registered job (start it, or call `run_once` in tests)."""
+        worker = Worker(self.engine, self.jobs, options or WorkerOptions(), clock=self.delivery.clock)
+        self.workers.append(worker)
+        return worker
+
+    def close(self) -> None:
+        """Stop using the workers' pools and the providers' HTTP client (stop running workers first)."""
+        for worker in self.workers:
+            worker.close()
+        self.delivery.close()
+
+
+def bootstrap(
+    engine: Engine,
+    public_url: str,
+    *,
+    lease_s: float = 60.0,
+    http: httpx.Client | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Runtime:
+    """The bus and the job registry with every capability's handlers bound. `http` and `clock` are for
+    tests (a client with event hooks, a clock that jumps)."""
+    bus, registry = MessageBus(), JobRegistry()
+
+    delivery = DeliverySteps(engine, StepOptions(public_url=public_url, lease_s=lease_s), http, clock)
+    registry.register(delivery_jobs.RECEIPTS_STORED, delivery.receipts_stored)
+    registry.register(delivery_jobs.STEP, delivery.step)
+    bus.subscribe(ReceiptStored, delivery_jobs.RECEIPTS_STORED)
+    # identity, tracking and attribution subscribe here as they land.
+
+    return Runtime(engine, bus, registry, delivery)
