@@ -36,7 +36,8 @@ from cloud.delivery.cascade import Channel
 from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.reports import summary as report
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
-from cloud.fleet import service as fleet
+from cloud.accounts import tenants
+from cloud.fleet import enrollment
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour, Mode
 from tests.support.databases import fresh_database
@@ -197,9 +198,9 @@ def environment(db_url: str, delays: dict[str, float], processes: bool = False) 
     try:
         with servers as srv, httpx.Client(base_url=srv.cloud, timeout=60) as http, Session(engine) as s:
             base = srv.cloud
-            tenant, key = fleet.create_tenant(s, "DIY chain")
-            store = fleet.create_store(s, tenant.id, "Store 1")  # type: ignore[arg-type]
-            code = fleet.issue_enrollment_code(s, store.id, timedelta(hours=1)).code  # type: ignore[arg-type]
+            tenant, key = tenants.create_tenant(s, "DIY chain")
+            store = tenants.create_store(s, tenant.id, "Store 1")  # type: ignore[arg-type]
+            code = enrollment.issue_enrollment_code(s, store.id, timedelta(hours=1)).code  # type: ignore[arg-type]
             token = http.post("/v1/enroll", json={"code": code, "hostname": "bench"}).json()["token"]
             tid = tenant.id
             assert tid is not None

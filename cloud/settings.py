@@ -9,6 +9,7 @@ LOG_LEVEL_ENV = "ECHECK_LOG_LEVEL"
 LOG_FORMAT_ENV = "ECHECK_LOG_FORMAT"
 PUBLIC_URL_ENV = "ECHECK_PUBLIC_URL"  # where buyers open e-receipts: {public_url}/r/{token}
 DELIVERY_WORKER_ENV = "ECHECK_DELIVERY_WORKER"  # "1": run a delivery worker inside the app process
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_ENROLL_TTL_HOURS = 72
 READ_PAGE_MAX = 1000
 
@@ -18,7 +19,7 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     log_level: str = field(default_factory=lambda: os.environ.get(LOG_LEVEL_ENV, "info"))
     log_format: str = field(default_factory=lambda: os.environ.get(LOG_FORMAT_ENV, "kv"))
-    public_url: str = field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000"))
+    public_url: str = field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, DEFAULT_PUBLIC_URL))
     delivery_worker: bool = field(default_factory=lambda: os.environ.get(DELIVERY_WORKER_ENV) == "1")
 
 

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from cloud.app import create_app
 from cloud.db import make_engine, migrate
-from cloud.fleet import service
+from cloud.accounts import tenants
+from cloud.fleet import enrollment
 from sync.protocol import ENROLL_PATH
 from tests.support.live_server import live_server
 
@@ -73,19 +74,19 @@ class Cloud:
 
     def tenant(self, name: str = "Acme") -> tuple[int, str]:
         with self.session() as s:
-            tenant, key = service.create_tenant(s, name)
+            tenant, key = tenants.create_tenant(s, name)
             assert tenant.id is not None
             return tenant.id, key
 
-    def store(self, tenant_id: int, name: str = "Tverskaya 7") -> int:
+    def store(self, tenant_id: int, name: str = "Tverskaya 7", region: str | None = None) -> int:
         with self.session() as s:
-            store = service.create_store(s, tenant_id, name)
+            store = tenants.create_store(s, tenant_id, name, region)
             assert store.id is not None
             return store.id
 
     def code(self, store_id: int, ttl: timedelta = timedelta(hours=72)) -> str:
         with self.session() as s:
-            return service.issue_enrollment_code(s, store_id, ttl).code
+            return enrollment.issue_enrollment_code(s, store_id, ttl).code
 
     def register(self, tenant: tuple[int, str] | None = None, store_id: int | None = None) -> Registered:
         """Tenant + store (unless given) + a register enrolled over HTTP."""
