@@ -64,10 +64,10 @@ def _enroll(url: str, code: str) -> EnrollResponse:
 @pytest.fixture
 def cloud(database_url: str) -> Iterator[Cloud]:
     # Imported here so that the outbox tests still run while the cloud is being built or broken.
+    from cloud.accounts import tenants
     from cloud.app import create_app
     from cloud.db.engine import make_engine
     from cloud.db.migrate import migrate
-    from cloud.accounts import tenants
     from cloud.fleet import enrollment
 
     migrate(database_url)
