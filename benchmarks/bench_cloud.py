@@ -20,10 +20,11 @@ from sqlmodel import Session
 
 from benchmarks import Figure
 from benchmarks.bench_sync import _pg_database
+from cloud.accounts import tenants
 from cloud.accounts.models import Register
 from cloud.db import make_engine, migrate
 from cloud.db.engine import BACKGROUND_CONNECTIONS
-from cloud.fleet import service as fleet
+from cloud.fleet import enrollment
 from cloud.ingest.models import ReceiptRow
 from cloud.ingest.service import ingest_batch
 from cloud.privacy.keys import load_identity_keys
@@ -166,12 +167,12 @@ def bench_ingest_vs_copy(admin_url: str, receipts: int, batch: int = 1000) -> li
     try:
         migrate(url)
         with Session(engine) as s:
-            tenant, _key = fleet.create_tenant(s, "Bench")
+            tenant, _key = tenants.create_tenant(s, "Bench")
             assert tenant.id is not None
-            store = fleet.create_store(s, tenant.id, "Bench store")
+            store = tenants.create_store(s, tenant.id, "Bench store")
             assert store.id is not None
-            code = fleet.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
-            enrolled = fleet.enroll(s, code)
+            code = enrollment.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
+            enrolled = enrollment.enroll(s, code)
             register = s.get(Register, enrolled.register_id)
             assert register is not None
             keys = load_identity_keys(url)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from benchmarks import Figure
+from cloud.accounts import tenants
 from cloud.app import create_app
 from cloud.bootstrap import bootstrap
 from cloud.db import make_engine, migrate
@@ -36,7 +37,7 @@ from cloud.delivery import service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.reports import summary as report
-from cloud.fleet import service as fleet
+from cloud.fleet import enrollment
 from cloud.ingest.models import ReceiptRow
 from cloud.jobs import WorkerOptions
 from cloud.privacy.keys import load_identity_keys
@@ -200,9 +201,9 @@ def environment(db_url: str, delays: dict[str, float], processes: bool = False) 
     try:
         with servers as srv, httpx.Client(base_url=srv.cloud, timeout=60) as http, Session(engine) as s:
             base = srv.cloud
-            tenant, key = fleet.create_tenant(s, "DIY chain")
-            store = fleet.create_store(s, tenant.id, "Store 1")  # type: ignore[arg-type]
-            code = fleet.issue_enrollment_code(s, store.id, timedelta(hours=1)).code  # type: ignore[arg-type]
+            tenant, key = tenants.create_tenant(s, "DIY chain")
+            store = tenants.create_store(s, tenant.id, "Store 1")  # type: ignore[arg-type]
+            code = enrollment.issue_enrollment_code(s, store.id, timedelta(hours=1)).code  # type: ignore[arg-type]
             token = http.post("/v1/enroll", json={"code": code, "hostname": "bench"}).json()["token"]
             tid = tenant.id
             assert tid is not None

@@ -9,6 +9,8 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud.accounts.admin_web import router as admin_web_router
+from cloud.accounts.web import router as sign_in_router
 from cloud.bootstrap import bootstrap
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
@@ -23,10 +25,12 @@ from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
+from cloud.web.install import install_web
 
 DESCRIPTION = """
 The central service of echeck. Registers (agents) enroll with a one-time code, then send closed
-receipts in batches with their own bearer token; head office reads with the tenant's api key.
+receipts in batches with their own bearer token; integrations read (and write) with scoped API keys,
+head-office people sign in with e-mail and password.
 
 Wire protocol v1 (`sync.protocol`): JSON, money in integer kopecks, idempotent by the receipt's natural key
 (FN serial + FD number + FPD). Errors carry `detail`: a sentence, or FastAPI's list of field errors (422).
@@ -66,6 +70,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.fleet_policy = FleetPolicy.from_env()
     app.include_router(fleet_router)
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)
+    app.include_router(sign_in_router)  # head office: sign-in, invitations
+    app.include_router(admin_web_router)  # head office: users, API keys, audit log
     app.include_router(ingest_router)
     app.include_router(delivery_router)
     app.include_router(privacy_router)
@@ -73,6 +79,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
 
     install_error_handlers(app)
+    install_web(app)  # static assets, security headers on HTML, sign-in redirects
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:

@@ -1,4 +1,5 @@
-"""`echeck-cloud`: run the cloud service and administer tenants, stores and enrollment codes.
+"""`echeck-cloud`: run the cloud service and administer tenants, stores, enrollment codes, head-office users,
+API keys and registers' tokens.
 
 Errors are one line on stderr with exit code 1 (2 for a wrong command line), never a traceback.
 """
@@ -14,10 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from cloud.accounts import cli as accounts_cli
+from cloud.accounts import tenants
 from cloud.db.engine import DATABASE_URL_ENV, make_engine
 from cloud.db.migrate import migrate
 from cloud.delivery import cli as delivery_cli
-from cloud.fleet import service
+from cloud.errors import CloudError
+from cloud.fleet import enrollment
+from cloud.fleet.status import list_stores
 from cloud.logs import configure_logging, logging_config
 from cloud.privacy import cli as privacy_cli
 from cloud.privacy.keys import IdentityKeyError
@@ -115,7 +120,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_tenant_add(args: argparse.Namespace) -> None:
     with _session(args) as session:
-        tenant, api_key = service.create_tenant(session, args.name)
+        tenant, api_key = tenants.create_tenant(session, args.name)
         doc = {"id": tenant.id, "name": tenant.name, "api_key": api_key}
     _out(args, doc, f"tenant {doc['id']} {doc['name']!r}\napi key (shown once, keep it safe): {api_key}")
 
@@ -123,7 +128,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> None:
 def cmd_tenant_list(args: argparse.Namespace) -> None:
     with _session(args) as session:
         rows = [
-            {"id": t.id, "name": t.name, "created_at": t.created_at} for t in service.list_tenants(session)
+            {"id": t.id, "name": t.name, "created_at": t.created_at} for t in tenants.list_tenants(session)
         ]
     lines = [f"{r['id']:>6}  {r['name']}  (created {r['created_at']:%Y-%m-%d})" for r in rows]
     _out(args, {"tenants": rows}, "\n".join(lines) or "no tenants yet: `echeck-cloud tenant add NAME`")
@@ -131,15 +136,23 @@ def cmd_tenant_list(args: argparse.Namespace) -> None:
 
 def cmd_store_add(args: argparse.Namespace) -> None:
     with _session(args) as session:
-        store = service.create_store(session, args.tenant, args.name)
-        doc = {"id": store.id, "tenant_id": store.tenant_id, "name": store.name}
-    _out(args, doc, f"store {doc['id']} {doc['name']!r} of tenant {doc['tenant_id']}")
+        store = tenants.create_store(session, args.tenant, args.name, args.region)
+        doc = {"id": store.id, "tenant_id": store.tenant_id, "name": store.name, "region": store.region}
+    region = f" in region {doc['region']!r}" if doc["region"] else ""
+    _out(args, doc, f"store {doc['id']} {doc['name']!r} of tenant {doc['tenant_id']}{region}")
+
+
+def cmd_store_region(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        store = tenants.set_region(session, args.store, args.region or None)
+        doc = {"id": store.id, "region": store.region}
+    _out(args, doc, f"store {doc['id']}: region {doc['region'] or '(none)'}")
 
 
 def cmd_store_list(args: argparse.Namespace) -> None:
     with _session(args) as session:
-        rows = []
-        for store, registers in service.list_stores(session, args.tenant):
+        rows: list[dict[str, Any]] = []
+        for store, registers in list_stores(session, args.tenant):
             regs = [
                 {
                     "id": r.id,
@@ -147,18 +160,21 @@ def cmd_store_list(args: argparse.Namespace) -> None:
                     "last_heartbeat_at": r.last_heartbeat_at,
                     "queue_depth": r.queue_depth,
                     "rejected_count": r.rejected_count,
+                    "revoked": r.revoked_at is not None,
                 }
                 for r in registers
             ]
-            rows.append({"id": store.id, "name": store.name, "registers": regs})
+            rows.append({"id": store.id, "name": store.name, "region": store.region, "registers": regs})
     lines = []
     for s in rows:
-        lines.append(f"{s['id']:>6}  {s['name']}  ({len(s['registers'])} registers)")
+        region = f" [{s['region']}]" if s["region"] else ""
+        lines.append(f"{s['id']:>6}  {s['name']}{region}  ({len(s['registers'])} registers)")
         for r in s["registers"]:
             seen = f"{r['last_heartbeat_at']:%Y-%m-%d %H:%M:%S}Z" if r["last_heartbeat_at"] else "never"
             lines.append(
                 f"        register {r['id']} {r['hostname'] or '?'}: last seen {seen}, "
                 f"queue {r['queue_depth']}, rejected {r['rejected_count']}"
+                + (", REVOKED" if r["revoked"] else "")
             )
     _out(
         args, {"stores": rows}, "\n".join(lines) or f"tenant {args.tenant} has no stores (or does not exist)"
@@ -169,7 +185,7 @@ def cmd_enroll_code(args: argparse.Namespace) -> None:
     if args.ttl_hours <= 0:
         raise CliError("--ttl-hours must be positive")
     with _session(args) as session:
-        issued = service.issue_enrollment_code(session, args.store, timedelta(hours=args.ttl_hours))
+        issued = enrollment.issue_enrollment_code(session, args.store, timedelta(hours=args.ttl_hours))
     doc = {"code": issued.code, "store_id": issued.store_id, "expires_at": issued.expires_at.isoformat()}
     _out(
         args,
@@ -240,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     json_flag(add("list", cmd_tenant_list, "list retailers", tenant))
 
-    store = sub.add_parser("store", help="stores of a retailer: add, list").add_subparsers(
+    store = sub.add_parser("store", help="stores of a retailer: add, list, region").add_subparsers(
         dest="action", required=True
     )
     p = add("add", cmd_store_add, "add a store to a retailer", store)
@@ -248,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tenant", type=int, required=True, metavar="ID", help="the retailer's id (`tenant list`)"
     )
     p.add_argument("name", help="the store's name, e.g. 'Tverskaya 7'")
+    p.add_argument("--region", help="the store's region, e.g. 'Москва' (users can be scoped to regions)")
+    json_flag(p)
+    p = add("region", cmd_store_region, "set or clear a store's region", store)
+    p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
+    p.add_argument("--region", default="", help="the region; empty clears it")
     json_flag(p)
     p = add("list", cmd_store_list, "list a retailer's stores and their registers' last contact", store)
     p.add_argument(
@@ -285,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--poll", type=float, default=0.2, help="seconds between looks when idle (default 0.2)")
     p.add_argument("--name", default="jobs", help="shown in logs")
+    accounts_cli.add_commands(sub, add, json_flag)
     return parser
 
 
@@ -294,13 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         verbose = args.command in ("serve", "worker", "delivery-worker")
         configure_logging(args.log_level if verbose else "warning", args.log_format)
         args.handler(args)
-    except (
-        CliError,
-        service.FleetError,
-        delivery_cli.DeliveryCliError,
-        privacy_cli.PrivacyCliError,
-        IdentityKeyError,
-    ) as exc:
+    except CloudError as exc:
+        print(f"echeck-cloud: {exc.detail}", file=sys.stderr)
+        return 1
+    except (CliError, delivery_cli.DeliveryCliError, privacy_cli.PrivacyCliError, IdentityKeyError) as exc:
         print(f"echeck-cloud: {exc}", file=sys.stderr)
         return 1
     except sa.exc.ArgumentError as exc:

@@ -1,16 +1,34 @@
-"""FastAPI dependencies: a DB session per request and the two kinds of caller (register, tenant)."""
+"""FastAPI dependencies: a DB session per request and the callers of the cloud.
 
-from collections.abc import Iterator
+- `CurrentRegister`: a register by its bearer token (401 unknown, 403 `register_revoked`).
+- `CurrentCaller`: head office, by an API key (`Authorization: Bearer ek_…`) or a signed-in user's session
+  cookie; a `Caller` with the tenant, permissions, write access and the visible stores (`store_ids`).
+- `needs(Permission.X)`: a `Caller` whose role (or key) allows X, else 403.
+- `ReportReader`, `FleetReader`: the two read permissions as ready-made annotations.
+- `CurrentTenant`: the tenant of any live API key (read or write); `WritingTenant`: of a write key only.
+- `SignedInUser` / `page_user(Permission.X)`: for HTML pages; no session redirects to the sign-in page.
+"""
+
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from cloud.accounts.models import Register, Tenant
-from cloud.fleet.service import authenticate_register, authenticate_tenant
+from cloud.accounts import api_keys, register_credentials, sessions
+from cloud.accounts.callers import KEY_PERMISSIONS, Caller
+from cloud.accounts.models import ApiKey, Register, Tenant
+from cloud.accounts.roles import GRANTS, Permission, Role
+from cloud.accounts.scope import resolve
+from cloud.accounts.sessions import SignedIn
+from cloud.accounts.users import scope_of
+from cloud.errors import Forbidden, PageForbidden, SignInRequired, Unauthorized
 from cloud.privacy.keys import IdentityKeys
+from cloud.settings import DEFAULT_PUBLIC_URL, Settings
+
+SESSION_COOKIE = "echeck_session"
 
 register_bearer = HTTPBearer(
     auto_error=False,
@@ -19,13 +37,21 @@ register_bearer = HTTPBearer(
 )
 tenant_bearer = HTTPBearer(
     auto_error=False,
-    scheme_name="TenantApiKey",
-    description="The retailer's api key from `echeck-cloud tenant add`: `Authorization: Bearer ek_...`.",
+    scheme_name="ApiKey",
+    description="An integration's API key (`echeck-cloud key add`): `Authorization: Bearer ek_...`. "
+    "Scope `read` reads; `write` is needed for push devices, opt-outs and app events.",
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="HeadOfficeSession",
+    description="A signed-in head-office user's session (set by the sign-in page): reads only.",
 )
 
 
 def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+    engine: Engine = request.app.state.engine
+    return engine
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -34,6 +60,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(tenant_bearer)]
+CookieDep = Annotated[str | None, Depends(session_cookie)]
 
 
 def get_identity_keys(request: Request) -> IdentityKeys:
@@ -44,31 +72,123 @@ def get_identity_keys(request: Request) -> IdentityKeys:
 IdentityKeysDep = Annotated[IdentityKeys, Depends(get_identity_keys)]
 
 
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
+def public_url(request: Request) -> str:
+    """The cloud's base URL for links and agents: the configured public URL, else the one called."""
+    settings = getattr(request.app.state, "settings", None)
+    configured = settings.public_url if isinstance(settings, Settings) else ""
+    if configured and configured != DEFAULT_PUBLIC_URL:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
 
 
 def current_register(
     session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(register_bearer)]
 ) -> Register:
     if creds is None:
-        raise _unauthorized("missing register token: send 'Authorization: Bearer <token>' from enrollment")
-    register = authenticate_register(session, creds.credentials)
+        raise Unauthorized("missing register token: send 'Authorization: Bearer <token>' from enrollment")
+    register = register_credentials.authenticate(session, creds.credentials)
     if register is None:
-        raise _unauthorized("unknown register token: enroll this register again with a new code")
+        raise Unauthorized("unknown register token: enroll this register again with a new code")
     return register
 
 
-def current_tenant(
-    session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(tenant_bearer)]
-) -> Tenant:
+def _api_key(session: Session, creds: HTTPAuthorizationCredentials | None) -> ApiKey:
     if creds is None:
-        raise _unauthorized("missing api key: send 'Authorization: Bearer <tenant api key>'")
-    tenant = authenticate_tenant(session, creds.credentials)
-    if tenant is None:
-        raise _unauthorized("unknown api key")
+        raise Unauthorized("missing api key: send 'Authorization: Bearer <api key>'")
+    key = api_keys.authenticate(session, creds.credentials)
+    if key is None:
+        raise Unauthorized("unknown, revoked or expired api key")
+    return key
+
+
+def current_tenant(session: SessionDep, creds: BearerDep) -> Tenant:
+    """The tenant of a live API key of any scope (reads)."""
+    tenant = session.get(Tenant, _api_key(session, creds).tenant_id)
+    assert tenant is not None  # FK
     return tenant
+
+
+def writing_tenant(session: SessionDep, creds: BearerDep) -> Tenant:
+    """The tenant of a live API key with the `write` scope; a read key gets 403."""
+    key = _api_key(session, creds)
+    if api_keys.WRITE not in api_keys.scopes_of(key):
+        raise Forbidden(f"the api key {key.prefix}… may only read: this needs a key with the 'write' scope")
+    tenant = session.get(Tenant, key.tenant_id)
+    assert tenant is not None  # FK
+    return tenant
+
+
+def caller_of_user(session: Session, signed_in: SignedIn) -> Caller:
+    user = signed_in.user
+    assert user.id is not None
+    role = Role(user.role)
+    return Caller(
+        tenant_id=user.tenant_id,
+        who=user.email,
+        permissions=GRANTS[role],
+        can_write=False,  # a browser session reads the API; writes go through the pages' forms
+        store_ids=resolve(session, user.tenant_id, scope_of(user)),
+        user_id=user.id,
+    )
+
+
+def current_caller(session: SessionDep, creds: BearerDep, cookie: CookieDep) -> Caller:
+    """An API key if one is sent, else the signed-in user of the session cookie."""
+    if creds is not None:
+        key = _api_key(session, creds)
+        return Caller(
+            tenant_id=key.tenant_id,
+            who=f"key:{key.name}",
+            permissions=KEY_PERMISSIONS,
+            can_write=api_keys.WRITE in api_keys.scopes_of(key),
+            store_ids=None,
+            api_key_id=key.id,
+        )
+    signed_in = sessions.resolve(session, cookie)
+    if signed_in is None:
+        raise Unauthorized("sign in, or send 'Authorization: Bearer <api key>'")
+    return caller_of_user(session, signed_in)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def needs(permission: Permission) -> Callable[[Caller], Caller]:
+    """A dependency: the caller, if its role or key allows `permission`; else 403."""
+
+    def check(caller: CurrentCaller) -> Caller:
+        caller.require(permission)
+        return caller
+
+    return check
+
+
+ReportReader = Annotated[Caller, Depends(needs(Permission.REPORTS))]
+FleetReader = Annotated[Caller, Depends(needs(Permission.FLEET))]
+
+
+def signed_in_user(session: SessionDep, cookie: CookieDep) -> SignedIn:
+    """For HTML pages: the live session, or the sign-in page (303) when there is none."""
+    signed_in = sessions.resolve(session, cookie)
+    if signed_in is None:
+        raise SignInRequired()
+    return signed_in
+
+
+SignedInUser = Annotated[SignedIn, Depends(signed_in_user)]
+
+
+def page_user(permission: Permission) -> Callable[[SignedIn], SignedIn]:
+    """For HTML pages that need a permission: a signed-in user whose role allows it, else a 403 page."""
+
+    def check(signed_in: SignedInUser) -> SignedIn:
+        if not Role(signed_in.user.role).allows(permission):
+            raise PageForbidden(f"вашей роли это недоступно ({permission.value})")
+        return signed_in
+
+    return check
 
 
 CurrentRegister = Annotated[Register, Depends(current_register)]
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+WritingTenant = Annotated[Tenant, Depends(writing_tenant)]

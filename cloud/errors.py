@@ -53,11 +53,24 @@ class Unauthorized(CloudError):
         super().__init__(detail, headers={"WWW-Authenticate": scheme})
 
 
+class SignInRequired(Unauthorized):
+    """A head-office page asked for without a live session: pages answer with the sign-in form."""
+
+    code = "sign_in_required"
+
+    def __init__(self, detail: str = "войдите, чтобы продолжить") -> None:
+        super().__init__(detail, scheme="Cookie")
+
+
 class Forbidden(CloudError):
     """A known caller asking for what its role, scope or store does not allow."""
 
     status_code = 403
     code = "forbidden"
+
+
+class PageForbidden(Forbidden):
+    """A signed-in user's role does not allow a head-office page: answered with the 403 page."""
 
 
 class RegisterRevoked(Forbidden):

@@ -27,8 +27,14 @@ class TcpNoDelayConfig(uvicorn.Config):
         return sock
 
 
+# uvicorn's supervisor kills a worker that has not answered its health ping within 5 s; importing the app
+# on a busy or slow host can take longer, and the worker was then killed and restarted for ever.
+WORKER_HEALTHCHECK_S = 30
+
+
 def serve(app: str, *, workers: int, **options: Any) -> None:
     """Serve `app` (an import string) like `uvicorn.run`, with TCP_NODELAY on every accepted connection."""
+    options.setdefault("timeout_worker_healthcheck", WORKER_HEALTHCHECK_S)
     config = TcpNoDelayConfig(app, workers=workers, **options)
     server = uvicorn.Server(config)
     if config.workers > 1:

@@ -12,6 +12,7 @@ DB_POOL_ENV = "ECHECK_DB_POOL"  # request threads (and kept database connections
 DEFAULT_DB_POOL = 16
 JOB_WORKER_ENV = "ECHECK_JOB_WORKER"  # "1": run the job worker inside the app process
 DELIVERY_WORKER_ENV = "ECHECK_DELIVERY_WORKER"  # the old name of JOB_WORKER_ENV, still read
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DEFAULT_ENROLL_TTL_HOURS = 72
 READ_PAGE_MAX = 1000
 
@@ -21,7 +22,7 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     log_level: str = field(default_factory=lambda: os.environ.get(LOG_LEVEL_ENV, "info"))
     log_format: str = field(default_factory=lambda: os.environ.get(LOG_FORMAT_ENV, "kv"))
-    public_url: str = field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000"))
+    public_url: str = field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, DEFAULT_PUBLIC_URL))
     # Each app process serves at most this many requests at once (FastAPI's thread pool) and keeps as
     # many database connections open: requests beyond it queue in the process instead of opening and
     # closing PostgreSQL sessions per request. Workers × (pool + 4) must stay under max_connections.

@@ -1,10 +1,12 @@
-"""Accounts' tables: tenants (retailers) own stores; stores own registers, each with its own credential.
+"""Accounts' tables: tenants (retailers) own stores and registers, head-office users, API keys, sessions,
+invitations, the audit log and the rate-limit counters.
 
-Secrets (tenant api keys, register tokens) are stored only as SHA-256 hashes: a leaked database does not let
-anyone write receipts.
+Secrets (api keys, register tokens, session ids, invitation tokens) are stored only as SHA-256 hashes and
+passwords only as argon2 hashes: a leaked database lets nobody write receipts or sign in.
 """
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field
@@ -18,7 +20,6 @@ class Tenant(CloudModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
-    api_key_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = timestamp_field()
 
 
@@ -28,6 +29,8 @@ class Store(CloudModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id", index=True)
     name: str = Field(max_length=200)
+    # A regional manager's scope names regions: every store of the region, including ones added later.
+    region: str | None = Field(default=None, max_length=100)
 
 
 class Register(CloudModel, table=True):
@@ -36,10 +39,11 @@ class Register(CloudModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id", index=True)
     store_id: int = Field(foreign_key="store.id", index=True)
-    token_hash: str = Field(max_length=64, unique=True)
     hostname: str = Field(default="", max_length=255)
     agent_version: str = Field(default="", max_length=64)
     enrolled_at: datetime = timestamp_field()
+    # Set when store IT revoked the register: its tokens are refused with 403 `register_revoked`.
+    revoked_at: datetime | None = timestamp_field(nullable=True)
     # What the last heartbeat said: store IT and head office read these to find stale registers.
     last_heartbeat_at: datetime | None = timestamp_field(nullable=True)
     queue_depth: int = 0
@@ -59,3 +63,110 @@ class Register(CloudModel, table=True):
     dead_letter: list[str] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
     clone_suspected_at: datetime | None = timestamp_field(nullable=True)
     clone_detail: str | None = Field(default=None, max_length=500)
+
+
+class RegisterToken(CloudModel, table=True):
+    """Every token a register was given. A revoked one stays, so its caller hears `register_revoked`
+    (and keeps its queue) instead of an anonymous 401."""
+
+    __tablename__ = "register_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    register_id: int = Field(foreign_key="register.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    issued_at: datetime = timestamp_field()
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+    revoked_reason: str | None = Field(default=None, max_length=200)
+
+
+class ApiKey(CloudModel, table=True):
+    """One integration's key: `read` reads receipts, reports and fleet state; `write` also registers push
+    devices, opt-outs and app events."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the first characters, so people can tell keys apart
+    scopes: str = Field(max_length=50)  # "read" or "read,write"
+    created_at: datetime = timestamp_field()
+    last_used_at: datetime | None = timestamp_field(nullable=True)
+    # A rotated key keeps working until then (the integration swaps keys without an outage).
+    expires_at: datetime | None = timestamp_field(nullable=True)
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+
+
+class User(CloudModel, table=True):
+    """A head-office person. `stores` and `regions` empty = every store of the tenant."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    stores: list[int] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+    regions: list[str] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+    created_at: datetime = timestamp_field()
+    disabled_at: datetime | None = timestamp_field(nullable=True)
+
+
+class Invitation(CloudModel, table=True):
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    email: str = Field(max_length=254)
+    role: str = Field(max_length=20)
+    stores: list[int] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+    regions: list[str] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+    token_hash: str = Field(max_length=64, unique=True)
+    invited_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field()
+    accepted_at: datetime | None = timestamp_field(nullable=True)
+
+
+class UserSession(CloudModel, table=True):
+    """A signed-in browser. The cookie holds a random id; only its hash is here."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    id_hash: str = Field(max_length=64, unique=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = timestamp_field()
+    last_seen_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field()
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+    client: str = Field(default="", max_length=200)  # the browser, as the user agent names itself
+
+
+class AuditEntry(CloudModel, table=True):
+    """An admin action: who did what to what. Never a secret, never a raw e-mail of a buyer."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    at: datetime = timestamp_field()
+    actor: str = Field(max_length=254)  # a user's e-mail, "cli" or "system"
+    action: str = Field(max_length=64)
+    target: str = Field(default="", max_length=254)
+    detail: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+
+
+class RateCounter(CloudModel, table=True):
+    """Failed attempts per key ("login-ip:…", "login-account:…", "enroll-ip:…", "enroll-prefix:…") in the
+    current window. In the database so every worker process counts the same attempts."""
+
+    __tablename__ = "rate_counter"
+
+    key: str = Field(primary_key=True, max_length=120)
+    window_start: datetime = timestamp_field()
+    failures: int = 0
+    locked_until: datetime | None = timestamp_field(nullable=True)

@@ -15,7 +15,7 @@ from cloud.delivery import config as delivery_config
 from cloud.delivery import reports, service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels import BadReport, build_adapter
-from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep
+from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep, WritingTenant
 from cloud.logs import event
 from sync.protocol import Problem
 
@@ -84,7 +84,7 @@ async def provider_callback(tenant_id: int, channel: Channel, request: Request, 
     description='`{"message_id": "projects/.../messages/...", "event": "delivered" | "opened"}` or a list.',
     responses={400: {"model": Problem}, 401: {"model": Problem}},
 )
-async def app_events(request: Request, session: SessionDep, tenant: CurrentTenant) -> Any:
+async def app_events(request: Request, session: SessionDep, tenant: WritingTenant) -> Any:
     assert tenant.id is not None
     body = await request.body()
     outcome = await run_in_threadpool(_ingest_reports, session, tenant.id, Channel.PUSH, body, request)
@@ -93,7 +93,7 @@ async def app_events(request: Request, session: SessionDep, tenant: CurrentTenan
 
 @router.post("/v1/delivery/app/devices", summary="Register a buyer's app installation for push")
 def register_device(
-    body: DeviceIn, session: SessionDep, tenant: CurrentTenant, keys: IdentityKeysDep
+    body: DeviceIn, session: SessionDep, tenant: WritingTenant, keys: IdentityKeysDep
 ) -> dict[str, bool]:
     assert tenant.id is not None
     try:
@@ -104,7 +104,7 @@ def register_device(
 
 @router.post("/v1/delivery/opt-outs", summary="A buyer asked not to get e-receipts (on one channel or any)")
 def opt_out(
-    body: OptOutIn, session: SessionDep, tenant: CurrentTenant, keys: IdentityKeysDep
+    body: OptOutIn, session: SessionDep, tenant: WritingTenant, keys: IdentityKeysDep
 ) -> dict[str, str]:
     assert tenant.id is not None
     try:

@@ -20,14 +20,16 @@ class RegisterState(StrEnum):
     OFFLINE = "offline"
     STALE = "stale"
     NEVER_SEEN = "never_seen"
+    REVOKED = "revoked"  # head office revoked its token: out of service until enrolled again
 
 
-# Worst first: a store shows the worst state of its registers.
+# Worst first: a store shows the worst state of its registers (a revoked one is out of service, not trouble).
 SEVERITY = {
-    RegisterState.STALE: 3,
-    RegisterState.OFFLINE: 2,
-    RegisterState.NEVER_SEEN: 1,
-    RegisterState.ONLINE: 0,
+    RegisterState.STALE: 4,
+    RegisterState.OFFLINE: 3,
+    RegisterState.NEVER_SEEN: 2,
+    RegisterState.ONLINE: 1,
+    RegisterState.REVOKED: 0,
 }
 
 

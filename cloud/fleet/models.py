@@ -19,6 +19,9 @@ class EnrollmentCode(CloudModel, table=True):
     expires_at: datetime = timestamp_field()
     used_at: datetime | None = timestamp_field(nullable=True)
     register_id: int | None = Field(default=None, foreign_key="register.id")
+    # Set when the code re-enrolls an existing register (rotation): the register keeps its id and history,
+    # and its old tokens are revoked when the code is used.
+    for_register_id: int | None = Field(default=None, foreign_key="register.id")
 
 
 class RegisterSession(CloudModel, table=True):

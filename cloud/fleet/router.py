@@ -1,22 +1,18 @@
-"""Fleet endpoints: enrollment and heartbeats for registers, the store list for head office."""
+"""Fleet endpoints: enrollment and heartbeats for registers; the store list and fleet status for head office
+(an API key, or a signed-in user with the fleet permission: only the stores in their scope)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, Request
 
-from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
-from cloud.fleet import service
+from cloud.deps import CurrentRegister, FleetReader, SessionDep
+from cloud.errors import error_responses
+from cloud.fleet import enrollment, heartbeats
 from cloud.fleet.health import FleetPolicy
 from cloud.fleet.schemas import FleetStatus, RegisterOut, StoreList, StoreOut
-from sync.protocol import (
-    ENROLL_PATH,
-    HEARTBEAT_PATH,
-    EnrollRequest,
-    EnrollResponse,
-    Heartbeat,
-    HeartbeatAck,
-    Problem,
-)
+from cloud.fleet.status import fleet_status as build_status
+from cloud.fleet.status import list_stores
+from sync.protocol import ENROLL_PATH, HEARTBEAT_PATH, EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck
 
 router = APIRouter(tags=["fleet"])
 
@@ -25,12 +21,13 @@ router = APIRouter(tags=["fleet"])
     ENROLL_PATH,
     response_model=EnrollResponse,
     summary="Exchange an enrollment code for a register token",
-    responses={
-        400: {"model": Problem, "description": "Unknown enrollment code"},
-        410: {"model": Problem, "description": "The code was already used or has expired"},
-    },
+    description="Wrong codes are counted per client address and per the code's first group: past the limit "
+    "every attempt is answered 429 with Retry-After until the lockout ends. A code bound to a register "
+    "(`echeck-cloud register rotate`) re-enrolls it: same register id, its old tokens revoked.",
+    responses=error_responses(400, 410, 429),
 )
 def enroll(
+    request: Request,
     session: SessionDep,
     body: Annotated[
         EnrollRequest,
@@ -43,19 +40,15 @@ def enroll(
         ),
     ],
 ) -> EnrollResponse:
-    try:
-        return service.enroll(session, body.code, body.hostname, body.agent_version)
-    except service.InvalidCode as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
-    except service.CodeGone as exc:
-        raise HTTPException(status.HTTP_410_GONE, detail=str(exc)) from exc
+    client = request.client.host if request.client else "?"
+    return enrollment.enroll(session, body.code, body.hostname, body.agent_version, client)
 
 
 @router.post(
     HEARTBEAT_PATH,
     response_model=HeartbeatAck,
     summary="Report a register's health (queue depth, errors, clock)",
-    responses={401: {"model": Problem}},
+    responses=error_responses(401, 403),
 )
 def heartbeat(
     session: SessionDep,
@@ -79,26 +72,26 @@ def heartbeat(
         ),
     ],
 ) -> HeartbeatAck:
-    return service.record_heartbeat(session, register, body)
+    return heartbeats.record_heartbeat(session, register, body)
 
 
 @router.get(
     "/v1/stores",
     response_model=StoreList,
-    summary="The tenant's stores with their registers' last heartbeat",
-    responses={401: {"model": Problem}},
+    summary="The tenant's stores (those in the caller's scope) with their registers' last heartbeat",
+    responses=error_responses(401, 403),
 )
-def stores(session: SessionDep, tenant: CurrentTenant) -> StoreList:
-    assert tenant.id is not None
+def stores(session: SessionDep, caller: FleetReader) -> StoreList:
     return StoreList(
         stores=[
             StoreOut(
                 id=store.id or 0,
                 tenant_id=store.tenant_id,
                 name=store.name,
+                region=store.region,
                 registers=[RegisterOut.model_validate(r) for r in registers],
             )
-            for store, registers in service.list_stores(session, tenant.id)
+            for store, registers in list_stores(session, caller.tenant_id, caller.store_ids)
         ]
     )
 
@@ -115,15 +108,15 @@ PolicyDep = Annotated[FleetPolicy, Depends(fleet_policy)]
 @router.get(
     "/v1/fleet/status",
     response_model=FleetStatus,
-    summary="Every store and register: online/offline/stale, backlog, errors, clock, clones, outbox faults",
+    summary="Every store and register: online/offline/stale/revoked, backlog, errors, clock, clones, outbox",
     description=(
         "A register is `online` when its last heartbeat came within its interval plus `grace_s`, `offline` "
-        "after that, `stale` after `stale_after_s` without one, `never_seen` before its first. `problems` "
-        "lists what needs attention in sentences. Policy: ECHECK_FLEET_GRACE_S, ECHECK_FLEET_STALE_S, "
+        "after that, `stale` after `stale_after_s` without one, `never_seen` before its first, `revoked` "
+        "once head office revoked its token. `problems` lists what needs attention in sentences. A signed-in "
+        "user sees only the stores in their scope. Policy: ECHECK_FLEET_GRACE_S, ECHECK_FLEET_STALE_S, "
         "ECHECK_FLEET_CLOCK_SKEW_S, ECHECK_FLEET_CLONE_WINDOW_S, ECHECK_FLEET_BACKLOG_AGE_S."
     ),
-    responses={401: {"model": Problem}},
+    responses=error_responses(401, 403),
 )
-def fleet_status(session: SessionDep, tenant: CurrentTenant, policy: PolicyDep) -> FleetStatus:
-    assert tenant.id is not None
-    return service.fleet_status(session, tenant.id, policy)
+def fleet_status(session: SessionDep, caller: FleetReader, policy: PolicyDep) -> FleetStatus:
+    return build_status(session, caller.tenant_id, policy, store_ids=caller.store_ids)

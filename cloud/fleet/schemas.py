@@ -15,6 +15,7 @@ class RegisterOut(_Out):
     hostname: str
     agent_version: str
     enrolled_at: datetime
+    revoked_at: datetime | None = None
     last_heartbeat_at: datetime | None = Field(description="When the register last reported; stale = trouble")
     queue_depth: int = Field(description="Receipts waiting in the register's outbox")
     rejected_count: int = Field(description="Receipts the cloud refused; they stay in the outbox for IT")
@@ -28,6 +29,7 @@ class StoreOut(_Out):
     id: int
     tenant_id: int
     name: str
+    region: str | None = None
     registers: list[RegisterOut] = Field(default_factory=list)
 
 
@@ -74,7 +76,10 @@ class RegisterHealth(BaseModel):
     store_id: int
     hostname: str
     agent_version: str
-    state: str = Field(description="online | offline | stale | never_seen")
+    state: str = Field(description="online | offline | stale | never_seen | revoked")
+    revoked_at: datetime | None = Field(
+        default=None, description="When head office revoked the register's token (its calls get 403)"
+    )
     last_heartbeat_at: datetime | None
     since_heartbeat_s: float | None
     heartbeat_interval_s: float | None
@@ -100,6 +105,7 @@ class RegisterHealth(BaseModel):
 class StoreHealth(BaseModel):
     id: int
     name: str
+    region: str | None = None
     state: str | None = Field(description="The worst state of its registers; null without registers")
     registers: list[RegisterHealth]
 
@@ -116,6 +122,7 @@ class FleetTotals(BaseModel):
     offline: int = 0
     stale: int = 0
     never_seen: int = 0
+    revoked: int = 0
     with_problems: int = 0
     queued: int = Field(default=0, description="Receipts waiting in all registers' outboxes")
 

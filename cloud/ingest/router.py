@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 
-from cloud.deps import CurrentRegister, CurrentTenant, IdentityKeysDep, SessionDep
+from cloud.deps import CurrentRegister, IdentityKeysDep, ReportReader, SessionDep
 from cloud.events import MessageBus, get_bus
 from cloud.ingest import service
 from cloud.ingest.schemas import RECEIPT_EXAMPLE, ReceiptPage, StoredReceipt
@@ -58,13 +58,13 @@ def post_batch(
 def get_receipts(
     store_id: int,
     session: SessionDep,
-    tenant: CurrentTenant,
+    caller: ReportReader,
     after_id: Annotated[int, Query(ge=0, description="Return receipts with a larger id")] = 0,
     limit: Annotated[int, Query(ge=1, le=READ_PAGE_MAX)] = 100,
 ) -> ReceiptPage:
-    assert tenant.id is not None
+    caller.require_store(store_id)  # a user scoped to other stores: 404, as for another tenant's store
     try:
-        page = service.list_receipts(session, tenant.id, store_id, after_id, limit)
+        page = service.list_receipts(session, caller.tenant_id, store_id, after_id, limit)
     except service.StoreNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     receipts = [

@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, select
 
 from cloud.db.types import utcnow
-from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep, get_engine
+from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep, WritingTenant, get_engine
 from cloud.errors import InvalidInput, error_responses
 from cloud.privacy import consent, erasure
 from cloud.privacy.models import ErasureRequest
@@ -35,7 +35,7 @@ def _contact(text: str) -> BuyerContact:
     responses=error_responses(401, 403, 422),
 )
 def post_erasure(
-    body: ErasureIn, session: SessionDep, tenant: CurrentTenant, keys: IdentityKeysDep
+    body: ErasureIn, session: SessionDep, tenant: WritingTenant, keys: IdentityKeysDep
 ) -> ErasureOut:
     assert tenant.id is not None
     done = erasure.erase(
@@ -76,7 +76,7 @@ def list_erasures(
     responses=error_responses(401, 403, 409, 422),
 )
 def post_consent(
-    body: ConsentIn, session: SessionDep, tenant: CurrentTenant, keys: IdentityKeysDep
+    body: ConsentIn, session: SessionDep, tenant: WritingTenant, keys: IdentityKeysDep
 ) -> ConsentOut:
     assert tenant.id is not None
     record = consent.record_consent(

@@ -1,6 +1,7 @@
 """Cloud test fixtures: a migrated database, the app served over loopback, helpers to build receipts."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,15 +11,19 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from cloud.accounts import tenants, users
+from cloud.accounts.roles import Role
+from cloud.accounts.scope import StoreScope
 from cloud.app import create_app
 from cloud.bootstrap import bootstrap
 from cloud.db import make_engine, migrate
-from cloud.fleet import service
+from cloud.fleet import enrollment
 from cloud.privacy.keys import IdentityKeys, load_identity_keys
 from sync.protocol import ENROLL_PATH
 from tests.support.live_server import live_server
 
 FN = "9251440300227597"
+PASSWORD = "correct horse battery"
 
 
 def wire_receipt(
@@ -94,19 +99,44 @@ class Cloud:
 
     def tenant(self, name: str = "Acme") -> tuple[int, str]:
         with self.session() as s:
-            tenant, key = service.create_tenant(s, name)
+            tenant, key = tenants.create_tenant(s, name)
             assert tenant.id is not None
             return tenant.id, key
 
-    def store(self, tenant_id: int, name: str = "Tverskaya 7") -> int:
+    def store(self, tenant_id: int, name: str = "Tverskaya 7", region: str | None = None) -> int:
         with self.session() as s:
-            store = service.create_store(s, tenant_id, name)
+            store = tenants.create_store(s, tenant_id, name, region)
             assert store.id is not None
             return store.id
 
     def code(self, store_id: int, ttl: timedelta = timedelta(hours=72)) -> str:
         with self.session() as s:
-            return service.issue_enrollment_code(s, store_id, ttl).code
+            return enrollment.issue_enrollment_code(s, store_id, ttl).code
+
+    def user(
+        self,
+        tenant_id: int,
+        email: str,
+        role: str = "owner",
+        stores: list[int] | None = None,
+        regions: list[str] | None = None,
+        password: str = PASSWORD,
+    ) -> int:
+        """A head-office user with a password (as `echeck-cloud user add` makes one)."""
+        with self.session() as s:
+            user = users.add_user(
+                s, tenant_id, email, password, Role(role), StoreScope.of(stores, regions), actor="test"
+            )
+            assert user.id is not None
+            return user.id
+
+    @contextmanager
+    def browser(self, email: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+        """An HTTP client signed in through the sign-in form (it keeps the session cookie)."""
+        with httpx.Client(base_url=str(self.http.base_url), timeout=30) as client:
+            resp = client.post("/login", data={"email": email, "password": password})
+            assert resp.status_code == 303, resp.text
+            yield client
 
     def register(self, tenant: tuple[int, str] | None = None, store_id: int | None = None) -> Registered:
         """Tenant + store (unless given) + a register enrolled over HTTP."""

@@ -2,13 +2,14 @@
 
 import gzip
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from cloud.fleet.health import FleetPolicy, RegisterState, Reported, assess
 from sync.protocol import HEARTBEAT_PATH, batch_path
-from tests.cloud.conftest import Cloud, Registered, now_utc, wire_receipt
+from tests.cloud.conftest import PASSWORD, Cloud, Registered, now_utc, wire_receipt
 
 STATUS = "/v1/fleet/status"
 
@@ -120,26 +121,35 @@ def test_the_status_is_tenant_scoped(cloud: Cloud) -> None:
     assert cloud.http.get(STATUS).status_code == 401
 
 
-def test_the_fleet_page_needs_the_key_and_escapes_what_registers_send(cloud: Cloud) -> None:
+def test_the_fleet_page_needs_a_session_and_escapes_what_registers_send(cloud: Cloud) -> None:
     reg = cloud.register()
+    cloud.user(reg.tenant_id, "it@shop.example", "store_it")
     _beat(cloud, reg, last_error="<script>alert(1)</script>")
     page = cloud.http.get("/fleet")
     assert page.status_code == 303
-    assert page.headers["location"] == "/fleet/login"
-    bad = cloud.http.post("/fleet/login", data={"api_key": "ek_nope"})
+    assert page.headers["location"] == "/login?next=%2Ffleet"
+    bad = cloud.http.post("/login", data={"email": "it@shop.example", "password": "wrong password"})
     assert bad.status_code == 401
-    login = cloud.http.post("/fleet/login", data={"api_key": reg.api_key})
+    assert "неверный e-mail или пароль" in bad.text
+    login = cloud.http.post(
+        "/login", data={"email": "it@shop.example", "password": PASSWORD, "next": "/fleet"}
+    )
     assert login.status_code == 303
+    assert login.headers["location"] == "/fleet"
     cookie = login.headers["set-cookie"]
     assert "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie or "samesite=strict" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+    assert "Secure" not in cookie  # plain http on loopback; https sets it
+    assert reg.api_key not in cookie  # the cookie holds a random session id, never a key
     page = cloud.http.get("/fleet")
     assert page.status_code == 200
     assert "Tverskaya 7" in page.text
-    assert "online" in page.text
+    assert "на связи" in page.text
     assert "<script>alert(1)</script>" not in page.text
-    assert "&lt;script&gt;" in page.text
-    out = cloud.http.post("/fleet/logout")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    out = cloud.http.post("/logout", data={"csrf": csrf.group(1)})
     assert out.status_code == 303
     assert cloud.http.get("/fleet").status_code == 303
 

@@ -24,4 +24,4 @@ def test_v1_paths_and_schemas_are_in_the_contract(tmp_path: object) -> None:
     assert set(schemas["ItemStatus"]["enum"]) == {"stored", "duplicate", "conflict"}
     assert schemas["EnrollRequest"]["properties"]["code"]["examples"] == ["K7QF-9MZC"]
     security = doc["components"]["securitySchemes"]
-    assert {"RegisterToken", "TenantApiKey"} <= set(security)
+    assert {"RegisterToken", "ApiKey", "HeadOfficeSession"} <= set(security)

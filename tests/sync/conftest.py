@@ -64,22 +64,23 @@ def _enroll(url: str, code: str) -> EnrollResponse:
 @pytest.fixture
 def cloud(database_url: str) -> Iterator[Cloud]:
     # Imported here so that the outbox tests still run while the cloud is being built or broken.
+    from cloud.accounts import tenants
     from cloud.app import create_app
     from cloud.db.engine import make_engine
     from cloud.db.migrate import migrate
-    from cloud.fleet import service as fleet
+    from cloud.fleet import enrollment
 
     migrate(database_url)
     engine = make_engine(database_url)
     with Session(engine) as session:
-        tenant, api_key = fleet.create_tenant(session, "Хлебный")
+        tenant, api_key = tenants.create_tenant(session, "Хлебный")
         assert tenant.id is not None
-        store = fleet.create_store(session, tenant.id, "Store 1")
-        other = fleet.create_store(session, tenant.id, "Store 2")
+        store = tenants.create_store(session, tenant.id, "Store 1")
+        other = tenants.create_store(session, tenant.id, "Store 2")
         store_id, other_id = store.id, other.id
         assert store_id is not None
         assert other_id is not None
-        code = fleet.issue_enrollment_code(session, store_id).code
+        code = enrollment.issue_enrollment_code(session, store_id).code
     engine.dispose()
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,36 @@
+"""The audit log of admin actions: who did what to what, and when. Entries join the caller's transaction."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from cloud.accounts.models import AuditEntry
+from cloud.db.types import utcnow
+
+CLI = "cli"  # the actor for commands run on the server with echeck-cloud
+
+
+def record(
+    session: Session, tenant_id: int, actor: str, action: str, target: str = "", **detail: Any
+) -> None:
+    """Add an entry; the caller's commit writes it together with the change it describes."""
+    session.add(
+        AuditEntry(
+            tenant_id=tenant_id,
+            at=utcnow(),
+            actor=actor[:254],
+            action=action,
+            target=target[:254],
+            detail=detail or None,
+        )
+    )
+
+
+def entries(
+    session: Session, tenant_id: int, limit: int = 200, since: datetime | None = None
+) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    return list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit)))

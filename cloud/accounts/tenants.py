@@ -1,0 +1,84 @@
+"""Tenants (retailers) and their stores.
+
+A new tenant gets one read+write API key, shown once (the same shape as before API keys had scopes;
+`echeck-cloud key add` makes narrower ones).
+"""
+
+import logging
+
+from sqlmodel import Session, col, select
+
+from cloud.accounts import api_keys, audit
+from cloud.accounts.models import Store, Tenant
+from cloud.db.types import utcnow
+from cloud.errors import InvalidInput, NotFound
+from cloud.logs import event
+
+log = logging.getLogger("cloud.accounts")
+FIRST_KEY_NAME = "основной ключ"
+
+
+def create_tenant(session: Session, name: str) -> tuple[Tenant, str]:
+    """Returns the tenant and its first api key (read+write). The key is shown once: only its hash is kept."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("tenant name must not be empty")
+    tenant = Tenant(name=name, created_at=utcnow())
+    session.add(tenant)
+    session.flush()
+    assert tenant.id is not None
+    _key, secret = api_keys.add(session, tenant.id, FIRST_KEY_NAME, api_keys.READ_WRITE, actor=audit.CLI)
+    session.refresh(tenant)
+    event(log, logging.INFO, "tenant.created", tenant_id=tenant.id, name=tenant.name)
+    return tenant, secret
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.exec(select(Tenant).order_by(col(Tenant.id))))
+
+
+def get_tenant(session: Session, tenant_id: int) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} does not exist (see `echeck-cloud tenant list`)")
+    return tenant
+
+
+def create_store(session: Session, tenant_id: int, name: str, region: str | None = None) -> Store:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("store name must not be empty")
+    get_tenant(session, tenant_id)
+    store = Store(tenant_id=tenant_id, name=name, region=(region or "").strip() or None)
+    session.add(store)
+    session.commit()
+    session.refresh(store)
+    event(
+        log, logging.INFO, "store.created", tenant_id=tenant_id, store_id=store.id, region=store.region or ""
+    )
+    return store
+
+
+def set_region(session: Session, store_id: int, region: str | None, actor: str = audit.CLI) -> Store:
+    store = session.get(Store, store_id)
+    if store is None:
+        raise NotFound(f"store {store_id} does not exist (see `echeck-cloud store list --tenant ID`)")
+    store.region = (region or "").strip() or None
+    session.add(store)
+    audit.record(session, store.tenant_id, actor, "store.region", f"store {store_id}", region=store.region)
+    session.commit()
+    session.refresh(store)
+    return store
+
+
+def stores_of(session: Session, tenant_id: int, store_ids: frozenset[int] | None = None) -> list[Store]:
+    """The tenant's stores, or those of them in `store_ids` (a caller's scope; None = all)."""
+    query = select(Store).where(Store.tenant_id == tenant_id)
+    if store_ids is not None:
+        query = query.where(col(Store.id).in_(store_ids))
+    return list(session.exec(query.order_by(col(Store.id))))
+
+
+def regions_of(session: Session, tenant_id: int) -> list[str]:
+    rows = session.exec(select(Store.region).where(Store.tenant_id == tenant_id).distinct())
+    return sorted(r for r in rows if r)
