@@ -39,6 +39,7 @@ class Faults:
     slow_s: float = 0.0  # tasks stay "wait" this long
     fail_posts: int = 0  # the next N submissions answer 500 and are not queued
     fiscalize_then_error: int = 0  # the next N receipts print, then their result says error
+    refuse_receipts: int = 0  # the next N receipts are refused with an error and nothing is printed
 
 
 @dataclass
@@ -142,6 +143,18 @@ class AtolRegister:
         }
 
 
+def task_result(code: int, text: str, result: dict[str, Any]) -> dict[str, Any]:
+    """One entry of GET /api/v2/requests/{uuid}'s results. The error is said both ways clients read it:
+    errorCode/errorDescription, and an `error` object {code, description}."""
+    return {
+        "status": "ready" if code == 0 else "error",
+        "errorCode": code,
+        "errorDescription": text,
+        "error": {"code": code, "description": text or "Ошибок нет"},
+        "result": result,
+    }
+
+
 class AtolEmulator:
     def __init__(self, register: AtolRegister | None = None, faults: Faults | None = None) -> None:
         self.register = register or AtolRegister()
@@ -170,14 +183,16 @@ class AtolEmulator:
         with self._lock:
             results = []
             for task in submission.tasks:
+                receipt = task.get("type") in RECEIPT_TYPES
+                if receipt and self.faults.refuse_receipts:
+                    self.faults.refuse_receipts -= 1
+                    results.append(task_result(44, "Нет бумаги", {}))  # libfptr's LIBFPTR_ERROR_NO_PAPER
+                    continue
                 code, text, result = self.register.execute(task, submission.uuid)
-                if code == 0 and task.get("type") in RECEIPT_TYPES and self.faults.fiscalize_then_error:
+                if code == 0 and receipt and self.faults.fiscalize_then_error:
                     self.faults.fiscalize_then_error -= 1
                     code, text, result = 2, "Нет связи (таймаут ответа ККТ)", {}
-                status = "ready" if code == 0 else "error"
-                results.append(
-                    {"status": status, "errorCode": code, "errorDescription": text, "result": result}
-                )
+                results.append(task_result(code, text, result))
             self._results[submission.uuid] = results
 
     def results(self, uuid: str) -> list[dict[str, Any]] | None:
