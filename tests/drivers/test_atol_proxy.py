@@ -144,6 +144,23 @@ def test_other_tasks_and_unknown_endpoints_pass_through_unchanged(till: Till) ->
     assert till.outbox.pending(10) == []
 
 
+@pytest.mark.parametrize(
+    "task_type", ["getDeviceInfo", "getFnInfo", "getRegistrationInfo", "ofdExchangeStatus"]
+)
+def test_start_up_tasks_pass_through_unchanged(till: Till, task_type: str) -> None:
+    """What a POS asks at start goes to the web server as it came and comes back as it was answered."""
+    body = f'{{"uuid": "u-{task_type}", "request": [{{"type": "{task_type}"}}]}}'.encode()
+    assert till.pos.post("/api/v2/requests", content=body).status_code == 201
+    assert till.emulator.bodies[-1] == body
+    result = till.result(f"u-{task_type}")
+    assert result["status"] == "ready", result
+    via_proxy = till.pos.get(f"/api/v2/requests/u-{task_type}")
+    direct = till.upstream.get(f"/api/v2/requests/u-{task_type}")
+    assert via_proxy.content == direct.content
+    assert via_proxy.headers["content-type"] == direct.headers["content-type"]
+    assert till.outbox.pending(10) == []
+
+
 def test_register_that_prints_then_errors_is_answered_with_its_own_document_once(till: Till) -> None:
     till.emulator.faults.fiscalize_then_error = 1
     first = till.submit([SELL])
