@@ -53,6 +53,7 @@ from receipts import BuyerContact, InvalidContact, InvalidReceipt, parse_contact
 log = logging.getLogger(__name__)
 REQUESTS = "/api/v2/requests"
 UNAVAILABLE = b'{"error": {"code": 502, "description": "ATOL web server unavailable"}}'
+CONFLICT = b'{"error": {"code": 409, "description": "the task with this uuid was already executed"}}'
 P = ParamSpec("P")
 R = TypeVar("R")
 LEARN_TIMEOUT_S = 3.0  # reading where the numbering stands may delay the first receipt this much at most
@@ -159,6 +160,11 @@ class AtolProxy:
         return Reply(response(502, UNAVAILABLE))
 
     async def _submit_receipt(self, request: Message, upstream: Upstream, sale: ReceiptSubmission) -> Reply:
+        with self._lock:
+            earlier = self._tracked.get(sale.uuid)
+        if earlier is not None and earlier.corrected is not None:  # this very task was printed: not again
+            log.warning("POS posted a printed receipt task again: not sent", extra={"request": sale.uuid})
+            return Reply(response(409, CONFLICT))
         if self._newest is None:  # once: where the register's numbering stands before our first receipt
             await asyncio.to_thread(self._learn_newest)
         raw = request.raw

@@ -169,6 +169,10 @@ def test_register_that_prints_then_errors_is_answered_with_its_own_document_once
     [entry] = till.emulator.register.journal
     assert result["result"]["fiscalParams"]["fiscalDocumentNumber"] == entry.fiscal_document_number
     assert till.result(first) == result  # the same task asked again: the same answer
+    again = till.pos.post("/api/v2/requests", json={"uuid": first, "request": [SELL]})
+    assert again.status_code == 409, "the same task posted again is that task: printed once"
+    assert len(till.emulator.register.journal) == 1
+    assert till.result(first) == result
     [row] = till.outbox_rows(1)
     assert row["fiscal"]["fd_number"] == entry.fiscal_document_number
 
