@@ -8,19 +8,33 @@ it: every document waits to be sent, as on a register whose network is down.
 """
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from drivers.atol.tasks import RECEIPT_TYPES, ReceiptTask
 
 FNS_URL = "www.nalog.gov.ru"
+SHIFT_LENGTH = timedelta(hours=24)  # a shift must be closed within this (54-FZ)
+FN_WARNINGS_NONE = {
+    "criticalError": False,
+    "memoryOverflow": False,
+    "needReplacement": False,
+    "ofdTimeout": False,
+    "resourceExhausted": False,
+}
+
+
+def local_now() -> datetime:
+    """The register's clock: local time with its UTC offset, whole seconds."""
+    return datetime.now().astimezone().replace(microsecond=0)
 
 
 def now() -> str:
-    """ATOL's date-time: ISO 8601 with the register's UTC offset, whole seconds."""
-    return datetime.now().astimezone().replace(microsecond=0).isoformat()
+    """ATOL's date-time: ISO 8601 with the register's UTC offset."""
+    return local_now().isoformat()
 
 
 @dataclass
@@ -65,6 +79,7 @@ class AtolRegister:
     journal: list[JournalEntry] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     started_at: str = field(default_factory=now)
+    shift_opened_at: datetime = field(default_factory=local_now)
 
     def execute(self, task: dict[str, Any], request_uuid: str) -> tuple[int, str, dict[str, Any]]:
         """(errorCode, errorDescription, result) of one task."""
@@ -75,22 +90,23 @@ class AtolRegister:
             if self.shift_open:
                 return 68, "Смена открыта - операция невозможна", {}
             self.shift_open, self.shift_number, self.receipts_in_shift = True, self.shift_number + 1, 0
+            self.shift_opened_at = local_now()
             return 0, "", {"fiscalParams": self._params(self._next_fd(), 0)}
         if kind == "closeShift":
             self.shift_open = False
             return 0, "", {"fiscalParams": self._params(self._next_fd(), 0)}
-        if kind in ("getShiftStatus", "getDeviceStatus", "getFnStatus"):
-            return 0, "", self.status()
-        if kind == "getLastFiscalParams":
-            return 0, "", {"fiscalParams": self.last_params()}
-        if kind == "getDeviceInfo":
-            return 0, "", {"deviceInfo": self.device_info()}
-        if kind == "getFnInfo":
-            return 0, "", {"fnInfo": self.fn_info()}
-        if kind == "getRegistrationInfo":
-            return 0, "", self.registration_info()
-        if kind == "ofdExchangeStatus":
-            return 0, "", self.ofd_exchange_status()
+        queries: dict[str, Callable[[], dict[str, Any]]] = {
+            "getShiftStatus": lambda: {"shiftStatus": self.shift_status()},
+            "getDeviceStatus": lambda: {"deviceStatus": self.device_status()},
+            "getFnStatus": lambda: {"fnStatus": self.fn_status()},
+            "getLastFiscalParams": lambda: {"fiscalParams": self.last_params()},
+            "getDeviceInfo": lambda: {"deviceInfo": self.device_info()},
+            "getFnInfo": lambda: {"fnInfo": self.fn_info()},
+            "getRegistrationInfo": self.registration_info,
+            "ofdExchangeStatus": self.ofd_exchange_status,
+        }
+        if isinstance(kind, str) and kind in queries:
+            return 0, "", queries[kind]()
         if kind in ("reportX", "nonFiscal", "printLastReceiptCopy"):
             return 0, "", {}
         return 1, f"Неизвестный тип задания {kind!r}", {}
@@ -150,17 +166,48 @@ class AtolRegister:
         }
 
     def status(self) -> dict[str, Any]:
-        """One combined answer for getShiftStatus, getDeviceStatus, getFnStatus and /api/v2/operations."""
+        """/api/v2/operations' answers: the documented objects; fnStatus adds the FN serial, last number."""
         return {
-            "shiftStatus": {"state": "opened" if self.shift_open else "closed", "number": self.shift_number},
+            "shiftStatus": self.shift_status(),
             "fnStatus": {
+                **self.fn_status(),
                 "serial": self.fn_number,
                 "lastDocumentNumber": self.last_fd.get(self.fn_number, 0),
                 "fiscal": True,
-                "warnings": {"replaceUrgent": False, "memoryOverflow": False, "ofdTimeout": False},
             },
             "ofdExchangeStatus": self.ofd_exchange_status()["status"],
             "deviceInfo": self.device_info(),
+        }
+
+    def shift_status(self) -> dict[str, Any]:
+        """getShiftStatus's `shiftStatus`."""
+        return {
+            "state": "opened" if self.shift_open else "closed",
+            "number": self.shift_number,
+            "documentsCount": self.receipts_in_shift,
+            "expiredTime": (self.shift_opened_at + SHIFT_LENGTH).isoformat(),
+        }
+
+    def device_status(self) -> dict[str, Any]:
+        """getDeviceStatus's `deviceStatus`: a healthy register with paper, its FN fiscalized."""
+        return {
+            "currentDateTime": now(),
+            "shift": "opened" if self.shift_open else "closed",
+            "blocked": False,
+            "coverOpened": False,
+            "paperPresent": True,
+            "fiscal": True,
+            "fnFiscal": True,
+            "fnPresent": True,
+            "cashDrawerOpened": False,
+        }
+
+    def fn_status(self) -> dict[str, Any]:
+        """getFnStatus's `fnStatus`."""
+        return {
+            "fiscalDocumentNumber": self.last_fd.get(self.fn_number, 0),
+            "fiscalReceiptNumber": self.receipts_in_shift,
+            "warnings": dict(FN_WARNINGS_NONE),
         }
 
     def device_info(self) -> dict[str, Any]:
@@ -190,13 +237,7 @@ class AtolRegister:
             "fnContainsKeysUpdaterServerUri": False,
             "fnFfdVersion": self.ffd_version,
             "livePhase": "fiscalMode",
-            "warnings": {
-                "criticalError": False,
-                "memoryOverflow": False,
-                "needReplacement": False,
-                "ofdTimeout": False,
-                "resourceExhausted": False,
-            },
+            "warnings": dict(FN_WARNINGS_NONE),
         }
 
     def registration_info(self) -> dict[str, Any]:

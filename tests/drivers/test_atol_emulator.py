@@ -1,9 +1,9 @@
 """The ATOL emulator's answers to the tasks a POS client sends at start, decoded as an ATOL client does.
 
-getDeviceInfo, getFnInfo, getRegistrationInfo and ofdExchangeStatus go through the web server API as any
-client sends them (POST /api/v2/requests, then GET /api/v2/requests/{uuid} until the task is final). The
-schemas are the fields and types ATOL's driver v10 documents for those tasks, as independent ATOL clients
-decode them (a client reads every field below; a missing one or another type fails it).
+getDeviceInfo, getFnInfo, getRegistrationInfo, ofdExchangeStatus and the status tasks go through the web
+server API as any client sends them (POST /api/v2/requests, then GET /api/v2/requests/{uuid} until the task
+is final). The schemas are the fields and types ATOL's driver v10 documents for those tasks, as independent
+ATOL clients decode them (a client reads every field below; a missing one or another type fails it).
 """
 
 import time
@@ -19,7 +19,33 @@ from drivers.atol import emulator as emu
 from tests.support.live_server import live_server
 
 CODE_DESCRIPTION = {"code": int, "description": str}
+FN_WARNINGS = {
+    "memoryOverflow": bool,
+    "needReplacement": bool,
+    "ofdTimeout": bool,
+    "resourceExhausted": bool,
+    "criticalError": bool,
+}
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "getShiftStatus": {
+        "shiftStatus": {"state": str, "number": int, "documentsCount": int, "expiredTime": "datetime"}
+    },
+    "getDeviceStatus": {
+        "deviceStatus": {
+            "currentDateTime": "datetime",
+            "shift": str,
+            "blocked": bool,
+            "coverOpened": bool,
+            "paperPresent": bool,
+            "fiscal": bool,
+            "fnFiscal": bool,
+            "fnPresent": bool,
+            "cashDrawerOpened": bool,
+        }
+    },
+    "getFnStatus": {
+        "fnStatus": {"fiscalDocumentNumber": int, "fiscalReceiptNumber": int, "warnings": FN_WARNINGS}
+    },
     "getDeviceInfo": {
         "deviceInfo": {
             "model": int,
@@ -45,13 +71,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "fnContainsKeysUpdaterServerUri": bool,
             "fnFfdVersion": str,
             "livePhase": str,
-            "warnings": {
-                "memoryOverflow": bool,
-                "needReplacement": bool,
-                "ofdTimeout": bool,
-                "resourceExhausted": bool,
-                "criticalError": bool,
-            },
+            "warnings": FN_WARNINGS,
         }
     },
     "getRegistrationInfo": {
@@ -174,6 +194,21 @@ def test_the_answers_describe_this_register(emulated: tuple[emu.AtolEmulator, ht
     assert registration["device"]["registrationNumber"] == register.registration_number
     assert registration["organization"]["vatin"] == register.registration.vatin
     assert registration["organization"]["taxationTypes"] == ["osn"]
+
+
+def test_the_status_tasks_follow_the_shift_and_the_numbering(
+    emulated: tuple[emu.AtolEmulator, httpx.Client],
+) -> None:
+    emulator, client = emulated
+    assert run_task(client, SELL)["status"] == "ready"
+    shift = run_task(client, {"type": "getShiftStatus"})["result"]["shiftStatus"]
+    assert (shift["state"], shift["number"], shift["documentsCount"]) == ("opened", 1, 1)
+    fn = run_task(client, {"type": "getFnStatus"})["result"]["fnStatus"]
+    assert fn["fiscalDocumentNumber"] == emulator.register.journal[-1].fiscal_document_number
+    assert run_task(client, {"type": "closeShift"})["status"] == "ready"
+    device = run_task(client, {"type": "getDeviceStatus"})["result"]["deviceStatus"]
+    assert device["shift"] == "closed"
+    assert run_task(client, {"type": "getShiftStatus"})["result"]["shiftStatus"]["state"] == "closed"
 
 
 def test_ofd_exchange_status_counts_the_receipts_waiting_for_the_ofd(

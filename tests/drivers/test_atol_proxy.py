@@ -145,7 +145,7 @@ def test_other_tasks_and_unknown_endpoints_pass_through_unchanged(till: Till) ->
 
 
 @pytest.mark.parametrize(
-    "task_type", ["getDeviceInfo", "getFnInfo", "getRegistrationInfo", "ofdExchangeStatus"]
+    "task_type", ["getDeviceInfo", "getFnInfo", "getRegistrationInfo", "ofdExchangeStatus", "getShiftStatus"]
 )
 def test_start_up_tasks_pass_through_unchanged(till: Till, task_type: str) -> None:
     """What a POS asks at start goes to the web server as it came and comes back as it was answered."""
