@@ -11,8 +11,8 @@ A recovery belongs to one task, the POS's uuid, and never to another: a later ta
 sale however alike (a second bottle of the same milk, paid the same way) and goes to the register. The
 register's last document is this task's only when it is newer than the newest document the proxy knew of
 when the task went out (`Tracked.before`; the proxy reads the register's last document once, before the
-first receipt, to know where it starts), not given to another task, for this total, and not older than the
-task (decisions.is_this_sale).
+first receipt, to know where it starts), no other task's (the proxy first settles the tasks still waiting
+for their result), for this total, and not older than the task (decisions.is_this_sale).
 
 Latency: a task that needs nobody asked is forwarded on the event loop (no worker-thread hop), the hook
 hears of the sale from one ordered background thread, and the proxy learns the result from the POS's own
@@ -339,6 +339,10 @@ class AtolProxy:
             return False
         if last is None:
             return False
+        with self._lock:
+            others = [t for t in self._watched if not t.done and t is not tracked]
+        for other in others:  # the receipt may be another task's that nobody has polled yet: settle them
+            self._poll_once(other)
         with self._lock:
             claimed = is_this_sale(
                 tracked.sale.task, last, tracked.submitted_at, tracked.before, self._taken.keys()

@@ -75,12 +75,17 @@ class Till:
 
 
 @pytest.fixture
-def till(tmp_path: Path) -> Iterator[Till]:
+def till(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Till]:
+    """The POS, the proxy in front of the emulator, the agent's service and outbox. Indirect parameters
+    override ProxySettings."""
+    overrides = getattr(request, "param", {})
     emulator = emu.AtolEmulator()
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     service = CheckoutService(outbox)
     with live_server(emu.create_app(emulator)) as upstream_url:
-        settings = ProxySettings(upstream=upstream_url, ask_timeout_s=2.0, poll_interval_s=0.01)
+        settings = ProxySettings(
+            **{"upstream": upstream_url, "ask_timeout_s": 2.0, "poll_interval_s": 0.01, **overrides}
+        )
         server = AtolProxyServer(CheckoutHook(service), settings, port=0).start()
         with (
             httpx.Client(base_url=server.url, timeout=10) as pos,
@@ -219,3 +224,21 @@ def test_a_refused_sale_is_not_answered_with_an_earlier_alike_receipt(till: Till
     assert len(till.emulator.register.journal) == 2
     [row] = till.outbox_rows(1)
     assert row["fiscal"]["fd_number"] == again["result"]["fiscalParams"]["fiscalDocumentNumber"]
+
+
+@pytest.mark.parametrize("till", [{"fallback_poll_after_s": 60.0}], indirect=True)
+def test_a_receipt_nobody_polled_yet_is_not_taken_by_a_later_refused_sale(till: Till) -> None:
+    """Sale A is printed but its POS has not asked for the result yet (and the proxy's own fallback poll
+    is far off); sale B, alike, is refused. The register's last receipt is A's, not B's."""
+    first = till.submit([SELL])
+    deadline = time.monotonic() + 10
+    while not till.emulator.register.journal and time.monotonic() < deadline:
+        time.sleep(0.01)
+    till.emulator.faults.refuse_receipts = 1
+    refused = till.result(till.submit([SELL]))
+    assert refused["status"] == "error", "B is answered with the register's error, not with A's receipt"
+    [entry] = till.emulator.register.journal
+    printed = till.result(first)["result"]["fiscalParams"]
+    assert printed["fiscalDocumentNumber"] == entry.fiscal_document_number
+    [row] = till.outbox_rows(1)
+    assert row["fiscal"]["fd_number"] == entry.fiscal_document_number
