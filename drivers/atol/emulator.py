@@ -1,8 +1,9 @@
 """An ATOL web server emulator (`echeck-atol-emulator`): the same HTTP API, an imaginary register behind it.
 
-Per-FN document numbering, shift state, fiscal signs, fnsUrl, and a journal of every fiscal document it
-"printed" (with tag 1008). It can be told to be slow, to fail, or to fiscalize and then answer an error
-(the field's duplicate-receipt trap): POST /emulator/faults. GET /emulator/journal shows what it printed.
+The register (drivers/atol/register.py) keeps per-FN document numbering, shift state, fiscal signs, fnsUrl
+and a journal of every receipt it "printed" (with tag 1008). It can be told to be slow, to fail, to refuse
+receipts, or to fiscalize and then answer an error (the field's duplicate-receipt trap):
+POST /emulator/faults. GET /emulator/journal shows what it printed.
 """
 
 import argparse

@@ -1,8 +1,9 @@
 """The imaginary register behind the ATOL web server emulator, and its answers to ATOL's JSON tasks.
 
 Per-FN document numbering, shift state, fiscal signs, fnsUrl, a journal of every receipt it "printed"
-(with tag 1008), and what a POS client asks at start: getDeviceInfo, getFnInfo, getRegistrationInfo and
-ofdExchangeStatus. Their answers have the fields ATOL's driver v10 documents for those JSON tasks (the same
+(with tag 1008), and what a POS client asks at start: getDeviceInfo, getFnInfo, getRegistrationInfo,
+ofdExchangeStatus and the status tasks (getShiftStatus, getDeviceStatus, getFnStatus). Their answers have
+the fields ATOL's driver v10 documents for those JSON tasks (the same
 names and types independent ATOL clients decode), with values of a fictional shop. There is no OFD behind
 it: every document waits to be sent, as on a register whose network is down.
 """
