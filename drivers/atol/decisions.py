@@ -1,7 +1,7 @@
 """The ATOL proxy's decisions as pure functions: bytes and values in, bytes and values out."""
 
-import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -73,9 +73,31 @@ def closed_sale(task: ReceiptTask, params: FiscalParams) -> ClosedSale:
     return ClosedSale(fiscal, items, task.receipt_payments(), sum(i.total for i in items))
 
 
-def is_this_sale(task: ReceiptTask, last: FiscalParams, submitted_at: datetime, taken: set[int]) -> bool:
-    """After a timeout or an error: is the register's last document this task's receipt?"""
-    if last.fiscal_document_number in taken or last.total is None:
+Document = tuple[str, int]  # (FN serial, fiscal document number): unique for ever on one register
+NOTHING_PRINTED: Document = ("", 0)  # what the register had printed before its first document
+
+
+def document_of(params: FiscalParams) -> Document:
+    return params.fn_number, params.fiscal_document_number
+
+
+def is_this_sale(
+    task: ReceiptTask,
+    last: FiscalParams,
+    submitted_at: datetime,
+    before: Document | None,
+    taken: Collection[Document],
+) -> bool:
+    """After a timeout or an error: is the register's last document this task's receipt?
+
+    `before` is the newest document the proxy knew of when this task went to the register (None: it knew
+    none). A document not newer than that was printed before the task existed: it is some earlier sale's,
+    however alike (the same goods, paid the same way), and claiming it would swallow this sale. `taken`
+    holds the documents already given to a task. A new FN numbers from 1: `before` says nothing then.
+    """
+    if document_of(last) in taken or last.total is None:
+        return False
+    if not _printed_after(last, before):
         return False
     if parse_rubles(last.total) != task.total_kopecks():
         return False
@@ -83,14 +105,11 @@ def is_this_sale(task: ReceiptTask, last: FiscalParams, submitted_at: datetime, 
     return printed >= submitted_at.replace(tzinfo=None) - MATCH_WINDOW
 
 
-def fingerprint(task: ReceiptTask) -> str:
-    """Same goods, same payments, same type: a POS retrying the sale it thinks failed."""
-    raw = json.dumps(
-        [task.type, task.items, [p.model_dump(mode="json") for p in task.payments]],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()
+def _printed_after(last: FiscalParams, before: Document | None) -> bool:
+    """Is `last` newer than `before`? Unknown (None) or another FN's numbering says nothing against it."""
+    if before is None or before[0] not in (NOTHING_PRINTED[0], last.fn_number):
+        return True
+    return last.fiscal_document_number > before[1]
 
 
 def ready_results(params: FiscalParams, note: str) -> bytes:

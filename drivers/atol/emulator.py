@@ -1,37 +1,22 @@
 """An ATOL web server emulator (`echeck-atol-emulator`): the same HTTP API, an imaginary register behind it.
 
-Per-FN document numbering, shift state, fiscal signs, fnsUrl, and a journal of every fiscal document it
-"printed" (with tag 1008). It can be told to be slow, to fail, or to fiscalize and then answer an error
-(the field's duplicate-receipt trap): POST /emulator/faults. GET /emulator/journal shows what it printed.
+The register (drivers/atol/register.py) keeps per-FN document numbering, shift state, fiscal signs, fnsUrl
+and a journal of every receipt it "printed" (with tag 1008). It can be told to be slow, to fail, to refuse
+receipts, or to fiscalize and then answer an error (the field's duplicate-receipt trap):
+POST /emulator/faults. GET /emulator/journal shows what it printed.
 """
 
 import argparse
-import random
 import sys
 import threading
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from drivers.atol.tasks import RECEIPT_TYPES, ReceiptTask, Submission, load_json
-
-FNS_URL = "www.nalog.gov.ru"
-
-
-@dataclass
-class JournalEntry:
-    fn_number: str
-    fiscal_document_number: int
-    fiscal_document_sign: str
-    date_time: str
-    type: str
-    total: str
-    tag_1008: str | None
-    request_uuid: str
+from drivers.atol.register import AtolRegister
+from drivers.atol.tasks import RECEIPT_TYPES, Submission, load_json
 
 
 @dataclass
@@ -39,107 +24,19 @@ class Faults:
     slow_s: float = 0.0  # tasks stay "wait" this long
     fail_posts: int = 0  # the next N submissions answer 500 and are not queued
     fiscalize_then_error: int = 0  # the next N receipts print, then their result says error
+    refuse_receipts: int = 0  # the next N receipts are refused with an error and nothing is printed
 
 
-@dataclass
-class AtolRegister:
-    fn_number: str = "9999078902001234"
-    registration_number: str = "0000000002012345"
-    shift_open: bool = True
-    shift_number: int = 1
-    receipts_in_shift: int = 0
-    last_fd: dict[str, int] = field(default_factory=dict)  # per FN serial: a new FN starts at 1
-    journal: list[JournalEntry] = field(default_factory=list)
-    rng: random.Random = field(default_factory=random.Random)
-
-    def execute(self, task: dict[str, Any], request_uuid: str) -> tuple[int, str, dict[str, Any]]:
-        """(errorCode, errorDescription, result) of one task."""
-        kind = task.get("type")
-        if kind in RECEIPT_TYPES:
-            return self._receipt(ReceiptTask.model_validate(task), request_uuid)
-        if kind == "openShift":
-            if self.shift_open:
-                return 68, "Смена открыта - операция невозможна", {}
-            self.shift_open, self.shift_number, self.receipts_in_shift = True, self.shift_number + 1, 0
-            return 0, "", {"fiscalParams": self._params(self._next_fd(), 0)}
-        if kind == "closeShift":
-            self.shift_open = False
-            return 0, "", {"fiscalParams": self._params(self._next_fd(), 0)}
-        if kind in ("getShiftStatus", "getDeviceStatus", "getFnStatus"):
-            return 0, "", self.status()
-        if kind == "getLastFiscalParams":
-            return 0, "", {"fiscalParams": self.last_params()}
-        if kind in ("reportX", "nonFiscal", "printLastReceiptCopy"):
-            return 0, "", {}
-        return 1, f"Неизвестный тип задания {kind!r}", {}
-
-    def _receipt(self, task: ReceiptTask, request_uuid: str) -> tuple[int, str, dict[str, Any]]:
-        if not self.shift_open:
-            return 136, "Смена закрыта - операция невозможна", {}
-        fd = self._next_fd()
-        self.receipts_in_shift += 1
-        total = Decimal(task.total_kopecks()) / 100
-        params = self._params(fd, self.receipts_in_shift, total)
-        self.journal.append(
-            JournalEntry(
-                self.fn_number,
-                fd,
-                params["fiscalDocumentSign"],
-                params["fiscalDocumentDateTime"],
-                task.type,
-                f"{total:.2f}",
-                task.contact,
-                request_uuid,
-            )
-        )
-        return 0, "", {"fiscalParams": params, "warnings": None}
-
-    def _next_fd(self) -> int:
-        self.last_fd[self.fn_number] = self.last_fd.get(self.fn_number, 0) + 1
-        return self.last_fd[self.fn_number]
-
-    def _params(self, fd: int, receipt_number: int, total: Decimal | None = None) -> dict[str, Any]:
-        return {
-            "fiscalDocumentNumber": fd,
-            "fiscalDocumentSign": str(self.rng.randrange(10**8, 2**32 - 1)),
-            "fiscalDocumentDateTime": datetime.now().astimezone().replace(microsecond=0).isoformat(),
-            "fiscalReceiptNumber": receipt_number,
-            "shiftNumber": self.shift_number,
-            "fnNumber": self.fn_number,
-            "registrationNumber": self.registration_number,
-            "fnsUrl": FNS_URL,
-            "total": float(total) if total is not None else None,
-        }
-
-    def last_params(self) -> dict[str, Any] | None:
-        if not self.journal:
-            return None
-        last = self.journal[-1]
-        return {
-            "fiscalDocumentNumber": last.fiscal_document_number,
-            "fiscalDocumentSign": last.fiscal_document_sign,
-            "fiscalDocumentDateTime": last.date_time,
-            "fiscalReceiptNumber": self.receipts_in_shift,
-            "shiftNumber": self.shift_number,
-            "fnNumber": last.fn_number,
-            "registrationNumber": self.registration_number,
-            "fnsUrl": FNS_URL,
-            "total": float(last.total),
-        }
-
-    def status(self) -> dict[str, Any]:
-        unsent = sum(1 for _ in self.journal)  # the emulator has no OFD: everything waits
-        return {
-            "shiftStatus": {"state": "opened" if self.shift_open else "closed", "number": self.shift_number},
-            "fnStatus": {
-                "serial": self.fn_number,
-                "lastDocumentNumber": self.last_fd.get(self.fn_number, 0),
-                "fiscal": True,
-                "warnings": {"replaceUrgent": False, "memoryOverflow": False, "ofdTimeout": False},
-            },
-            "ofdExchangeStatus": {"notSentCount": unsent},
-            "deviceInfo": {"model": "echeck ATOL emulator", "registrationNumber": self.registration_number},
-        }
+def task_result(code: int, text: str, result: dict[str, Any]) -> dict[str, Any]:
+    """One entry of GET /api/v2/requests/{uuid}'s results. The error is said both ways clients read it:
+    errorCode/errorDescription, and an `error` object {code, description}."""
+    return {
+        "status": "ready" if code == 0 else "error",
+        "errorCode": code,
+        "errorDescription": text,
+        "error": {"code": code, "description": text or "Ошибок нет"},
+        "result": result,
+    }
 
 
 class AtolEmulator:
@@ -170,14 +67,16 @@ class AtolEmulator:
         with self._lock:
             results = []
             for task in submission.tasks:
+                receipt = task.get("type") in RECEIPT_TYPES
+                if receipt and self.faults.refuse_receipts:
+                    self.faults.refuse_receipts -= 1
+                    results.append(task_result(44, "Нет бумаги", {}))  # libfptr's LIBFPTR_ERROR_NO_PAPER
+                    continue
                 code, text, result = self.register.execute(task, submission.uuid)
-                if code == 0 and task.get("type") in RECEIPT_TYPES and self.faults.fiscalize_then_error:
+                if code == 0 and receipt and self.faults.fiscalize_then_error:
                     self.faults.fiscalize_then_error -= 1
                     code, text, result = 2, "Нет связи (таймаут ответа ККТ)", {}
-                status = "ready" if code == 0 else "error"
-                results.append(
-                    {"status": status, "errorCode": code, "errorDescription": text, "result": result}
-                )
+                results.append(task_result(code, text, result))
             self._results[submission.uuid] = results
 
     def results(self, uuid: str) -> list[dict[str, Any]] | None:

@@ -4,8 +4,15 @@ A receipt task without clientInfo.emailOrPhone makes the agent ask the cashier (
 skip the body goes on byte for byte); the contact is injected, the task forwarded, its result polled and
 the sale reported fiscalized. Everything else (other tasks, unknown paths, every response) passes through
 unchanged. A receipt the POS could think failed (timeout, transport error, an error status) is never
-retried blindly: the proxy reads the register's last fiscal document first and, when it is this sale's,
+retried blindly: the proxy reads the register's last fiscal document first and, when it is this task's,
 answers the POS with it, so a retry cannot print the receipt twice.
+
+A recovery belongs to one task, the POS's uuid, and never to another: a later task with a new uuid is a new
+sale however alike (a second bottle of the same milk, paid the same way) and goes to the register. The
+register's last document is this task's only when it is newer than the newest document the proxy knew of
+when the task went out (`Tracked.before`; the proxy reads the register's last document once, before the
+first receipt, to know where it starts), no other task's (the proxy first settles the tasks still waiting
+for their result), for this total, and not older than the task (decisions.is_this_sale).
 
 Latency: a task that needs nobody asked is forwarded on the event loop (no worker-thread hop), the hook
 hears of the sale from one ordered background thread, and the proxy learns the result from the POS's own
@@ -18,17 +25,22 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 import httpx
 
 from drivers.atol.decisions import (
+    NOTHING_PRINTED,
+    Document,
     ReceiptSubmission,
     closed_sale,
+    document_of,
     find_receipt,
-    fingerprint,
     is_this_sale,
     ready_results,
     with_contact,
@@ -41,6 +53,11 @@ from receipts import BuyerContact, InvalidContact, InvalidReceipt, parse_contact
 log = logging.getLogger(__name__)
 REQUESTS = "/api/v2/requests"
 UNAVAILABLE = b'{"error": {"code": 502, "description": "ATOL web server unavailable"}}'
+CONFLICT = b'{"error": {"code": 409, "description": "the task with this uuid was already executed"}}'
+P = ParamSpec("P")
+R = TypeVar("R")
+LEARN_TIMEOUT_S = 3.0  # reading where the numbering stands may delay the first receipt this much at most
+TAKEN_KEPT = 1_000  # documents given to tasks, remembered against a second claim (only the newest matter)
 
 
 @dataclass(frozen=True)
@@ -54,10 +71,15 @@ class ProxySettings:
     poll_deadline_s: float = 300.0  # a receipt not final after this is left to the POS (and logged)
 
 
+class RegisterUnreadable(Exception):
+    """The register's last fiscal document could not be read."""
+
+
 @dataclass
 class Tracked:
     sale: ReceiptSubmission
     submitted_at: datetime
+    before: Document | None = None  # the newest document the proxy knew of when the task went out
     done: bool = False  # the outcome is taken (by the POS's poll or the fallback poller), once
     corrected: bytes | None = None  # the GET answer the POS gets instead of a false error
     finished: threading.Event = field(default_factory=threading.Event)  # the proxy knows the outcome
@@ -77,8 +99,8 @@ class AtolProxy:
         upstream = httpx.URL(settings.upstream)
         self.upstream_address = (upstream.host, upstream.port or 80)
         self._tracked: dict[str, Tracked] = {}
-        self._printed: dict[str, bytes] = {}  # sale fingerprint -> results of the receipt already printed
-        self._taken_fd: set[int] = set()
+        self._taken: OrderedDict[Document, None] = OrderedDict()  # documents given to a task, newest last
+        self._newest: Document | None = None  # the newest document the proxy knows the register printed
         self._lock = threading.Lock()
         # hook calls that need no answer, in order, off the POS's path (one thread: started before closed)
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atol-hook")
@@ -139,14 +161,12 @@ class AtolProxy:
 
     async def _submit_receipt(self, request: Message, upstream: Upstream, sale: ReceiptSubmission) -> Reply:
         with self._lock:
-            already = self._printed.get(fingerprint(sale.task))
-        if already is not None:  # the POS retries a sale the register already printed
-            log.warning(
-                "POS resubmitted a receipt that was already printed: not sent again",
-                extra={"request": sale.uuid},
-            )
-            self._remember(sale, corrected=already)
-            return Reply(response(201))
+            earlier = self._tracked.get(sale.uuid)
+        if earlier is not None and earlier.corrected is not None:  # this very task was printed: not again
+            log.warning("POS posted a printed receipt task again: not sent", extra={"request": sale.uuid})
+            return Reply(response(409, CONFLICT))
+        if self._newest is None:  # once: where the register's numbering stands before our first receipt
+            await asyncio.to_thread(self._learn_newest)
         raw = request.raw
         if sale.task.contact:  # nobody to ask: the hook hears of it in the background
             self._events.submit(self._started_with_pos_contact, sale)
@@ -157,15 +177,15 @@ class AtolProxy:
                 log.info(
                     "buyer contact added to the task", extra={"request": sale.uuid, "contact": contact.masked}
                 )
-        submitted_at = datetime.now(UTC)
+        submitted_at, before = datetime.now(UTC), self._newest
         try:
             answer = await upstream.exchange(raw, request.method)
         except UpstreamError as exc:
             log.error("ATOL web server did not answer the receipt task: %s; checking the register", exc)
-            return await asyncio.to_thread(self._recover_submit, sale, submitted_at)
+            return await asyncio.to_thread(self._recover_submit, sale, submitted_at, before)
         if answer.status >= 500:
             log.error("ATOL web server answered %s to a receipt task; checking the register", answer.status)
-            recovered = await asyncio.to_thread(self._recover_submit, sale, submitted_at)
+            recovered = await asyncio.to_thread(self._recover_submit, sale, submitted_at, before)
             if recovered.raw.startswith(b"HTTP/1.1 201"):
                 return recovered
         with self._lock:
@@ -174,10 +194,10 @@ class AtolProxy:
             log.info(
                 "ATOL web server already has the receipt task: following it", extra={"request": sale.uuid}
             )
-            self._follow(self._remember(sale, submitted_at=submitted_at))
+            self._follow(self._remember(sale, submitted_at, before))
             return Reply(response(201))
         if answer.status == 201:
-            self._follow(self._remember(sale, submitted_at=submitted_at))
+            self._follow(self._remember(sale, submitted_at, before))
         return Reply(answer.raw, close=not answer.keep_alive)
 
     def _started_with_pos_contact(self, sale: ReceiptSubmission) -> None:
@@ -263,12 +283,7 @@ class AtolProxy:
             error,
             extra={"request": tracked.sale.uuid},
         )
-        last = self._last_document()
-        if last is not None and self._claim(tracked, last):
-            tracked.corrected = ready_results(last, "printed although the register reported an error")
-            with self._lock:
-                self._printed[fingerprint(tracked.sale.task)] = tracked.corrected
-            self._fiscalized(tracked, last)
+        if self._claim_last_document(tracked, "printed although the register reported an error"):
             return
         tracked.finished.set()
         self._events.submit(self._safe, self.hook.sale_cancelled, tracked.sale.uuid)
@@ -276,8 +291,12 @@ class AtolProxy:
     def _fiscalized(self, tracked: Tracked, params: FiscalParams) -> None:
         """The document is this sale's from now on; the hook hears of it on the ordered thread."""
         tracked.done = True
+        document = document_of(params)
         with self._lock:
-            self._taken_fd.add(params.fiscal_document_number)
+            self._taken[document] = None
+            while len(self._taken) > TAKEN_KEPT:
+                self._taken.popitem(last=False)
+            self._saw(document)
         tracked.finished.set()
         self._events.submit(self._record, tracked, params)
 
@@ -293,59 +312,99 @@ class AtolProxy:
             return
         self._safe(self.hook.sale_fiscalized, tracked.sale.uuid, sale)
 
-    def _recover_submit(self, sale: ReceiptSubmission, submitted_at: datetime) -> Reply:
+    def _recover_submit(
+        self, sale: ReceiptSubmission, submitted_at: datetime, before: Document | None
+    ) -> Reply:
         """The submission may or may not have reached the register: look before anyone retries."""
         try:
             known = self._client.get(f"{REQUESTS}/{sale.uuid}")
         except httpx.HTTPError:
             known = None
         if known is not None and known.status_code == 200:  # it was queued after all: follow it
-            self._follow(self._remember(sale, submitted_at=submitted_at))
+            self._follow(self._remember(sale, submitted_at, before))
             return Reply(response(201))
-        tracked = self._remember(sale, submitted_at=submitted_at)
-        last = self._last_document()
-        if last is not None and self._claim(tracked, last):
-            tracked.corrected = ready_results(last, "printed although the web server did not answer")
-            with self._lock:
-                self._printed[fingerprint(sale.task)] = tracked.corrected
-            self._fiscalized(tracked, last)
+        tracked = self._remember(sale, submitted_at, before)
+        if self._claim_last_document(tracked, "printed although the web server did not answer"):
             return Reply(response(201))
         with self._lock:
             self._tracked.pop(sale.uuid, None)
         return Reply(response(502, UNAVAILABLE))
 
-    def _last_document(self) -> FiscalParams | None:
-        """The register's last fiscal document, through a getLastFiscalParams task of our own."""
+    def _claim_last_document(self, tracked: Tracked, note: str) -> bool:
+        """When the register's last document is this task's receipt, it is the task's answer from now on."""
+        try:
+            last = self._last_document(min(10.0, self.settings.upstream_timeout_s))
+        except RegisterUnreadable as exc:
+            log.error("could not read the register's last fiscal document: %s", exc)
+            return False
+        if last is None:
+            return False
+        with self._lock:
+            others = [t for t in self._watched if not t.done and t is not tracked]
+        for other in others:  # the receipt may be another task's that nobody has polled yet: settle them
+            self._poll_once(other)
+        with self._lock:
+            claimed = is_this_sale(
+                tracked.sale.task, last, tracked.submitted_at, tracked.before, self._taken.keys()
+            )
+            self._saw(document_of(last))
+        if not claimed:
+            return False
+        log.warning(
+            "the register printed the receipt although it reported an error: answering with its document",
+            extra={"request": tracked.sale.uuid, "fd": last.fiscal_document_number},
+        )
+        tracked.corrected = ready_results(last, note)
+        self._fiscalized(tracked, last)
+        return True
+
+    def _learn_newest(self) -> None:
+        """Where the register's numbering stands; until known, recovery falls back to total and time."""
+        try:
+            last = self._last_document(min(LEARN_TIMEOUT_S, self.settings.upstream_timeout_s))
+        except RegisterUnreadable as exc:
+            log.warning("could not read the register's last fiscal document before the receipt: %s", exc)
+            return
+        with self._lock:
+            self._saw(document_of(last) if last is not None else NOTHING_PRINTED)
+
+    def _saw(self, document: Document) -> None:
+        """The register has printed `document` (under self._lock). A new FN numbers from 1 again."""
+        newest = self._newest
+        if newest is None or newest == NOTHING_PRINTED or newest[0] != document[0]:
+            if newest is None or document != NOTHING_PRINTED:
+                self._newest = document
+        elif document[1] > newest[1]:
+            self._newest = document
+
+    def _last_document(self, timeout_s: float) -> FiscalParams | None:
+        """The register's last receipt (None: it has none), through a getLastFiscalParams task of our own."""
         probe = f"echeck-{uuid.uuid4()}"
+        deadline = time.monotonic() + timeout_s
         try:
             posted = self._client.post(
-                REQUESTS, json={"uuid": probe, "request": [{"type": "getLastFiscalParams"}]}
+                REQUESTS,
+                json={"uuid": probe, "request": [{"type": "getLastFiscalParams", "forReceipt": True}]},
+                timeout=timeout_s,
             )
             if posted.status_code != 201:
-                return None
-            deadline = time.monotonic() + min(10.0, self.settings.upstream_timeout_s)
+                raise RegisterUnreadable(f"the web server answered {posted.status_code}")
             while time.monotonic() < deadline:
-                answer = self._client.get(f"{REQUESTS}/{probe}")
+                answer = self._client.get(f"{REQUESTS}/{probe}", timeout=timeout_s)
                 if answer.status_code == 200:
-                    [result] = Results.model_validate_json(answer.content).results[:1] or [None]
-                    if result is not None and result.status.final:
-                        params = (result.result or {}).get("fiscalParams")
+                    results = Results.model_validate_json(answer.content).results
+                    if results and results[0].status.final:
+                        if results[0].status is not Status.READY:
+                            raise RegisterUnreadable(results[0].error_description or results[0].status.value)
+                        params = (results[0].result or {}).get("fiscalParams")
                         return FiscalParams.model_validate(params) if params else None
                 time.sleep(self.settings.poll_interval_s)
         except (httpx.HTTPError, ValueError) as exc:
-            log.error("could not read the register's last fiscal document: %s", exc)
-        return None
+            raise RegisterUnreadable(str(exc) or type(exc).__name__) from exc
+        raise RegisterUnreadable("no answer in time")
 
-    def _claim(self, tracked: Tracked, last: FiscalParams) -> bool:
-        with self._lock:
-            return is_this_sale(tracked.sale.task, last, tracked.submitted_at, self._taken_fd)
-
-    def _remember(
-        self, sale: ReceiptSubmission, submitted_at: datetime | None = None, corrected: bytes | None = None
-    ) -> Tracked:
-        tracked = Tracked(
-            sale, submitted_at or datetime.now(UTC), done=corrected is not None, corrected=corrected
-        )
+    def _remember(self, sale: ReceiptSubmission, submitted_at: datetime, before: Document | None) -> Tracked:
+        tracked = Tracked(sale, submitted_at, before)
         with self._lock:
             self._tracked[sale.uuid] = tracked
             while len(self._tracked) > 10_000:
@@ -360,10 +419,10 @@ class AtolProxy:
         self._safe(self.hook.contact_from_pos, sale.uuid, contact)
 
     @staticmethod
-    def _safe(call, *args):  # type: ignore[no-untyped-def]
+    def _safe(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
         """A hook failure never blocks the sale."""
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         except Exception:
             log.exception("hook %s failed; the sale goes on", getattr(call, "__name__", call))
             return None

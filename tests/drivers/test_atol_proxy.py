@@ -14,8 +14,13 @@ from agent.service import CheckoutService
 from drivers.atol import emulator as emu
 from drivers.atol.proxy import AtolProxyServer, ProxySettings
 from sync.outbox import Outbox
+from sync.protocol import receipts_path
+from sync.worker import BearerToken, SyncWorker
+from tests.cloud import conftest as cloud_support
 from tests.drivers.support import cashier
 from tests.support.live_server import live_server
+
+cloud = cloud_support.cloud  # the cloud served on loopback (tests/cloud/conftest.py)
 
 SELL = {
     "type": "sell",
@@ -70,12 +75,17 @@ class Till:
 
 
 @pytest.fixture
-def till(tmp_path: Path) -> Iterator[Till]:
+def till(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Till]:
+    """The POS, the proxy in front of the emulator, the agent's service and outbox. Indirect parameters
+    override ProxySettings."""
+    overrides = getattr(request, "param", {})
     emulator = emu.AtolEmulator()
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     service = CheckoutService(outbox)
     with live_server(emu.create_app(emulator)) as upstream_url:
-        settings = ProxySettings(upstream=upstream_url, ask_timeout_s=2.0, poll_interval_s=0.01)
+        settings = ProxySettings(
+            **{"upstream": upstream_url, "ask_timeout_s": 2.0, "poll_interval_s": 0.01, **overrides}
+        )
         server = AtolProxyServer(CheckoutHook(service), settings, port=0).start()
         with (
             httpx.Client(base_url=server.url, timeout=10) as pos,
@@ -139,14 +149,96 @@ def test_other_tasks_and_unknown_endpoints_pass_through_unchanged(till: Till) ->
     assert till.outbox.pending(10) == []
 
 
-def test_register_that_prints_then_errors_makes_one_document_and_one_outbox_row(till: Till) -> None:
+@pytest.mark.parametrize(
+    "task_type", ["getDeviceInfo", "getFnInfo", "getRegistrationInfo", "ofdExchangeStatus", "getShiftStatus"]
+)
+def test_start_up_tasks_pass_through_unchanged(till: Till, task_type: str) -> None:
+    """What a POS asks at start goes to the web server as it came and comes back as it was answered."""
+    body = f'{{"uuid": "u-{task_type}", "request": [{{"type": "{task_type}"}}]}}'.encode()
+    assert till.pos.post("/api/v2/requests", content=body).status_code == 201
+    assert till.emulator.bodies[-1] == body
+    result = till.result(f"u-{task_type}")
+    assert result["status"] == "ready", result
+    via_proxy = till.pos.get(f"/api/v2/requests/u-{task_type}")
+    direct = till.upstream.get(f"/api/v2/requests/u-{task_type}")
+    assert via_proxy.content == direct.content
+    assert via_proxy.headers["content-type"] == direct.headers["content-type"]
+    assert till.outbox.pending(10) == []
+
+
+def test_register_that_prints_then_errors_is_answered_with_its_own_document_once(till: Till) -> None:
     till.emulator.faults.fiscalize_then_error = 1
     first = till.submit([SELL])
     result = till.result(first)
     assert result["status"] == "ready", "the proxy tells the POS the truth: the receipt was printed"
-    retry = till.submit([SELL])  # a POS that saw an error would sell again
-    assert till.result(retry)["status"] == "ready"
+    [entry] = till.emulator.register.journal
+    assert result["result"]["fiscalParams"]["fiscalDocumentNumber"] == entry.fiscal_document_number
+    assert till.result(first) == result  # the same task asked again: the same answer
+    again = till.pos.post("/api/v2/requests", json={"uuid": first, "request": [SELL]})
+    assert again.status_code == 409, "the same task posted again is that task: printed once"
     assert len(till.emulator.register.journal) == 1
-    assert len(till.outbox_rows(1)) == 1
-    time.sleep(0.2)
-    assert len(till.outbox.pending(10)) == 1
+    assert till.result(first) == result
+    [row] = till.outbox_rows(1)
+    assert row["fiscal"]["fd_number"] == entry.fiscal_document_number
+
+
+def test_after_a_recovery_identical_sales_are_each_printed_synced_and_stored(
+    till: Till, cloud: cloud_support.Cloud
+) -> None:
+    """Issue 11's acceptance: "fiscalize then error" once, then three identical sales (a second bottle of the
+    same milk, paid the same way): four documents, four outbox rows, four receipts in the cloud."""
+    till.emulator.faults.fiscalize_then_error = 1
+    answers = [till.result(till.submit([SELL])) for _ in range(4)]
+    assert [a["status"] for a in answers] == ["ready"] * 4
+    journal = till.emulator.register.journal
+    assert len(journal) == 4
+    numbers = [a["result"]["fiscalParams"]["fiscalDocumentNumber"] for a in answers]
+    assert numbers == [e.fiscal_document_number for e in journal], "each sale its own document"
+    assert len({e.request_uuid for e in journal}) == 4
+    rows = till.outbox_rows(4)
+    assert sorted(r["fiscal"]["fd_number"] for r in rows) == numbers
+
+    register = cloud.register()
+    with httpx.Client(base_url=cloud.http.base_url, auth=BearerToken(register.token), timeout=10) as client:
+        worker = SyncWorker(till.outbox, client, register.store_id)
+        deadline = time.monotonic() + 30
+        while till.outbox.stats().pending and time.monotonic() < deadline:
+            worker.run_once()
+    assert till.outbox.stats().acked == 4
+    stored = cloud.http.get(receipts_path(register.store_id), headers=register.tenant_auth).json()
+    assert len(stored["receipts"]) == 4
+
+
+def test_a_refused_sale_is_not_answered_with_an_earlier_alike_receipt(till: Till) -> None:
+    """The register printed this very sale earlier, behind the proxy's back (or before it started); now it
+    refuses the same sale. The earlier document is not this task's: the POS hears the error."""
+    direct = str(uuid.uuid4())
+    assert till.upstream.post("/api/v2/requests", json={"uuid": direct, "request": [SELL]}).status_code == 201
+    till.emulator.faults.refuse_receipts = 1
+    refused = till.result(till.submit([SELL]))
+    assert refused["status"] == "error"
+    assert refused["errorDescription"] == "Нет бумаги"
+    assert len(till.emulator.register.journal) == 1
+    again = till.result(till.submit([SELL]))  # the POS sells again once there is paper: printed
+    assert again["status"] == "ready"
+    assert len(till.emulator.register.journal) == 2
+    [row] = till.outbox_rows(1)
+    assert row["fiscal"]["fd_number"] == again["result"]["fiscalParams"]["fiscalDocumentNumber"]
+
+
+@pytest.mark.parametrize("till", [{"fallback_poll_after_s": 60.0}], indirect=True)
+def test_a_receipt_nobody_polled_yet_is_not_taken_by_a_later_refused_sale(till: Till) -> None:
+    """Sale A is printed but its POS has not asked for the result yet (and the proxy's own fallback poll
+    is far off); sale B, alike, is refused. The register's last receipt is A's, not B's."""
+    first = till.submit([SELL])
+    deadline = time.monotonic() + 10
+    while not till.emulator.register.journal and time.monotonic() < deadline:
+        time.sleep(0.01)
+    till.emulator.faults.refuse_receipts = 1
+    refused = till.result(till.submit([SELL]))
+    assert refused["status"] == "error", "B is answered with the register's error, not with A's receipt"
+    [entry] = till.emulator.register.journal
+    printed = till.result(first)["result"]["fiscalParams"]
+    assert printed["fiscalDocumentNumber"] == entry.fiscal_document_number
+    [row] = till.outbox_rows(1)
+    assert row["fiscal"]["fd_number"] == entry.fiscal_document_number
