@@ -1,6 +1,7 @@
 """`echeck-cloud`: run the cloud service and administer tenants, stores and enrollment codes.
 
-Errors are one line on stderr with exit code 1 (2 for a wrong command line), never a traceback.
+Errors are one line on stderr with exit code 1 (2 for a wrong command line), never a traceback: the
+service functions raise `cloud.errors` classes, whose sentences are meant for the operator too.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from cloud.db.engine import DATABASE_URL_ENV, make_engine
 from cloud.db.migrate import migrate
 from cloud.delivery import cli as delivery_cli
+from cloud.errors import CloudError, InvalidInput
 from cloud.fleet import service
 from cloud.logs import configure_logging, logging_config
 from cloud.settings import (
@@ -27,10 +29,6 @@ from cloud.settings import (
     PUBLIC_URL_ENV,
     load_settings,
 )
-
-
-class CliError(Exception):
-    """Something the operator must fix; printed as one line."""
 
 
 def _out(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
@@ -163,7 +161,7 @@ def cmd_store_list(args: argparse.Namespace) -> None:
 
 def cmd_enroll_code(args: argparse.Namespace) -> None:
     if args.ttl_hours <= 0:
-        raise CliError("--ttl-hours must be positive")
+        raise InvalidInput("--ttl-hours must be positive")
     with _session(args) as session:
         issued = service.issue_enrollment_code(session, args.store, timedelta(hours=args.ttl_hours))
     doc = {"code": issued.code, "store_id": issued.store_id, "expires_at": issued.expires_at.isoformat()}
@@ -289,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose = args.command in ("serve", "worker", "delivery-worker")
         configure_logging(args.log_level if verbose else "warning", args.log_format)
         args.handler(args)
-    except (CliError, service.FleetError, delivery_cli.DeliveryCliError) as exc:
+    except (CloudError, service.FleetError) as exc:  # something the operator must fix: one line
         print(f"echeck-cloud: {exc}", file=sys.stderr)
         return 1
     except sa.exc.ArgumentError as exc:
