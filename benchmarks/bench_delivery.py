@@ -28,6 +28,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from benchmarks import Figure
+from benchmarks.support.databases import fresh_database
+from benchmarks.support.serving import free_port, live_server
 from cloud.accounts import tenants
 from cloud.app import create_app
 from cloud.bootstrap import bootstrap
@@ -43,8 +45,6 @@ from cloud.jobs import WorkerOptions
 from cloud.privacy.keys import load_identity_keys
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour, Mode
-from tests.support.databases import fresh_database
-from tests.support.live_server import free_port, live_server
 
 DIY_MIX = {"email": 0.51, "push": 0.17, "viber": 0.09, "sms": 0.23}
 PG_URL = os.environ.get("ECHECK_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")

@@ -36,10 +36,10 @@ import serial
 
 from benchmarks import Figure
 from benchmarks.machine import ProcessCost
+from benchmarks.support.drivers import PtyPair
 from drivers.shtrih import commands as c
 from drivers.shtrih.link import LinkClient, SerialChannel
 from receipts import VatRate
-from tests.drivers.support import PtyPair
 
 TARGET_MS = 5.0
 PAUSE_S = 0.02  # before the close, on both paths: the cashier's answer, not measured

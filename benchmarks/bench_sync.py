@@ -17,35 +17,17 @@ import httpx
 import sqlalchemy as sa
 
 from benchmarks import Figure
+from benchmarks.support.receipts import close_body, make_receipt
 from demo import processes as p
-from receipts import BuyerContact, ContactKind, FiscalData, Item, Payment, PaymentKind, Receipt, VatRate
+from receipts import Receipt
 from sync.outbox import Outbox
 
 BACKLOG = 100_000
 
 
 def receipt(n: int) -> Receipt:
-    total = 5200 + n % 1000
-    from datetime import datetime, timedelta
-    from decimal import Decimal
-
-    return Receipt(
-        fiscal=FiscalData(
-            fn_serial="9251440300227597",
-            fd_number=n + 1,
-            fpd=100_000_000 + n,
-            registration_number="0001633468026797",
-            shift_number=1 + n // 400,
-            receipt_number=n % 400 + 1,
-            issued_at=datetime(2026, 11, 23, 9, 0) + timedelta(seconds=n),
-        ),
-        items=(
-            Item(name="Молоко 3,2% 1 л", price=total, quantity=Decimal(1), total=total, vat=VatRate.VAT10),
-        ),
-        payments=(Payment(kind=PaymentKind.CARD, amount=total),),
-        total=total,
-        contact=BuyerContact(ContactKind.PHONE, f"7916{n % 10_000_000:07d}") if n % 3 else None,
-    )
+    """Two of three buyers give a phone."""
+    return make_receipt(n, fpd=100_000_000 + n, with_contact=bool(n % 3), phone=f"7916{n % 10_000_000:07d}")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -157,7 +139,6 @@ def bench_drain(tmp: Path, database_url: str, label: str, backlog: int, online: 
 
 def close_to_ack(agent_url: str, data_dir: Path, count: int, rate: float = 20.0) -> list[Figure]:
     """The POS closes `count` receipts at `rate`/s; seconds from the durable close to the cloud's ack."""
-    from tests.faults.harness import close_body  # the same close request a POS sends
 
     with httpx.Client(base_url=agent_url, timeout=10) as pos:
         for n in range(count):

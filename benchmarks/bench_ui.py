@@ -30,7 +30,7 @@ def _latencies(count: int) -> list[float]:
     from agent.bootstrap import Agent, create_app
     from agent.config import load_config
     from agent.local_schemas import SECRET_FILE
-    from tests.support.live_server import live_server
+    from benchmarks.support.serving import live_server
     from ui.app import CashierApp, UiSettings
 
     app = QApplication.instance() or QApplication([])

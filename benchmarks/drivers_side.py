@@ -18,8 +18,8 @@ from pathlib import Path
 
 from agent.hooks import CheckoutHook
 from agent.service import CheckoutService
+from benchmarks.support.drivers import cashier
 from sync.outbox import Outbox
-from tests.drivers.support import cashier
 
 PHONE = "79161234567"
 
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with ExitStack() as stack:
         if args.role == "atol-emulator":
+            from benchmarks.support.serving import live_server
             from drivers.atol import emulator
-            from tests.support.live_server import live_server
 
             _ready(stack.enter_context(live_server(emulator.create_app(emulator.AtolEmulator()))))
         elif args.role == "shtrih-emulator":
@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             # the cashier answers every prompt at once: the benchmark leaves the answer's time out
             stack.enter_context(cashier(service.prompts, PHONE))
             if args.role == "atol-proxy":
+                from benchmarks.support.serving import free_port
                 from drivers.atol.proxy import AtolProxyServer, ProxySettings
-                from tests.support.live_server import free_port
 
                 server = AtolProxyServer(
                     CheckoutHook(service), ProxySettings(upstream=args.upstream), port=free_port()

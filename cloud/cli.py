@@ -1,7 +1,8 @@
 """`echeck-cloud`: run the cloud service and administer tenants, stores, enrollment codes, head-office users,
 API keys and registers' tokens.
 
-Errors are one line on stderr with exit code 1 (2 for a wrong command line), never a traceback.
+Errors are one line on stderr with exit code 1 (2 for a wrong command line), never a traceback: the
+service functions raise `cloud.errors` classes, whose sentences are meant for the operator too.
 """
 
 import argparse
@@ -20,7 +21,7 @@ from cloud.accounts import tenants
 from cloud.db.engine import DATABASE_URL_ENV, make_engine
 from cloud.db.migrate import migrate
 from cloud.delivery import cli as delivery_cli
-from cloud.errors import CloudError
+from cloud.errors import CloudError, InvalidInput
 from cloud.fleet import enrollment
 from cloud.fleet.status import list_stores
 from cloud.logs import configure_logging, logging_config
@@ -34,10 +35,6 @@ from cloud.settings import (
     PUBLIC_URL_ENV,
     load_settings,
 )
-
-
-class CliError(Exception):
-    """Something the operator must fix; printed as one line."""
 
 
 def _out(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
@@ -183,7 +180,7 @@ def cmd_store_list(args: argparse.Namespace) -> None:
 
 def cmd_enroll_code(args: argparse.Namespace) -> None:
     if args.ttl_hours <= 0:
-        raise CliError("--ttl-hours must be positive")
+        raise InvalidInput("--ttl-hours must be positive")
     with _session(args) as session:
         issued = enrollment.issue_enrollment_code(session, args.store, timedelta(hours=args.ttl_hours))
     doc = {"code": issued.code, "store_id": issued.store_id, "expires_at": issued.expires_at.isoformat()}
@@ -316,10 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         verbose = args.command in ("serve", "worker", "delivery-worker")
         configure_logging(args.log_level if verbose else "warning", args.log_format)
         args.handler(args)
-    except CloudError as exc:
+    except CloudError as exc:  # something the operator must fix: one line
         print(f"echeck-cloud: {exc.detail}", file=sys.stderr)
         return 1
-    except (CliError, delivery_cli.DeliveryCliError, privacy_cli.PrivacyCliError, IdentityKeyError) as exc:
+    except (privacy_cli.PrivacyCliError, IdentityKeyError) as exc:
         print(f"echeck-cloud: {exc}", file=sys.stderr)
         return 1
     except sa.exc.ArgumentError as exc:

@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 class CloudError(Exception):
     """Something the cloud will not do for this request; the message is meant for the caller."""
 
-    status_code: ClassVar[int] = 500
+    status_code: int = 500  # a class's default; an instance may say more precisely (`BadReport`)
     code: ClassVar[str] = "internal_error"
 
     def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
@@ -41,6 +41,13 @@ class InvalidInput(CloudError):
 
     status_code = 422
     code = "invalid_value"
+
+
+class InvalidSetting(InvalidInput):
+    """A tenant setting that cannot be used (a cascade policy, a price, a channel's settings); the
+    sentence says what to fix. Raised by service functions for the API and the CLI alike."""
+
+    code = "invalid_setting"
 
 
 class Unauthorized(CloudError):
@@ -112,6 +119,33 @@ class RateLimited(CloudError):
 class ServiceUnavailable(CloudError):
     status_code = 503
     code = "unavailable"
+
+
+class BadReport(BadRequest):
+    """A provider's delivery report (callback) the cloud cannot accept: 400 malformed, 401 when its
+    signature or secret is wrong."""
+
+    code = "bad_report"
+
+    def __init__(self, detail: str, status_code: int = 400) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+
+
+class ProviderError(CloudError):
+    """A provider (SMTP, FCM, Viber, SMS.ru) did not take a message. Raised inside delivery's jobs, never
+    to a caller: transient ones are retried with backoff within the step's deadline."""
+
+    status_code = 502
+    code = "provider_error"
+
+    def __init__(
+        self, detail: str, transient: bool, retry_after_s: float | None = None, unregistered: bool = False
+    ) -> None:
+        super().__init__(detail)
+        self.transient = transient
+        self.retry_after_s = retry_after_s
+        self.unregistered = unregistered  # push: the device token is dead, forget it
 
 
 class ErrorBody(BaseModel):

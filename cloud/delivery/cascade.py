@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cloud.errors import InvalidSetting  # a policy that cannot be used; the sentence says what to fix
+
 MIN_DEADLINE_S = 15
 MAX_DEADLINE_S = 24 * 3600
 MAX_TRIES = 4
@@ -85,10 +87,6 @@ BILLED_AT = {
 }
 
 
-class PolicyError(ValueError):
-    """A tenant policy that cannot be used; the message says what to fix."""
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
     channel: Channel
@@ -98,7 +96,7 @@ class Step:
     def validated(self) -> "Step":
         """Tenant policies keep to 15 s–24 h per step (tests may build shorter steps directly)."""
         if not MIN_DEADLINE_S <= self.deadline_s <= MAX_DEADLINE_S:
-            raise PolicyError(
+            raise InvalidSetting(
                 f"{self.channel}: deadline {self.deadline_s:g} s is outside "
                 f"{MIN_DEADLINE_S}–{MAX_DEADLINE_S} s"
             )
@@ -120,18 +118,18 @@ def parse_policy(text: str) -> tuple[Step, ...]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         fields = part.split(":")
         if len(fields) not in (2, 3):
-            raise PolicyError(f"step {part!r}: write channel:deadline_s[:accepted|delivered|read]")
+            raise InvalidSetting(f"step {part!r}: write channel:deadline_s[:accepted|delivered|read]")
         try:
             channel = Channel(fields[0])
             success = Success(fields[2]) if len(fields) == 3 else Success.DELIVERED
             deadline = float(fields[1])
         except ValueError as exc:
-            raise PolicyError(f"step {part!r}: {exc}") from exc
+            raise InvalidSetting(f"step {part!r}: {exc}") from exc
         if any(s.channel is channel for s in steps):
-            raise PolicyError(f"channel {channel} appears twice")
+            raise InvalidSetting(f"channel {channel} appears twice")
         steps.append(Step(channel, deadline, success).validated())
     if not steps:
-        raise PolicyError("a policy needs at least one step")
+        raise InvalidSetting("a policy needs at least one step")
     return tuple(steps)
 
 

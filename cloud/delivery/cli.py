@@ -1,6 +1,7 @@
 """`echeck-cloud` commands of delivery: channels (set, list, policy, prices, disable).
 
-`cloud/cli.py` registers them with `add_commands`; errors become `DeliveryCliError`, printed as one line.
+`cloud/cli.py` registers them with `add_commands`; errors are the cloud's (`cloud.errors`), printed as one
+line.
 """
 
 import argparse
@@ -14,11 +15,8 @@ from cloud.db.engine import make_engine
 from cloud.db.migrate import migrate
 from cloud.delivery import config as delivery_config
 from cloud.delivery.cascade import DEFAULT_POLICY, Channel, format_policy
-from cloud.delivery.prices import PriceError, parse_prices
-
-
-class DeliveryCliError(Exception):
-    pass
+from cloud.delivery.prices import parse_prices
+from cloud.errors import InvalidSetting
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -45,38 +43,29 @@ def _settings(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise DeliveryCliError(f"--setting {key!r}: write KEY=VALUE")
+            raise InvalidSetting(f"--setting {key!r}: write KEY=VALUE")
         out[key] = value
     return out
 
 
 def cmd_channels_set(args: argparse.Namespace) -> None:
     with _session(args) as s:
-        try:
-            delivery_config.set_channel(
-                s, args.tenant, Channel(args.channel), _settings(args.setting or []), enabled=not args.disable
-            )
-            _print(args, delivery_config.describe(s, args.tenant))
-        except delivery_config.ConfigError as exc:
-            raise DeliveryCliError(str(exc)) from exc
+        delivery_config.set_channel(
+            s, args.tenant, Channel(args.channel), _settings(args.setting or []), enabled=not args.disable
+        )
+        _print(args, delivery_config.describe(s, args.tenant))
 
 
 def cmd_channels_list(args: argparse.Namespace) -> None:
     with _session(args) as s:
-        try:
-            _print(args, delivery_config.describe(s, args.tenant))
-        except delivery_config.ConfigError as exc:
-            raise DeliveryCliError(str(exc)) from exc
+        _print(args, delivery_config.describe(s, args.tenant))
 
 
 def cmd_channels_policy(args: argparse.Namespace) -> None:
     with _session(args) as s:
-        try:
-            prices = parse_prices(args.price or [])
-            delivery_config.set_policy(s, args.tenant, args.steps, prices)
-            _print(args, delivery_config.describe(s, args.tenant))
-        except (delivery_config.ConfigError, PriceError) as exc:
-            raise DeliveryCliError(str(exc)) from exc
+        prices = parse_prices(args.price or [])
+        delivery_config.set_policy(s, args.tenant, args.steps, prices)
+        _print(args, delivery_config.describe(s, args.tenant))
 
 
 def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], None]) -> None:

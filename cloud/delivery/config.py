@@ -13,13 +13,10 @@ from cloud.delivery.cascade import DEFAULT_POLICY, Channel, Step, format_policy,
 from cloud.delivery.channels.registry import redacted, validate_settings
 from cloud.delivery.models import DeliveryChannel, DeliverySettings
 from cloud.delivery.prices import merged
+from cloud.errors import NotFound
 from cloud.logs import event
 
 log = logging.getLogger("cloud.delivery")
-
-
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message says what to fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +31,7 @@ class TenantDelivery:
 def load(session: Session, tenant_id: int) -> TenantDelivery:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
-        raise ConfigError(f"tenant {tenant_id} does not exist")
+        raise NotFound(f"tenant {tenant_id} does not exist")
     settings = session.get(DeliverySettings, tenant_id)
     rows = session.exec(select(DeliveryChannel).where(DeliveryChannel.tenant_id == tenant_id))
     return TenantDelivery(
@@ -51,17 +48,14 @@ def set_channel(
 ) -> dict[str, Any]:
     """Create or replace a channel's settings (merged over the stored ones). Returns them redacted."""
     if session.get(Tenant, tenant_id) is None:
-        raise ConfigError(f"tenant {tenant_id} does not exist")
+        raise NotFound(f"tenant {tenant_id} does not exist")
     row = session.exec(
         select(DeliveryChannel).where(
             DeliveryChannel.tenant_id == tenant_id, DeliveryChannel.channel == channel
         )
     ).first()
     current = dict(row.settings) if row else {}
-    try:
-        clean = validate_settings(channel, {**current, **values})
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+    clean = validate_settings(channel, {**current, **values})
     if row is None:
         row = DeliveryChannel(tenant_id=tenant_id, channel=channel.value, settings=clean, updated_at=utcnow())
     row.settings, row.enabled, row.updated_at = clean, enabled, utcnow()
@@ -75,17 +69,14 @@ def set_policy(
     session: Session, tenant_id: int, policy: str | None = None, prices: dict[str, int] | None = None
 ) -> tuple[str, dict[str, int]]:
     if session.get(Tenant, tenant_id) is None:
-        raise ConfigError(f"tenant {tenant_id} does not exist")
+        raise NotFound(f"tenant {tenant_id} does not exist")
     row = session.get(DeliverySettings, tenant_id)
     if row is None:
         row = DeliverySettings(
             tenant_id=tenant_id, policy=format_policy(DEFAULT_POLICY), prices={}, updated_at=utcnow()
         )
     if policy is not None:
-        try:
-            row.policy = format_policy(parse_policy(policy))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        row.policy = format_policy(parse_policy(policy))
     if prices:
         row.prices = {**row.prices, **prices}
     row.updated_at = utcnow()

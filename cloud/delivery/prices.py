@@ -6,6 +6,7 @@ chain's 81% saving with 23% SMS and 9% Viber at 0.60 implies ≈1.40 (2 × 0.19 
 from typing import Any
 
 from cloud.delivery.cascade import Channel
+from cloud.errors import InvalidSetting
 
 OPERATOR = "operator"
 DEFAULT_PRICES: dict[str, int] = {
@@ -15,10 +16,6 @@ DEFAULT_PRICES: dict[str, int] = {
     Channel.SMS.value: 140,
     OPERATOR: 200,
 }
-
-
-class PriceError(ValueError):
-    pass
 
 
 def merged(stored: dict[str, Any] | None) -> dict[str, int]:
@@ -31,14 +28,14 @@ def parse_prices(items: list[str]) -> dict[str, int]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or name not in DEFAULT_PRICES:
-            raise PriceError(
+            raise InvalidSetting(
                 f"price {item!r}: write NAME=RUBLES with NAME one of {', '.join(DEFAULT_PRICES)}"
             )
         try:
             rub = float(value)
         except ValueError as exc:
-            raise PriceError(f"price {item!r}: {value!r} is not a number of rubles") from exc
+            raise InvalidSetting(f"price {item!r}: {value!r} is not a number of rubles") from exc
         if not 0 <= rub <= 100:
-            raise PriceError(f"price {item!r}: must be between 0 and 100 rubles")
+            raise InvalidSetting(f"price {item!r}: must be between 0 and 100 rubles")
         out[name] = round(rub * 100)
     return out

@@ -11,11 +11,8 @@ from cloud.accounts.models import Store
 from cloud.delivery import config as delivery_config
 from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.prices import OPERATOR
+from cloud.errors import NotFound
 from cloud.ingest.models import ReceiptRow
-
-
-class NotFound(LookupError):
-    pass
 
 
 def timeline(session: Session, tenant_id: int, receipt_id: int) -> dict[str, Any]:

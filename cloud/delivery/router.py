@@ -5,7 +5,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -16,8 +16,8 @@ from cloud.delivery import reports, service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels import BadReport, build_adapter
 from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep, WritingTenant
+from cloud.errors import NotFound, error_responses
 from cloud.logs import event
-from sync.protocol import Problem
 
 log = logging.getLogger("cloud.delivery")
 router = APIRouter(tags=["delivery"])
@@ -35,13 +35,10 @@ class OptOutIn(BaseModel):
 
 
 def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes, request: Request) -> Any:
-    try:
-        cfg = delivery_config.load(session, tenant_id)
-    except delivery_config.ConfigError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such tenant") from exc
+    cfg = delivery_config.load(session, tenant_id)
     settings = cfg.channels.get(channel)
     if settings is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"channel {channel} is not configured")
+        raise NotFound(f"channel {channel} is not configured")
     adapter = build_adapter(channel, settings, 0, None)  # type: ignore[arg-type]  # parsing needs no HTTP
     try:
         parsed = adapter.parse_report(body, request.headers, request.query_params)
@@ -56,7 +53,7 @@ def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes,
             reason=str(exc),
             size=len(body),
         )
-        raise HTTPException(exc.status_code, detail=str(exc)) from exc
+        raise
     return service.apply_reports(session, tenant_id, channel, parsed, cfg.prices, utcnow())
 
 
@@ -65,11 +62,11 @@ def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes,
     summary="Delivery reports from providers (e-mail events, Viber, SMS.ru)",
     description="Each provider's own format and signature. Unknown message ids are answered 200 and logged; "
     "malformed bodies 400; a wrong signature or secret 401. SMS.ru gets the `100` it expects.",
-    responses={400: {"model": Problem}, 401: {"model": Problem}, 404: {"model": Problem}},
+    responses=error_responses(400, 401, 404, 422),
 )
 async def provider_callback(tenant_id: int, channel: Channel, request: Request, session: SessionDep) -> Any:
     if channel not in CALLBACK_CHANNELS:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="push events come from the app backend")
+        raise NotFound("push events come from the app backend")
     body = await request.body()
     # The database work is blocking: off the event loop, so a burst of callbacks never stalls the server.
     outcome = await run_in_threadpool(_ingest_reports, session, tenant_id, channel, body, request)
@@ -82,7 +79,7 @@ async def provider_callback(tenant_id: int, channel: Channel, request: Request, 
     "/v1/delivery/app/events",
     summary="The retailer's app backend: a push was delivered to / opened on the device",
     description='`{"message_id": "projects/.../messages/...", "event": "delivered" | "opened"}` or a list.',
-    responses={400: {"model": Problem}, 401: {"model": Problem}},
+    responses=error_responses(400, 401, 403, 404),
 )
 async def app_events(request: Request, session: SessionDep, tenant: WritingTenant) -> Any:
     assert tenant.id is not None
@@ -91,45 +88,45 @@ async def app_events(request: Request, session: SessionDep, tenant: WritingTenan
     return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
 
 
-@router.post("/v1/delivery/app/devices", summary="Register a buyer's app installation for push")
+@router.post(
+    "/v1/delivery/app/devices",
+    summary="Register a buyer's app installation for push",
+    responses=error_responses(401, 403, 422),
+)
 def register_device(
     body: DeviceIn, session: SessionDep, tenant: WritingTenant, keys: IdentityKeysDep
 ) -> dict[str, bool]:
     assert tenant.id is not None
-    try:
-        return {"created": service.register_device(session, keys, tenant.id, body.contact, body.token)}
-    except service.DeliveryError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    return {"created": service.register_device(session, keys, tenant.id, body.contact, body.token)}
 
 
-@router.post("/v1/delivery/opt-outs", summary="A buyer asked not to get e-receipts (on one channel or any)")
+@router.post(
+    "/v1/delivery/opt-outs",
+    summary="A buyer asked not to get e-receipts (on one channel or any)",
+    responses=error_responses(401, 403, 422),
+)
 def opt_out(
     body: OptOutIn, session: SessionDep, tenant: WritingTenant, keys: IdentityKeysDep
 ) -> dict[str, str]:
     assert tenant.id is not None
-    try:
-        service.add_opt_out(session, keys, tenant.id, body.contact, body.channel)
-    except service.DeliveryError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    service.add_opt_out(session, keys, tenant.id, body.contact, body.channel)
     return {"status": "ok"}
 
 
 @router.get(
     "/v1/receipts/{receipt_id}/delivery",
     summary="A receipt's delivery timeline: every attempt, try, report and price",
-    responses={404: {"model": Problem}},
+    responses=error_responses(401, 404, 422),
 )
 def delivery_timeline(receipt_id: int, session: SessionDep, tenant: CurrentTenant) -> dict[str, Any]:
     assert tenant.id is not None
-    try:
-        return reports.timeline(session, tenant.id, receipt_id)
-    except reports.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    return reports.timeline(session, tenant.id, receipt_id)
 
 
 @router.get(
     "/v1/delivery/summary",
     summary="Per store and period: sent, delivered, opened, channel mix, cost, saving vs the operator",
+    responses=error_responses(401, 422),
 )
 def delivery_summary(
     session: SessionDep,

@@ -22,6 +22,7 @@ from cloud.delivery.config import TenantDelivery
 from cloud.delivery.jobs import STEP
 from cloud.delivery.message import new_link_token
 from cloud.delivery.models import AttemptRow, DeliveryRow, OptOut, PushDevice, ReportRow
+from cloud.errors import InvalidInput
 from cloud.ingest.models import ReceiptRow
 from cloud.logs import event
 from cloud.privacy.keys import IdentityKeys
@@ -30,10 +31,6 @@ from receipts.contact import ContactKind, InvalidContact
 
 log = logging.getLogger("cloud.delivery")
 ANY_CHANNEL = "*"
-
-
-class DeliveryError(ValueError):
-    """Bad input from a caller; the message says what is wrong."""
 
 
 def create_deliveries(session: Session, receipt_ids: Iterable[int], now: datetime) -> int:
@@ -80,13 +77,13 @@ def _contact(text: str) -> BuyerContact:
     try:
         return BuyerContact(ContactKind.EMAIL if "@" in text else ContactKind.PHONE, text)
     except InvalidContact as exc:
-        raise DeliveryError(str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
 
 
 def register_device(session: Session, keys: IdentityKeys, tenant_id: int, contact: str, token: str) -> bool:
     """The retailer's app backend says: this buyer (phone or e-mail) has the app with this FCM token."""
     if not 20 <= len(token) <= 512:
-        raise DeliveryError("token must be an FCM registration token (20–512 characters)")
+        raise InvalidInput("token must be an FCM registration token (20–512 characters)")
     buyer = _contact(contact)
     existing = session.exec(
         select(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token)

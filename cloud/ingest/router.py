@@ -2,14 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Body, Depends, Query
 
 from cloud.deps import CurrentRegister, IdentityKeysDep, ReportReader, SessionDep
+from cloud.errors import error_responses
 from cloud.events import MessageBus, get_bus
 from cloud.ingest import service
 from cloud.ingest.schemas import RECEIPT_EXAMPLE, ReceiptPage, StoredReceipt
 from cloud.settings import READ_PAGE_MAX
-from sync.protocol import PREFIX, BatchResult, Problem, ReceiptBatch
+from sync.protocol import PREFIX, BatchResult, ReceiptBatch
 
 router = APIRouter(tags=["ingest"])
 
@@ -24,10 +25,7 @@ router = APIRouter(tags=["ingest"])
         "different content: the first stays, the resend is kept for audit). Invalid ones are listed in "
         "`rejected` with their index in the batch and the reason; resending them will not help."
     ),
-    responses={
-        401: {"model": Problem, "description": "Missing or unknown register token"},
-        403: {"model": Problem, "description": "The register belongs to another store"},
-    },
+    responses=error_responses(401, 403, 413, 422),
 )
 def post_batch(
     store_id: int,
@@ -40,20 +38,14 @@ def post_batch(
     ],
     bus: Annotated[MessageBus, Depends(get_bus)],
 ) -> BatchResult:
-    try:
-        return service.ingest_batch(session, register, store_id, batch, keys, bus)
-    except service.WrongStore as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    return service.ingest_batch(session, register, store_id, batch, keys, bus)
 
 
 @router.get(
     PREFIX + "/stores/{store_id}/receipts",
     response_model=ReceiptPage,
     summary="A store's receipts, oldest first, paged by id",
-    responses={
-        401: {"model": Problem},
-        404: {"model": Problem, "description": "No such store for this tenant"},
-    },
+    responses=error_responses(401, 404, 422),
 )
 def get_receipts(
     store_id: int,
@@ -63,10 +55,7 @@ def get_receipts(
     limit: Annotated[int, Query(ge=1, le=READ_PAGE_MAX)] = 100,
 ) -> ReceiptPage:
     caller.require_store(store_id)  # a user scoped to other stores: 404, as for another tenant's store
-    try:
-        page = service.list_receipts(session, caller.tenant_id, store_id, after_id, limit)
-    except service.StoreNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    page = service.list_receipts(session, caller.tenant_id, store_id, after_id, limit)
     receipts = [
         StoredReceipt(
             id=row.id or 0,

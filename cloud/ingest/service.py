@@ -24,6 +24,7 @@ from sqlmodel import Session, func, select
 
 from cloud.accounts.models import Register, Store
 from cloud.db.types import utcnow
+from cloud.errors import Forbidden, NotFound
 from cloud.events import MessageBus, ReceiptStored
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import event
@@ -43,14 +44,6 @@ from sync.protocol import (
 log = logging.getLogger("cloud.ingest")
 
 KEY_COLUMNS = ("fn_serial", "fd_number", "fpd")
-
-
-class WrongStore(Exception):
-    """A register tried to write another store's receipts."""
-
-
-class StoreNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +173,7 @@ def ingest_batch(
     """Store what is valid, report what is not, and publish "receipt stored" for the new ones on `bus`.
     Contacts are stored under `keys`' keyed hash. Raises Forbidden when `store_id` is not the register's."""
     if register.store_id != store_id:
-        raise WrongStore(
+        raise Forbidden(
             f"register {register.id} is enrolled in store {register.store_id} and cannot write receipts "
             f"for store {store_id}"
         )
@@ -315,7 +308,7 @@ def list_receipts(
     """A store's receipts in id order after `after_id`. Another tenant's store is reported as not found."""
     store = session.get(Store, store_id)
     if store is None or store.tenant_id != tenant_id:
-        raise StoreNotFound(f"store {store_id} not found")
+        raise NotFound(f"store {store_id} not found")
     count = session.exec(
         select(func.count()).select_from(ReceiptRow).where(ReceiptRow.store_id == store_id)
     ).one()

@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -21,35 +20,16 @@ from cloud.fleet import enrollment
 from cloud.privacy.keys import IdentityKeys, load_identity_keys
 from sync.protocol import ENROLL_PATH
 from tests.support.live_server import live_server
+from tests.support.receipts import wire_receipt
 
-FN = "9251440300227597"
 PASSWORD = "correct horse battery"
 
-
-def wire_receipt(
-    fd: int, fpd: int | None = None, total: int = 5200, contact: dict[str, str] | None = None, **extra: Any
-) -> dict[str, Any]:
-    """A valid receipt as the wire carries it; `fd` makes it unique."""
-    doc: dict[str, Any] = {
-        "fiscal": {
-            "fn_serial": FN,
-            "fd_number": fd,
-            "fpd": fpd or 600000000 + fd,
-            "registration_number": "0001633468026797",
-            "shift_number": 363,
-            "receipt_number": fd % 1000,
-            "issued_at": "2026-11-23T14:27:00",
-            "calculation_type": 1,
-        },
-        "items": [{"name": "Milk 3.2%", "price": total, "quantity": "1", "total": total, "vat": "vat10"}],
-        "payments": [{"kind": "card", "amount": total}],
-        "total": total,
-        "contact": contact,
-        "loyalty_card": None,
-        "extra": {},
-    }
-    doc.update(extra)
-    return doc
+__all__ = [
+    "PASSWORD",
+    "Cloud",
+    "Registered",
+    "wire_receipt",
+]  # wire_receipt: the one factory, for the cloud's tests
 
 
 @dataclass

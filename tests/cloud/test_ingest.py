@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.logs import KeyValueFormatter
 from sync.protocol import BatchResult, ItemStatus, batch_path, receipts_path
-from tests.cloud.conftest import Cloud, wire_receipt
+from tests.cloud.conftest import Cloud
+from tests.support.receipts import wire_receipt
 
 PHONE = {"kind": "phone", "value": "+7 916 123-45-67"}
 

@@ -10,7 +10,8 @@ from cloud.bootstrap import bootstrap
 from cloud.ingest.models import ReceiptRow
 from cloud.ingest.service import ingest_batch
 from sync.protocol import ItemStatus, ReceiptBatch, batch_path
-from tests.cloud.conftest import Cloud, wire_receipt
+from tests.cloud.conftest import Cloud
+from tests.support.receipts import wire_receipt
 
 
 def test_500_receipts_in_a_handful_of_statements(cloud: Cloud) -> None:

@@ -19,9 +19,28 @@ def test_v1_paths_and_schemas_are_in_the_contract(tmp_path: object) -> None:
 
     schemas = doc["components"]["schemas"]
     wanted = {"EnrollRequest", "EnrollResponse", "ReceiptBatch", "BatchResult", "Accepted", "Rejected"}
-    wanted |= {"ItemStatus", "Heartbeat", "HeartbeatAck", "StoreList", "ReceiptPage", "Problem"}
+    wanted |= {"ItemStatus", "Heartbeat", "HeartbeatAck", "StoreList", "ReceiptPage", "ErrorBody"}
     assert wanted <= set(schemas), wanted - set(schemas)
     assert set(schemas["ItemStatus"]["enum"]) == {"stored", "duplicate", "conflict"}
     assert schemas["EnrollRequest"]["properties"]["code"]["examples"] == ["K7QF-9MZC"]
     security = doc["components"]["securitySchemes"]
     assert {"RegisterToken", "ApiKey", "HeadOfficeSession"} <= set(security)
+
+
+def test_ingest_and_delivery_routes_declare_their_error_answers_as_error_body(tmp_path: object) -> None:
+    """Each route says which errors it can answer, all in the one shape (`cloud.errors.ErrorBody`)."""
+    doc = create_app(f"sqlite:///{tmp_path}/c.db").openapi()
+    checked = 0
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            if not {"ingest", "delivery"} & set(op.get("tags", ())):
+                continue
+            errors = {code: r for code, r in op["responses"].items() if code.startswith(("4", "5"))}
+            assert "401" in errors, f"{method} {path} does not declare 401"
+            for code, answer in errors.items():
+                if code == "422" and "ErrorBody" not in str(answer):
+                    continue  # FastAPI's own validation error document where no body is declared
+                ref = answer["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorBody"), f"{method} {path} {code}: {ref}"
+            checked += 1
+    assert checked >= 7

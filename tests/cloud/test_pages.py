@@ -4,7 +4,8 @@ import sqlalchemy as sa
 
 from cloud.delivery.models import DeliveryRow
 from sync.protocol import batch_path
-from tests.cloud.conftest import Cloud, wire_receipt
+from tests.cloud.conftest import Cloud
+from tests.support.receipts import wire_receipt
 
 LANDING = "Zr4nd0m-landing0"
 

@@ -16,32 +16,11 @@ from pathlib import Path
 import httpx
 
 from demo import processes as p
-from receipts import Receipt
 from sync.outbox import Outbox
 from tests.faults.proxy import FaultProxy
-from tests.sync.factories import make_receipt
+from tests.support.receipts import close_body, make_receipt
 
 POS = "/pos/v1"
-
-
-def close_body(receipt: Receipt) -> dict:
-    f = receipt.fiscal
-    return {
-        "fiscal": {
-            "fn_serial": f.fn_serial,
-            "fd_number": f.fd_number,
-            "fpd": f.fpd,
-            "registration_number": f.registration_number,
-            "shift_number": f.shift_number,
-            "receipt_number": f.receipt_number,
-            "issued_at": f.issued_at.isoformat(),
-        },
-        "items": [
-            {"name": "Хлеб", "price": receipt.total, "quantity": "1", "total": receipt.total, "vat": "vat10"}
-        ],
-        "payments": [{"kind": "card", "amount": receipt.total}],
-        "total": receipt.total,
-    }
 
 
 @dataclass

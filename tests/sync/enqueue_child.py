@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from sync.outbox import Outbox
-from tests.sync.factories import make_receipt
+from tests.support.receipts import make_receipt
 
 
 def main() -> None:

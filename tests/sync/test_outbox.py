@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sync.outbox import Outbox, OutboxEntry, RejectedEntry
 from sync.protocol import receipt_from_wire
-from tests.sync.factories import make_receipt
+from tests.support.receipts import make_receipt
 
 
 def test_file_is_wal_with_full_sync_and_busy_timeout(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from sync.outbox import Outbox, OutboxWriteError, quarantined_files
 from sync.worker import OutcomeKind, SyncWorker
-from tests.sync.factories import make_receipt
+from tests.support.receipts import make_receipt
 from tests.sync.fake_peer import FakeCloud, status
 
 STORE = 7

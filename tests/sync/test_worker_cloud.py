@@ -10,8 +10,8 @@ import pytest
 
 from sync.outbox import Outbox
 from sync.worker import BearerToken, OutcomeKind, SyncWorker
+from tests.support.receipts import make_receipt
 from tests.sync.conftest import Cloud
-from tests.sync.factories import make_receipt
 from tests.sync.helpers import running, wait_for
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from sync.outbox import Outbox
 from sync.worker import BearerToken, OutcomeKind, SyncWorker
-from tests.sync.factories import make_receipt
+from tests.support.receipts import make_receipt
 from tests.sync.fake_peer import FakeCloud, Receipts, RudePeer, key_of, slow, status
 from tests.sync.helpers import Served, running, wait_for
 

@@ -14,6 +14,8 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.delivery.cascade import AttemptStatus, Channel
+from cloud.errors import BadReport as BadReport  # the adapters' errors, from the one error tree
+from cloud.errors import ProviderError as ProviderError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,26 +36,6 @@ class ProviderReport:
     status: AttemptStatus  # ACCEPTED (still on its way), DELIVERED, READ or FAILED
     at: datetime | None = None
     detail: str = ""
-
-
-class ProviderError(Exception):
-    """The provider did not take the message. Transient ones are retried (backoff, within the deadline)."""
-
-    def __init__(
-        self, message: str, transient: bool, retry_after_s: float | None = None, unregistered: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.retry_after_s = retry_after_s
-        self.unregistered = unregistered  # push: the device token is dead, forget it
-
-
-class BadReport(Exception):
-    """A delivery report we cannot accept: 400 (malformed) or 401 (signature/secret wrong)."""
-
-    def __init__(self, message: str, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 class ChannelSettings(BaseModel):

@@ -11,6 +11,7 @@ from cloud.delivery.channels.email import EmailChannel, EmailSettings
 from cloud.delivery.channels.push import PushChannel, PushSettings
 from cloud.delivery.channels.sms import SmsChannel, SmsSettings
 from cloud.delivery.channels.viber import ViberChannel, ViberSettings
+from cloud.errors import InvalidSetting
 
 SETTINGS_MODELS: dict[Channel, type[ChannelSettings]] = {
     Channel.EMAIL: EmailSettings,
@@ -23,17 +24,13 @@ SECRET_FIELDS = frozenset(
 )
 
 
-class SettingsError(ValueError):
-    pass
-
-
 def validate_settings(channel: Channel, values: dict[str, Any]) -> dict[str, Any]:
-    """The settings as they will be stored, or SettingsError saying which field is wrong (no values)."""
+    """The settings as they will be stored, or InvalidSetting saying which field is wrong (no values)."""
     try:
         return SETTINGS_MODELS[channel].model_validate(values).model_dump()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SettingsError(f"{channel} settings: {problems}") from exc
+        raise InvalidSetting(f"{channel} settings: {problems}") from exc
 
 
 def redacted(values: dict[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from cloud.delivery.cascade import Channel
 from cloud.jobs import Worker, WorkerOptions
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour
-from tests.cloud.conftest import Cloud, Registered, wire_receipt
+from tests.cloud.conftest import Cloud, Registered
 from tests.support.live_server import live_server
+from tests.support.receipts import wire_receipt
 
 EMAIL_SECRET = "mail-webhook-secret"
 VIBER_TOKEN = "viber-auth-token-1"

@@ -9,7 +9,6 @@ from cloud.delivery.cascade import (
     AttemptStatus,
     Channel,
     Delivery,
-    PolicyError,
     Status,
     Step,
     Success,
@@ -21,6 +20,7 @@ from cloud.delivery.cascade import (
     reported,
     send_failed,
 )
+from cloud.errors import InvalidSetting
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PHONE = frozenset({Channel.VIBER, Channel.SMS})
@@ -167,5 +167,5 @@ def test_rate_limit_deferral_gives_the_try_back() -> None:
 def test_policy_text_is_validated() -> None:
     assert parse_policy("email:900:accepted,sms:3600")[1] == Step(Channel.SMS, 3600, Success.DELIVERED)
     for bad in ("sms:5", "sms:90000", "fax:60", "sms:60,sms:90", "", "sms"):
-        with pytest.raises(PolicyError):
+        with pytest.raises(InvalidSetting):
             parse_policy(bad)
