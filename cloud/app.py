@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud.body_limit import BodyLimitMiddleware
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
@@ -60,6 +61,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(delivery_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
+    app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 
     install_error_handlers(app)
 
