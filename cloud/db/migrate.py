@@ -23,8 +23,23 @@ def migrate(url: str | None = None, engine: Engine | None = None) -> None:
     own = engine is None
     engine = engine or make_engine(url)
     try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "head")
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Rebuilding a table on SQLite (batch mode) drops the old one: with foreign keys enforced
+                # that would fail on every row referring to it. They are off for the migration only (the
+                # pragma is ignored inside a transaction, hence before it), and checked afterwards.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    command.upgrade(alembic_config(conn), "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise RuntimeError("the migration left rows whose foreign keys point nowhere")
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
     finally:
         if own:
             engine.dispose()
