@@ -6,12 +6,13 @@
   scan of two days of a register's receipts. Filled from `payload.extra.landing` for the last two days
   (older receipts are outside the landing's window anyway).
 - `delivery_channel.settings`: every credential encrypted with the cloud's key (`cloud.secret_key`).
+- `delivery_report_seen`: provider callback events remembered for a while, so a replay applies nothing.
 
 Revision ID: 0007_tenant_keys_landing_sealed
 Revises: 0004_delivery_report_lookup
 Create Date: 2026-11-30
 
-Written to match cloud/ingest/models.py (ReceiptRow); tests/cloud/test_migrations.py checks that they agree.
+Written to match cloud/ingest/models.py (ReceiptRow) and cloud/delivery/models.py (ReportSeen); tests/cloud/test_migrations.py checks that they agree.
 """
 
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ OLD_KEY = "uq_receipt_fn_serial_fd_number_fpd"
 NEW_KEY = "uq_receipt_tenant_id_fn_serial_fd_number_fpd"
 LANDING_INDEX = "ix_receipt_register_id_landing"
 # As they were when this migration was written (cloud/delivery/channels/registry.py may grow later).
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 SECRET_FIELDS = ("password", "access_token", "auth_token", "api_id", "callback_secret", "webhook_secret")
 
 
@@ -57,9 +59,27 @@ def upgrade() -> None:
     _rewrite_credentials(
         bind, lambda box, v: secret_key.encrypt(box, v) if not secret_key.is_encrypted(v) else v
     )
+    op.create_table(
+        "delivery_report_seen",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("event_key", sa.String(length=200), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name="fk_delivery_report_seen_tenant_id_tenant"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_delivery_report_seen"),
+        sa.UniqueConstraint(
+            "tenant_id", "channel", "event_key", name="uq_delivery_report_seen_tenant_id_channel_event_key"
+        ),
+    )
+    op.create_index("ix_delivery_report_seen_seen_at", "delivery_report_seen", ["seen_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_delivery_report_seen_seen_at", table_name="delivery_report_seen")
+    op.drop_table("delivery_report_seen")
     bind = op.get_bind()
     _rewrite_credentials(bind, secret_key.decrypt)
     op.drop_index(LANDING_INDEX, table_name="receipt")
