@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cloud.body_limit import BodyLimitMiddleware
@@ -18,6 +18,7 @@ from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.pages.router import router as pages_router
+from cloud.param_bounds import document_int_bounds, int_params_fit
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 
@@ -51,7 +52,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
             worker.close()
         app.state.engine.dispose()
 
-    app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="echeck cloud",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(int_params_fit)],  # every int path/query parameter fits in 64 bits, or 422
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.fleet_policy = FleetPolicy.from_env()
@@ -64,6 +71,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 
     install_error_handlers(app)
+    document_int_bounds(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:

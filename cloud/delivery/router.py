@@ -2,12 +2,13 @@
 The buyer's e-receipt page the messages link to lives in `cloud.pages`."""
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from cloud.db.types import utcnow
@@ -18,7 +19,7 @@ from cloud.delivery.channels import BadReport, build_adapter
 from cloud.deps import CurrentTenant, SessionDep
 from cloud.errors import BadRequest, NotFound, Unauthorized, error_responses
 from cloud.logs import event
-from sync.protocol import Problem
+from sync.protocol import Problem, WireId
 
 log = logging.getLogger("cloud.delivery")
 router = APIRouter(tags=["delivery"])
@@ -27,13 +28,24 @@ MAX_ID = 2**63 - 1
 
 
 class DeviceIn(BaseModel):
-    contact: str = Field(description="the buyer's phone or e-mail, as the app knows it")
-    token: str = Field(description="the app installation's FCM registration token")
+    contact: WireId = Field(max_length=320, description="the buyer's phone or e-mail, as the app knows it")
+    token: WireId = Field(min_length=1, max_length=512, description="the app installation's FCM token")
 
 
 class OptOutIn(BaseModel):
-    contact: str
+    contact: WireId = Field(max_length=320)
     channel: Channel | None = Field(None, description="one channel, or none for every channel")
+
+
+def _iso_datetime(value: Any) -> Any:
+    # Pydantic reads "0.5" or "1700000000" as a Unix time; a report period is written as a date-time.
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("write an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 
 
 class CallbackOutcome(BaseModel):
@@ -174,8 +186,8 @@ def delivery_timeline(receipt_id: int, session: SessionDep, tenant: CurrentTenan
 def delivery_summary(
     session: SessionDep,
     tenant: CurrentTenant,
-    since: Annotated[datetime | None, Query(description="default: 24 hours ago")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="ISO 8601; default: 24 hours ago")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="ISO 8601; default: now")] = None,
     store_id: int | None = None,
 ) -> dict[str, Any]:
     assert tenant.id is not None

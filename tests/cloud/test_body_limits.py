@@ -108,7 +108,14 @@ def test_the_inflated_size_counts_too(cloud: Cloud) -> None:
 
 def test_a_receipt_batch_may_be_larger_than_other_bodies(cloud: Cloud) -> None:
     reg = cloud.register()
-    receipts = [wire_receipt(fd, extra={"note": "x" * 2000}) for fd in range(1, 701)]
+    items = [
+        {"name": f"item {i} " + "x" * 110, "price": 100, "quantity": "1", "total": 100, "vat": "vat10"}
+        for i in range(10)
+    ]
+    receipts = [
+        wire_receipt(fd, total=1000, items=items, payments=[{"kind": "card", "amount": 1000}])
+        for fd in range(1, 701)
+    ]
     body = json.dumps({"receipts": receipts}).encode()
     assert DEFAULT_LIMIT < len(body) < limit_for(batch_path(reg.store_id))
     resp = cloud.http.post(
