@@ -244,7 +244,7 @@ def environment(db_url: str, delays: dict[str, float], processes: bool = False) 
             )
             b["mail"].callback_url, b["mail"].secret = f"{cb}/email", "mail-secret-1"
             b["viber"].callback_url = f"{cb}/viber"
-            b["sms"].callback_url = f"{cb}/sms?secret=sms-secret"
+            b["sms"].callback_url = f"{cb}/sms/sms-secret"
             b["push"].callback_url, b["push"].secret = f"{base}/v1/delivery/app/events", key
             yield Env(db_url, engine, http, base, tid, store.id, token, b, srv)
     finally:

@@ -6,11 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cloud.accounts.admin_web import router as admin_web_router
 from cloud.accounts.web import router as sign_in_router
+from cloud.body_limit import BodyLimitMiddleware
 from cloud.bootstrap import bootstrap
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
@@ -21,6 +22,7 @@ from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.router import router as pages_router
+from cloud.param_bounds import document_int_bounds, int_params_fit
 from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
@@ -62,7 +64,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
         runtime.close()
         engine.dispose()
 
-    app = FastAPI(title="echeck cloud", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="echeck cloud",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(int_params_fit)],  # every int path/query parameter fits in 64 bits, or 422
+    )
     app.state.settings = settings
     app.state.identity_keys = load_identity_keys(settings.database_url)
     app.state.engine = engine
@@ -77,9 +85,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
+    app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 
     install_error_handlers(app)
     install_web(app)  # static assets, security headers on HTML, sign-in redirects
+    document_int_bounds(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:

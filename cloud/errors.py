@@ -162,6 +162,16 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody} for code in status_codes}
 
 
+def json_error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """The same for a route whose success is not JSON (`response_class=PlainTextResponse`): FastAPI would
+    document its errors in the route's media type, but the error handler always answers JSON."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}  # in components through the routes above
+    return {
+        code: {"description": "Error", "content": {"application/json": {"schema": schema}}}
+        for code in status_codes
+    }
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",

@@ -7,6 +7,7 @@ Call sites pass facts as `extra={"fields": {...}}` (see `event`). Contacts are l
 import json
 import logging
 import logging.config
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,28 @@ def _kv_value(value: Any) -> str:
     if not text or any(c in text for c in ' "=\n'):
         return json.dumps(text, ensure_ascii=False)
     return text
+
+
+# Secrets that travel in URLs and so reach the access log: SMS.ru's callback path token (SMS.ru can only call
+# a URL), and any credential someone put in a query string. Literal prefixes: linear time like `redact`.
+_SECRET_PATH = re.compile(r"(/v1/delivery/callbacks/[^/\s]{1,20}/sms/)[^/\s?#\"]+")
+_SECRET_QUERY = re.compile(r"([?&](?:secret|token|api_key|api_id|password)=)[^&\s#\"]+", re.IGNORECASE)
+
+
+def mask_url_secrets(text: str) -> str:
+    return _SECRET_QUERY.sub(r"\1***", _SECRET_PATH.sub(r"\1***", text))
+
+
+class UrlSecretFilter(logging.Filter):
+    """Masks URL-borne secrets in the message and string extras; runs after `RedactingFilter`, which has
+    already merged the arguments into the message and bounded every string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_url_secrets(str(record.msg))
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {k: mask_url_secrets(v) if isinstance(v, str) else v for k, v in fields.items()}
+        return True
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -55,12 +78,15 @@ def logging_config(level: str = "info", fmt: str = "kv") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"echeck": formatter},
         # The safety net: whatever a call site forgot to mask is masked here.
-        "filters": {"redact": {"()": "receipts.redact.RedactingFilter"}},
+        "filters": {
+            "redact": {"()": "receipts.redact.RedactingFilter"},
+            "url_secrets": {"()": f"{UrlSecretFilter.__module__}.{UrlSecretFilter.__qualname__}"},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "echeck",
-                "filters": ["redact"],
+                "filters": ["redact", "url_secrets"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -3,14 +3,16 @@
 Starlette's GZipMiddleware compresses responses only, and FastAPI's documented way for requests (a custom
 `APIRoute` class) would have to be set on every capability's router; this small ASGI middleware does it
 once for the whole app. It inflates the body before anything reads it, and it is bounded: a body that
-inflates past `max_bytes` is refused with 413 (a gzip bomb costs us `max_bytes` of memory, no more).
-Requests without the header pass through untouched.
+inflates past the route's limit (`cloud.body_limit`, which also counts the compressed bytes as they arrive)
+is refused with 413 (a gzip bomb costs us that limit of memory, no more). Requests without the header pass
+through untouched.
 """
 
-import json
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from cloud.body_limit import SCOPE_KEY, send_error
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,15 +42,18 @@ class GzipRequestMiddleware:
             await self.app(scope, receive, send)
             return
         if encoding != b"gzip":
-            await _problem(send, 415, "unsupported Content-Encoding: send gzip or plain JSON")
+            detail = "unsupported Content-Encoding: send gzip or plain JSON"
+            await send_error(send, 415, detail, "unsupported_media_type")
             return
+        max_bytes = min(self.max_bytes, scope.get(SCOPE_KEY, self.max_bytes))
         try:
-            body = await self._inflate(receive)
+            body = await self._inflate(receive, max_bytes)
         except _TooLarge:
-            await _problem(send, 413, f"the inflated body is larger than {self.max_bytes} bytes")
+            detail = f"the inflated body is larger than this endpoint takes ({max_bytes} bytes)"
+            await send_error(send, 413, detail, "payload_too_large")
             return
         except zlib.error as exc:
-            await _problem(send, 400, f"the body is not valid gzip: {exc}")
+            await send_error(send, 400, f"the body is not valid gzip: {exc}", "bad_request")
             return
         kept = [(k, v) for k, v in headers if k not in (b"content-encoding", b"content-length")]
         scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
@@ -63,7 +68,7 @@ class GzipRequestMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _inflate(self, receive: Receive) -> bytes:
+    async def _inflate(self, receive: Receive, max_bytes: int) -> bytes:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16+: the gzip container, not raw zlib
         parts: list[bytes] = []
         size = 0
@@ -73,26 +78,14 @@ class GzipRequestMiddleware:
             if message["type"] == "http.disconnect":
                 raise zlib.error("the client went away before the body was complete")
             more = message.get("more_body", False)
-            chunk = inflater.decompress(message.get("body", b""), self.max_bytes - size + 1)
+            chunk = inflater.decompress(message.get("body", b""), max_bytes - size + 1)
             size += len(chunk)
-            if size > self.max_bytes or inflater.unconsumed_tail:
+            if size > max_bytes or inflater.unconsumed_tail:
                 raise _TooLarge
             parts.append(chunk)
         tail = inflater.flush()
-        if size + len(tail) > self.max_bytes:
+        if size + len(tail) > max_bytes:
             raise _TooLarge
         if not inflater.eof:
             raise zlib.error("truncated gzip stream")
         return b"".join([*parts, tail])
-
-
-async def _problem(send: Send, code: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": code,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -270,7 +270,7 @@ def configure_delivery(database_url: str, tenant_id: int, api_key: str, cloud_ur
         "smtp-control": {"callback_url": f"{callbacks}/email", "secret": "demo-mail-secret"},
         "fcm": {"callback_url": f"{cloud_url}/v1/delivery/app/events", "secret": api_key},
         "viber": {"callback_url": f"{callbacks}/viber"},
-        "smsru": {"callback_url": f"{callbacks}/sms?secret=demo-sms-secret"},
+        "smsru": {"callback_url": f"{callbacks}/sms/demo-sms-secret"},
     }
     for name, doc in behaviour.items():
         httpx.post(f"{local}:{ports[name]}/_fake/behaviour", json=doc, timeout=10).raise_for_status()

@@ -1,6 +1,6 @@
 """Fake mail server (aiosmtpd) plus the mail service's event webhook: after accepting a message it posts
 `{"events": [{"event": "delivered"|"bounced"|"clicked", "message_id", "timestamp"}]}` to `callback_url`,
-signed `X-Echeck-Signature: sha256=<hex HMAC-SHA256 of the body with secret>`.
+signed `X-Echeck-Signature: sha256=<hex HMAC-SHA256 of "<X-Echeck-Timestamp>." + body with secret>`.
 
 Its behaviour is set through a small control app (`/_fake/...`) served on its own HTTP port.
 """
@@ -52,12 +52,12 @@ async def _post(b: Behaviour, message_id: str, events: list[str]) -> None:
     assert b.callback_url
     doc = {"events": [{"event": e, "message_id": message_id, "timestamp": time.time()} for e in events]}
     body = json.dumps(doc).encode()
-    sig = hmac.new((b.secret or "").encode(), body, hashlib.sha256).hexdigest()
+    stamp = str(int(time.time()))
+    sig = hmac.new((b.secret or "").encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     http = b.http()
+    headers = {"Content-Type": "application/json", "X-Echeck-Timestamp": stamp}
     r = await http.post(
-        b.callback_url,
-        content=body,
-        headers={"Content-Type": "application/json", "X-Echeck-Signature": f"sha256={sig}"},
+        b.callback_url, content=body, headers={**headers, "X-Echeck-Signature": f"sha256={sig}"}
     )
     r.raise_for_status()
 

@@ -2,15 +2,30 @@
 
 JSON over HTTPS, batch endpoints, idempotent by the receipt's natural key (FN serial, FD number, FPD).
 Money is integer kopecks; times are ISO 8601 (fiscal times are the register's local time, naive).
-A batch carries each receipt as a plain object so that one malformed receipt is reported by its position
+A batch carries each receipt as a plain JSON value so that one malformed receipt is reported by its position
 instead of sinking the whole batch.
+
+What a database or a JSON encoder cannot hold is refused on the way in, naming the field: integers outside
+64 bits, NUL characters and lone UTF-16 surrogates in strings (PostgreSQL refuses the first, UTF-8 the
+second), over-long strings. In a receipt that rejects the receipt, not the batch; in an identifier
+(`agent_version`, `hostname`, ids) it is a 422; free diagnostic text in a heartbeat is cleaned and cut.
 """
 
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from receipts import Receipt
 
@@ -19,6 +34,44 @@ PREFIX = f"/{VERSION}"
 ENROLL_PATH = f"{PREFIX}/enroll"
 HEARTBEAT_PATH = f"{PREFIX}/registers/heartbeat"
 MAX_BATCH = 1000
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+MAX_LOYALTY_CARD = 64  # the cloud's column
+MAX_EXTRA_ENTRIES = 32
+MAX_EXTRA_KEY = 64
+MAX_EXTRA_VALUE = 1024
+MAX_WIRE_STRING = 4096  # any other string in a receipt (item names are 1..128 by the domain)
+_MAX_DEPTH = 8
+
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored, or None."""
+    bad = _BAD_CHARS.search(value)
+    if bad is None:
+        return None
+    return "contains a NUL character" if bad.group() == "\x00" else "contains a lone UTF-16 surrogate"
+
+
+def _clean_identifier(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _clean_text(value: Any) -> Any:
+    """Free diagnostic text: characters no database stores become U+FFFD instead of failing the request."""
+    return _BAD_CHARS.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _cut(limit: int) -> Any:
+    return BeforeValidator(lambda v: _clean_text(v)[:limit] if isinstance(v, str) else v)
+
+
+# An identifier: refused (422 naming the field) if it holds what no database stores.
+WireId = Annotated[str, AfterValidator(_clean_identifier)]
 
 
 def batch_path(store_id: int) -> str:
@@ -33,12 +86,64 @@ _RECEIPT = TypeAdapter(Receipt)
 
 
 def receipt_to_wire(receipt: Receipt) -> dict[str, Any]:
-    return _RECEIPT.dump_python(receipt, mode="json")
+    wire: dict[str, Any] = _RECEIPT.dump_python(receipt, mode="json")
+    return wire
 
 
 def receipt_from_wire(data: Any) -> Receipt:
     """Raises pydantic.ValidationError; `describe` turns it into one line for the sender."""
+    problems = wire_problems(data)
+    if problems:
+        raise ValidationError.from_exception_data("Receipt", problems)
     return _RECEIPT.validate_python(data)
+
+
+def _problem(loc: tuple[str | int, ...], message: str) -> InitErrorDetails:
+    return {"type": PydanticCustomError("wire_value", message), "loc": loc, "input": None}
+
+
+def wire_problems(data: Any) -> list[InitErrorDetails]:
+    """What in a receipt's JSON no database or encoder can hold, by field; empty when it is storable.
+    One linear pass; the first problem per field is enough for the sender."""
+    problems: list[InitErrorDetails] = []
+    if isinstance(data, dict):
+        card = data.get("loyalty_card")
+        if isinstance(card, str) and len(card) > MAX_LOYALTY_CARD:
+            problems.append(_problem(("loyalty_card",), f"at most {MAX_LOYALTY_CARD} characters"))
+        extra = data.get("extra")
+        if isinstance(extra, dict):
+            if len(extra) > MAX_EXTRA_ENTRIES:
+                problems.append(_problem(("extra",), f"at most {MAX_EXTRA_ENTRIES} entries"))
+            for key, value in extra.items():
+                if isinstance(value, str) and len(value) > MAX_EXTRA_VALUE and len(key) <= MAX_EXTRA_KEY:
+                    problems.append(_problem(("extra", key), f"at most {MAX_EXTRA_VALUE} characters"))
+    _walk(data, (), 0, problems)
+    return problems
+
+
+def _walk(value: Any, loc: tuple[str | int, ...], depth: int, problems: list[InitErrorDetails]) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            problems.append(_problem(loc, problem))
+        elif len(value) > MAX_WIRE_STRING:
+            problems.append(_problem(loc, f"at most {MAX_WIRE_STRING} characters"))
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            problems.append(_problem(loc, "must fit in 64 bits (below 2^63)"))
+    elif isinstance(value, dict | list):
+        if depth >= _MAX_DEPTH:
+            problems.append(_problem(loc, "nested too deep"))
+            return
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and (text_problem(key) or len(key) > MAX_EXTRA_KEY):
+                # The key itself cannot be echoed back (it may not even encode): name its parent.
+                problems.append(_problem(loc, "a field name is too long or holds a NUL or a lone surrogate"))
+                continue
+            _walk(item, (*loc, key), depth + 1, problems)
 
 
 def describe(exc: ValidationError) -> str:
@@ -54,9 +159,9 @@ class _Wire(BaseModel):
 
 
 class EnrollRequest(_Wire):
-    code: str = Field(min_length=4, max_length=64, examples=["K7QF-9MZC"])
-    hostname: str = Field(default="", max_length=255, examples=["store12-till3"])
-    agent_version: str = Field(default="", max_length=64, examples=["0.1.0"])
+    code: WireId = Field(min_length=4, max_length=64, examples=["K7QF-9MZC"])
+    hostname: WireId = Field(default="", max_length=255, examples=["store12-till3"])
+    agent_version: WireId = Field(default="", max_length=64, examples=["0.1.0"])
 
 
 class EnrollResponse(_Wire):
@@ -67,10 +172,11 @@ class EnrollResponse(_Wire):
 
 
 class ReceiptBatch(_Wire):
-    receipts: list[dict[str, Any]] = Field(
+    receipts: list[Any] = Field(
         min_length=1,
         max_length=MAX_BATCH,
-        description="Receipts as `receipts.Receipt` serializes them; each is validated on its own.",
+        description="Receipts as `receipts.Receipt` serializes them (JSON objects); each is validated on its "
+        "own, and one that is not valid is listed in `rejected` while the others are stored.",
     )
 
 
@@ -107,36 +213,38 @@ class Heartbeat(_Wire):
     reader), and an agent whose extended heartbeat gets 422 from an older cloud resends `HEARTBEAT_V1_FIELDS`.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
-    agent_version: str = ""
-    queue_depth: int = 0
-    rejected_count: int = 0
+    agent_version: WireId = Field(default="", max_length=64)
+    queue_depth: int = Field(default=0, ge=0, le=INT32_MAX)
+    rejected_count: int = Field(default=0, ge=0, le=INT32_MAX)
     oldest_unsynced_age_s: float | None = None
     last_sync_at: datetime | None = None
-    last_error: str | None = None
+    last_error: Annotated[str | None, _cut(1000)] = Field(default=None, description="cut to 1000 characters")
     register_time: datetime
     # --- optional additions --------------------------------------------------------------------------
-    instance_id: str | None = Field(
+    instance_id: WireId | None = Field(
         default=None,
         max_length=64,
         description="Made by the agent at its first start on a machine, kept in its data directory",
     )
-    session_id: str | None = Field(
+    session_id: WireId | None = Field(
         default=None,
         max_length=64,
         description="New at every agent start; two agents with one token show as alternating sessions",
     )
     heartbeat_interval_s: float | None = Field(default=None, gt=0, description="When to expect the next one")
-    outbox_bytes: int | None = Field(default=None, ge=0)
-    outbox_quota_bytes: int | None = Field(default=None, ge=0, description="Over it: an alarm, no drops")
-    outbox_recovered: list[str] = Field(
+    outbox_bytes: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    outbox_quota_bytes: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="Over it: an alarm, no drops"
+    )
+    outbox_recovered: list[Annotated[str, _cut(255)]] = Field(
         default_factory=list, max_length=20, description="Corrupt outbox files moved aside on the register"
     )
-    write_error: str | None = Field(
+    write_error: Annotated[str | None, BeforeValidator(_clean_text)] = Field(
         default=None, max_length=1000, description="Receipts cannot be queued now (e.g. disk full)"
     )
-    dead_letter: list[str] = Field(
+    dead_letter: list[Annotated[str, _cut(300)]] = Field(
         default_factory=list, max_length=20, description="Latest dead-lettered receipts: 'key: reason'"
     )
 

@@ -61,6 +61,12 @@ def cmd_channels_list(args: argparse.Namespace) -> None:
         _print(args, delivery_config.describe(s, args.tenant))
 
 
+def cmd_channels_rekey(args: argparse.Namespace) -> None:
+    with _session(args) as s:
+        rows = delivery_config.reencrypt_all(s)
+    print(f"{rows} channel(s) re-encrypted with the first key of ECHECK_SECRET_KEY")
+
+
 def cmd_channels_policy(args: argparse.Namespace) -> None:
     with _session(args) as s:
         prices = parse_prices(args.price or [])
@@ -86,11 +92,17 @@ def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], N
         metavar="KEY=VALUE",
         help="repeatable. email: host port sender username password starttls webhook_secret; push: base_url "
         "project_id access_token; viber: base_url auth_token sender_name; sms: base_url api_id sender "
-        "callback_secret; any: timeout_s rate_per_s. Secrets are stored in the database, shown redacted.",
+        "callback_secret; any: timeout_s rate_per_s. Secrets are stored encrypted, shown redacted.",
     )
     p.add_argument("--disable", action="store_true", help="keep the settings but stop using the channel")
     tenant(
         add("list", cmd_channels_list, "show the policy, prices and channels (secrets redacted)", channels)
+    )
+    add(
+        "rekey",
+        cmd_channels_rekey,
+        "after a key rotation: re-encrypt every credential with the first key of ECHECK_SECRET_KEY",
+        channels,
     )
     p = add("policy", cmd_channels_policy, "set the cascade order, per-step deadlines and prices", channels)
     tenant(p)

@@ -137,3 +137,17 @@ class ReportRow(CloudModel, table=True):
     attempt_id: int | None = _big_fk("delivery_attempt.id", nullable=True)
     effect: str = Field(max_length=12)
     received_at: datetime = timestamp_field()
+
+
+class ReportSeen(CloudModel, table=True):
+    """A provider callback's event, remembered for a while so that a replayed callback is not applied again.
+    Rows older than twice the replay window are pruned as new callbacks arrive (`cloud.delivery.replay`)."""
+
+    __tablename__ = "delivery_report_seen"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "channel", "event_key"), sa.Index(None, "seen_at"))
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: int = Field(foreign_key="tenant.id")
+    channel: str = Field(max_length=8)
+    event_key: str = Field(max_length=200)
+    seen_at: datetime = timestamp_field()

@@ -2,46 +2,70 @@
 The buyer's e-receipt page the messages link to lives in `cloud.pages`."""
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from cloud.db.types import utcnow
 from cloud.delivery import config as delivery_config
-from cloud.delivery import reports, service
+from cloud.delivery import replay, reports, service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels import BadReport, build_adapter
 from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep, WritingTenant
-from cloud.errors import NotFound, error_responses
+from cloud.errors import BadRequest, NotFound, Unauthorized, error_responses, json_error_responses
 from cloud.logs import event
+from sync.protocol import WireId
 
 log = logging.getLogger("cloud.delivery")
 router = APIRouter(tags=["delivery"])
-CALLBACK_CHANNELS = (Channel.EMAIL, Channel.VIBER, Channel.SMS)
+SIGNED_CALLBACK_CHANNELS = (Channel.EMAIL, Channel.VIBER)
+MAX_ID = 2**63 - 1
 
 
 class DeviceIn(BaseModel):
-    contact: str = Field(description="the buyer's phone or e-mail, as the app knows it")
-    token: str = Field(description="the app installation's FCM registration token")
+    contact: WireId = Field(max_length=320, description="the buyer's phone or e-mail, as the app knows it")
+    token: WireId = Field(min_length=1, max_length=512, description="the app installation's FCM token")
 
 
 class OptOutIn(BaseModel):
-    contact: str
+    contact: WireId = Field(max_length=320)
     channel: Channel | None = Field(None, description="one channel, or none for every channel")
 
 
-def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes, request: Request) -> Any:
+def _iso_datetime(value: Any) -> Any:
+    # Pydantic reads "0.5" or "1700000000" as a Unix time; a report period is written as a date-time.
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("write an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+
+class CallbackOutcome(BaseModel):
+    applied: int = Field(description="reports that moved a delivery on")
+    late: int = Field(description="reports of a delivery that had already moved past them")
+    unknown: int = Field(description="reports of message ids we do not know (kept, logged)")
+    replayed: int = Field(0, description="events seen before: a replayed or retried callback, not applied")
+
+
+def _ingest_reports(
+    session: Any, tenant_id: int, channel: Channel, body: bytes, request: Request
+) -> CallbackOutcome:
     cfg = delivery_config.load(session, tenant_id)
     settings = cfg.channels.get(channel)
     if settings is None:
         raise NotFound(f"channel {channel} is not configured")
     adapter = build_adapter(channel, settings, 0, None)  # type: ignore[arg-type]  # parsing needs no HTTP
+    now = utcnow()
     try:
-        parsed = adapter.parse_report(body, request.headers, request.query_params)
+        parsed = adapter.parse_report(body, request.headers, request.path_params, now)
     except BadReport as exc:
         event(
             log,
@@ -53,26 +77,62 @@ def _ingest_reports(session: Any, tenant_id: int, channel: Channel, body: bytes,
             reason=str(exc),
             size=len(body),
         )
-        raise
-    return service.apply_reports(session, tenant_id, channel, parsed, cfg.prices, utcnow())
+        if exc.status_code == 401:
+            raise Unauthorized(str(exc), scheme="Signature") from exc
+        raise BadRequest(str(exc)) from exc
+    fresh = replay.first_seen(session, tenant_id, channel, parsed, now)
+    outcome = service.apply_reports(session, tenant_id, channel, fresh, cfg.prices, now)
+    return CallbackOutcome(
+        applied=outcome.applied, late=outcome.late, unknown=outcome.unknown, replayed=len(parsed) - len(fresh)
+    )
+
+
+_CALLBACK_ERRORS = error_responses(400, 401, 404, 413)
 
 
 @router.post(
     "/v1/delivery/callbacks/{tenant_id}/{channel}",
-    summary="Delivery reports from providers (e-mail events, Viber, SMS.ru)",
-    description="Each provider's own format and signature. Unknown message ids are answered 200 and logged; "
-    "malformed bodies 400; a wrong signature or secret 401. SMS.ru gets the `100` it expects.",
-    responses=error_responses(400, 401, 404, 422),
+    summary="Delivery reports from providers that sign them (e-mail events, Viber)",
+    description="Each provider's own format and signature: a wrong or missing signature, or a signed time "
+    "more than 10 minutes from ours, is 401; an event seen before is not applied again (`replayed`). Unknown "
+    "message ids are answered 200 and logged; malformed bodies 400. SMS.ru has its own path (below).",
+    response_model=CallbackOutcome,
+    responses=_CALLBACK_ERRORS,
 )
-async def provider_callback(tenant_id: int, channel: Channel, request: Request, session: SessionDep) -> Any:
-    if channel not in CALLBACK_CHANNELS:
-        raise NotFound("push events come from the app backend")
+async def provider_callback(
+    tenant_id: Annotated[int, Path(ge=0, le=MAX_ID)], channel: Channel, request: Request, session: SessionDep
+) -> CallbackOutcome:
+    if channel not in SIGNED_CALLBACK_CHANNELS:
+        raise NotFound(
+            "push events come from the app backend (POST /v1/delivery/app/events); SMS.ru calls "
+            "/v1/delivery/callbacks/{tenant}/sms/{callback_secret}"
+        )
     body = await request.body()
     # The database work is blocking: off the event loop, so a burst of callbacks never stalls the server.
-    outcome = await run_in_threadpool(_ingest_reports, session, tenant_id, channel, body, request)
-    if channel is Channel.SMS:
-        return PlainTextResponse("100")
-    return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
+    return await run_in_threadpool(_ingest_reports, session, tenant_id, channel, body, request)
+
+
+@router.post(
+    "/v1/delivery/callbacks/{tenant_id}/sms/{token}",
+    summary="SMS.ru status callbacks (`data[]` lines), at the URL set in the SMS.ru account",
+    description="SMS.ru cannot sign its callbacks and only calls a URL: `token` is the tenant's "
+    "`callback_secret`, an unguessable path segment that the cloud's logs mask. Answered `100` as SMS.ru "
+    "expects; an event seen before is not applied again.",
+    response_class=PlainTextResponse,
+    responses={
+        **json_error_responses(400, 401, 404, 413),
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
+)
+async def smsru_callback(
+    tenant_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+    token: Annotated[str, Path(max_length=200)],
+    request: Request,
+    session: SessionDep,
+) -> PlainTextResponse:
+    body = await request.body()
+    await run_in_threadpool(_ingest_reports, session, tenant_id, Channel.SMS, body, request)
+    return PlainTextResponse("100")
 
 
 @router.post(
@@ -84,8 +144,7 @@ async def provider_callback(tenant_id: int, channel: Channel, request: Request, 
 async def app_events(request: Request, session: SessionDep, tenant: WritingTenant) -> Any:
     assert tenant.id is not None
     body = await request.body()
-    outcome = await run_in_threadpool(_ingest_reports, session, tenant.id, Channel.PUSH, body, request)
-    return {"applied": outcome.applied, "late": outcome.late, "unknown": outcome.unknown}
+    return await run_in_threadpool(_ingest_reports, session, tenant.id, Channel.PUSH, body, request)
 
 
 @router.post(
@@ -131,8 +190,8 @@ def delivery_timeline(receipt_id: int, session: SessionDep, tenant: CurrentTenan
 def delivery_summary(
     session: SessionDep,
     tenant: CurrentTenant,
-    since: Annotated[datetime | None, Query(description="default: 24 hours ago")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="ISO 8601; default: 24 hours ago")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="ISO 8601; default: now")] = None,
     store_id: int | None = None,
 ) -> dict[str, Any]:
     assert tenant.id is not None

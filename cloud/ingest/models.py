@@ -14,14 +14,21 @@ from cloud.db.types import BigId, Json
 
 
 class ReceiptRow(CloudModel, table=True):
-    """One fiscal receipt, stored once per natural key (FN serial, FD number, FPD)."""
+    """One fiscal receipt, stored once per tenant and natural key (FN serial, FD number, FPD).
+
+    The tenant is part of the key: a key is unique worldwide only if every sender tells the truth, and a
+    register of another retailer that posts this tenant's key first must neither block the genuine receipt
+    (it would be a "conflict", never delivered) nor learn that the key exists ("duplicate").
+    """
 
     __tablename__ = "receipt"
     __table_args__ = (
-        sa.UniqueConstraint("fn_serial", "fd_number", "fpd"),
+        sa.UniqueConstraint("tenant_id", "fn_serial", "fd_number", "fpd"),
         # The read endpoint pages a store's receipts by id; tenant reports scan by tenant and time.
         sa.Index(None, "store_id", "id"),
         sa.Index(None, "tenant_id", "received_at"),
+        # The popup's QR landing finds a register's receipt by the token the agent put in `extra.landing`.
+        sa.Index(None, "register_id", "landing"),
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
@@ -39,6 +46,7 @@ class ReceiptRow(CloudModel, table=True):
     contact_hash: str | None = Field(default=None, max_length=64, index=True)
     contact_value: str | None = Field(default=None, max_length=320)  # raw: delivery needs it
     loyalty_card: str | None = Field(default=None, max_length=64)
+    landing: str | None = Field(default=None, max_length=32)  # extra.landing: the popup's QR token
     payload: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))
     content_hash: str = Field(max_length=64)
     received_at: datetime = timestamp_field()

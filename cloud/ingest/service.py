@@ -1,4 +1,5 @@
-"""Batch ingest of receipts from registers, idempotent on the natural key (FN serial, FD number, FPD).
+"""Batch ingest of receipts from registers, idempotent per tenant on the natural key (FN serial, FD number,
+FPD): what another tenant's registers send never makes this tenant's receipt a duplicate or a conflict.
 
 A batch of N receipts costs a fixed handful of statements: one multi-row INSERT .. ON CONFLICT DO NOTHING
 RETURNING (what it returns is what is new), one SELECT of the keys that were already there, one INSERT of
@@ -44,6 +45,7 @@ from sync.protocol import (
 log = logging.getLogger("cloud.ingest")
 
 KEY_COLUMNS = ("fn_serial", "fd_number", "fpd")
+UNIQUE_COLUMNS = ("tenant_id", *KEY_COLUMNS)  # the receipt table's unique key
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +115,17 @@ def _row(item: _Valid, register: Register, now: Any, keys: IdentityKeys) -> dict
         "contact_hash": keys.hash(contact.value) if contact else None,
         "contact_value": contact.value if contact else None,
         "loyalty_card": r.loyalty_card,
+        "landing": _landing(r),
         "payload": item.wire,
         "content_hash": item.content_hash,
         "received_at": now,
     }
+
+
+def _landing(receipt: Receipt) -> str | None:
+    """The popup's QR token (`extra.landing`), kept in its own indexed column for the landing page."""
+    value = receipt.extra.get("landing")
+    return value if isinstance(value, str) and 1 <= len(value) <= 32 else None
 
 
 # Columns that differ per receipt, with their PostgreSQL types; the rest are one value per batch.
@@ -131,6 +140,7 @@ _PG_COLUMNS = (
     ("contact_hash", "text"),
     ("contact_value", "text"),
     ("loyalty_card", "text"),
+    ("landing", "text"),
     ("content_hash", "text"),
     ("payload", "jsonb"),
 )
@@ -140,7 +150,7 @@ _PG_INSERT = sa.text(
     f"SELECT :tenant_id, :store_id, :register_id, {_PG_NAMES}, :received_at "
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
     + ", ".join(f"{name} {kind}" for name, kind in _PG_COLUMNS)
-    + ") ON CONFLICT (fn_serial, fd_number, fpd) DO NOTHING RETURNING id, fn_serial, fd_number, fpd"
+    + f") ON CONFLICT ({', '.join(UNIQUE_COLUMNS)}) DO NOTHING RETURNING id, fn_serial, fd_number, fpd"
 )
 
 
@@ -196,7 +206,7 @@ def ingest_batch(
         else:
             stmt = (
                 _dialect_insert(session, table)
-                .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
+                .on_conflict_do_nothing(index_elements=list(UNIQUE_COLUMNS))
                 .returning(table.c.id, table.c.fn_serial, table.c.fd_number, table.c.fpd)
             )
             # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" sends few multi-row INSERTs, not N.
@@ -210,7 +220,9 @@ def ingest_batch(
     if known:
         cols = [table.c[c] for c in KEY_COLUMNS]
         rows = session.execute(
-            sa.select(table.c.id, *cols, table.c.content_hash).where(sa.tuple_(*cols).in_(known))
+            sa.select(table.c.id, *cols, table.c.content_hash).where(
+                table.c.tenant_id == tenant_id, sa.tuple_(*cols).in_(known)
+            )
         )
         for rid, fn, fd, fpd, chash in rows:
             ids[(fn, fd, fpd)] = rid

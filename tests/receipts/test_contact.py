@@ -148,3 +148,22 @@ def test_cheap_path_equals_full_path_for_every_three_digit_code() -> None:
     for code in range(1000):
         for line in ("0000000", "1234567", "9999999", "5550101"):
             _check_cheap_path(f"7{code:03d}{line}")
+
+
+def test_redaction_bounds_what_is_logged_and_masks_a_contact_at_the_cut() -> None:
+    from receipts.redact import MAX_LOGGED_CHARS
+
+    text = "x" * (MAX_LOGGED_CHARS - 5) + " 8 (916) 123-45-67 " + "y" * 10_000
+    out = redact(text)
+    assert len(out) <= MAX_LOGGED_CHARS + len("…[cut]")
+    assert out.endswith("…[cut]")
+    assert "123-45" not in out
+    assert "916" not in out
+    # The log filter applies the same bound to every string it sees, nested ones included.
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "hb", None, None)
+    record.fields = {"last_error": "a@b.ru " + "z" * 100_000, "dead_letter": ["k: 79161234567"]}
+    RedactingFilter().filter(record)
+    fields = record.fields
+    assert len(fields["last_error"]) <= MAX_LOGGED_CHARS + 10
+    assert fields["last_error"].startswith("a***@b.ru")
+    assert fields["dead_letter"] == ["k: +7 *** ***-45-67"]

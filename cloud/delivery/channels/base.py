@@ -8,8 +8,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,12 +30,17 @@ class Message:
     reference: str  # ours, e.g. "d42s1": lets a provider's report or log line be traced back
 
 
+# A signed callback older (or newer) than this is refused: a captured callback cannot be replayed later.
+REPLAY_WINDOW = timedelta(minutes=10)
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderReport:
     message_id: str
     status: AttemptStatus  # ACCEPTED (still on its way), DELIVERED, READ or FAILED
     at: datetime | None = None
     detail: str = ""
+    event_key: str = ""  # one provider event, remembered so that a replay of it applies nothing
 
 
 class ChannelSettings(BaseModel):
@@ -48,7 +53,7 @@ class ChannelSettings(BaseModel):
 
 
 class ChannelAdapter(Protocol):
-    channel: Channel
+    channel: ClassVar[Channel]
     price: int  # kopecks per billed message, from the tenant's price table
 
     def send(self, message: Message) -> str:
@@ -56,9 +61,10 @@ class ChannelAdapter(Protocol):
         ...
 
     def parse_report(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], params: Mapping[str, str], now: datetime
     ) -> list[ProviderReport]:
-        """Verify and parse one callback request; raises BadReport."""
+        """Verify and parse one callback request; raises BadReport. `params` are the callback path's
+        parameters (SMS.ru's secret path token); query strings are never read (they end up in logs)."""
         ...
 
 
@@ -72,6 +78,13 @@ def check_hmac(secret: str, body: bytes, given: str | None) -> None:
     given = given.removeprefix("sha256=")
     if not hmac.compare_digest(hmac_hex(secret, body), given.strip().lower()):
         raise BadReport("signature does not match", 401)
+
+
+def check_fresh(at: datetime, now: datetime) -> None:
+    """A signed time outside the replay window: an old callback sent again, or a clock far off."""
+    if abs(now - at) > REPLAY_WINDOW:
+        minutes = int(REPLAY_WINDOW.total_seconds() // 60)
+        raise BadReport(f"the callback's signed time is more than {minutes} minutes from ours: refused", 401)
 
 
 def status_error(kind: str, status_code: int, text: str) -> ProviderError:

@@ -1,9 +1,12 @@
 """E-mail over SMTP (standard library): HTML + plain text with the e-receipt link.
 
 Plain SMTP says only "accepted"; bounces, opens and clicks come back through the mail service's event
-webhook as JSON `{"events": [{"event": "delivered"|"bounced"|"opened"|"clicked", "message_id", "timestamp"}]}`
-signed `X-Echeck-Signature: sha256=<hex HMAC-SHA256 of the body with webhook_secret>`. A pixel "opened" is
-counted as delivered only: Apple Mail pre-fetches pixels without a human (REFERENCE.md); a click is "read".
+webhook as JSON `{"events": [{"event": "delivered"|"bounced"|"opened"|"clicked", "message_id", "timestamp",
+"event_id" (optional)}]}` with `X-Echeck-Timestamp: <unix seconds>` and `X-Echeck-Signature: sha256=<hex
+HMAC-SHA256 of "<timestamp>." + body with webhook_secret>`. The signed timestamp must be within
+`REPLAY_WINDOW` of our clock and each event is applied once (`cloud.delivery.replay`): no replays.
+A pixel "opened" is counted as delivered only: Apple Mail pre-fetches pixels without a human
+(REFERENCE.md); a click is "read".
 """
 
 import json
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -23,6 +27,7 @@ from cloud.delivery.channels.base import (
     Message,
     ProviderError,
     ProviderReport,
+    check_fresh,
     check_hmac,
 )
 
@@ -47,7 +52,7 @@ class EmailSettings(ChannelSettings):
 
 
 class EmailChannel:
-    channel = Channel.EMAIL
+    channel: ClassVar[Channel] = Channel.EMAIL
 
     def __init__(self, settings: EmailSettings, price: int) -> None:
         self.settings = settings
@@ -82,9 +87,15 @@ class EmailChannel:
         return msgid.strip("<>")
 
     def parse_report(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], params: Mapping[str, str], now: datetime
     ) -> list[ProviderReport]:
-        check_hmac(self.settings.webhook_secret, body, headers.get("x-echeck-signature"))
+        stamp = headers.get("x-echeck-timestamp", "").strip()
+        if not stamp.isdigit() or len(stamp) > 12:
+            raise BadReport("missing X-Echeck-Timestamp header (unix seconds, signed with the body)", 401)
+        check_hmac(
+            self.settings.webhook_secret, stamp.encode() + b"." + body, headers.get("x-echeck-signature")
+        )
+        check_fresh(datetime.fromtimestamp(int(stamp), UTC), now)
         try:
             doc = json.loads(body)
             events = doc["events"]
@@ -93,9 +104,9 @@ class EmailChannel:
                 if e.get("event") not in EVENTS:
                     continue
                 at = datetime.fromtimestamp(float(e["timestamp"]), UTC) if e.get("timestamp") else None
-                out.append(
-                    ProviderReport(str(e["message_id"]).strip("<>"), EVENTS[e["event"]], at, e["event"])
-                )
+                message_id = str(e["message_id"]).strip("<>")
+                key = str(e.get("event_id") or f"{message_id}:{e['event']}:{e.get('timestamp')}")
+                out.append(ProviderReport(message_id, EVENTS[e["event"]], at, e["event"], event_key=key))
             return out
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
             raise BadReport(f"not an e-mail event document: {type(exc).__name__}") from exc

@@ -7,6 +7,7 @@ FCM itself reports nothing back; the retailer's app backend tells us "delivered"
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 import httpx
@@ -67,7 +68,7 @@ class PushChannel:
         raise ProviderError(f"FCM answered {r.status_code} {code}", transient=r.status_code >= 500)
 
     def parse_report(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], params: Mapping[str, str], now: datetime
     ) -> list[ProviderReport]:
         try:
             doc = json.loads(body)

@@ -2,8 +2,10 @@
 
 Send: `/sms/send?api_id&to&msg&json=1` → `{"status": "OK", "sms": {"7916...": {"status": "OK", "status_code":
 100, "sms_id"}}, "balance"}`. Status callbacks: POST form fields `data[]`, each
-`sms_status\\n<sms_id>\\n<code>\\n<unix time>`; the answer must be `100`. SMS.ru does not sign callbacks, so
-the callback URL set in the SMS.ru account carries our secret: `...?secret=<callback_secret>`.
+`sms_status\\n<sms_id>\\n<code>\\n<unix time>`; the answer must be `100`. SMS.ru does not sign callbacks
+and only calls the URL set in the account, so that URL carries an unguessable per-tenant token in its path:
+`/v1/delivery/callbacks/{tenant}/sms/{callback_secret}`. Never in the query string (it used to be, and was
+logged); the cloud's logs mask that path segment (`cloud.logs`). Each (sms id, code, time) is applied once.
 """
 
 import hmac
@@ -81,9 +83,10 @@ class SmsChannel:
         return str(sms["sms_id"])
 
     def parse_report(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], params: Mapping[str, str], now: datetime
     ) -> list[ProviderReport]:
-        if not hmac.compare_digest(query.get("secret", ""), self.settings.callback_secret):
+        given = params.get("token", "").encode()
+        if not hmac.compare_digest(given, self.settings.callback_secret.encode()):
             raise BadReport("callback secret does not match", 401)
         try:
             form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
@@ -99,11 +102,9 @@ class SmsChannel:
                 continue  # SMS.ru also posts callbacks about calls and replies
             try:
                 _, sms_id, code, ts = parts[:4]
-                out.append(
-                    ProviderReport(
-                        sms_id, CODES[int(code)], datetime.fromtimestamp(int(ts), UTC), f"code {code}"
-                    )
-                )
-            except (ValueError, KeyError) as exc:
+                at = datetime.fromtimestamp(int(ts), UTC)
+                key = f"{sms_id}:{code}:{ts}"
+                out.append(ProviderReport(sms_id, CODES[int(code)], at, f"code {code}", event_key=key))
+            except (ValueError, KeyError, OverflowError, OSError) as exc:
                 raise BadReport(f"bad sms_status line: {type(exc).__name__}") from exc
         return out

@@ -3,7 +3,8 @@
 Send: `POST /pa/send_message`, header `X-Viber-Auth-Token`, `{"receiver", "type": "text", "text"}` →
 `{"status": 0, "status_message": "ok", "message_token"}`. Callbacks: `{"event": "delivered"|"seen"|"failed",
 "timestamp" (ms), "message_token", "user_id"}`, signed `X-Viber-Content-Signature` (hex HMAC-SHA256 of
-the body with the auth token).
+the body with the auth token). The signed timestamp must be within `REPLAY_WINDOW` of our clock, and each
+(message, event, timestamp) is applied once (`cloud.delivery.replay`): a captured callback cannot be replayed.
 """
 
 import json
@@ -22,6 +23,7 @@ from cloud.delivery.channels.base import (
     Message,
     ProviderError,
     ProviderReport,
+    check_fresh,
     check_hmac,
     status_error,
 )
@@ -76,16 +78,22 @@ class ViberChannel:
         return str(body["message_token"])
 
     def parse_report(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], params: Mapping[str, str], now: datetime
     ) -> list[ProviderReport]:
         check_hmac(self.settings.auth_token, body, headers.get("x-viber-content-signature"))
         try:
             doc = json.loads(body)
             event = doc["event"]
-            if event not in EVENTS:  # subscribed, webhook, conversation_started ...: not about delivery
-                return []
-            at = datetime.fromtimestamp(int(doc["timestamp"]) / 1000, UTC) if "timestamp" in doc else None
-            detail = str(doc.get("desc", event))[:100]
-            return [ProviderReport(str(doc["message_token"]), EVENTS[event], at, detail)]
-        except (ValueError, KeyError, TypeError) as exc:
+            at = datetime.fromtimestamp(int(doc["timestamp"]) / 1000, UTC)
+        except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
             raise BadReport(f"not a Viber callback: {type(exc).__name__}") from exc
+        check_fresh(at, now)
+        if event not in EVENTS:  # subscribed, webhook, conversation_started ...: not about delivery
+            return []
+        try:
+            token = str(doc["message_token"])
+        except (KeyError, TypeError) as exc:
+            raise BadReport(f"not a Viber callback: {type(exc).__name__}") from exc
+        detail = str(doc.get("desc", event))[:100]
+        key = f"{token}:{event}:{doc['timestamp']}"
+        return [ProviderReport(token, EVENTS[event], at, detail, event_key=key)]

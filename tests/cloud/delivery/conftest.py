@@ -156,7 +156,7 @@ def configure(session: Session, tenant_id: int, f: Fakes, base_url: str, policy:
         delivery_config.set_policy(session, tenant_id, policy)
     f.mail.callback_url, f.mail.secret = f"{cb}/email", EMAIL_SECRET
     f.viber.callback_url = f"{cb}/viber"
-    f.sms.callback_url = f"{cb}/sms?secret={SMS_SECRET}"
+    f.sms.callback_url = f"{cb}/sms/{SMS_SECRET}"
     f.push.callback_url = f"{base_url}/v1/delivery/app/events"
 
 

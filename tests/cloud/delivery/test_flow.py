@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -65,16 +66,24 @@ def test_garbage_reports_get_clear_answers_change_nothing_and_log_no_contact(
         sig = signature if signature is not None else hmac_hex(VIBER_TOKEN, body)
         return http.post(f"{cb}/viber", content=body, headers={"X-Viber-Content-Signature": sig})
 
-    delivered = {"event": "delivered", "timestamp": 1, "message_token": int(token), "user_id": "79160000005"}
+    now_ms = int(time.time() * 1000)
+    delivered = {
+        "event": "delivered",
+        "timestamp": now_ms,
+        "message_token": int(token),
+        "user_id": "79160000005",
+    }
     assert viber(b"{not json").status_code == 400
     assert viber(delivered, signature="0" * 64).status_code == 401
     assert viber(delivered, signature="").status_code == 401
     assert viber({"event": "delivered"}).status_code == 400  # no message_token
     unknown = viber({**delivered, "message_token": 999}).json()
-    assert unknown == {"applied": 0, "late": 0, "unknown": 1}
-    sms = http.post(f"{cb}/sms", params={"secret": "wrong"}, data={"data[]": "sms_status\n1\n103\n1"})
+    assert unknown == {"applied": 0, "late": 0, "unknown": 1, "replayed": 0}
+    sms = http.post(f"{cb}/sms/wrong-secret", data={"data[]": "sms_status\n1\n103\n1"})
     assert sms.status_code == 401
-    sms = http.post(f"{cb}/sms", params={"secret": SMS_SECRET}, data={"data[]": "sms_status\nnope\n103\n1"})
+    # The secret in the query string (how it used to travel, and got logged) opens nothing.
+    assert http.post(f"{cb}/sms", params={"secret": SMS_SECRET}, data={"data[]": "x"}).status_code == 404
+    sms = http.post(f"{cb}/sms/{SMS_SECRET}", data={"data[]": "sms_status\nnope\n103\n1"})
     assert sms.status_code == 200
     assert sms.text == "100"
     assert (
@@ -89,10 +98,10 @@ def test_garbage_reports_get_clear_answers_change_nothing_and_log_no_contact(
     )
     assert http.post("/v1/delivery/callbacks/999/viber", content=b"{}").status_code == 404
     assert rig.timeline(ids[0])["delivery"]["status"] == "waiting"  # nothing changed
-    assert viber(delivered).json() == {"applied": 1, "late": 0, "unknown": 0}
+    assert viber(delivered).json() == {"applied": 1, "late": 0, "unknown": 0, "replayed": 0}
     assert rig.timeline(ids[0])["delivery"]["status"] == "delivered"
-    again = viber(delivered).json()  # a duplicate report: recorded, changes nothing
-    assert again == {"applied": 0, "late": 1, "unknown": 0}
+    again = viber(delivered).json()  # the same callback again: a replay, applies nothing
+    assert again == {"applied": 0, "late": 0, "unknown": 0, "replayed": 1}
     logged = "\n".join(r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records)
     assert "report.refused" in logged
     assert "report.unknown_message" in logged

@@ -1,7 +1,7 @@
 """Privacy: consent records with the texts shown, and the erasure log.
 
 Revision ID: 0008_privacy
-Revises: 0006_accounts
+Revises: 0007_tenant_keys_landing_sealed
 Create Date: 2026-11-30
 
 Written to match cloud/privacy/models.py; tests/cloud/test_migrations.py checks that they agree. Existing
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008_privacy"
-down_revision: str | None = "0006_accounts"
+down_revision: str | None = "0007_tenant_keys_landing_sealed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

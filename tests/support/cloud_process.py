@@ -1,0 +1,63 @@
+"""`echeck-cloud serve` as a real process on a free port, for tests that look at the server from outside."""
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.live_server import free_port
+
+CLI = str(Path(sys.executable).with_name("echeck-cloud"))
+
+
+@contextmanager
+def cloud_process(database_url: str, log: Path, *args: str) -> Iterator[tuple[str, int]]:
+    """Yields (base URL, pid of the serving process); `--workers 1` serves in that very process."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                CLI,
+                "--database-url",
+                database_url,
+                "serve",
+                "--port",
+                str(port),
+                "--no-delivery-worker",
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "echeck-cloud serve did not answer: " + log.read_text()
+                time.sleep(0.1)
+        yield base, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def peak_rss_kb(pid: int) -> int:
+    """The process's high-water mark of resident memory (VmHWM), in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM for pid {pid}")
