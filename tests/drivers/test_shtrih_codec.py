@@ -82,6 +82,7 @@ def test_request_encodes_to_the_vector_and_back(request_: c.Request, wire: str) 
 
 def test_reference_trace_answer_is_error_0x50() -> None:
     [token] = LinkParser().feed(H("02 02 25 50 77"))
+    assert isinstance(token, Frame)
     answer = c.Answer.decode(token.payload)
     assert (answer.code, answer.error) == (0x25, 0x50)
     assert error_text(0x50) == "printing the result of the previous command"
