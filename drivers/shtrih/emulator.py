@@ -174,7 +174,7 @@ class EmulatedRegister:
         if self._open is None:
             if not self.shift_open:
                 return 0x61, b""
-            self._open = OpenDocument(request.RECEIPT_TYPE, request.calculation_type)
+            self._open = OpenDocument(request.receipt_type, request.calculation_type)
         elif self._open.operation is not request.calculation_type:
             return 0x5E, b""
         self._open.items.append(request)

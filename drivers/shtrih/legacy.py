@@ -12,7 +12,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar, Self
 
-from drivers.shtrih.commands import ADMIN_PASSWORD, MalformedCommand, PasswordOnly, Request, from_le, le
+from drivers.shtrih.commands import (
+    ADMIN_PASSWORD,
+    MalformedCommand,
+    OpenReceipt,
+    PasswordOnly,
+    Request,
+    from_le,
+    le,
+)
 from receipts import CalculationType, VatRate
 
 TEXT_SIZE = 40
@@ -98,8 +106,6 @@ class Registration(Request):
     text: str = ""
     password: int = ADMIN_PASSWORD
     SIZE: ClassVar[int | None] = 59
-    RECEIPT_TYPE: ClassVar[int]  # the 0x8D receipt type this registration opens
-    OPERATION: ClassVar[CalculationType]
 
     def data(self) -> bytes:
         if len(self.taxes) != 4:
@@ -128,8 +134,13 @@ class Registration(Request):
         return cls(Decimal(quantity), price, taxes=(GROUP_OF_VAT[VatRate(vat)], 0, 0, 0), text=text)
 
     @property
+    def receipt_type(self) -> int:
+        """The 0x8D receipt type this registration opens and fits: 0x80 sale, 0x81 buy, 0x82/0x83 returns."""
+        return self.CODE - 0x80
+
+    @property
     def calculation_type(self) -> CalculationType:
-        return self.OPERATION
+        return OpenReceipt(receipt_type=self.receipt_type).calculation_type
 
     # the same reading as 0xFF46's, so the tap turns either into receipt items
     @property
@@ -148,29 +159,21 @@ class Registration(Request):
 @dataclass(frozen=True)
 class Sale(Registration):
     CODE: ClassVar[int] = 0x80
-    RECEIPT_TYPE: ClassVar[int] = 0
-    OPERATION: ClassVar[CalculationType] = CalculationType.SALE
 
 
 @dataclass(frozen=True)
 class Buy(Registration):
     CODE: ClassVar[int] = 0x81
-    RECEIPT_TYPE: ClassVar[int] = 1
-    OPERATION: ClassVar[CalculationType] = CalculationType.EXPENSE
 
 
 @dataclass(frozen=True)
 class ReturnSale(Registration):
     CODE: ClassVar[int] = 0x82
-    RECEIPT_TYPE: ClassVar[int] = 2
-    OPERATION: ClassVar[CalculationType] = CalculationType.SALE_RETURN
 
 
 @dataclass(frozen=True)
 class ReturnBuy(Registration):
     CODE: ClassVar[int] = 0x83
-    RECEIPT_TYPE: ClassVar[int] = 3
-    OPERATION: ClassVar[CalculationType] = CalculationType.EXPENSE_RETURN
 
 
 @dataclass(frozen=True)

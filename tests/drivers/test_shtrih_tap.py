@@ -151,7 +151,7 @@ def sell_legacy(
     state = lg.ShortStateAnswer.decode(run(pos, lg.ShortState()).data)
     assert state.mode & 0x0F == lg.MODE_SHIFT_OPEN
     if open_first:
-        run(pos, c.OpenReceipt(receipt_type=items[0].RECEIPT_TYPE))
+        run(pos, c.OpenReceipt(receipt_type=items[0].receipt_type))
     time.sleep(0.2)  # the cashier scans the goods; meanwhile the popup asks for the contact
     for item in items:
         run(pos, item)
