@@ -81,7 +81,11 @@ class TapCore:
         self._to_device = to_device
         self._to_pos = to_pos
         self._read_device = read_device
-        self._executor = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tap-hook")
+        # The sale's events reach the hook in the order the tap saw them, on one thread: a POS's own contact
+        # (0xFF0C) and the close come microseconds apart, and the close must not overtake the contact.
+        # Asking the cashier blocks (up to the ask timeout), so it runs beside them, on a pool.
+        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tap-events")
+        self._asks = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tap-ask")
         self.tracker = SaleTracker(lambda: "shtrih-" + uuid.uuid4().hex[:12])
         self._pos_parser = LinkParser()
         self._dev_parser = LinkParser()
@@ -263,18 +267,19 @@ class TapCore:
         for event in events:
             match event:
                 case Opened(sale_id=sale_id):
-                    self._answer = self._executor.submit(self._open_and_ask, sale_id)
+                    started = self._events.submit(self._guard, self.hook.sale_started, sale_id)
+                    self._answer = self._asks.submit(self._ask_when_open, started, sale_id)
                 case PosContact(sale_id=sale_id, contact=contact):
-                    self._executor.submit(self._guard, self.hook.contact_from_pos, sale_id, contact)
+                    self._events.submit(self._guard, self.hook.contact_from_pos, sale_id, contact)
                 case Fiscalized(sale_id=sale_id, sale=sale):
                     self._answer = None
-                    self._executor.submit(self._guard, self.hook.sale_fiscalized, sale_id, sale)
+                    self._events.submit(self._guard, self.hook.sale_fiscalized, sale_id, sale)
                 case Cancelled(sale_id=sale_id):
                     self._answer = None
-                    self._executor.submit(self._guard, self.hook.sale_cancelled, sale_id)
+                    self._events.submit(self._guard, self.hook.sale_cancelled, sale_id)
 
-    def _open_and_ask(self, sale_id: str) -> BuyerContact | None:
-        self._guard(self.hook.sale_started, sale_id)
+    def _ask_when_open(self, started: "Future[BuyerContact | None]", sale_id: str) -> BuyerContact | None:
+        started.result()  # the agent knows the sale before the cashier is asked about it
         return self._guard(self.hook.ask_contact, sale_id, self.settings.ask_timeout_s)
 
     @staticmethod
@@ -287,7 +292,10 @@ class TapCore:
         return result if isinstance(result, BuyerContact) else None
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Every event the tap saw reaches the hook (printed receipts are queued); waiting asks are not."""
+        self._asks.shutdown(wait=False, cancel_futures=True)
+        self._events.shutdown(wait=True)
+        self._asks.shutdown(wait=True)
 
 
 class _DeviceView:
