@@ -81,9 +81,11 @@ class TapCore:
         self._to_device = to_device
         self._to_pos = to_pos
         self._read_device = read_device
-        # The sale's events reach the hook in the order the tap saw them, on one thread: a POS's own contact
-        # (0xFF0C) and the close come microseconds apart, and the close must not overtake the contact.
-        # Asking the cashier blocks (up to the ask timeout), so it runs beside them, on a pool.
+        # What the POS did to a sale (its own contact, the close, a cancel) reaches the hook in the order the
+        # tap saw it, on one thread: a POS's 0xFF0C and its close come microseconds apart, and the close
+        # must not overtake the contact. Opening and asking the cashier blocks (up to the ask timeout) and
+        # must not wait behind the last receipt's durable write, so it runs beside them, on a pool; the
+        # hook opens a sale late when an event comes first.
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tap-events")
         self._asks = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tap-ask")
         self.tracker = SaleTracker(lambda: "shtrih-" + uuid.uuid4().hex[:12])
@@ -267,8 +269,7 @@ class TapCore:
         for event in events:
             match event:
                 case Opened(sale_id=sale_id):
-                    started = self._events.submit(self._guard, self.hook.sale_started, sale_id)
-                    self._answer = self._asks.submit(self._ask_when_open, started, sale_id)
+                    self._answer = self._asks.submit(self._open_and_ask, sale_id)
                 case PosContact(sale_id=sale_id, contact=contact):
                     self._events.submit(self._guard, self.hook.contact_from_pos, sale_id, contact)
                 case Fiscalized(sale_id=sale_id, sale=sale):
@@ -278,8 +279,8 @@ class TapCore:
                     self._answer = None
                     self._events.submit(self._guard, self.hook.sale_cancelled, sale_id)
 
-    def _ask_when_open(self, started: "Future[BuyerContact | None]", sale_id: str) -> BuyerContact | None:
-        started.result()  # the agent knows the sale before the cashier is asked about it
+    def _open_and_ask(self, sale_id: str) -> BuyerContact | None:
+        self._guard(self.hook.sale_started, sale_id)
         return self._guard(self.hook.ask_contact, sale_id, self.settings.ask_timeout_s)
 
     @staticmethod
