@@ -59,6 +59,15 @@ VECTORS = [
         "02 3c 82 01 00 00 00 f4 01 00 00 00 94 a7 00 00 00 01 01 00 00 00 ca ee f4 e5" + " 00" * 36 + " 4c",
     ),
     (
+        # a buy (expense) of 1.25 × 100.00 in department 2, tax row 4 (without VAT), administrator's password
+        lg.Buy(Decimal("1.25"), 10000, 2, (4, 0, 0, 0), "Тара"),
+        "02 3c 81 1e 00 00 00 e2 04 00 00 00 10 27 00 00 00 02 04 00 00 00 d2 e0 f0 e0" + " 00" * 36 + " 56",
+    ),
+    (
+        lg.ReturnBuy(Decimal(3), 150, 0),  # 3 × 1.50 returned, department 0, no tax, no text
+        "02 3c 83 1e 00 00 00 b8 0b 00 00 00 96 00 00 00 00 00 00 00 00 00" + " 00" * 40 + " 84",
+    ),
+    (
         lg.CloseReceipt((20000, 0, 0, 0), password=1),  # 200.00 in cash
         "02 47 85 01 00 00 00 20 4e 00 00 00" + " 00" * 15 + " 00 00" + " 00" * 4 + " 00" * 40 + " ad",
     ),
@@ -228,6 +237,9 @@ def test_legacy_items_read_as_receipt_items() -> None:
     assert (milk.taxes, milk.vat, milk.total, milk.name) == ((2, 0, 0, 0), VatRate.VAT10, 13485, "Молоко")
     assert milk.calculation_type is CalculationType.SALE
     assert lg.ReturnSale().calculation_type is CalculationType.SALE_RETURN
+    assert (lg.Buy().receipt_type, lg.Buy().calculation_type) == (1, CalculationType.EXPENSE)
+    back = lg.ReturnBuy()
+    assert (back.receipt_type, back.calculation_type) == (3, CalculationType.EXPENSE_RETURN)
     assert lg.Sale(taxes=(0, 0, 0, 0)).vat is VatRate.NONE  # no tax row: without VAT
     with pytest.raises(ValueError, match="3 decimals"):
         lg.Sale(Decimal("0.0005"), 100).encode()
