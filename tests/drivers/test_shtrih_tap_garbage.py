@@ -3,15 +3,18 @@
 Drives `TapCore` in-process (the relay logic without threads) with hypothesis-generated chunks from both
 sides: random bytes mixed with real frames of both command sets (opening a receipt, items, the device's
 OK, closes that open the tap's windows with a silent device, bad LRCs, cut frames); then real POS
-sessions of both command sets, cut into random chunks, against the register emulator.
+sessions of both command sets, cut into random chunks, against the register emulator; then the read after
+a legacy close when the POS never acknowledges it, or the register stays silent.
 """
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -264,3 +267,77 @@ def test_hook_calls_keep_the_order_the_tap_saw_them_in(tmp_path: Path) -> None:
     outbox.close()
     assert len(rows) == sales
     assert [row["contact"] and row["contact"]["value"] for row in rows] == ["pos@example.ru"] * sales
+
+
+@pytest.mark.parametrize("then", ["next frame", "quiet line"])
+def test_a_pos_that_never_acknowledges_the_close_still_gets_its_receipt_read(
+    tmp_path: Path, then: str
+) -> None:
+    """No ACK after 0x85's answer: the tap reads FD/FPD before the POS's next frame, or once the line is
+    quiet, and the POS's bytes still reach the register unchanged."""
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    core: TapCore | None = None
+    line = Line(lambda: core.own_bytes if core else 0)
+    quiet = dataclasses.replace(SESSION, close_wait_s=0.0, read_after_s=0.0)
+    core = TapCore(
+        CheckoutHook(CheckoutService(outbox)), line.to_device, bytearray().extend, line.read_device, quiet
+    )
+    sent = bytearray()
+
+    def pos_sends(raw: bytes) -> None:
+        sent.extend(raw)
+        core.from_pos(raw)
+        reply, line.for_pos = bytes(line.for_pos), bytearray()
+        core.from_device(reply)
+
+    receipt = Receipt(
+        True, [lg.Sale.with_vat(Decimal(1), 5000, VatRate.VAT20)], True, False, False, False, False
+    )
+    try:
+        for request in script(receipt):
+            pos_sends(encode_frame(request.encode()))
+            if not isinstance(request, lg.CloseReceipt):
+                pos_sends(b"\x06")
+        assert 0xFF0A not in line.register.commands  # no ACK yet: the register's answer may still be wanted
+        if then == "next frame":
+            pos_sends(encode_frame(lg.ShortState().encode()))
+        else:
+            core.tick()
+    finally:
+        core.close()
+    codes = line.register.commands
+    assert codes[codes.index(0x85) + 1 : codes.index(0x85) + 3] == [0xFF01, 0xFF0A]
+    assert bytes(line.pos_at_device) == bytes(sent)
+    [row] = [entry.payload for entry in outbox.pending(10)]
+    outbox.close()
+    doc = line.register.journal[-1]
+    assert (row["fiscal"]["fd_number"], row["fiscal"]["fpd"]) == (doc.fd_number, doc.fpd)
+
+
+def test_a_silent_register_after_a_legacy_close_costs_three_tries_then_the_till_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No answer to the tap's reads: three tries (each bounded by the link's timeouts), an error in the log
+    naming the receipt, nothing queued with made-up fiscal data, and every POS byte relayed."""
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    fast = dataclasses.replace(FAST, read_after_s=0.0)
+    to_device: list[bytes] = []
+    hook = CheckoutHook(CheckoutService(outbox))
+    core = TapCore(hook, to_device.append, bytearray().extend, lambda _t: b"", fast)
+    pos = [SALE, CLOSE_LEGACY, b"\x06", encode_frame(lg.ShortState().encode()), b"\x06", CANCEL]
+    try:
+        core.from_pos(pos[0])
+        core.from_device(SALE_OK)
+        core.from_pos(pos[1])
+        core.from_device(CLOSE_LEGACY_OK)
+        for raw in pos[2:]:
+            core.from_pos(raw)
+    finally:
+        core.close()
+    assert core.tracker.printed is None
+    assert "could not be read from the register: not queued" in caplog.text
+    reached = b"".join(to_device)
+    assert is_subsequence(b"".join(pos), reached)
+    assert len(reached) == len(b"".join(pos)) + core.own_bytes
+    assert outbox.pending(10) == []
+    outbox.close()
