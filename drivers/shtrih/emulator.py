@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 OPERATOR = bytes([30])  # the operator's number in answers: the system administrator
 FLAGS = 0x0292  # receipt paper present (bits 1 and 7), sums with 2 decimals (bit 4), receipt lever down (9)
 # type 0 (a cash register), protocol 1.13; the model number is the emulator's own
+SUBMODE_PRINTING = 5
+STATE_QUERIES = (legacy.ShortState, legacy.FullState, legacy.DeviceType)  # answered while printing too
 DEVICE_TYPE = legacy.DeviceTypeAnswer(0, 0, 1, 13, 0xF0, 0, "ШТРИХ-М-01Ф (эмулятор)")
 
 
@@ -78,6 +80,8 @@ class EmulatedRegister:
     journal: list[PrintedDocument] = field(default_factory=list)
     commands: list[int] = field(default_factory=list)  # every command code received, in order
     fail_next: int = 0  # answer the next command with this error code (0x50, 0x6B, ...)
+    printing_after_close: int = 0  # commands after each close answered 0x50 "still printing" (not states)
+    _printing: int = 0
     serial_number: int = 12345678  # the register's own (not the FN's) serial, as 0x11 reports it
     inn_number: int = 7701234567
     document_number: int = 100  # the register's running document counter (0x11)
@@ -94,6 +98,9 @@ class EmulatedRegister:
         if self.fail_next:
             error, self.fail_next = self.fail_next, 0
             return c.Answer(code, error).encode()
+        if self._printing and not isinstance(request, STATE_QUERIES):
+            self._printing -= 1
+            return c.Answer(code, 0x50).encode()
         if request is None:
             return c.Answer(code, 0x37).encode()
         error, data = self._execute(request)
@@ -208,6 +215,7 @@ class EmulatedRegister:
             tuple(payments),
         )
         self.journal.append(doc)
+        self._printing = self.printing_after_close
         return 0, paid - total, doc
 
     def _mode(self) -> int:
@@ -217,7 +225,8 @@ class EmulatedRegister:
 
     def _short_state(self) -> legacy.ShortStateAnswer:
         operations = len(self._open.items) if self._open else 0
-        return legacy.ShortStateAnswer(30, FLAGS, self._mode(), 0, operations, 0x9C, 0xBC)
+        submode = SUBMODE_PRINTING if self._printing else 0
+        return legacy.ShortStateAnswer(30, FLAGS, self._mode(), submode, operations, 0x9C, 0xBC)
 
     def _full_state(self) -> legacy.FullStateAnswer:
         return legacy.FullStateAnswer(

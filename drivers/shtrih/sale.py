@@ -90,9 +90,11 @@ class PrintedSale:
     payments: tuple[int, ...]  # cash first, then the electronic ones
     receipt_number: int  # in the shift, as counted when it closed
     failed_reads: int = 0
+    busy_reads: int = 0
 
 
 READ_ATTEMPTS = 3  # reads of a printed receipt's FD/FPD before the tap gives up on queuing it
+BUSY_READS = 1200  # ... while the register says it is still printing: one a POS frame or a quiet 50 ms
 
 
 class SaleTracker:
@@ -148,13 +150,17 @@ class SaleTracker:
             log.warning("device answer the tap cannot read: %s", exc)
             return []
 
-    def read_failed(self) -> None:
-        """The tap could not read the printed receipt's FD/FPD this time; after a few tries it gives up."""
+    def read_failed(self, *, busy: bool = False) -> None:
+        """The tap could not read the printed receipt's FD/FPD this time; after a few tries it gives up.
+        A register still busy printing it is tried much longer (each try is one short exchange)."""
         printed = self.printed
         if printed is None:
             return
-        printed.failed_reads += 1
-        if printed.failed_reads >= READ_ATTEMPTS:
+        if busy:
+            printed.busy_reads += 1
+        else:
+            printed.failed_reads += 1
+        if printed.failed_reads >= READ_ATTEMPTS or printed.busy_reads >= BUSY_READS:
             self.printed = None
             log.error(
                 "receipt %s printed but its FD and FPD could not be read from the register: not queued",

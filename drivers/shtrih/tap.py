@@ -48,6 +48,9 @@ from receipts import BuyerContact
 log = logging.getLogger(__name__)
 CLOSE_V2 = (0xFF, 0x45)
 CLOSE_LEGACY = legacy.CloseReceipt.CODE
+# "still printing the previous command", "waiting for the continue-printing command": the register is busy
+# with the receipt just closed, not failing; the read is tried again and does not count as a failure
+BUSY = frozenset({0x50, 0x58})
 
 
 @dataclass(frozen=True)
@@ -209,10 +212,7 @@ class TapCore:
             if self.tracker.needs_contact():
                 contact = self._await_contact()
                 if contact is not None:
-                    self._exchange(client, c.SendTlv(c.buyer_contact_tlv(contact)))
-                    if self.tracker.sale is not None:
-                        self.tracker.sale.contact_injected = True
-                    log.info("buyer contact sent to the register", extra={"contact": contact.masked})
+                    self._send_contact(client, contact)
             ident = self.tracker.identity
             if ident.fn_serial is None:
                 self._exchange(client, c.FnStatus())
@@ -224,31 +224,41 @@ class TapCore:
             log.error("register did not answer the tap before the close: %s; the POS's close goes on", exc)
         self.stray_device_bytes += bytes(client._rx)
 
+    def _send_contact(self, client: LinkClient, contact: BuyerContact) -> None:
+        """Tag 1008 into the open receipt; a refused one is not counted as sent (tried again before the
+        POS's next close)."""
+        sent = self._exchange(client, c.SendTlv(c.buyer_contact_tlv(contact))).ok
+        if sent and self.tracker.sale is not None:
+            self.tracker.sale.contact_injected = True
+            log.info("buyer contact sent to the register", extra={"contact": contact.masked})
+
     # -- the read after a legacy close -------------------------------------------------------------------
     def _read_fiscal_data(self) -> None:
         """The receipt 0x85 just printed is the fiscal storage's last document: its number from the FN
         status (0xFF01), then the document itself (0xFF0A) for FD, FPD and time."""
         printed = self.tracker.printed
         client = LinkClient(_DeviceView(self), self.settings.link)
+        busy = False
         try:
-            status = self._exchange(client, c.FnStatus())
-            if status is not None:
-                last_fd = c.FnStatusAnswer.decode(status.data).last_fd
-                self._exchange(client, c.FindDocument(last_fd))
+            answer = self._exchange(client, c.FnStatus())
+            if answer.ok:
+                last_fd = c.FnStatusAnswer.decode(answer.data).last_fd
+                answer = self._exchange(client, c.FindDocument(last_fd))
+            busy = answer.error in BUSY
         except (LinkError, c.MalformedCommand) as exc:
             log.error("register did not give the legacy receipt's FD/FPD: %s; trying again", exc)
         self.stray_device_bytes += bytes(client._rx)
         if printed is not None and self.tracker.printed is printed:
-            self.tracker.read_failed()
+            self.tracker.read_failed(busy=busy)
         if self.tracker.printed is None:
             self._printed_since = None
 
-    def _exchange(self, client: LinkClient, request: c.Request) -> c.Answer | None:
-        """One command of the tap's own; the answer when the register carried it out."""
+    def _exchange(self, client: LinkClient, request: c.Request) -> c.Answer:
+        """One command of the tap's own; what the register answered (refusals are logged)."""
         answer = c.Answer.decode(client.execute(request.encode(), enq_first=False))
         if not answer.ok:
             log.warning("register refused the tap's command: %s", DeviceError(answer.code, answer.error))
-            return None
+            return answer
         self._dispatch(self.tracker.answered(request, answer))
         return answer
 

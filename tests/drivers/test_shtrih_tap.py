@@ -239,3 +239,14 @@ def test_both_command_sets_in_one_shift(bench: Bench) -> None:
         (d.fd_number, d.fpd) for d in journal
     ]
     assert [r["fiscal"]["receipt_number"] for r in rows] == [1, 2, 3]
+
+
+def test_a_register_still_printing_after_0x85_is_read_once_it_is_done(bench: Bench) -> None:
+    """A real register answers 0x50 ("printing the previous command") for a while after a close: the tap
+    keeps asking (those refusals are not failures) and the receipt is queued once the printer is done."""
+    bench.register.printing_after_close = 3
+    sell_legacy(bench.pos)
+    [payload] = wait_for_outbox(bench.outbox, 1)
+    doc = bench.register.journal[-1]
+    assert (payload["fiscal"]["fd_number"], payload["fiscal"]["fpd"]) == (doc.fd_number, doc.fpd)
+    assert bench.register.commands.count(0xFF01) >= 3
