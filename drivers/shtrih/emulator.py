@@ -30,7 +30,7 @@ from receipts import CalculationType
 from receipts.ffd import Tag
 
 log = logging.getLogger(__name__)
-OPERATOR = bytes([30])  # the operator's number in answers: the system administrator
+OPERATOR = legacy.OperatorAnswer(30).encode()  # the operator's number in answers: the system administrator
 FLAGS = 0x0292  # receipt paper present (bits 1 and 7), sums with 2 decimals (bit 4), receipt lever down (9)
 # type 0 (a cash register), protocol 1.13; the model number is the emulator's own
 SUBMODE_PRINTING = 5

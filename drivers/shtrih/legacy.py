@@ -65,6 +65,10 @@ def _encode_dmy(day: date) -> bytes:
     return bytes([day.day, day.month, day.year - 2000])
 
 
+def _two_chars(version: str) -> bytes:
+    return version.encode("ascii")[:2].ljust(2, b" ")
+
+
 # -- requests --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ShortState(PasswordOnly):
@@ -315,14 +319,14 @@ class FullStateAnswer:
     def encode(self) -> bytes:
         return (
             bytes([self.operator])
-            + self.firmware_version.encode("ascii")[:2]
+            + _two_chars(self.firmware_version)
             + le(self.firmware_build, 2)
             + _encode_dmy(self.firmware_date)
             + bytes([self.hall_number])
             + le(self.document_number, 2)
             + le(self.flags, 2)
             + bytes([self.mode, self.submode, self.port])
-            + self.fm_version.encode("ascii")[:2]
+            + _two_chars(self.fm_version)
             + le(self.fm_build, 2)
             + _encode_dmy(self.fm_date)
             + _encode_dmy(self.at.date())
@@ -385,4 +389,5 @@ class DeviceTypeAnswer:
     def decode(cls, data: bytes) -> Self:
         if len(data) < 6:
             raise MalformedCommand(f"0xFC answer needs at least 6 data bytes, got {len(data)}")
-        return cls(data[0], data[1], data[2], data[3], data[4], data[5], data[6:].decode("cp1251"))
+        name = data[6:].rstrip(b"\x00").decode("cp1251", errors="replace")
+        return cls(data[0], data[1], data[2], data[3], data[4], data[5], name)
