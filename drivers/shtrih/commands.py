@@ -67,9 +67,21 @@ def _code_bytes(code: int) -> bytes:
     return code.to_bytes(2, "big") if code > 0xFF else bytes([code])
 
 
+# every command class, by code: each one registers itself when its module is imported (this one and
+# `legacy`, which the package imports, so both command sets are always known)
+REQUESTS: dict[int, type["Request"]] = {}
+
+
 class Request(ABC):
     CODE: ClassVar[int]
     SIZE: ClassVar[int | None] = None  # exact data size, when fixed
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "CODE" in cls.__dict__:
+            if cls.CODE in REQUESTS:
+                raise TypeError(f"two command classes for 0x{cls.CODE:X}")
+            REQUESTS[cls.CODE] = cls
 
     @abstractmethod
     def data(self) -> bytes:
@@ -326,24 +338,6 @@ class FindDocument(Request):
     @classmethod
     def from_data(cls, data: bytes) -> Self:
         return cls(from_le(data[4:8]), from_le(data[:4]))
-
-
-REQUESTS: dict[int, type[Request]] = {
-    cls.CODE: cls
-    for cls in (
-        CutReceipt,
-        OpenReceipt,
-        CancelReceipt,
-        OperationV2,
-        SendTlv,
-        CloseReceiptV2,
-        FnStatus,
-        FiscalizationResult,
-        ExchangeStatus,
-        ShiftParams,
-        FindDocument,
-    )
-}
 
 
 def decode_request(payload: bytes) -> Request | None:

@@ -1,5 +1,9 @@
 """A Shtrih-M register emulator: the commands a sale needs, a journal of fiscal documents, a real link layer.
 
+Both command sets sell: the FFD 1.2 one (0x8D, 0xFF46, 0xFF0C, 0xFF45) and the legacy FFD 1.05 one (0x10,
+0x11, 0xFC, 0x8D, 0x80..0x83, 0xFF0C, 0x85), in any mix, as a real register accepts them; the fiscal
+storage's status and documents (0xFF01, 0xFF0A) answer for receipts closed either way.
+
 `EmulatedRegister` answers command payloads (values in, values out); `DeviceLink` speaks the link layer
 over bytes (ENQ → NAK/ACK, frame → ACK + answer, NAK on a bad LRC); `PtyDevice` and `TcpDevice` put it
 on a pseudo-terminal (the POS or tap opens the slave path like a COM port) or a TCP port (the
@@ -16,14 +20,22 @@ import threading
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from drivers.shtrih import commands as c
-from drivers.shtrih.link import ACK, ENQ, NAK, STX, Control, Frame, LinkParser, encode_frame
+from drivers.shtrih import legacy
+from drivers.shtrih.link import ACK, ENQ, NAK, STX, Control, Frame, LinkParser, encode_frame, split_payload
 from receipts import CalculationType
 from receipts.ffd import Tag
 
 log = logging.getLogger(__name__)
+OPERATOR = legacy.OperatorAnswer(30).encode()  # the operator's number in answers: the system administrator
+FLAGS = 0x0292  # receipt paper present (bits 1 and 7), sums with 2 decimals (bit 4), receipt lever down (9)
+# type 0 (a cash register), protocol 1.13; the model number is the emulator's own
+SUBMODE_PRINTING = 5
+STATE_QUERIES = (legacy.ShortState, legacy.FullState, legacy.DeviceType)  # answered while printing too
+DEVICE_TYPE = legacy.DeviceTypeAnswer(0, 0, 1, 13, 0xF0, 0, "ШТРИХ-М-01Ф (эмулятор)")
 
 
 @dataclass
@@ -33,7 +45,7 @@ class PrintedDocument:
     at: datetime
     operation: CalculationType
     total: int
-    items: list[c.OperationV2]
+    items: list[c.OperationV2 | legacy.Registration]
     tlvs: list[c.Tlv]
     payments: tuple[int, ...]
 
@@ -43,6 +55,14 @@ class PrintedDocument:
             if tlv.tag == Tag.BUYER_CONTACT:
                 return tlv.value.decode("cp866")
         return None
+
+
+@dataclass
+class OpenDocument:
+    receipt_type: int  # 0x8D's: 0 sale, 1 buy, 2 sale return, 3 buy return
+    operation: CalculationType
+    items: list[c.OperationV2 | legacy.Registration] = field(default_factory=list)
+    tlvs: list[c.Tlv] = field(default_factory=list)
 
 
 @dataclass
@@ -60,21 +80,27 @@ class EmulatedRegister:
     journal: list[PrintedDocument] = field(default_factory=list)
     commands: list[int] = field(default_factory=list)  # every command code received, in order
     fail_next: int = 0  # answer the next command with this error code (0x50, 0x6B, ...)
-    _open: tuple[CalculationType, list[c.OperationV2], list[c.Tlv]] | None = None
+    printing_after_close: int = 0  # commands after each close answered 0x50 "still printing" (not states)
+    _printing: int = 0
+    serial_number: int = 12345678  # the register's own (not the FN's) serial, as 0x11 reports it
+    inn_number: int = 7701234567
+    document_number: int = 100  # the register's running document counter (0x11)
+    _open: OpenDocument | None = None
 
     def handle(self, payload: bytes) -> bytes:
         """One command payload in, one answer payload out."""
+        code = split_payload(payload)[0]
         try:
             request = c.decode_request(payload)
         except c.MalformedCommand:
-            request = None
-            code = c.split_payload(payload)[0]
             return c.Answer(code, 0x33).encode()
-        code = c.split_payload(payload)[0]
         self.commands.append(code)
         if self.fail_next:
             error, self.fail_next = self.fail_next, 0
             return c.Answer(code, error).encode()
+        if self._printing and not isinstance(request, STATE_QUERIES):
+            self._printing -= 1
+            return c.Answer(code, 0x50).encode()
         if request is None:
             return c.Answer(code, 0x37).encode()
         error, data = self._execute(request)
@@ -87,47 +113,61 @@ class EmulatedRegister:
                     return 0x4A, b""
                 if not self.shift_open:
                     return 0x61, b""
-                self._open = (request.calculation_type, [], [])
-                return 0, bytes([30])
+                self._open = OpenDocument(request.receipt_type, request.calculation_type)
+                return 0, OPERATOR
             case c.OperationV2():
                 if self._open is None:
                     return 0x5E, b""
-                self._open[1].append(request)
+                self._open.items.append(request)
                 return 0, b""
+            case legacy.Registration():
+                return self._register(request)
             case c.SendTlv():
                 if self._open is None:
                     return 0x02, b""
-                self._open[2].append(request.tlv)
+                self._open.tlvs.append(request.tlv)
                 return 0, b""
             case c.CloseReceiptV2():
-                return self._close(request)
+                error, change, doc = self._close(request.payments)
+                if doc is None:
+                    return error, b""
+                return 0, c.CloseAnswer(change, doc.fd_number, doc.fpd, doc.at).encode()
+            case legacy.CloseReceipt():
+                error, change, doc = self._close(request.payments, request.discount)
+                return error, legacy.CloseReceiptAnswer(30, change).encode() if doc else b""
             case c.CancelReceipt():
                 self._open = None
-                return 0, bytes([30])
+                return 0, OPERATOR
+            case legacy.ShortState():
+                return 0, self._short_state().encode()
+            case legacy.FullState():
+                return 0, self._full_state().encode()
+            case legacy.DeviceType():
+                return 0, DEVICE_TYPE.encode()
             case c.CutReceipt():
                 return 0, bytes([30])
             case c.FnStatus():
-                answer = c.FnStatusAnswer(
+                status = c.FnStatusAnswer(
                     3, 0, 0, self.shift_open, 0, self.clock(), self.fn_serial, self.last_fd
                 )
-                return 0, answer.encode()
+                return 0, status.encode()
             case c.ShiftParams():
                 return 0, c.ShiftAnswer(self.shift_open, self.shift_number, self.receipts_in_shift).encode()
             case c.FiscalizationResult():
-                answer = c.FiscalizationAnswer(
+                registration = c.FiscalizationAnswer(
                     datetime(2024, 1, 10, 9, 0), self.inn, self.registration_number, 1, 0, 1, 123456789
                 )
-                return 0, answer.encode()
+                return 0, registration.encode()
             case c.ExchangeStatus():
                 first = self.journal[-self.unsent] if self.unsent and self.journal else None
-                answer = c.ExchangeAnswer(
+                exchange = c.ExchangeAnswer(
                     1 if self.unsent else 0,
                     False,
                     self.unsent,
                     first.fd_number if first else 0,
                     first.at if first else None,
                 )
-                return 0, answer.encode()
+                return 0, exchange.encode()
             case c.FindDocument():
                 doc = next((d for d in self.journal if d.fd_number == request.fd_number), None)
                 if doc is None:
@@ -136,32 +176,82 @@ class EmulatedRegister:
                 return 0, found.encode()
         return 0x37, b""
 
-    def _close(self, request: c.CloseReceiptV2) -> tuple[int, bytes]:
+    def _register(self, request: legacy.Registration) -> tuple[int, bytes]:
+        """0x80..0x83 open a receipt of their own kind when none is open, and fit only that kind."""
         if self._open is None:
+            if not self.shift_open:
+                return 0x61, b""
+            self._open = OpenDocument(request.receipt_type, request.calculation_type)
+        elif self._open.operation is not request.calculation_type:
             return 0x5E, b""
-        operation, items, tlvs = self._open
-        total = sum(item.total for item in items)
+        self._open.items.append(request)
+        return 0, OPERATOR
+
+    def _close(self, payments: tuple[int, ...], discount: int = 0) -> tuple[int, int, PrintedDocument | None]:
+        """(error, change, the printed document); `discount` in 0.01 % of the receipt (0x85)."""
+        if self._open is None:
+            return 0x5E, 0, None
+        opened = self._open
+        total = sum(item.total for item in opened.items)
+        total -= int((Decimal(total) * discount / 10_000).quantize(Decimal(1)))
         if total == 0:
-            return 0x8E, b""
-        paid = sum(request.payments)
+            return 0x8E, 0, None
+        paid = sum(payments)
         if paid < total:
-            return 0x45, b""
+            return 0x45, 0, None
         self._open = None
         self.last_fd += 1
+        self.document_number += 1
         self.receipts_in_shift += 1
         self.unsent += 1
         doc = PrintedDocument(
             self.last_fd,
             self.rng.randrange(10**8, 2**32 - 1),
             self.clock(),
-            operation,
+            opened.operation,
             total,
-            items,
-            tlvs,
-            request.payments,
+            opened.items,
+            opened.tlvs,
+            tuple(payments),
         )
         self.journal.append(doc)
-        return 0, c.CloseAnswer(paid - total, doc.fd_number, doc.fpd, doc.at).encode()
+        self._printing = self.printing_after_close
+        return 0, paid - total, doc
+
+    def _mode(self) -> int:
+        if self._open is not None:
+            return legacy.MODE_RECEIPT_OPEN | self._open.receipt_type << 4
+        return legacy.MODE_SHIFT_OPEN if self.shift_open else legacy.MODE_SHIFT_CLOSED
+
+    def _short_state(self) -> legacy.ShortStateAnswer:
+        operations = len(self._open.items) if self._open else 0
+        submode = SUBMODE_PRINTING if self._printing else 0
+        return legacy.ShortStateAnswer(30, FLAGS, self._mode(), submode, operations, 0x9C, 0xBC)
+
+    def _full_state(self) -> legacy.FullStateAnswer:
+        return legacy.FullStateAnswer(
+            operator=30,
+            firmware_version="C2",
+            firmware_build=58341,
+            firmware_date=date(2024, 3, 1),
+            hall_number=1,
+            document_number=self.document_number,
+            flags=FLAGS,
+            mode=self._mode(),
+            submode=0,
+            port=0,
+            fm_version="C2",
+            fm_build=58341,
+            fm_date=date(2024, 3, 1),
+            at=self.clock(),
+            fm_flags=0x01,
+            serial_number=self.serial_number,
+            last_closed_shift=self.shift_number - 1 if self.shift_open else self.shift_number,
+            free_fm_records=2000,
+            registrations=1,
+            registrations_left=29,
+            inn=self.inn_number,
+        )
 
 
 class DeviceLink:

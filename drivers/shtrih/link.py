@@ -170,7 +170,7 @@ def read_burst(port: "SerialLike", limit: int = 4096) -> bytes:
         saved = port.timeout
         port.timeout = 0
         try:
-            return first + port.read(limit)
+            return first + bytes(port.read(limit))
         finally:
             port.timeout = saved
     waiting = port.in_waiting

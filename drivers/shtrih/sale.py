@@ -1,14 +1,20 @@
 """What the tap learns from the frames it relays: one receipt's life and the register's identity.
 
 Pure: frames in (from the POS, from the device), events out. The tap turns events into hook calls.
+Both command sets: a receipt opens with 0x8D (or with its first legacy registration, 0x80..0x83), takes
+items as 0xFF46 or 0x80..0x83, and closes with 0xFF45 (whose answer carries FD and FPD: fiscalized at
+once) or with the legacy 0x85 (whose answer carries only the change: the receipt is `printed` until the
+tap has read its FD and FPD from the fiscal storage, 0xFF01 then 0xFF0A).
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from drivers.hook import ClosedSale
 from drivers.shtrih import commands as c
+from drivers.shtrih import legacy
 from receipts import (
     BuyerContact,
     CalculationType,
@@ -71,9 +77,24 @@ class RegisterIdentity:
 class OpenSale:
     sale_id: str
     calculation_type: CalculationType
-    items: list[c.OperationV2] = field(default_factory=list)
+    items: list[c.OperationV2 | legacy.Registration] = field(default_factory=list)
     contact_from_pos: bool = False
     contact_injected: bool = False
+
+
+@dataclass
+class PrintedSale:
+    """Closed by 0x85 on the register; its FD and FPD are still to be read from the fiscal storage."""
+
+    sale: OpenSale
+    payments: tuple[int, ...]  # cash first, then the electronic ones
+    receipt_number: int  # in the shift, as counted when it closed
+    failed_reads: int = 0
+    busy_reads: int = 0
+
+
+READ_ATTEMPTS = 3  # reads of a printed receipt's FD/FPD before the tap gives up on queuing it
+BUSY_READS = 1200  # ... while the register says it is still printing: one a POS frame or a quiet 50 ms
 
 
 class SaleTracker:
@@ -83,6 +104,8 @@ class SaleTracker:
         self._new_id = new_id
         self.identity = RegisterIdentity()
         self.sale: OpenSale | None = None
+        self.printed: PrintedSale | None = None
+        self.last_fd: int | None = None  # the fiscal storage's last document, as 0xFF01 last said
         self._requests: dict[int, c.Request] = {}  # last request per command code, waiting for its answer
 
     def needs_contact(self) -> bool:
@@ -127,6 +150,23 @@ class SaleTracker:
             log.warning("device answer the tap cannot read: %s", exc)
             return []
 
+    def read_failed(self, *, busy: bool = False) -> None:
+        """The tap could not read the printed receipt's FD/FPD this time; after a few tries it gives up.
+        A register still busy printing it is tried much longer (each try is one short exchange)."""
+        printed = self.printed
+        if printed is None:
+            return
+        if busy:
+            printed.busy_reads += 1
+        else:
+            printed.failed_reads += 1
+        if printed.failed_reads >= READ_ATTEMPTS or printed.busy_reads >= BUSY_READS:
+            self.printed = None
+            log.error(
+                "receipt %s printed but its FD and FPD could not be read from the register: not queued",
+                printed.sale.sale_id,
+            )
+
     def _answered(self, request: c.Request, answer: c.Answer) -> list[Event]:
         ident = self.identity
         match request:
@@ -135,17 +175,38 @@ class SaleTracker:
                 return [Opened(self.sale.sale_id)]
             case c.OperationV2() if self.sale:
                 self.sale.items.append(request)
+            case legacy.Registration():
+                opened: list[Event] = []
+                if self.sale is None:  # a legacy registration opens its own receipt
+                    self.sale = OpenSale(self._new_id(), request.calculation_type)
+                    opened.append(Opened(self.sale.sale_id))
+                self.sale.items.append(request)
+                return opened
             case c.CancelReceipt() if self.sale:
                 sale, self.sale = self.sale, None
                 return [Cancelled(sale.sale_id)]
             case c.CloseReceiptV2() if self.sale:
                 sale, self.sale = self.sale, None
-                closed = self._closed(sale, request, c.CloseAnswer.decode(answer.data))
+                done = c.CloseAnswer.decode(answer.data)
+                closed = self._closed(sale, request.payments, done.fd_number, done.fpd, done.issued_at)
                 if ident.receipts_in_shift is not None:
                     ident.receipts_in_shift += 1
                 return [Fiscalized(sale.sale_id, closed)] if closed else []
+            case legacy.CloseReceipt() if self.sale:
+                if self.printed is not None:  # its reads failed; from now on the last FD is another one
+                    log.error(
+                        "receipt %s printed but its FD/FPD were not read before the next close: not queued",
+                        self.printed.sale.sale_id,
+                    )
+                sale, self.sale = self.sale, None
+                self.printed = PrintedSale(sale, request.payments, (ident.receipts_in_shift or 0) + 1)
+                if ident.receipts_in_shift is not None:
+                    ident.receipts_in_shift += 1
             case c.FnStatus():
-                ident.fn_serial = c.FnStatusAnswer.decode(answer.data).fn_serial
+                status = c.FnStatusAnswer.decode(answer.data)
+                ident.fn_serial, self.last_fd = status.fn_serial, status.last_fd
+            case c.FindDocument() if self.printed and request.fd_number == self.last_fd:
+                return self._document_read(self.printed, c.ReceiptDocument.decode(answer.data))
             case c.FiscalizationResult():
                 ident.registration_number = c.FiscalizationAnswer.decode(answer.data).registration_number
             case c.ShiftParams():
@@ -153,29 +214,57 @@ class SaleTracker:
                 ident.shift_number, ident.receipts_in_shift = shift.shift_number, shift.receipt_number
         return []
 
-    def _closed(self, sale: OpenSale, close: c.CloseReceiptV2, answer: c.CloseAnswer) -> ClosedSale | None:
+    def _document_read(self, printed: PrintedSale, doc: c.ReceiptDocument) -> list[Event]:
+        """The register's last fiscal document, read right after a legacy close: that receipt's FD/FPD."""
+        self.printed = None
+        sale = printed.sale
+        if doc.operation != sale.calculation_type:
+            log.error(
+                "last document FD %s is operation %s, not the receipt just closed (%s): not queued",
+                doc.fd_number,
+                doc.operation,
+                int(sale.calculation_type),
+            )
+            return []
+        if doc.total != sum(item.total for item in sale.items):
+            log.warning(
+                "receipt FD %s: the register's total %s differs from its items' (a receipt discount): "
+                "queued with the items' total",
+                doc.fd_number,
+                doc.total,
+            )
+        closed = self._closed(sale, printed.payments, doc.fd_number, doc.fpd, doc.at, printed.receipt_number)
+        return [Fiscalized(sale.sale_id, closed)] if closed else []
+
+    def _closed(
+        self,
+        sale: OpenSale,
+        payments: tuple[int, ...],
+        fd_number: int,
+        fpd: int,
+        issued_at: datetime,
+        receipt_number: int | None = None,
+    ) -> ClosedSale | None:
         ident = self.identity
         if not ident.complete:
-            log.error(
-                "receipt FD %s printed but the register's FN serial is unknown: not queued", answer.fd_number
-            )
+            log.error("receipt FD %s printed but the register's FN serial is unknown: not queued", fd_number)
             return None
         try:
             items = tuple(Item(i.name or "—", i.price, i.quantity, i.total, i.vat) for i in sale.items)
-            payments = [Payment(PaymentKind.CASH, close.payments[0])] if close.payments[0] else []
-            if card := sum(close.payments[1:]):
-                payments.append(Payment(PaymentKind.CARD, card))
+            paid = [Payment(PaymentKind.CASH, payments[0])] if payments[0] else []
+            if card := sum(payments[1:]):
+                paid.append(Payment(PaymentKind.CARD, card))
             fiscal = FiscalData(
                 fn_serial=ident.fn_serial or "",
-                fd_number=answer.fd_number,
-                fpd=answer.fpd,
+                fd_number=fd_number,
+                fpd=fpd,
                 registration_number=ident.registration_number or "",
                 shift_number=ident.shift_number or 0,
-                receipt_number=(ident.receipts_in_shift or 0) + 1,
-                issued_at=answer.issued_at,
+                receipt_number=receipt_number or (ident.receipts_in_shift or 0) + 1,
+                issued_at=issued_at,
                 calculation_type=sale.calculation_type,
             )
-            return ClosedSale(fiscal, items, tuple(payments), sum(i.total for i in items))
+            return ClosedSale(fiscal, items, tuple(paid), sum(i.total for i in items))
         except (InvalidReceipt, ValueError) as exc:
-            log.error("receipt FD %s printed but its data is not a valid receipt: %s", answer.fd_number, exc)
+            log.error("receipt FD %s printed but its data is not a valid receipt: %s", fd_number, exc)
             return None

@@ -1,10 +1,14 @@
 """The Shtrih-M serial tap: relays every byte between the POS's COM port and the register, unchanged.
 
-It reads both directions as frames (`SaleTracker`) and turns what it sees into `SaleHook` calls. Its one
-intervention is a window before the POS's close command (0xFF45): the tap holds that frame (never alters
-or drops it), sends the buyer's contact as TLV 1008 (0xFF0C) when the POS did not, asks the register
-what it needs for the fiscal data (FN serial, registration number, shift), then forwards the POS's frame.
-A malformed frame, a bad LRC or a silent device is logged and relayed as is; the window is bounded.
+It reads both directions as frames (`SaleTracker`) and turns what it sees into `SaleHook` calls. It
+speaks up in two windows, both while the POS waits, both bounded:
+- before the POS's close command (0xFF45, or the legacy 0x85): the tap holds that frame (never alters or
+  drops it), sends the buyer's contact as TLV 1008 (0xFF0C) when the POS did not, asks the register what
+  it needs for the fiscal data (FN serial, registration number, shift), then forwards the POS's frame;
+- after a legacy close, whose answer carries only the change: once the POS has acknowledged that answer
+  (its ACK, or failing that its next frame, or a quiet line), the tap reads the fiscal storage's last
+  document (0xFF01 status, then 0xFF0A by that number) for FD, FPD and time before the POS's next byte.
+A malformed frame, a bad LRC or a silent device is logged and relayed as is.
 """
 
 import logging
@@ -23,7 +27,10 @@ import serial
 
 from drivers.hook import SaleHook
 from drivers.shtrih import commands as c
+from drivers.shtrih import legacy
+from drivers.shtrih.errors import DeviceError
 from drivers.shtrih.link import (
+    ACK,
     STX,
     Frame,
     LinkClient,
@@ -40,6 +47,10 @@ from receipts import BuyerContact
 
 log = logging.getLogger(__name__)
 CLOSE_V2 = (0xFF, 0x45)
+CLOSE_LEGACY = legacy.CloseReceipt.CODE
+# "still printing the previous command", "waiting for the continue-printing command": the register is busy
+# with the receipt just closed, not failing; the read is tried again and does not count as a failure
+BUSY = frozenset({0x50, 0x58})
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class TapSettings:
     ask_timeout_s: float = 30.0  # how long the cashier's popup may stay open
     close_wait_s: float = 0.3  # at the close, how much longer to wait for the cashier's answer
     hold_timeout_s: float = 0.2  # a held frame the POS never finishes is relayed as it is
+    read_after_s: float = 1.0  # a POS that never acknowledges a legacy close's answer: read FD/FPD anyway
     link: LinkTimeouts = field(
         default_factory=lambda: LinkTimeouts(ack_s=0.3, answer_s=2.0, byte_s=0.05, retries=2)
     )
@@ -72,7 +84,13 @@ class TapCore:
         self._to_device = to_device
         self._to_pos = to_pos
         self._read_device = read_device
-        self._executor = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tap-hook")
+        # What the POS did to a sale (its own contact, the close, a cancel) reaches the hook in the order the
+        # tap saw it, on one thread: a POS's 0xFF0C and its close come microseconds apart, and the close
+        # must not overtake the contact. Opening and asking the cashier blocks (up to the ask timeout) and
+        # must not wait behind the last receipt's durable write, so it runs beside them, on a pool; the
+        # hook opens a sale late when an event comes first.
+        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tap-events")
+        self._asks = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tap-ask")
         self.tracker = SaleTracker(lambda: "shtrih-" + uuid.uuid4().hex[:12])
         self._pos_parser = LinkParser()
         self._dev_parser = LinkParser()
@@ -80,6 +98,7 @@ class TapCore:
         self._held_since = 0.0
         self._pass_left = 0  # bytes of the current POS frame to relay without looking
         self._answer: Future[BuyerContact | None] | None = None
+        self._printed_since: float | None = None  # when the register's answer to a legacy close passed
         self.stray_device_bytes = b""  # device bytes read in the window that were not ours
         self.own_bytes = 0  # bytes the tap itself sent to the register (its window exchanges)
 
@@ -95,10 +114,21 @@ class TapCore:
                 i += n
                 self._pass_left -= n
                 continue
+            if buf[i] == ACK and self.tracker.printed is not None:  # the POS took the legacy close's answer
+                out.append(ACK)
+                i += 1
+                self._send_pos_bytes(bytes(out))
+                out.clear()
+                self._read_fiscal_data()
+                continue
             if buf[i] != STX:
                 out.append(buf[i])
                 i += 1
                 continue
+            if self.tracker.printed is not None:  # a POS that sends on without acknowledging
+                self._send_pos_bytes(bytes(out))
+                out.clear()
+                self._read_fiscal_data()
             decision = self._frame_start(buf[i:])
             if decision is None:  # not enough bytes yet to decide: hold them
                 self._hold(buf[i:])
@@ -119,11 +149,14 @@ class TapCore:
         if len(tail) < 3:
             return None
         length = tail[1]
-        if length < 2 or tail[2] != CLOSE_V2[0]:
+        if self.tracker.sale is None or length < 1:
             return "pass"
-        if len(tail) < 4:
-            return None
-        if tail[3] != CLOSE_V2[1] or self.tracker.sale is None:
+        if tail[2] == CLOSE_V2[0]:
+            if len(tail) < 4:
+                return None
+            if length < 2 or tail[3] != CLOSE_V2[1]:
+                return "pass"
+        elif tail[2] != CLOSE_LEGACY:
             return "pass"
         if len(tail) < length + 3:
             return None
@@ -136,7 +169,12 @@ class TapCore:
         self._held = data
 
     def tick(self) -> None:
-        """Called when the line is quiet: a frame the POS never finished goes on as it is."""
+        """Called when the line is quiet: a frame the POS never finished goes on as it is; a legacy close
+        whose answer the POS never acknowledged still gets its FD/FPD read."""
+        since = self._printed_since
+        quiet = since is not None and time.monotonic() - since >= self.settings.read_after_s
+        if quiet and self.tracker.printed is not None and not self._held:
+            self._read_fiscal_data()
         if not self._held or time.monotonic() - self._held_since < self.settings.hold_timeout_s:
             return
         held, self._held = self._held, b""
@@ -160,7 +198,10 @@ class TapCore:
         self._to_pos(data)
         for token in self._dev_parser.feed(data):
             if isinstance(token, Frame):
+                printed = self.tracker.printed
                 self._dispatch(self.tracker.from_device(token.payload))
+                if self.tracker.printed is not None and self.tracker.printed is not printed:
+                    self._printed_since = time.monotonic()
             elif isinstance(token, Malformed):
                 log.warning("register → POS: %s (%d bytes), relayed as is", token.reason, len(token.raw))
 
@@ -171,10 +212,7 @@ class TapCore:
             if self.tracker.needs_contact():
                 contact = self._await_contact()
                 if contact is not None:
-                    self._exchange(client, c.SendTlv(c.buyer_contact_tlv(contact)))
-                    if self.tracker.sale is not None:
-                        self.tracker.sale.contact_injected = True
-                    log.info("buyer contact sent to the register", extra={"contact": contact.masked})
+                    self._send_contact(client, contact)
             ident = self.tracker.identity
             if ident.fn_serial is None:
                 self._exchange(client, c.FnStatus())
@@ -186,12 +224,43 @@ class TapCore:
             log.error("register did not answer the tap before the close: %s; the POS's close goes on", exc)
         self.stray_device_bytes += bytes(client._rx)
 
-    def _exchange(self, client: LinkClient, request: c.Request) -> None:
+    def _send_contact(self, client: LinkClient, contact: BuyerContact) -> None:
+        """Tag 1008 into the open receipt; a refused one is not counted as sent (tried again before the
+        POS's next close)."""
+        sent = self._exchange(client, c.SendTlv(c.buyer_contact_tlv(contact))).ok
+        if sent and self.tracker.sale is not None:
+            self.tracker.sale.contact_injected = True
+            log.info("buyer contact sent to the register", extra={"contact": contact.masked})
+
+    # -- the read after a legacy close -------------------------------------------------------------------
+    def _read_fiscal_data(self) -> None:
+        """The receipt 0x85 just printed is the fiscal storage's last document: its number from the FN
+        status (0xFF01), then the document itself (0xFF0A) for FD, FPD and time."""
+        printed = self.tracker.printed
+        client = LinkClient(_DeviceView(self), self.settings.link)
+        busy = False
+        try:
+            answer = self._exchange(client, c.FnStatus())
+            if answer.ok:
+                last_fd = c.FnStatusAnswer.decode(answer.data).last_fd
+                answer = self._exchange(client, c.FindDocument(last_fd))
+            busy = answer.error in BUSY
+        except (LinkError, c.MalformedCommand) as exc:
+            log.error("register did not give the legacy receipt's FD/FPD: %s; trying again", exc)
+        self.stray_device_bytes += bytes(client._rx)
+        if printed is not None and self.tracker.printed is printed:
+            self.tracker.read_failed(busy=busy)
+        if self.tracker.printed is None:
+            self._printed_since = None
+
+    def _exchange(self, client: LinkClient, request: c.Request) -> c.Answer:
+        """One command of the tap's own; what the register answered (refusals are logged)."""
         answer = c.Answer.decode(client.execute(request.encode(), enq_first=False))
         if not answer.ok:
-            log.warning("register refused the tap's command: %s", c.DeviceError(answer.code, answer.error))
-            return
+            log.warning("register refused the tap's command: %s", DeviceError(answer.code, answer.error))
+            return answer
         self._dispatch(self.tracker.answered(request, answer))
+        return answer
 
     def _await_contact(self) -> BuyerContact | None:
         if self._answer is None:
@@ -210,15 +279,15 @@ class TapCore:
         for event in events:
             match event:
                 case Opened(sale_id=sale_id):
-                    self._answer = self._executor.submit(self._open_and_ask, sale_id)
+                    self._answer = self._asks.submit(self._open_and_ask, sale_id)
                 case PosContact(sale_id=sale_id, contact=contact):
-                    self._executor.submit(self._guard, self.hook.contact_from_pos, sale_id, contact)
+                    self._events.submit(self._guard, self.hook.contact_from_pos, sale_id, contact)
                 case Fiscalized(sale_id=sale_id, sale=sale):
                     self._answer = None
-                    self._executor.submit(self._guard, self.hook.sale_fiscalized, sale_id, sale)
+                    self._events.submit(self._guard, self.hook.sale_fiscalized, sale_id, sale)
                 case Cancelled(sale_id=sale_id):
                     self._answer = None
-                    self._executor.submit(self._guard, self.hook.sale_cancelled, sale_id)
+                    self._events.submit(self._guard, self.hook.sale_cancelled, sale_id)
 
     def _open_and_ask(self, sale_id: str) -> BuyerContact | None:
         self._guard(self.hook.sale_started, sale_id)
@@ -234,7 +303,10 @@ class TapCore:
         return result if isinstance(result, BuyerContact) else None
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Every event the tap saw reaches the hook (printed receipts are queued); waiting asks are not."""
+        self._asks.shutdown(wait=False, cancel_futures=True)
+        self._events.shutdown(wait=True)
+        self._asks.shutdown(wait=True)
 
 
 class _DeviceView:
@@ -338,7 +410,8 @@ class SerialTap:
             while not self._stop.is_set():
                 ready = selector.select(timeout=0.05)
                 if not ready:
-                    self._analyse(self.core.tick)
+                    self._analyse(self.core.tick)  # may read a legacy receipt's FD/FPD from the device
+                    self._relay_stray()
                 # the register's bytes first: what it said before the POS spoke reaches the POS first
                 for key, _ in sorted(ready, key=lambda event: event[0].data != "device"):
                     data = self._read_fd(key.data, key.fd)
@@ -347,10 +420,14 @@ class SerialTap:
                     if key.data == "device":
                         self._relay_device(data)
                         continue
-                    self._analyse(self.core.from_pos, data)  # may run the window: it reads the device
-                    stray, self.core.stray_device_bytes = self.core.stray_device_bytes, b""
-                    if stray:  # the register's bytes that were not an answer to the tap go on to the POS
-                        self._relay_device(stray)
+                    self._analyse(self.core.from_pos, data)  # may run a window: it reads the device
+                    self._relay_stray()
+
+    def _relay_stray(self) -> None:
+        """The register's bytes read in a window that were not an answer to the tap go on to the POS."""
+        stray, self.core.stray_device_bytes = self.core.stray_device_bytes, b""
+        if stray:
+            self._relay_device(stray)
 
     @staticmethod
     def _fd_writer(port: serial.SerialBase) -> Callable[[bytes], None]:

@@ -3,14 +3,17 @@
 The first vector is the trace quoted in REFERENCE.md; the others were laid out by hand from the protocol
 description (Shtrih-M's published command tables, as its open-source drivers encode them) and checked
 byte by byte: password 30 = 1E 00 00 00, tag 1008 = F0 03, sums in kopecks little-endian, names in cp866.
+The legacy set (0x10, 0x11, 0xFC, 0x80..0x85): the cashier's password 1 = 01 00 00 00, quantities in
+thousandths (2 = D0 07), texts 40 bytes of WIN1251 padded with 00 ("Молоко" = CC EE EB EE EA EE).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 
 from drivers.shtrih import commands as c
+from drivers.shtrih import legacy as lg
 from drivers.shtrih.errors import DeviceError, error_text
 from drivers.shtrih.link import Control, Frame, LinkParser, Malformed, encode_frame, lrc
 from receipts import BuyerContact, CalculationType, ContactKind, VatRate
@@ -39,6 +42,41 @@ VECTORS = [
         c.CloseReceiptV2(payments=(0, 5200) + (0,) * 14),
         "02 76 ff 45 1e 00 00 00 00 00 00 00 00 50 14 00 00 00" + " 00" * 70 + " 00" + " 00" * 30 + " 01 97",
     ),
+    # the legacy set
+    (lg.ShortState(30), "02 05 10 1e 00 00 00 0b"),
+    (lg.FullState(30), "02 05 11 1e 00 00 00 0a"),
+    (lg.DeviceType(), "02 01 fc fd"),
+    (
+        # 2 × 89.90, department 1, tax row 2 (VAT 10 %), password 1
+        lg.Sale(Decimal(2), 8990, 1, (2, 0, 0, 0), "Молоко", password=1),
+        "02 3c 80 01 00 00 00 d0 07 00 00 00 1e 23 00 00 00 01 02 00 00 00 cc ee eb ee ea ee"
+        + " 00" * 34
+        + " 77",
+    ),
+    (
+        # 0.5 × 429.00 returned, tax row 1 (VAT 20 %)
+        lg.ReturnSale(Decimal("0.5"), 42900, 1, (1, 0, 0, 0), "Кофе", password=1),
+        "02 3c 82 01 00 00 00 f4 01 00 00 00 94 a7 00 00 00 01 01 00 00 00 ca ee f4 e5" + " 00" * 36 + " 4c",
+    ),
+    (
+        # a buy (expense) of 1.25 × 100.00 in department 2, tax row 4 (without VAT), administrator's password
+        lg.Buy(Decimal("1.25"), 10000, 2, (4, 0, 0, 0), "Тара"),
+        "02 3c 81 1e 00 00 00 e2 04 00 00 00 10 27 00 00 00 02 04 00 00 00 d2 e0 f0 e0" + " 00" * 36 + " 56",
+    ),
+    (
+        lg.ReturnBuy(Decimal(3), 150, 0),  # 3 × 1.50 returned, department 0, no tax, no text
+        "02 3c 83 1e 00 00 00 b8 0b 00 00 00 96 00 00 00 00 00 00 00 00 00" + " 00" * 40 + " 84",
+    ),
+    (
+        lg.CloseReceipt((20000, 0, 0, 0), password=1),  # 200.00 in cash
+        "02 47 85 01 00 00 00 20 4e 00 00 00" + " 00" * 15 + " 00 00" + " 00" * 4 + " 00" * 40 + " ad",
+    ),
+    (
+        # 372.26 by card (payment type 2), a 1.5 % surcharge (-150 = 6A FF), a line of text
+        lg.CloseReceipt((0, 37226, 0, 0), -150, text="Спасибо"),
+        "02 47 85 1e 00 00 00 00 00 00 00 00 6a 91 00 00 00" + " 00" * 10 + " 6a ff 00 00 00 00"
+        " d1 ef e0 f1 e8 e1 ee" + " 00" * 33 + " 7a",
+    ),
 ]
 
 
@@ -53,6 +91,7 @@ def test_request_encodes_to_the_vector_and_back(request_: c.Request, wire: str) 
 
 def test_reference_trace_answer_is_error_0x50() -> None:
     [token] = LinkParser().feed(H("02 02 25 50 77"))
+    assert isinstance(token, Frame)
     answer = c.Answer.decode(token.payload)
     assert (answer.code, answer.error) == (0x25, 0x50)
     assert error_text(0x50) == "printing the result of the previous command"
@@ -92,7 +131,13 @@ def test_malformed_payloads_are_refused_with_the_reason() -> None:
         c.decode_request(H("8d 1e 00 00"))
     with pytest.raises(c.MalformedCommand, match="at least 116"):
         c.decode_request(H("ff 45 1e 00 00 00"))
-    assert c.decode_request(H("10 1e 00 00 00")) is None  # a command the tap does not model
+    assert c.decode_request(H("13 1e 00 00 00")) is None  # a command the tap does not model (beep)
+    with pytest.raises(c.MalformedCommand, match="carries 59 bytes, not 58"):
+        c.decode_request(H("80") + bytes(58))
+    with pytest.raises(c.MalformedCommand, match="quantity is zero"):
+        c.decode_request(H("80") + bytes(59))
+    with pytest.raises(c.MalformedCommand, match="carries 70 bytes"):
+        c.decode_request(H("85 1e 00 00 00"))
 
 
 def test_parser_keeps_every_byte_and_names_what_is_wrong() -> None:
@@ -110,3 +155,93 @@ def test_parser_keeps_every_byte_and_names_what_is_wrong() -> None:
     assert parser.pending == good[:4]
     assert parser.flush() == [Malformed(good[:4], "frame cut short")]
     assert lrc(H("06 25 1e 00 00 00 00")) == 0x3D
+
+
+def test_legacy_answers_decode_from_the_vectors() -> None:
+    """The answers the legacy set gets, byte by byte as the protocol lays them out (after CMD, error)."""
+    sold = c.Answer.decode(H("80 00 01"))  # 0x80..0x83, 0x88, 0x8D: the operator's number
+    assert (sold.code, sold.error, lg.OperatorAnswer.decode(sold.data)) == (0x80, 0, lg.OperatorAnswer(1))
+
+    closed = c.Answer.decode(H("85 00 1e 10 27 00 00 00"))  # operator 30, change 100.00: nothing fiscal
+    answer = lg.CloseReceiptAnswer(30, 10000)
+    assert lg.CloseReceiptAnswer.decode(closed.data) == answer
+    assert c.Answer(0x85, 0, answer.encode()).encode() == H("85 00 1e 10 27 00 00 00")
+
+    # 16 bytes: operator, flags 0x0292, mode 8 (a sale receipt open), submode 0, 2 operations (low byte),
+    # battery, power, FM and EKLZ errors, operations' high byte, 3 reserved
+    short = H("10 00 1e 92 02 08 00 02 9c bc 00 00 00 00 00 00")
+    state = lg.ShortStateAnswer(30, 0x0292, 8, 0, 2, 0x9C, 0xBC)
+    assert lg.ShortStateAnswer.decode(c.Answer.decode(short).data) == state
+    assert c.Answer(0x10, 0, state.encode()).encode() == short
+    assert len(short) == 16
+    many = lg.ShortStateAnswer(30, 0, 0x28, 0, 0x0102, 0, 0)  # a sale-return receipt with 258 operations
+    assert many.encode()[5] == 0x02  # low byte
+    assert many.encode()[10] == 0x01  # high byte
+
+    full = H(
+        "11 00 1e 43 32 e5 e3 01 03 18 01 65 00 92 02 02 00 00 43 32 e5 e3 01 03 18"
+        " 1e 0b 1a 16 2d 07 01 4e 61 bc 00 00 00 d0 07 01 1d 87 83 07 cb 01 00"
+    )
+    assert len(full) == 48
+    status = lg.FullStateAnswer.decode(c.Answer.decode(full).data)
+    assert status == lg.FullStateAnswer(
+        operator=30,
+        firmware_version="C2",
+        firmware_build=58341,
+        firmware_date=date(2024, 3, 1),
+        hall_number=1,
+        document_number=101,
+        flags=0x0292,
+        mode=2,
+        submode=0,
+        port=0,
+        fm_version="C2",
+        fm_build=58341,
+        fm_date=date(2024, 3, 1),
+        at=datetime(2026, 11, 30, 22, 45, 7),
+        fm_flags=1,
+        serial_number=12345678,
+        last_closed_shift=0,
+        free_fm_records=2000,
+        registrations=1,
+        registrations_left=29,
+        inn=7701234567,
+    )
+    assert c.Answer(0x11, 0, status.encode()).encode() == full
+
+    kind = H("fc 00 00 00 01 0d f0 00") + "ШТРИХ-М-01Ф".encode("cp1251")
+    device = lg.DeviceTypeAnswer(0, 0, 1, 13, 0xF0, 0, "ШТРИХ-М-01Ф")
+    assert lg.DeviceTypeAnswer.decode(c.Answer.decode(kind).data) == device
+    assert c.Answer(0xFC, 0, device.encode()).encode() == kind
+
+
+def test_fn_answers_the_tap_reads_after_a_legacy_close() -> None:
+    """0xFF01 (FN status: the last FD) and 0xFF0A (that document: FD, FPD, time, operation, total)."""
+    status = H(
+        "ff 01 00 03 00 00 01 00 1a 0b 1e 16 2d"
+        + " 39 39 39 39 30 37 38 39 30 30 30 35 34 33 32 31"
+        + " 0b 00 00 00"
+    )
+    fn = c.FnStatusAnswer.decode(c.Answer.decode(status).data)
+    assert fn == c.FnStatusAnswer(3, 0, 0, True, 0, datetime(2026, 11, 30, 22, 45), "9999078900054321", 11)
+    assert c.Answer(0xFF01, 0, fn.encode()).encode() == status
+    # type 3 (receipt), no OFD ticket yet, 30.11.26 22:45, FD 11, FPD 617635937, operation 1 (sale), 372.26
+    found = H("ff 0a 00 03 00 1a 0b 1e 16 2d 0b 00 00 00 61 60 d0 24 01 6a 91 00 00 00")
+    doc = c.ReceiptDocument.decode(c.Answer.decode(found).data)
+    assert doc == c.ReceiptDocument(datetime(2026, 11, 30, 22, 45), 11, 617635937, 1, 37226)
+    assert c.Answer(0xFF0A, 0, doc.encode()).encode() == found
+
+
+def test_legacy_items_read_as_receipt_items() -> None:
+    milk = lg.Sale.with_vat(Decimal("1.5"), 8990, VatRate.VAT10, "//Молоко")
+    assert (milk.taxes, milk.vat, milk.total, milk.name) == ((2, 0, 0, 0), VatRate.VAT10, 13485, "Молоко")
+    assert milk.calculation_type is CalculationType.SALE
+    assert lg.ReturnSale().calculation_type is CalculationType.SALE_RETURN
+    assert (lg.Buy().receipt_type, lg.Buy().calculation_type) == (1, CalculationType.EXPENSE)
+    back = lg.ReturnBuy()
+    assert (back.receipt_type, back.calculation_type) == (3, CalculationType.EXPENSE_RETURN)
+    assert lg.Sale(taxes=(0, 0, 0, 0)).vat is VatRate.NONE  # no tax row: without VAT
+    with pytest.raises(ValueError, match="3 decimals"):
+        lg.Sale(Decimal("0.0005"), 100).encode()
+    with pytest.raises(ValueError, match="at most 40"):
+        lg.Sale(Decimal(1), 100, text="я" * 41).encode()
