@@ -1,18 +1,18 @@
 """Fleet endpoints: enrollment and heartbeats for registers, the store list for head office."""
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 
 from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
 from cloud.fleet import service
 from cloud.fleet.health import FleetPolicy
-from cloud.fleet.schemas import FleetStatus, RegisterOut, StoreList, StoreOut
+from cloud.fleet.schemas import EnrollAnswer, FleetStatus, RegisterOut, StoreList, StoreOut
 from sync.protocol import (
     ENROLL_PATH,
     HEARTBEAT_PATH,
     EnrollRequest,
-    EnrollResponse,
     Heartbeat,
     HeartbeatAck,
     Problem,
@@ -23,7 +23,7 @@ router = APIRouter(tags=["fleet"])
 
 @router.post(
     ENROLL_PATH,
-    response_model=EnrollResponse,
+    response_model=EnrollAnswer,
     summary="Exchange an enrollment code for a register token",
     responses={
         400: {"model": Problem, "description": "Unknown enrollment code"},
@@ -32,6 +32,7 @@ router = APIRouter(tags=["fleet"])
 )
 def enroll(
     session: SessionDep,
+    request: Request,
     body: Annotated[
         EnrollRequest,
         Body(
@@ -42,13 +43,23 @@ def enroll(
             }
         ),
     ],
-) -> EnrollResponse:
+) -> EnrollAnswer:
     try:
-        return service.enroll(session, body.code, body.hostname, body.agent_version)
+        answer = service.enroll(session, body.code, body.hostname, body.agent_version)
     except service.InvalidCode as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     except service.CodeGone as exc:
         raise HTTPException(status.HTTP_410_GONE, detail=str(exc)) from exc
+    return EnrollAnswer(**answer.model_dump(), public_url=public_url(request))
+
+
+def public_url(request: Request) -> str:
+    """The configured public URL (`--public-url`, ECHECK_PUBLIC_URL), else the address the caller used."""
+    settings = getattr(request.app.state, "settings", None)
+    configured = getattr(settings, "public_url", "") or ""
+    if urlsplit(configured).hostname in (None, "", "0.0.0.0", "::"):
+        return str(request.base_url).rstrip("/")
+    return configured.rstrip("/")
 
 
 @router.post(
