@@ -31,6 +31,7 @@ Json = dict[str, Any]
 class AgentRefused(RuntimeError):
     """The agent answered a checkout call with an error; the message carries its sentence."""
 
+
 GOODS = [
     ("Молоко 3,2% 1 л", 8990, "vat10"),
     ("Хлеб Бородинский", 5490, "vat10"),
