@@ -58,16 +58,14 @@ def enroll(
     if response.status_code >= 400:
         raise EnrollmentError(f"the cloud at {where} answered {response.status_code}: {_detail(response)}")
     try:
-        body = response.json()
-        public_url = body.pop("public_url", None) if isinstance(body, dict) else None
-        answer = EnrollResponse.model_validate(body)
+        answer = EnrollResponse.model_validate(response.json())
     except ValueError as exc:
         raise EnrollmentError(
             f"{where} is not an echeck cloud (its answer is not an enrollment): check the cloud URL"
         ) from exc
     store.set(TOKEN_NAME, answer.token)
     enrollment = Enrollment(
-        cloud_url.rstrip("/"), answer.tenant_id, answer.store_id, answer.register_id, public_url
+        cloud_url.rstrip("/"), answer.tenant_id, answer.store_id, answer.register_id, answer.public_url
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(enrollment), indent=2), encoding="utf-8")

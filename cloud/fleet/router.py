@@ -1,5 +1,6 @@
 """Fleet endpoints: enrollment and heartbeats for registers, the store list for head office."""
 
+import os
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -8,11 +9,13 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from cloud.deps import CurrentRegister, CurrentTenant, SessionDep
 from cloud.fleet import service
 from cloud.fleet.health import FleetPolicy
-from cloud.fleet.schemas import EnrollAnswer, FleetStatus, RegisterOut, StoreList, StoreOut
+from cloud.fleet.schemas import FleetStatus, RegisterOut, StoreList, StoreOut
+from cloud.settings import PUBLIC_URL_ENV
 from sync.protocol import (
     ENROLL_PATH,
     HEARTBEAT_PATH,
     EnrollRequest,
+    EnrollResponse,
     Heartbeat,
     HeartbeatAck,
     Problem,
@@ -23,7 +26,7 @@ router = APIRouter(tags=["fleet"])
 
 @router.post(
     ENROLL_PATH,
-    response_model=EnrollAnswer,
+    response_model=EnrollResponse,
     summary="Exchange an enrollment code for a register token",
     responses={
         400: {"model": Problem, "description": "Unknown enrollment code"},
@@ -43,20 +46,20 @@ def enroll(
             }
         ),
     ],
-) -> EnrollAnswer:
+) -> EnrollResponse:
     try:
         answer = service.enroll(session, body.code, body.hostname, body.agent_version)
     except service.InvalidCode as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     except service.CodeGone as exc:
         raise HTTPException(status.HTTP_410_GONE, detail=str(exc)) from exc
-    return EnrollAnswer(**answer.model_dump(), public_url=public_url(request))
+    return answer.model_copy(update={"public_url": public_url(request)})
 
 
 def public_url(request: Request) -> str:
     """The configured public URL (`--public-url`, ECHECK_PUBLIC_URL), else the address the caller used."""
     settings = getattr(request.app.state, "settings", None)
-    configured = getattr(settings, "public_url", "") or ""
+    configured = getattr(settings, "public_url", "") if os.environ.get(PUBLIC_URL_ENV) else ""
     if urlsplit(configured).hostname in (None, "", "0.0.0.0", "::"):
         return str(request.base_url).rstrip("/")
     return configured.rstrip("/")

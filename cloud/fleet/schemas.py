@@ -4,8 +4,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync.protocol import EnrollResponse
-
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -127,10 +125,3 @@ class FleetStatus(BaseModel):
     policy: FleetPolicyOut
     totals: FleetTotals
     stores: list[StoreHealth]
-
-
-class EnrollAnswer(EnrollResponse):
-    """The enrollment answer with the cloud's public address, where buyers open e-receipts (the popup's QR
-    code): a register may enroll through another address (an internal one, 127.0.0.1 on a test bench)."""
-
-    public_url: str = Field(examples=["https://echeck.example.ru"])
