@@ -55,7 +55,7 @@ def check_cloud(config: AgentConfig, outbox: OutboxFacts) -> list[Finding]:
     if enrollment is None:
         return [Finding(Level.ERROR, "this register is not enrolled", ENROLL_HINT)]
     url = (config.cloud_url or enrollment.cloud_url).rstrip("/")
-    found = [_reachability(url)]
+    found = [check_reachable(url)]
     if found[0].level is Level.ERROR:
         return found
     store = open_store(config.credentials, config.data_dir)
@@ -68,7 +68,7 @@ def check_cloud(config: AgentConfig, outbox: OutboxFacts) -> list[Finding]:
     return found + _heartbeat(url, token, outbox)
 
 
-def _reachability(url: str) -> Finding:
+def check_reachable(url: str) -> Finding:
     try:
         response = httpx.get(url + "/healthz", timeout=TIMEOUT_S)
     except httpx.ConnectError as exc:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from agent import __version__
 from agent.config import AgentConfig
-from agent.doctor import CLOCK_LIMIT_S, ENROLL_HINT, UNSYNCED_WARN_S, check_disk
+from agent.doctor import CLOCK_LIMIT_S, ENROLL_HINT, UNSYNCED_WARN_S, check_disk, check_reachable
 from agent.enrollment import NotEnrolled, load_enrollment
 from agent.findings import Finding, Level
 from agent.outbox_probe import probe
@@ -164,8 +164,12 @@ def _sync(status: AgentStatus) -> list[Finding]:
                 "check the network; receipts are kept until the cloud takes them",
             )
         )
-    else:
-        found.append(Finding(Level.OK, "cloud not contacted yet since the agent started"))
+    elif status.cloud_url:  # no batch failed, but no heartbeat got through either: look for ourselves
+        reach = check_reachable(status.cloud_url.rstrip("/"))
+        if reach.level is Level.OK:
+            found.append(Finding(Level.OK, "cloud reachable; the agent has not synced with it yet"))
+        else:
+            found.append(Finding(reach.level, f"cloud UNREACHABLE: {reach.what}", reach.advice))
     skew = sync.clock_skew_s
     if skew is not None and abs(skew) > CLOCK_LIMIT_S:
         found.append(
