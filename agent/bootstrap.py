@@ -225,6 +225,8 @@ def create_app(agent: Agent) -> FastAPI:
     )
     config = agent.config
     pos_token = PosTokenCheck(config.pos_token_path, required(config.listen_host, config.require_pos_token))
+    if pos_token.required:
+        log.info("the checkout API requires the POS token (`echeck-agent pos-token` prints it)")
     app.include_router(build_pos_router(lambda: agent.checkouts, pos_token.allows))
     ui_secret = write_secret(config.data_dir / SECRET_FILE)  # new each start; the cashier UI reads it
 
