@@ -2,6 +2,8 @@
 answers the cloud cannot give on demand (a revoked register, a clock far off), the agent served on its
 configured port, a cashier UI's long poll, and a tiny real filesystem for a full disk."""
 
+import http.server
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -172,3 +174,33 @@ def reference_receipt() -> Receipt:
     return Receipt(
         fiscal=sale.fiscal, items=tuple(sale.items), payments=tuple(sale.payments), total=sale.total
     )
+
+
+@contextmanager
+def untrusted_https(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server with a self-signed certificate nobody trusts (openssl makes it), on loopback."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    request = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]
+    subprocess.run([*request, "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

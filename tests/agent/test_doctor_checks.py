@@ -20,6 +20,7 @@ from tests.agent.store_it import (
     reference_receipt,
     revoked,
     ui_polling,
+    untrusted_https,
 )
 from tests.support.live_server import free_port, live_server
 from tests.sync.conftest import Cloud
@@ -69,6 +70,16 @@ def test_no_cloud(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "error    the cloud http://127.0.0.1:" in out
     assert "is unreachable" in out
     assert "check the network" in out
+
+
+def test_untrusted_tls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with untrusted_https(tmp_path) as url:
+        register = make_register(tmp_path)
+        register.enroll_at(url, "tok")
+        code, out = doctor(register, capsys)
+    assert code == 1
+    assert f"error    TLS to the cloud {url} fails" in out
+    assert "the cloud's certificate is not trusted here" in out
 
 
 def test_bad_token(enrolled: Register, capsys: pytest.CaptureFixture[str]) -> None:
