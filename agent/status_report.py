@@ -13,6 +13,7 @@ from agent.config import AgentConfig
 from agent.doctor import CLOCK_LIMIT_S, ENROLL_HINT, UNSYNCED_WARN_S, check_disk, check_reachable
 from agent.enrollment import NotEnrolled, load_enrollment
 from agent.findings import Finding, Level
+from agent.fiscal_checks import diagnose_atol, diagnose_shtrih
 from agent.outbox_probe import probe
 from agent.status import AgentStatus, OutboxView, age_seconds, latency_view
 
@@ -58,6 +59,7 @@ def findings(config: AgentConfig, status: AgentStatus, where: str) -> list[Findi
     found += _queue(status)
     found += _sync(status)
     found.append(check_disk(config.data_dir, config.min_free_disk_mb))
+    found += _register(config, status.running)
     if status.ui_connected is False:
         level = Level.WARNING if config.hook == "localhost" else Level.ERROR
         found.append(
@@ -69,6 +71,21 @@ def findings(config: AgentConfig, status: AgentStatus, where: str) -> list[Findi
     if lat.count and lat.p50_s is not None and lat.p95_s is not None:
         found.append(Finding(Level.OK, f"close → cloud ack p50 {lat.p50_s:.2f} s, p95 {lat.p95_s:.2f} s"))
     return found
+
+
+def _register(config: AgentConfig, running: bool) -> list[Finding]:
+    """The fiscal register behind the hook, where asking it cannot disturb the till."""
+    if config.hook == "atol-proxy":  # the web server answers status queries beside the POS's tasks
+        return diagnose_atol(config.atol.upstream)
+    if config.hook == "shtrih-tap":
+        if running:  # the agent holds the COM port; a second opener would break the till's exchange
+            return [
+                Finding(
+                    Level.OK, "register: the agent holds its port; `doctor` checks it with the agent stopped"
+                )
+            ]
+        return diagnose_shtrih(config.shtrih.device_port, config.shtrih.baudrate)
+    return []
 
 
 def _running(status: AgentStatus, where: str) -> Finding:

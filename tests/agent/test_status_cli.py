@@ -180,3 +180,17 @@ def test_not_enrolled_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert data["running"] is False
     levels = {f["what"].split(":")[0]: f["level"] for f in data["findings"]}
     assert levels["not enrolled"] == "error"
+
+
+def test_dead_register(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    register = make_register(
+        tmp_path, f'hook = "atol-proxy"\n[atol]\nlisten_port = {free_port()}\nupstream = "{dead}"\n'
+    )
+    code, out = status(register, capsys)
+    assert code == 1
+    assert f"error    ATOL web server at {dead} does not answer" in out
+    with agent_running(register):
+        code, out = status(register, capsys)
+    assert code == 1
+    assert f"error    ATOL web server at {dead} does not answer" in out
