@@ -139,6 +139,22 @@ def peer(status: int, body: dict[str, object]) -> Iterator[Peer]:
         yield fake
 
 
+@contextmanager
+def enrolled_behind(tmp_path: Path, answer: tuple[int, dict[str, object]]) -> Iterator[Register]:
+    """A register enrolled at a scripted peer that answers heartbeats with `answer`."""
+    with peer(*answer) as cloud_peer:
+        register = make_register(tmp_path)
+        register.enroll_at(cloud_peer.url, "tok")
+        yield register
+
+
+def corrupt_outbox(register: Register) -> Path:
+    register.data_dir.mkdir(parents=True, exist_ok=True)
+    path = register.data_dir / "outbox.sqlite3"
+    path.write_bytes(b"this is not a database" * 200)
+    return path
+
+
 def revoked() -> tuple[int, dict[str, object]]:
     return 403, {"detail": "this register was revoked by head office", "code": "register_revoked"}
 

@@ -13,10 +13,11 @@ from tests.agent.store_it import (
     Register,
     agent_running,
     clock_off,
+    corrupt_outbox,
+    enrolled_behind,
     enrollment_code,
     full_disk,
     make_register,
-    peer,
     reference_receipt,
     revoked,
     ui_polling,
@@ -90,18 +91,14 @@ def test_bad_token(enrolled: Register, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_revoked_register(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with peer(*revoked()) as cloud_peer:
-        register = make_register(tmp_path)
-        register.enroll_at(cloud_peer.url, "tok")
+    with enrolled_behind(tmp_path, revoked()) as register:
         code, out = doctor(register, capsys)
     assert code == 1
     assert "error    head office revoked this register in the cloud" in out
 
 
 def test_clock_skew(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with peer(*clock_off(600.0)) as cloud_peer:
-        register = make_register(tmp_path)
-        register.enroll_at(cloud_peer.url, "tok")
+    with enrolled_behind(tmp_path, clock_off(600.0)) as register:
         code, out = doctor(register, capsys)
     assert code == 1
     assert "error    this register's clock is +600 s off the cloud's: set the time (NTP)" in out
@@ -118,13 +115,12 @@ def test_full_disk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_corrupt_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     register = make_register(tmp_path)
-    register.data_dir.mkdir(parents=True)
-    (register.data_dir / "outbox.sqlite3").write_bytes(b"this is not a database" * 200)
+    path = corrupt_outbox(register)
     code, out = doctor(register, capsys)
     assert code == 1
     assert "error    the outbox " in out
     assert "is corrupt" in out
-    assert (register.data_dir / "outbox.sqlite3").exists(), "doctor only looks: the file stays where it is"
+    assert path.exists(), "doctor only looks: the file stays where it is"
 
 
 def test_old_unsynced_receipts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

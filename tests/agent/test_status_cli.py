@@ -14,10 +14,11 @@ from tests.agent.store_it import (
     Register,
     agent_running,
     clock_off,
+    corrupt_outbox,
+    enrolled_behind,
     enrollment_code,
     full_disk,
     make_register,
-    peer,
     revoked,
 )
 from tests.support.live_server import free_port, live_server
@@ -116,24 +117,18 @@ def test_bad_token(enrolled: Register, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_revoked_register(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with peer(*revoked()) as cloud_peer:
-        register = make_register(tmp_path)
-        register.enroll_at(cloud_peer.url, "tok")
-        with agent_running(register):
-            wait_for(lambda: bool(sync_view(register).get("token_refused")), "the register refused")
-            code, out = status(register, capsys)
+    with enrolled_behind(tmp_path, revoked()) as register, agent_running(register):
+        wait_for(lambda: bool(sync_view(register).get("token_refused")), "the register refused")
+        code, out = status(register, capsys)
     assert code == 1
     # "revoked" once the sync worker reports `register_revoked`; a refused token until then
     assert "error    head office revoked this register" in out or "error    the cloud REFUSES" in out
 
 
 def test_clock_skew(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with peer(*clock_off(-900.0)) as cloud_peer:
-        register = make_register(tmp_path)
-        register.enroll_at(cloud_peer.url, "tok")
-        with agent_running(register):
-            wait_for(lambda: sync_view(register).get("clock_skew_s") is not None, "a heartbeat")
-            code, out = status(register, capsys)
+    with enrolled_behind(tmp_path, clock_off(-900.0)) as register, agent_running(register):
+        wait_for(lambda: sync_view(register).get("clock_skew_s") is not None, "a heartbeat")
+        code, out = status(register, capsys)
     assert code == 1
     assert "error    clock -900 s off the cloud's: set the time (NTP)" in out
 
@@ -148,8 +143,7 @@ def test_full_disk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_corrupt_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     register = make_register(tmp_path)
-    register.data_dir.mkdir(parents=True)
-    (register.data_dir / "outbox.sqlite3").write_bytes(b"this is not a database" * 200)
+    corrupt_outbox(register)
     code, out = status(register, capsys)  # agent stopped: read from the file, which is left alone
     assert code == 1
     assert "error    receipts cannot be queued: the outbox cannot be read" in out
