@@ -50,6 +50,10 @@ def ask_agent(config: AgentConfig, timeout: float = 3.0) -> AgentAnswer:
     except ValueError:
         return AgentAnswer(url, foreign="something else answers there (not an echeck agent)")
     if "outbox" not in data:
+        secret_file = config.data_dir / SECRET_FILE
+        if secret is None and secret_file.exists():  # there, but not for this user
+            why = f"{secret_file} cannot be read: run this as the agent's user (or the agent is another's)"
+            return AgentAnswer(url, foreign=why)
         return AgentAnswer(url, foreign=f"it refuses the UI secret of {config.data_dir}: another agent's")
     status = AgentStatus.model_validate(data)
     mine = _instance_id(config.data_dir)
