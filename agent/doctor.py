@@ -28,6 +28,7 @@ UNSYNCED_WARN_S = 3600.0  # the oldest unsynced receipt: a warning after an hour
 UNSYNCED_ERROR_S = 86400.0
 TIMEOUT_S = 5.0
 ENROLL_HINT = "run `echeck-agent enroll --cloud-url URL --code CODE` with a new code from head office"
+REVOKED = "head office revoked this register in the cloud: its receipts are refused"
 
 
 def diagnose(config: AgentConfig) -> list[Finding]:
@@ -58,14 +59,16 @@ def check_cloud(config: AgentConfig, outbox: OutboxFacts) -> list[Finding]:
     found = [check_reachable(url)]
     if found[0].level is Level.ERROR:
         return found
+    return found + check_token(config, url, outbox)
+
+
+def check_token(config: AgentConfig, url: str, outbox: OutboxFacts) -> list[Finding]:
+    """An authenticated call (a heartbeat): the token accepted, refused, or the register revoked."""
     store = open_store(config.credentials, config.data_dir)
     token = store.get(TOKEN_NAME)
     if not token:
-        return [
-            *found,
-            Finding(Level.ERROR, f"the register token is missing from {store.description}", ENROLL_HINT),
-        ]
-    return found + _heartbeat(url, token, outbox)
+        return [Finding(Level.ERROR, f"the register token is missing from {store.description}", ENROLL_HINT)]
+    return _heartbeat(url, token, outbox)
 
 
 def check_reachable(url: str) -> Finding:
@@ -121,7 +124,7 @@ def _heartbeat(url: str, token: str, outbox: OutboxFacts) -> list[Finding]:
         return [
             Finding(
                 Level.ERROR,
-                "head office revoked this register in the cloud: its receipts are refused",
+                REVOKED,
                 "if that was a mistake, " + ENROLL_HINT,
             )
         ]

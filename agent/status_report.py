@@ -10,7 +10,15 @@ from datetime import datetime
 
 from agent import __version__
 from agent.config import AgentConfig
-from agent.doctor import CLOCK_LIMIT_S, ENROLL_HINT, UNSYNCED_WARN_S, check_disk, check_reachable
+from agent.doctor import (
+    CLOCK_LIMIT_S,
+    ENROLL_HINT,
+    REVOKED,
+    UNSYNCED_WARN_S,
+    check_disk,
+    check_reachable,
+    check_token,
+)
 from agent.enrollment import NotEnrolled, load_enrollment
 from agent.findings import Finding, Level
 from agent.fiscal_checks import diagnose_atol, diagnose_shtrih
@@ -57,7 +65,7 @@ def offline_status(config: AgentConfig) -> AgentStatus:
 def findings(config: AgentConfig, status: AgentStatus, where: str) -> list[Finding]:
     found = [_running(status, where), _enrolled(status)]
     found += _queue(status)
-    found += _sync(status)
+    found += _sync(config, status)
     found.append(check_disk(config.data_dir, config.min_free_disk_mb))
     found += _register(config, status.running)
     if status.ui_connected is False:
@@ -151,7 +159,7 @@ def _queue(status: AgentStatus) -> list[Finding]:
     return found
 
 
-def _sync(status: AgentStatus) -> list[Finding]:
+def _sync(config: AgentConfig, status: AgentStatus) -> list[Finding]:
     if not status.running:
         return [
             Finding(
@@ -166,10 +174,15 @@ def _sync(status: AgentStatus) -> list[Finding]:
             else [Finding(Level.ERROR, "enrolled but not syncing: the token is missing", ENROLL_HINT)]
         )
     found: list[Finding] = []
-    if getattr(sync, "register_revoked", False):
-        found.append(Finding(Level.ERROR, "head office revoked this register in the cloud", ENROLL_HINT))
-    elif sync.token_refused:
-        found.append(Finding(Level.ERROR, "the cloud REFUSES this register's token", ENROLL_HINT))
+    if getattr(sync, "register_revoked", False):  # the worker says so (SyncView.register_revoked)
+        found.append(Finding(Level.ERROR, REVOKED, "if that was a mistake, " + ENROLL_HINT))
+    elif sync.token_refused and status.cloud_url:
+        # Refused or revoked? One authenticated call tells (the cloud records nothing for a refused token).
+        answer = check_token(config, status.cloud_url.rstrip("/"), probe(config.outbox_path))
+        if answer[0].what == REVOKED:
+            found.append(answer[0])
+        else:
+            found.append(Finding(Level.ERROR, "the cloud REFUSES this register's token", ENROLL_HINT))
     elif sync.online:
         found.append(Finding(Level.OK, f"cloud reachable; last sync {_when(sync.last_sync_at)}"))
     elif sync.consecutive_failures:
