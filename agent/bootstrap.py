@@ -1,6 +1,7 @@
 """The one place that wires the agent process: outbox, checkout service, sync worker, HTTP app."""
 
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from agent import __version__
 from agent.cashier_api import build_router as build_cashier_router
@@ -18,12 +19,15 @@ from agent.credentials import CredentialStore, open_store
 from agent.discovery import start_advertising
 from agent.enrollment import TOKEN_NAME, Enrollment, NotEnrolled, load_enrollment
 from agent.hooks import RunningHook, start_hook
+from agent.host_guard import HostGuard, allowed_names
 from agent.instance import load_or_create_instance_id, new_session_id
 from agent.local_api import build_router as build_local_router
-from agent.local_schemas import SECRET_FILE
+from agent.local_schemas import PREFIX, SECRET_FILE, SECRET_HEADER
 from agent.local_secret import write_secret
+from agent.pos_token import PosTokenCheck, required
 from agent.service import CheckoutService
 from agent.status import AgentStatus, OutboxView, SyncView, age_seconds, latency_view
+from agent.ui_presence import UiPresence
 from pos_plugin.api import build_router as build_pos_router
 from pos_plugin.api import install_error_handlers
 from sync.outbox import Outbox
@@ -45,8 +49,12 @@ class Agent:
         self.enrollment = self._load_enrollment()
         self.worker = self._build_worker()
         self.checkouts = CheckoutService(
-            self.outbox, on_queued=self.worker.wake if self.worker else lambda: None
+            self.outbox,
+            on_queued=self.worker.wake if self.worker else lambda: None,
+            max_open=config.max_open_checkouts,
+            idle_s=config.checkout_idle_s,
         )
+        self.ui_presence = UiPresence(PREFIX + "/prompts")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.hook: RunningHook | None = None  # the ATOL proxy or Shtrih-M tap, when configured
@@ -134,8 +142,11 @@ class Agent:
         return True
 
     def landing_url(self, checkout_id: str) -> str | None:
-        register_id = self.enrollment.register_id if self.enrollment else None
-        return landing_url(self.cloud_url, register_id, self.checkouts.landing_token(checkout_id))
+        """The popup's QR: the cloud's public address (learnt at enrollment), not the one syncing uses."""
+        if self.enrollment is None:
+            return None
+        base = self.enrollment.public_url or self.cloud_url
+        return landing_url(base, self.enrollment.register_id, self.checkouts.landing_token(checkout_id))
 
     def status(self) -> AgentStatus:
         stats = self.outbox.stats()
@@ -149,6 +160,8 @@ class Agent:
             store_id=self.enrollment.store_id if self.enrollment else None,
             register_id=self.enrollment.register_id if self.enrollment else None,
             instance_id=self.instance_id,
+            ui_connected=self.ui_presence.connected(),
+            open_checkouts=self.checkouts.open_count(),
             outbox=OutboxView(
                 pending=stats.pending,
                 acked=stats.acked,
@@ -206,12 +219,25 @@ def create_app(agent: Agent) -> FastAPI:
         title="echeck agent",
         version=__version__,
         description="The register's local API: the checkout API for POS software and the agent's status. "
-        "Listens on 127.0.0.1 only.",
+        "Listens on 127.0.0.1 unless configured otherwise; answers only requests addressed to it by a known "
+        "name (Host), and the checkout API takes the POS token (`echeck-agent pos-token`).",
         lifespan=lifespan,
     )
-    app.include_router(build_pos_router(lambda: agent.checkouts))
-    app.include_router(build_local_router(agent.status))
-    ui_secret = write_secret(agent.config.data_dir / SECRET_FILE)  # new each start; the cashier UI reads it
+    config = agent.config
+    pos_token = PosTokenCheck(config.pos_token_path, required(config.listen_host, config.require_pos_token))
+    if pos_token.required:
+        log.info("the checkout API requires the POS token (`echeck-agent pos-token` prints it)")
+    app.include_router(build_pos_router(lambda: agent.checkouts, pos_token.allows))
+    ui_secret = write_secret(config.data_dir / SECRET_FILE)  # new each start; the cashier UI reads it
+
+    def may_see_status(request: Request) -> bool:
+        sent = request.headers.get(SECRET_HEADER)
+        if sent is not None and secrets.compare_digest(sent.encode(), ui_secret.encode()):
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and bool(token) and pos_token.allows(token)
+
+    app.include_router(build_local_router(agent.status, may_see_status))
     cashier = build_cashier_router(
         agent.checkouts.prompts, ui_secret, agent.outbox, agent.wake_sync, agent.landing_url
     )
@@ -222,4 +248,6 @@ def create_app(agent: Agent) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(agent.ui_presence.middleware)
+    app.add_middleware(HostGuard, names=allowed_names(config.listen_host, config.allowed_hosts))  # outermost
     return app

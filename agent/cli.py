@@ -3,12 +3,20 @@
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from agent import __version__
-from agent.config import CONFIG_ENV, AgentConfig, ConfigError, default_config_path, load_config
-from agent.logs import setup_logging
+from agent.config import (
+    CONFIG_ENV,
+    AgentConfig,
+    ConfigError,
+    default_config_path,
+    load_config,
+    require_named_file,
+)
+from agent.logs import FORMATS, setup_logging
 
 # Heavier modules are imported inside the commands that need them: `run` is a long-running process with a
 # memory budget (≤ 80 MB, docs/performance.md) and must decide what gets loaded before anything loads it.
@@ -27,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="agent.toml to use")
     parser.add_argument("--data-dir", type=Path, help="where the outbox and enrollment live")
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="auto",
+        help="log lines on stderr: sentences on a terminal and JSON otherwise (auto), or always one",
+    )
     parser.add_argument("--version", action="version", version=f"echeck-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -40,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     en.add_argument("--cloud-url", required=True, help="the echeck cloud, e.g. https://echeck.example.ru")
     en.add_argument("--code", required=True, help="the enrollment code, e.g. K7QF-9MZC")
 
-    st = sub.add_parser("status", help="print the queue, sync state and latency of this register")
+    st = sub.add_parser(
+        "status",
+        help="print the queue, sync state and latency of this register; exit 1 when something needs store IT",
+    )
     st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    tok = sub.add_parser(
+        "pos-token",
+        help="print the POS token that POS software sends to the checkout API (Authorization: Bearer)",
+    )
+    tok.add_argument("--rotate", action="store_true", help="replace it; the old one stops working at once")
 
     rq = sub.add_parser(
         "requeue", help="send dead-lettered receipts (refused by the cloud) again, once the cause is fixed"
@@ -51,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the effective configuration and where it came from")
     sub.add_parser(
         "doctor",
-        help="check the fiscal register behind the configured hook: answers, FN, shift, unsent documents",
+        help="check everything: config, cloud (TLS, token, revoked, clock), disk, outbox, agent and "
+        "cashier UI, then the fiscal register behind the hook; exit 1 on errors",
     )
     return parser
 
@@ -59,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        require_named_file(args.config, os.environ)
         config = load_config(
             args.config,
             overrides={
@@ -71,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"echeck-agent: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(config.log_level, getattr(args, "log_file", None))
+    setup_logging(config.log_level, getattr(args, "log_file", None), style=args.log_format)
     try:
         return COMMANDS[args.command](config, args)
     except KeyboardInterrupt:
@@ -129,77 +154,29 @@ def cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
-    import httpx
+    from agent.agent_probe import ask_agent
+    from agent.findings import exit_code
+    from agent.status_report import findings, offline_status
 
-    url = f"http://{config.listen_host}:{config.listen_port}/agent/v1/status"
-    try:
-        data = httpx.get(url, timeout=3).raise_for_status().json()
-    except httpx.HTTPError:
-        from agent.bootstrap import Agent
-
-        agent = Agent(config)
-        try:
-            data = agent.status().model_dump(mode="json")
-        finally:
-            agent.stop()
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    out, sync, lat = data["outbox"], data.get("sync") or {}, data["latency"]
-    print(f"echeck-agent {data['version']}: {'running' if data['running'] else 'NOT running'}")
-    if data["enrolled"]:
+    answer = ask_agent(config)
+    if answer.foreign:
         print(
-            f"  enrolled     store {data['store_id']}, register {data['register_id']} → {data['cloud_url']}"
+            f"echeck-agent: the agent on {answer.url} is not the one of {config.data_dir}: {answer.foreign}. "
+            "Check --config / --data-dir (or give each agent its own port).",
+            file=sys.stderr,
         )
+        return 2
+    status = answer.status or offline_status(config)
+    found = findings(config, status, answer.url)
+    if args.json:
+        data = status.model_dump(mode="json")
+        data["findings"] = [{"level": f.level.value, "what": f.what, "advice": f.advice} for f in found]
+        print(json.dumps(data, indent=2))
     else:
-        print("  enrolled     NO: run `echeck-agent enroll --cloud-url URL --code CODE`")
-    age = out["oldest_pending_age_s"]
-    if data.get("instance_id"):
-        print(f"  instance     {data['instance_id']}")
-    print(f"  queue        {out['pending']} waiting" + (f" (oldest {age:.0f} s)" if age is not None else ""))
-    print(f"  synced       {out['acked']}   dead-lettered (refused by the cloud): {out['rejected']}")
-    _print_outbox_health(out)
-    if sync:
-        reach = "reachable" if sync["online"] else "UNREACHABLE"
-        print(f"  cloud        {reach}; last sync {sync['last_sync_at']}")
-        if sync.get("token_refused"):
-            print("  TOKEN        REFUSED by the cloud: enroll this register again with a new code")
-        if sync.get("last_error"):
-            print(f"  last error   {sync['last_error']}")
-        if sync.get("next_attempt_at"):
-            failures = sync["consecutive_failures"]
-            print(f"  next try     {sync['next_attempt_at']} ({failures} failures in a row)")
-        skew = sync.get("clock_skew_s")
-        if skew is not None:
-            off = abs(skew) > CLOCK_LIMIT_S
-            flag = "   CLOCK OFF: fix the time, fiscal times come from it" if off else ""
-            print(f"  clock        {skew:+.1f} s against the cloud{flag}")
-    if lat["count"]:
-        print(f"  latency      close → cloud ack p50 {lat['p50_s']:.2f} s, p95 {lat['p95_s']:.2f} s")
-    return 0
-
-
-CLOCK_LIMIT_S = 120.0  # the cloud's default fleet limit (ECHECK_FLEET_CLOCK_SKEW_S)
-
-
-def _print_outbox_health(out: dict) -> None:
-    size, quota = out.get("size_bytes") or 0, out.get("quota_bytes")
-    line = f"  outbox       {size / 1_048_576:.1f} MB"
-    if quota:
-        line += f" of {quota / 1_048_576:.0f} MB quota"
-    if out.get("over_quota"):
-        line += "   OVER QUOTA (nothing is dropped: check sync and disk)"
-    if out.get("retention_days") is not None:
-        line += f"; synced receipts kept {out['retention_days']:g} days"
-    print(line)
-    if out.get("write_error"):
-        print(f"  CANNOT QUEUE {out['write_error']} ({out.get('write_failures', 0)} failed closes)")
-    for name in out.get("quarantined") or []:
-        print(f"  CORRUPT      outbox file moved aside, kept: {name} (recover with sqlite3 .recover)")
-    for line_ in out.get("dead_letter") or []:
-        print(f"  dead letter  {line_}")
-    if out.get("dead_letter"):
-        print("               send again once fixed: echeck-agent requeue [--key FN:FD:FPD]")
+        print(f"echeck-agent status ({config.data_dir})")
+        for finding in found:
+            print(finding.line())
+    return exit_code(found)
 
 
 def cmd_requeue(config: AgentConfig, args: argparse.Namespace) -> int:
@@ -217,19 +194,40 @@ def cmd_config(config: AgentConfig, _args: argparse.Namespace) -> int:
     )
     print(f"# effective configuration; file: {where}")
     print(config.to_toml(), end="")
+    if config.cloud_url is None:
+        from agent.enrollment import NotEnrolled, load_enrollment
+
+        try:
+            enrolled = load_enrollment(config.enrollment_path).cloud_url
+            print(f'# cloud_url = "{enrolled}"  (from enrollment: {config.enrollment_path})')
+        except NotEnrolled:
+            print("# cloud_url: none (not enrolled; `echeck-agent enroll` sets it)")
+    return 0
+
+
+def cmd_pos_token(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.pos_token import read_or_create, required, rotate
+
+    token = rotate(config.pos_token_path) if args.rotate else read_or_create(config.pos_token_path)
+    print(token)
+    need = "required" if required(config.listen_host, config.require_pos_token) else "optional on loopback"
+    print(
+        f"# POS software sends it as `Authorization: Bearer <token>` ({need}); "
+        f"kept in {config.pos_token_path}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def cmd_doctor(config: AgentConfig, _args: argparse.Namespace) -> int:
     from agent.doctor import diagnose
+    from agent.findings import exit_code
 
     findings = diagnose(config)
-    print(f"echeck-agent doctor: hook {config.hook}")
+    print(f"echeck-agent doctor ({config.data_dir})")
     for finding in findings:
-        print(f"  {'ok  ' if finding.ok else 'FAIL'}  {finding.what}")
-        if finding.advice:
-            print(f"        → {finding.advice}")
-    return 0 if all(f.ok for f in findings) else 1
+        print(finding.line(), flush=True)
+    return exit_code(findings)
 
 
 COMMANDS = {
@@ -239,6 +237,7 @@ COMMANDS = {
     "status": cmd_status,
     "requeue": cmd_requeue,
     "config": cmd_config,
+    "pos-token": cmd_pos_token,
 }
 
 if __name__ == "__main__":

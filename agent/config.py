@@ -71,6 +71,14 @@ class AgentConfig:
     ask_timeout_s: float = 20.0  # how long a hook waits for the cashier's answer before the sale goes on
     atol: AtolSettings = field(default_factory=AtolSettings)
     shtrih: ShtrihSettings = field(default_factory=ShtrihSettings)
+    # The local API answers only requests whose Host is loopback, an IP address, this machine's name or one
+    # of these names (DNS rebinding: a web page must not reach the API under its own domain).
+    allowed_hosts: tuple[str, ...] = ()
+    # POS clients send the POS token (`echeck-agent pos-token`); always required beyond loopback.
+    require_pos_token: bool = False
+    max_open_checkouts: int = 100  # past it new opens get 429; a live checkout is never evicted
+    checkout_idle_s: float = 3600.0  # an open checkout untouched this long counts as abandoned
+    min_free_disk_mb: float = 200.0  # `doctor` and `status` warn below this on the data directory's disk
     source: Path | None = None  # the file this came from, for `echeck-agent config`
 
     @property
@@ -80,6 +88,10 @@ class AgentConfig:
     @property
     def enrollment_path(self) -> Path:
         return self.data_dir / "enrollment.json"
+
+    @property
+    def pos_token_path(self) -> Path:
+        return self.data_dir / "pos-token"
 
     def to_toml(self) -> str:
         lines = ["[agent]"]
@@ -110,11 +122,22 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP)) / "agent.toml"
 
 
+def named_config_path(env: Mapping[str, str]) -> Path | None:
+    return Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None
+
+
+def require_named_file(path: Path | None, env: Mapping[str, str]) -> None:
+    """A file named by --config or $ECHECK_AGENT_CONFIG must exist: a typo must not mean defaults."""
+    named = path or named_config_path(env)
+    if named is not None and not named.is_file():
+        raise ConfigError(f"{named}: no such configuration file (named by --config or ${CONFIG_ENV})")
+
+
 def load_config(
     path: Path | None = None, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> AgentConfig:
     env = os.environ if env is None else env
-    path = path or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else default_config_path())
+    path = path or named_config_path(env) or default_config_path()
     values: dict[str, Any] = {}
     sync_values: dict[str, Any] = {}
     source = None
@@ -170,12 +193,29 @@ def _coerce(name: str, value: Any, cls: type) -> Any:
             return float(value)
         if kind in (Path, "Path"):
             return Path(value).expanduser()
+        if kind in (bool, "bool"):
+            return _boolean(value)
+        if kind in (tuple[str, ...], "tuple[str, ...]"):
+            return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: {value!r} is not a {getattr(kind, '__name__', kind)}") from exc
     return value
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
 def _toml_value(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

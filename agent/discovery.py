@@ -69,7 +69,7 @@ def advertisement_for(host: str, port: int) -> Advertisement | None:
         return None
     if host in ("0.0.0.0", "::", ""):
         addresses = sorted(
-            {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+            {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
             - {"127.0.0.1"}
         )
     else:

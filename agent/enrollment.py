@@ -3,7 +3,7 @@
 import json
 import logging
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import httpx
@@ -26,10 +26,11 @@ class NotEnrolled(RuntimeError):
 
 @dataclass(frozen=True)
 class Enrollment:
-    cloud_url: str
+    cloud_url: str  # where the agent syncs: the URL store IT enrolled with
     tenant_id: int
     store_id: int
     register_id: int
+    public_url: str | None = None  # where buyers open e-receipts (the popup's QR), as the cloud said
 
 
 def enroll(
@@ -44,13 +45,28 @@ def enroll(
         raise EnrollmentError(
             f"cannot reach the cloud at {cloud_url}: {exc}. Check the address and network."
         ) from exc
-    if response.status_code >= 400:
+    where = cloud_url.rstrip("/") + ENROLL_PATH
+    if response.status_code in (404, 405):
+        raise EnrollmentError(
+            f"no echeck cloud answers at {where} ({response.status_code}): check the cloud URL, the address "
+            "head office gave you without any path (e.g. https://echeck.example.ru)"
+        )
+    if response.status_code in (400, 410, 422):
         raise EnrollmentError(
             f"the cloud refused the enrollment code ({response.status_code}): {_detail(response)}"
         )
-    answer = EnrollResponse.model_validate(response.json())
+    if response.status_code >= 400:
+        raise EnrollmentError(f"the cloud at {where} answered {response.status_code}: {_detail(response)}")
+    try:
+        answer = EnrollResponse.model_validate(response.json())
+    except ValueError as exc:
+        raise EnrollmentError(
+            f"{where} is not an echeck cloud (its answer is not an enrollment): check the cloud URL"
+        ) from exc
     store.set(TOKEN_NAME, answer.token)
-    enrollment = Enrollment(cloud_url.rstrip("/"), answer.tenant_id, answer.store_id, answer.register_id)
+    enrollment = Enrollment(
+        cloud_url.rstrip("/"), answer.tenant_id, answer.store_id, answer.register_id, answer.public_url
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(enrollment), indent=2), encoding="utf-8")
     log.info("register enrolled", extra={**asdict(enrollment), "credentials": store.description})
@@ -60,7 +76,9 @@ def enroll(
 def load_enrollment(path: Path) -> Enrollment:
     if not path.exists():
         raise NotEnrolled(f"this register is not enrolled yet ({path} is missing): run `echeck-agent enroll`")
-    return Enrollment(**json.loads(path.read_text(encoding="utf-8")))
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    known = {f.name for f in fields(Enrollment)}
+    return Enrollment(**{k: v for k, v in saved.items() if k in known})
 
 
 def _detail(response: httpx.Response) -> str:

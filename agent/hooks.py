@@ -14,7 +14,13 @@ from agent.config import AgentConfig
 from agent.prompts import AnswerKind
 from agent.service import CheckoutService
 from drivers.hook import ClosedSale
-from pos_plugin.contract import CheckoutConflict, CloseRequest, ContactRequest, OpenRequest
+from pos_plugin.contract import (
+    CheckoutConflict,
+    CloseRequest,
+    ContactRequest,
+    OpenRequest,
+    TooManyCheckouts,
+)
 from receipts import BuyerContact, InvalidContact, parse_contact
 
 log = logging.getLogger(__name__)
@@ -32,6 +38,8 @@ class CheckoutHook:
     def sale_started(self, sale_id: str) -> None:
         try:
             self.service.open(OpenRequest(checkout_id=sale_id))
+        except TooManyCheckouts as exc:  # the sale goes on; it only gets no e-receipt
+            log.error("sale not tracked: %s", exc, extra={"checkout": sale_id})
         except CheckoutConflict:
             log.info("sale already known", extra={"checkout": sale_id})
 

@@ -13,7 +13,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def write_secret(path: Path) -> str:
+def write_secret(path: Path, what: str = "local UI secret") -> str:
     """A new random secret in `path`, created 0600 (replacing an old one); returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
@@ -24,5 +24,5 @@ def write_secret(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(secret + "\n")
     os.replace(tmp, path)
-    log.info("local UI secret written", extra={"path": str(path)})
+    log.info("%s written", what, extra={"path": str(path)})
     return secret

@@ -6,13 +6,14 @@ Shtrih-M tap) drive the same code.
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from agent.checkout import Checkout, LoyaltyCard
+from agent.checkout import OPEN_STATES, Checkout, LoyaltyCard
 from agent.prompts import AnswerKind, PromptAnswer, PromptBroker, PromptRequest
 from pos_plugin.contract import (
     AskMode,
@@ -27,11 +28,14 @@ from pos_plugin.contract import (
     ContactRequest,
     OpenRequest,
     ReceiptNotQueued,
+    TooManyCheckouts,
 )
 from receipts import BuyerContact, InvalidContact, Receipt, parse_contact
 
 log = logging.getLogger(__name__)
 KEEP_ENDED = 10_000  # ended checkouts remembered so that a repeated close or cancel is answered correctly
+MAX_OPEN = 100  # open checkouts at once; past it new opens are refused, a live one is never forgotten
+IDLE_S = 3600.0  # an open checkout without a call for this long is abandoned and may be forgotten
 
 
 class ReceiptQueue(Protocol):
@@ -44,19 +48,29 @@ class CheckoutService:
         queue: ReceiptQueue,
         on_queued: Callable[[], None] = lambda: None,
         prompts: PromptBroker | None = None,
+        max_open: int = MAX_OPEN,
+        idle_s: float = IDLE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._queue = queue
         self._on_queued = on_queued
         self.prompts = prompts or PromptBroker()
-        self._checkouts: OrderedDict[str, Checkout] = OrderedDict()
+        self._max_open = max_open
+        self._idle_s = idle_s
+        self._clock = clock
+        # Open checkouts, least recently called first, with when they were last called; ended ones apart:
+        # however many checkouts come and go, only abandoned open ones are ever forgotten.
+        self._open: OrderedDict[str, tuple[Checkout, float]] = OrderedDict()
+        self._ended: OrderedDict[str, Checkout] = OrderedDict()
         self._lock = threading.RLock()
 
     # -- CheckoutPort -------------------------------------------------------------------------------
     def open(self, request: OpenRequest) -> CheckoutView:
         checkout_id = request.checkout_id or uuid.uuid4().hex[:16]
         with self._lock:
-            if checkout_id in self._checkouts:
+            if checkout_id in self._open or checkout_id in self._ended:
                 raise CheckoutConflict(f"checkout {checkout_id} is already open or ended; use a new id")
+            self._make_room()
             checkout = Checkout(checkout_id, datetime.now(UTC))
             self._store(checkout)
         log.info("checkout opened", extra={"checkout": checkout_id})
@@ -193,21 +207,53 @@ class CheckoutService:
 
     def landing_token(self, checkout_id: str) -> str | None:
         with self._lock:
-            checkout = self._checkouts.get(checkout_id)
+            live = self._open.get(checkout_id)
+            checkout = live[0] if live else self._ended.get(checkout_id)
         return checkout.landing_token if checkout else None
+
+    def open_count(self) -> int:
+        with self._lock:
+            return len(self._open)
 
     # -- internals ----------------------------------------------------------------------------------
     def _find(self, checkout_id: str) -> Checkout:
+        live = self._open.get(checkout_id)
+        if live is not None:
+            return live[0]
         try:
-            return self._checkouts[checkout_id]
+            return self._ended[checkout_id]
         except KeyError:
             raise CheckoutNotFound(f"no checkout {checkout_id}; open it first") from None
 
     def _store(self, checkout: Checkout) -> None:
-        self._checkouts[checkout.checkout_id] = checkout
-        self._checkouts.move_to_end(checkout.checkout_id)
-        while len(self._checkouts) > KEEP_ENDED:
-            self._checkouts.popitem(last=False)
+        cid = checkout.checkout_id
+        if checkout.state in OPEN_STATES:
+            self._open[cid] = (checkout, self._clock())
+            self._open.move_to_end(cid)
+            return
+        self._open.pop(cid, None)
+        self._ended[cid] = checkout
+        self._ended.move_to_end(cid)
+        while len(self._ended) > KEEP_ENDED:
+            self._ended.popitem(last=False)
+
+    def _make_room(self) -> None:
+        """Forget abandoned open checkouts when at the limit; refuse the new one if none is abandoned."""
+        if len(self._open) < self._max_open:
+            return
+        stale_before = self._clock() - self._idle_s
+        while self._open:
+            oldest_id, (_checkout, touched) = next(iter(self._open.items()))
+            if touched > stale_before:
+                break
+            del self._open[oldest_id]
+            self.prompts.withdraw(oldest_id)
+            log.warning("abandoned checkout forgotten", extra={"checkout": oldest_id})
+        if len(self._open) >= self._max_open:
+            raise TooManyCheckouts(
+                f"{len(self._open)} checkouts are open on this agent (limit {self._max_open}): a new one is "
+                f"refused until some are closed or cancelled, or left without a call for {self._idle_s:g} s"
+            )
 
 
 def _known_contact(request: CardRequest) -> BuyerContact | None:

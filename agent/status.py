@@ -54,6 +54,8 @@ class AgentStatus(BaseModel):
     store_id: int | None
     register_id: int | None
     instance_id: str | None = None
+    ui_connected: bool | None = None  # a cashier UI polls for prompts now (None: unknown, agent not running)
+    open_checkouts: int = 0
     outbox: OutboxView
     sync: SyncView | None
     latency: LatencyView

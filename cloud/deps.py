@@ -11,6 +11,7 @@
 
 from collections.abc import Callable, Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -73,12 +74,13 @@ IdentityKeysDep = Annotated[IdentityKeys, Depends(get_identity_keys)]
 
 
 def public_url(request: Request) -> str:
-    """The cloud's base URL for links and agents: the configured public URL, else the one called."""
+    """The cloud's base URL for links and agents: the configured public URL (`--public-url`,
+    ECHECK_PUBLIC_URL), else the one called; a wildcard listen address is never a public URL."""
     settings = getattr(request.app.state, "settings", None)
     configured = settings.public_url if isinstance(settings, Settings) else ""
-    if configured and configured != DEFAULT_PUBLIC_URL:
-        return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    if configured == DEFAULT_PUBLIC_URL or urlsplit(configured).hostname in (None, "", "0.0.0.0", "::"):
+        return str(request.base_url).rstrip("/")
+    return configured.rstrip("/")
 
 
 def current_register(

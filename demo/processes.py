@@ -120,6 +120,11 @@ def cloud_service(database_url: str, port: int, log_path: Path) -> Service:
     return Service("cloud", args, f"http://127.0.0.1:{port}", log_path)
 
 
+# Each agent's POS token by its URL, read as store IT reads it (`echeck-agent pos-token`): the POS simulator
+# sends it with every checkout call, and the agent's full status needs it.
+_POS_TOKENS: dict[str, str] = {}
+
+
 def write_agent_config(path: Path, port: int, data_dir: Path, extra: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -129,7 +134,21 @@ def write_agent_config(path: Path, port: int, data_dir: Path, extra: str = "") -
         'credentials = "file"\n' + extra,  # never touch the demo user's own keyring
         encoding="utf-8",
     )
+    _POS_TOKENS[f"http://127.0.0.1:{port}"] = pos_token(path)
     return path
+
+
+def pos_token(config: Path) -> str:
+    args = [tool("echeck-agent"), "--config", str(config), "pos-token"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"echeck-agent pos-token failed: {done.stderr.strip()[-800:]}")
+    return done.stdout.strip()
+
+
+def _pos_headers(agent_url: str) -> dict[str, str]:
+    token = _POS_TOKENS.get(agent_url)
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 ATOL_READY = "/api/v2/operations/queryDeviceInfo"
@@ -187,6 +206,7 @@ def pos_simulator(agent_url: str, receipts: int, rate: float, seed: int, report:
         tool("echeck-pos-sim"),
         "--agent",
         agent_url,
+        *(["--token", _POS_TOKENS[agent_url]] if agent_url in _POS_TOKENS else []),
         "--receipts",
         str(receipts),
         "--rate",
@@ -211,7 +231,8 @@ def cloud_count(cloud_url: str, api_key: str, store_id: int) -> int:
 
 
 def agent_status(agent_url: str) -> dict:
-    return httpx.get(f"{agent_url}/agent/v1/status", timeout=5).raise_for_status().json()
+    answer = httpx.get(f"{agent_url}/agent/v1/status", headers=_pos_headers(agent_url), timeout=5)
+    return answer.raise_for_status().json()
 
 
 # -- delivery: the fake providers and the tenant's channels pointing at them -------------------------------

@@ -21,6 +21,10 @@ class CheckoutConflict(RuntimeError):
     """The call does not fit the checkout's state (close before open, contact after close, ...)."""
 
 
+class TooManyCheckouts(CheckoutConflict):
+    """Too many checkouts are open at once: a new one is refused rather than forgetting a live one."""
+
+
 class ReceiptNotQueued(RuntimeError):
     """The receipt was printed but could not be written to the outbox (disk full, database error)."""
 
@@ -98,7 +102,7 @@ class CloseRequest(_Model):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [REFERENCE_SALE]},
+        json_schema_extra={"examples": [REFERENCE_SALE]},  # type: ignore[list-item]
     )
 
 

@@ -8,18 +8,29 @@ and closes the checkout with that fiscal data.
 
 import argparse
 import json
+import os
 import random
+import secrets
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from pos_plugin.api import PREFIX
 from pos_plugin.contract import AskMode
+
+TOKEN_ENV = "ECHECK_POS_TOKEN"
+Json = dict[str, Any]
+
+
+class AgentRefused(RuntimeError):
+    """The agent answered a checkout call with an error; the message carries its sentence."""
+
 
 GOODS = [
     ("Молоко 3,2% 1 л", 8990, "vat10"),
@@ -55,7 +66,7 @@ class FiscalRegister:
         self.shift = 1
         self.receipt_in_shift = 0
 
-    def fiscalize(self) -> dict:
+    def fiscalize(self) -> Json:
         self.fd += 1
         self.receipt_in_shift += 1
         return {
@@ -84,38 +95,45 @@ class Till:
         register: FiscalRegister,
         members: float,
         ask_agent_s: float | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.ask_agent_s = ask_agent_s  # let the agent ask in its cashier popup, waiting at most this long
+        # Checkout ids are unique per run: the agent remembers ended checkouts, and a second run with the
+        # same numbers would be refused (409) checkout after checkout.
+        self.run_id = run_id or secrets.token_hex(3)
         self.client = client
         self.rng = rng
         self.register = register
         self.members = members
 
-    def call(self, method: str, path: str, report: SimReport, **kwargs: object) -> dict:
+    def call(self, method: str, path: str, report: SimReport, **kwargs: Any) -> Json:
         """A till retries a dead agent a few times, then goes on without it: the sale is never blocked."""
         for attempt in range(20):
             try:
-                response = self.client.request(method, PREFIX + path, **kwargs)  # type: ignore[arg-type]
+                response = self.client.request(method, PREFIX + path, **kwargs)
             except httpx.TransportError:
                 report.retries += 1
                 time.sleep(min(0.05 * 2**attempt, 1.0))
                 continue
-            response.raise_for_status()
-            return response.json()
+            if response.is_error:
+                raise AgentRefused(f"{method} {path}: {response.status_code} {_detail(response)}")
+            answer: Json = response.json()
+            return answer
         raise RuntimeError(f"agent unreachable for {method} {path}")
 
     def checkout(self, number: int, report: SimReport) -> None:
         rng = self.rng
-        cid = self.call("POST", "/checkouts", report, json={"checkout_id": f"T1-{number:06d}"})["checkout_id"]
+        body = {"checkout_id": f"T1-{self.run_id}-{number:06d}"}
+        cid = self.call("POST", "/checkouts", report, json=body)["checkout_id"]
         is_member = rng.random() < self.members
         if is_member:
             report.members += 1
-            body = {
+            card = {
                 "card_number": f"277{rng.randrange(10**10):010d}",
                 "holder_name": "Покупатель",
                 "phone": random_phone(rng),
             }
-            self.call("POST", f"/checkouts/{cid}/card", report, json=body)
+            self.call("POST", f"/checkouts/{cid}/card", report, json=card)
         if self.ask_agent_s:  # the cashier answers in echeck's popup (or nobody does: no contact)
             params = {"wait": self.ask_agent_s}
             self.call("POST", f"/checkouts/{cid}/ask-contact", report, params=params)
@@ -132,7 +150,7 @@ class Till:
         report.with_contact += result["contact_masked"] is not None
         report.keys.append(result["receipt_key"])
 
-    def cashier_answer(self, mode: str) -> dict:
+    def cashier_answer(self, mode: str) -> Json:
         roll = self.rng.random()
         if mode == AskMode.CONFIRM:  # "…your phone ends in 45-67?" — most say yes
             if roll < 0.9:
@@ -144,7 +162,7 @@ class Till:
             return {"contact": f"buyer{self.rng.randrange(10**6)}@example.ru"}
         return {"contact": None, "skipped": True}
 
-    def sale(self) -> dict:
+    def sale(self) -> Json:
         items, total = [], 0
         for _ in range(self.rng.randint(1, 5)):
             name, price, vat = self.rng.choice(GOODS)
@@ -178,17 +196,19 @@ def simulate(
     fn_serial: str | None = None,
     progress: bool = False,
     ask_agent_s: float | None = None,
+    token: str | None = None,
 ) -> SimReport:
     rng = random.Random(seed)
     report = SimReport()
     interval = 1.0 / rate if rate > 0 else 0.0
-    with httpx.Client(base_url=agent_url, timeout=10 + (ask_agent_s or 0)) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=agent_url, timeout=10 + (ask_agent_s or 0), headers=headers) as client:
         till = Till(client, rng, FiscalRegister(rng, fn_serial), members, ask_agent_s)
         start = time.monotonic()
         for n in range(1, receipts + 1):
             try:
                 till.checkout(n, report)
-            except (httpx.HTTPStatusError, RuntimeError) as exc:
+            except RuntimeError as exc:  # AgentRefused, or the agent unreachable
                 report.errors += 1
                 print(f"checkout {n}: {exc}", file=sys.stderr)
             if progress:
@@ -210,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="random seed, for repeatable runs")
     parser.add_argument("--fn-serial", help="the imaginary register's FN serial (16 digits)")
     parser.add_argument("--progress", action="store_true", help="print a JSON line after every checkout")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"the POS token (`echeck-agent pos-token`), sent as Authorization: Bearer; default ${TOKEN_ENV}",
+    )
     parser.add_argument("--report", type=Path, help="write the full report (with every receipt key) here")
     parser.add_argument(
         "--atol",
@@ -238,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             args.fn_serial,
             args.progress,
             args.ask_agent,
+            args.token,
         )
     except KeyboardInterrupt:  # Ctrl-C in the demo's terminal reaches the whole process group
         return 130
@@ -247,6 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     summary["keys"] = len(report.keys)
     print(json.dumps({"report": summary}), flush=True)
     return 0 if report.errors == 0 else 1
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail or body)
 
 
 if __name__ == "__main__":

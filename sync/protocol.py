@@ -169,6 +169,7 @@ class EnrollResponse(_Wire):
     store_id: int
     register_id: int
     token: str = Field(description="The register's bearer token. Shown once; keep it in the OS keyring.")
+    public_url: str | None = Field(default=None, description="Where buyers open e-receipts (the popup's QR)")
 
 
 class ReceiptBatch(_Wire):

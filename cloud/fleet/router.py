@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from cloud.deps import CurrentRegister, FleetReader, SessionDep
+from cloud.deps import CurrentRegister, FleetReader, SessionDep, public_url
 from cloud.errors import error_responses
 from cloud.fleet import enrollment, heartbeats
 from cloud.fleet.health import FleetPolicy
@@ -41,7 +41,8 @@ def enroll(
     ],
 ) -> EnrollResponse:
     client = request.client.host if request.client else "?"
-    return enrollment.enroll(session, body.code, body.hostname, body.agent_version, client)
+    answer = enrollment.enroll(session, body.code, body.hostname, body.agent_version, client)
+    return answer.model_copy(update={"public_url": public_url(request)})
 
 
 @router.post(
