@@ -65,12 +65,12 @@ def make_register(tmp_path: Path, extra: str = "", data_dir: Path | None = None)
 
 def enrollment_code(cloud: Cloud) -> str:
     from cloud.db.engine import make_engine
-    from cloud.fleet import service as fleet
+    from cloud.fleet import enrollment
 
     engine = make_engine(cloud.database_url)
     try:
         with Session(engine) as session:
-            return fleet.issue_enrollment_code(session, cloud.store_id).code
+            return enrollment.issue_enrollment_code(session, cloud.store_id).code
     finally:
         engine.dispose()
 
