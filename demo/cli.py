@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -159,7 +160,7 @@ def _progress() -> Progress:
     )
 
 
-def _wait_for_deliveries(cloud_url: str, api_key: str, timeout: float = 60.0) -> dict:
+def _wait_for_deliveries(cloud_url: str, api_key: str, timeout: float = 60.0) -> dict[str, Any]:
     """E-receipts go out in the cloud's background worker: wait (bounded) until every one has an outcome."""
     deadline = time.monotonic() + timeout
     with console.status("delivering e-receipts (e-mail → push → Viber → SMS) ..."):
@@ -172,7 +173,7 @@ def _wait_for_deliveries(cloud_url: str, api_key: str, timeout: float = 60.0) ->
             time.sleep(0.3)
 
 
-def _delivery_summary(t: dict) -> None:
+def _delivery_summary(t: dict[str, Any]) -> None:
     table = Table(title="e-receipt delivery", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -193,8 +194,8 @@ def _delivery_summary(t: dict) -> None:
 
 
 def _summary(
-    report: dict,
-    status: dict,
+    report: dict[str, Any],
+    status: dict[str, Any],
     in_cloud: int,
     elapsed: float,
     cloud_url: str,

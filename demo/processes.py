@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -19,7 +20,8 @@ BIN = Path(sys.executable).parent
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def tool(name: str) -> str:
@@ -28,12 +30,13 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else name
 
 
-def run_json(args: Sequence[str], env: dict[str, str] | None = None) -> dict:
+def run_json(args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a CLI command that prints one JSON object; a failure raises with its stderr."""
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed: {done.stderr.strip()[-800:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    doc: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return doc
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Service:
     url: str
     log_path: Path
     env: dict[str, str] | None = None
-    proc: subprocess.Popen | None = field(default=None, repr=False)
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, wait_path: str = "/healthz", timeout: float = 60.0) -> "Service":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,9 @@ def prepare_cloud(
 
 
 def enrollment_code(database_url: str, store_id: int) -> str:
-    return run_json([*cloud_cli(database_url), "enroll-code", "--store", str(store_id), "--json"])["code"]
+    return str(
+        run_json([*cloud_cli(database_url), "enroll-code", "--store", str(store_id), "--json"])["code"]
+    )
 
 
 def cloud_service(database_url: str, port: int, log_path: Path) -> Service:
@@ -179,8 +184,9 @@ def atol_bench(logs: Path) -> AtolBench:
     return AtolBench(emulator, f"http://127.0.0.1:{proxy_port}", agent_toml)
 
 
-def atol_journal(emulator_url: str) -> dict:
-    return httpx.get(f"{emulator_url}/emulator/journal", timeout=10).raise_for_status().json()
+def atol_journal(emulator_url: str) -> dict[str, Any]:
+    doc: dict[str, Any] = httpx.get(f"{emulator_url}/emulator/journal", timeout=10).raise_for_status().json()
+    return doc
 
 
 def enroll_agent(config: Path, cloud_url: str, code: str) -> None:
@@ -230,9 +236,10 @@ def cloud_count(cloud_url: str, api_key: str, store_id: int) -> int:
     return int(response.json()["count"])
 
 
-def agent_status(agent_url: str) -> dict:
+def agent_status(agent_url: str) -> dict[str, Any]:
     answer = httpx.get(f"{agent_url}/agent/v1/status", headers=_pos_headers(agent_url), timeout=5)
-    return answer.raise_for_status().json()
+    doc: dict[str, Any] = answer.raise_for_status().json()
+    return doc
 
 
 # -- delivery: the fake providers and the tenant's channels pointing at them -------------------------------
@@ -252,7 +259,9 @@ def fakes_service(log_path: Path) -> Providers:
     return Providers(Service("fakes", args, f"http://127.0.0.1:{ports['fcm']}", log_path), ports)
 
 
-def configure_delivery(database_url: str, tenant_id: int, api_key: str, cloud_url: str, ports: dict) -> None:
+def configure_delivery(
+    database_url: str, tenant_id: int, api_key: str, cloud_url: str, ports: dict[str, Any]
+) -> None:
     """Point the tenant's channels at the fakes (`echeck-cloud channels set`) and the fakes' delivery
     reports at the cloud (their `/_fake/behaviour` control API, like a provider's account settings)."""
     local = "http://127.0.0.1"
@@ -297,7 +306,8 @@ def configure_delivery(database_url: str, tenant_id: int, api_key: str, cloud_ur
         httpx.post(f"{local}:{ports[name]}/_fake/behaviour", json=doc, timeout=10).raise_for_status()
 
 
-def delivery_summary(cloud_url: str, api_key: str) -> dict:
+def delivery_summary(cloud_url: str, api_key: str) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {api_key}"}
     r = httpx.get(f"{cloud_url}/v1/delivery/summary", headers=auth, timeout=10)
-    return r.raise_for_status().json()["total"]
+    total: dict[str, Any] = r.raise_for_status().json()["total"]
+    return total

@@ -70,7 +70,8 @@ class Behaviour:
 
     def next_id(self) -> int:
         with self._lock:
-            return next(self._ids)
+            value: int = next(self._ids)
+            return value
 
     def record(self, **message: Any) -> None:
         with self._lock:

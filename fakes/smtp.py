@@ -7,6 +7,7 @@ Its behaviour is set through a small control app (`/_fake/...`) served on its ow
 
 import email
 import email.policy
+import functools
 import hashlib
 import hmac
 import json
@@ -44,7 +45,7 @@ class Handler:
                     events = ["bounced"]
                 else:
                     events = ["delivered", "clicked"] if self.b.read else ["delivered"]
-                self.b.later(self.b.report_delay(mode), lambda ev=events: _post(self.b, message_id, ev))
+                self.b.later(self.b.report_delay(mode), functools.partial(_post, self.b, message_id, events))
         return "250 Message accepted for delivery"
 
 
