@@ -122,7 +122,8 @@ class OutboxEntry:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return json.loads(self.payload_json)
+        data: dict[str, Any] = json.loads(self.payload_json)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +402,10 @@ class Outbox:
     def stats(self) -> OutboxStats:
         t = self._t
         with self._engine.connect() as conn:
-            counts = dict(conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state)).all())
+            counts: dict[str, int] = {
+                state: count
+                for state, count in conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state))
+            }
             # Both lookups ride the (state, ...) indexes: the min id of pending is its oldest row.
             oldest = conn.execute(
                 sa.select(t.c.closed_at).where(t.c.state == State.PENDING.value).order_by(t.c.id).limit(1)

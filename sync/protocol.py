@@ -33,7 +33,8 @@ _RECEIPT = TypeAdapter(Receipt)
 
 
 def receipt_to_wire(receipt: Receipt) -> dict[str, Any]:
-    return _RECEIPT.dump_python(receipt, mode="json")
+    wire: dict[str, Any] = _RECEIPT.dump_python(receipt, mode="json")
+    return wire
 
 
 def receipt_from_wire(data: Any) -> Receipt:

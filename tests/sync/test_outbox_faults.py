@@ -6,23 +6,27 @@ import os
 import random
 import sqlite3
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from sync.outbox import Outbox, OutboxWriteError, quarantined_files
-from sync.worker import OutcomeKind, SyncWorker
+from sync.outcome import OutcomeKind
+from sync.settings import SyncSettings
+from sync.worker import SyncWorker
 from tests.sync.factories import make_receipt
 from tests.sync.fake_peer import FakeCloud, status
 
 STORE = 7
 
 
-def _worker(outbox: Outbox, client: httpx.Client, **options: object) -> SyncWorker:
-    return SyncWorker(outbox, client, STORE, rng=random.Random(5), **options)  # type: ignore[arg-type]
+def _worker(outbox: Outbox, client: httpx.Client, **options: Any) -> SyncWorker:
+    return SyncWorker(outbox, client, SyncSettings(STORE, **options), rng=random.Random(5))
 
 
 def _drain(worker: SyncWorker, rounds: int = 50) -> None:
@@ -223,7 +227,7 @@ def test_a_poison_receipt_is_dead_lettered_and_never_blocks_the_queue(
     outbox.enqueue_many(make_receipt(n) for n in range(40))
     bad = str(make_receipt(13).key)
     peer.poison[bad] = code  # any batch holding it fails as a whole, for ever
-    worker = _worker(outbox, client, backoff_base=0.0, backoff_cap=0.0, batch_size=16)
+    worker = _worker(outbox, client, backoff_base_s=0.0, backoff_cap_s=0.0, batch_size=16)
     _drain(worker, rounds=200)
     [dead] = outbox.rejected()
     assert dead.key == bad
@@ -237,12 +241,33 @@ def test_a_poison_receipt_is_dead_lettered_and_never_blocks_the_queue(
     assert bad in peer.stored
 
 
+def test_a_receipt_too_large_even_alone_is_dead_lettered_and_the_receipts_behind_it_sync(
+    outbox: Outbox, peer: FakeCloud, client: httpx.Client
+) -> None:
+    """A 35 MB receipt that the cloud answers 413 even when it is sent alone."""
+    outbox.enqueue_many(make_receipt(n) for n in range(10))
+    huge = replace(make_receipt(10), extra={"photo": os.urandom(17_500_000).hex()})  # 35 MB of JSON
+    outbox.enqueue(huge)
+    outbox.enqueue_many(make_receipt(n) for n in range(11, 40))
+    peer.max_body = 1_000_000
+    worker = _worker(outbox, client, backoff_base_s=0.0, backoff_cap_s=0.0, batch_size=16)
+    _drain(worker, rounds=200)
+    [dead] = outbox.rejected()
+    assert dead.key == str(huge.key)
+    assert "too large" in dead.reason
+    assert "HTTP 413" in dead.reason
+    assert sorted(peer.stored) == sorted(str(make_receipt(n).key) for n in range(40) if n != 10)
+    stats = outbox.stats()
+    assert (stats.pending, stats.rejected) == (0, 1)
+    assert worker.status.consecutive_failures == 0
+
+
 def test_a_cloud_failing_for_everyone_dead_letters_nothing(
     outbox: Outbox, peer: FakeCloud, client: httpx.Client
 ) -> None:
     outbox.enqueue_many(make_receipt(n) for n in range(8))
     peer.script.extend(status(500) for _ in range(60))
-    worker = _worker(outbox, client, backoff_base=0.0, backoff_cap=0.0)
+    worker = _worker(outbox, client, backoff_base_s=0.0, backoff_cap_s=0.0)
     for _ in range(60):
         worker.run_once()
     assert outbox.stats().rejected == 0
