@@ -47,7 +47,7 @@ class Agent:
         self.enrollment = self._load_enrollment()
         self.worker = self._build_worker()
         self.checkouts = CheckoutService(
-            self.outbox, on_queued=self.worker.wake if self.worker else lambda: None
+            self.outbox, on_queued=self.worker.wake if self.worker else lambda: None, journal=self.outbox
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
