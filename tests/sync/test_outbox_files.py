@@ -7,7 +7,6 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,17 @@ import pytest
 from sync.outbox import Outbox
 from sync.quarantine import OutboxBusy, quarantined_files
 from tests.sync.factories import make_receipt
+from tests.sync.helpers import child
 
-REPO = Path(__file__).resolve().parents[2]
 LOCK_S = 15.0
 
 
 def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
     """Another process that holds the outbox's write lock for `seconds`; returns once it holds it."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.sync.lock_child", str(path), str(seconds)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "locked"
-    return child
+    locker = child("tests.sync.lock_child", str(path), str(seconds))
+    assert locker.stdout is not None
+    assert locker.stdout.readline().strip() == "locked"
+    return locker
 
 
 def test_a_healthy_outbox_locked_for_15_s_by_another_process_is_waited_for_not_quarantined(
