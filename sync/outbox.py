@@ -449,13 +449,16 @@ class Outbox:
                 for r in rows
             ]
             with self._engine.begin() as conn:
+                # The file's mark first: it takes the write lock, so a second process opening the outbox
+                # at the same moment (`echeck-agent status`) finds it marked and copies nothing.
+                claim = sqlite_insert(t).values(name=path.name, receipts=0, recovered_at=_utc(None))
+                if conn.execute(claim.on_conflict_do_nothing()).rowcount == 0:
+                    continue
                 before = conn.execute(sa.select(sa.func.count()).select_from(self._t)).scalar_one()
                 if values:
                     conn.execute(self._insert, [{**v, "attempts": 0} for v in values])
                 after = conn.execute(sa.select(sa.func.count()).select_from(self._t)).scalar_one()
-                conn.execute(
-                    sa.insert(t).values(name=path.name, receipts=after - before, recovered_at=_utc(None))
-                )
+                conn.execute(sa.update(t).where(t.c.name == path.name).values(receipts=after - before))
             added += after - before
             log.critical(
                 "OUTBOX RECOVERED: pending receipts of a corrupt file copied into the outbox",
