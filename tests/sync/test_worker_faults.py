@@ -1,11 +1,13 @@
 """The worker against peers that fail: 500, 503/429 with Retry-After, slow answers, dropped, reset and
 truncated connections, odd batch answers. Each peer is a fake on loopback; the worker and outbox are real."""
 
+import json
 import logging
 import random
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -310,3 +312,30 @@ def test_a_revoked_register_re_checks_slowly_and_syncs_once_enrolled_again(
         wait_for(lambda: outbox.stats().acked == 5, "the queue synced after the re-check")
         wait_for(lambda: not worker.status.register_revoked, "the status cleared")
     assert len(peer.stored) == 5
+
+
+def test_the_agents_status_says_the_register_is_revoked_and_keeps_the_queue(
+    peer: FakeCloud, tmp_path: Path
+) -> None:
+    """What `status` and `doctor` read: the agent's own status, from its real sync worker."""
+    from agent.bootstrap import Agent
+    from agent.config import AgentConfig
+    from agent.credentials import open_store
+    from agent.enrollment import TOKEN_NAME
+
+    peer.revoked = True
+    config = AgentConfig(data_dir=tmp_path, credentials="file")
+    open_store("file", tmp_path).set(TOKEN_NAME, "tok-123")
+    enrollment = {"cloud_url": peer.url, "tenant_id": 1, "store_id": STORE, "register_id": 3}
+    config.enrollment_path.write_text(json.dumps(enrollment), encoding="utf-8")
+    agent = Agent(config)
+    _fill(agent.outbox, 4)
+    agent.start()
+    try:
+        wait_for(lambda: bool(agent.status().sync and agent.status().sync.register_revoked), "revoked shown")
+        status_ = agent.status()
+        assert status_.outbox.pending == 4
+        assert status_.sync is not None
+        assert status_.sync.token_refused
+    finally:
+        agent.stop()
