@@ -4,6 +4,7 @@ outbox (never 404), open checkouts survive the restart, and the cloud gets each 
 import json
 import socket
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +78,11 @@ def test_a_retried_close_after_a_kill_gets_the_first_answer_and_open_checkouts_s
         assert closed["contact_masked"] == view["contact_masked"]
         assert pos.post("/checkouts", json={"checkout_id": cid}).status_code == 409, "ids stay used"
     assert _cloud_holds_once(bench, {str(sold.key), str(unsold.key)})
+    # The file that holds the buyers' phones, as the running agent left it: owner-only.
+    data = bench.outbox_path.parent
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
 
 
 def test_the_agent_killed_between_the_commit_and_the_answer_then_the_retried_close(bench: Bench) -> None:
