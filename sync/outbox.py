@@ -32,7 +32,6 @@ import pathlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +39,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from receipts import Receipt
+from sync.outbox_schema import (
+    CHECKOUTS,
+    METADATA,
+    OUTBOX,
+    RECOVERED,
+    SCHEMA_VERSION,
+    State,
+)
 from sync.private_files import create_private, restrict_files
 from sync.protocol import receipt_to_wire
 from sync.quarantine import quarantine_if_corrupt, quarantined_files, readable_pending
@@ -55,7 +62,6 @@ OPEN_CHECKOUT_DAYS = 7  # an open checkout untouched this long was abandoned by 
 CACHE_KIB = 512  # SQLite page cache per connection
 POOL_SIZE = 2  # connections kept open
 POOL_OVERFLOW = 10  # more while many threads write at once (SQLAlchemy's default), closed when returned
-SCHEMA_VERSION = 2  # 2: checkouts and recovered_files beside the outbox table
 # SQLite limits bound parameters per statement; batches are ≤ 1000 rows, chunks keep any caller safe.
 _ID_CHUNK = 500
 # Purge deletes this many rows per transaction, so a till's enqueue never waits long for the write lock.
@@ -64,85 +70,6 @@ _PURGE_CHUNK = 2000
 
 class OutboxWriteError(RuntimeError):
     """A closed receipt could not be stored (disk full, read-only or failing disk). The message says why."""
-
-
-class State(StrEnum):
-    PENDING = "pending"
-    ACKED = "acked"
-    REJECTED = "rejected"
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware datetimes stored as UTC (SQLite keeps no zone) and read back as aware UTC datetimes.
-
-    The same storage and behaviour as SQLModel's UTCDateTime, which this table used until it became plain
-    SQLAlchemy Core (docs/performance.md: SQLModel's ORM layer was ~7 MB of the agent's 80 MB budget).
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError("outbox timestamps must be aware datetimes (UTC)")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
-
-
-# Own metadata: the cloud's models (and its Alembic autogenerate) must never see the register's table
-# when both are imported in one process (tests, the demo).
-_metadata = sa.MetaData()
-
-# Plain SQLAlchemy Core, not an SQLModel class: the outbox only ever used the table, and SQLModel brings
-# the ORM along (~7 MB resident in the agent). The schema is the one SQLModel created, column for column,
-# so existing outbox files open unchanged.
-OUTBOX = sa.Table(
-    "outbox",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("key", sa.String(64), nullable=False, unique=True),  # "fn:fd:fpd"
-    sa.Column("payload", sa.String, nullable=False),  # the wire dict of receipt_to_wire, as JSON text
-    sa.Column("state", sa.String(16), nullable=False, default=State.PENDING.value),
-    sa.Column("reason", sa.String),
-    sa.Column("closed_at", UTCDateTime(), nullable=False),
-    sa.Column("acked_at", UTCDateTime()),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.String),
-    sa.Index("ix_outbox_state_id", "state", "id"),
-    sa.Index("ix_outbox_state_acked_at", "state", "acked_at"),
-    # AUTOINCREMENT: ids are never reused after a purge, so "oldest first" by id stays true forever.
-    sqlite_autoincrement=True,
-)
-
-
-# The POS's checkouts, open and recently ended, as the agent's checkout service records them (JSON).
-CHECKOUTS = sa.Table(
-    "checkouts",
-    _metadata,
-    sa.Column("checkout_id", sa.String(64), primary_key=True),
-    sa.Column("record", sa.String, nullable=False),
-    sa.Column("is_open", sa.Boolean, nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.Index("ix_checkouts_open_updated", "is_open", "updated_at"),
-)
-
-# Quarantined files whose readable pending receipts were copied into this outbox: each exactly once.
-RECOVERED = sa.Table(
-    "recovered_files",
-    _metadata,
-    sa.Column("name", sa.String, primary_key=True),
-    sa.Column("receipts", sa.Integer, nullable=False),
-    sa.Column("recovered_at", UTCDateTime(), nullable=False),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +231,7 @@ class Outbox:
             set_={c: upsert.excluded[c] for c in ("record", "is_open", "updated_at")},
         )
         with self._engine.begin() as conn:
-            _metadata.create_all(conn)
+            METADATA.create_all(conn)
             if conn.exec_driver_sql("PRAGMA user_version").scalar_one() != SCHEMA_VERSION:
                 conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.recovered = self._recover_quarantined()
