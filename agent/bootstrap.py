@@ -30,8 +30,10 @@ from agent.status import AgentStatus, OutboxView, SyncView, age_seconds, latency
 from agent.ui_presence import UiPresence
 from pos_plugin.api import build_router as build_pos_router
 from pos_plugin.api import install_error_handlers
+from sync.cloud_client import BearerToken
 from sync.outbox import Outbox
-from sync.worker import BearerToken, SyncWorker
+from sync.settings import SyncSettings
+from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 API_THREADS = 8  # threads for the local API's sync endpoints (anyio's default is 40)
@@ -53,6 +55,7 @@ class Agent:
             on_queued=self.worker.wake if self.worker else lambda: None,
             max_open=config.max_open_checkouts,
             idle_s=config.checkout_idle_s,
+            journal=self.outbox,
         )
         self.ui_presence = UiPresence(PREFIX + "/prompts")
         self._stop = threading.Event()
@@ -83,19 +86,22 @@ class Agent:
             timeout=settings.timeout_s,
             headers={"User-Agent": f"echeck-agent/{__version__}"},
         )
-        return SyncWorker(
-            self.outbox,
-            client,
-            store_id=self.enrollment.store_id,
-            batch_size=settings.batch_size,
-            linger=settings.linger_s,
-            heartbeat_interval=settings.heartbeat_s,
+        return SyncWorker(self.outbox, client, self._sync_settings(self.enrollment.store_id))
+
+    def _sync_settings(self, store_id: int) -> SyncSettings:
+        """The worker's settings from the agent's `[sync]` section and who this agent is."""
+        sync = self.config.sync
+        return SyncSettings(
+            store_id=store_id,
+            batch_size=sync.batch_size,
+            linger_s=sync.linger_s,
+            heartbeat_interval_s=sync.heartbeat_s,
+            gzip=sync.gzip,
+            backoff_base_s=sync.backoff_base_s,
+            backoff_cap_s=sync.backoff_cap_s,
+            retention=timedelta(days=sync.retention_days),
+            maintenance_interval_s=sync.maintenance_s,
             agent_version=__version__,
-            compress=settings.gzip,
-            backoff_base=settings.backoff_base_s,
-            backoff_cap=settings.backoff_cap_s,
-            retention=timedelta(days=settings.retention_days),
-            maintenance_interval=settings.maintenance_s,
             instance_id=self.instance_id,
             session_id=self.session_id,
         )
@@ -190,6 +196,7 @@ class Agent:
                 batch_limit=worker.batch_limit,
                 gzip=worker.gzip,
                 last_purge_at=worker.last_purge_at,
+                register_revoked=worker.register_revoked,
             )
             if worker
             else None,

@@ -7,6 +7,7 @@ The agent's checkout service keeps these values and persists the closed receipt;
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from pos_plugin.contract import AskMode, CheckoutConflict, CheckoutState
 from receipts import BuyerContact, ContactKind, Receipt, ReceiptKey
@@ -108,3 +109,58 @@ class Checkout:
             return self
         self._require_open("cancel")
         return replace(self, state=CheckoutState.CANCELLED)
+
+
+# --- the record kept in the outbox's database (open checkouts survive a restart) ------------------------
+
+
+def _contact_record(contact: BuyerContact | None) -> dict[str, str] | None:
+    return {"kind": contact.kind.value, "value": contact.value} if contact else None
+
+
+def _contact(data: Any) -> BuyerContact | None:
+    return BuyerContact(ContactKind(data["kind"]), str(data["value"])) if data else None
+
+
+def to_record(checkout: Checkout) -> dict[str, Any]:
+    """The checkout as plain JSON values; `from_record` gives the same checkout back."""
+    card = checkout.card
+    key = checkout.receipt_key
+    return {
+        "checkout_id": checkout.checkout_id,
+        "opened_at": checkout.opened_at.isoformat(),
+        "state": checkout.state.value,
+        "card": {
+            "number": card.number,
+            "holder_name": card.holder_name,
+            "contact": _contact_record(card.contact),
+        }
+        if card
+        else None,
+        "contact": _contact_record(checkout.contact),
+        "receipt_key": {"fn_serial": key.fn_serial, "fd_number": key.fd_number, "fpd": key.fpd}
+        if key
+        else None,
+        "landing_token": checkout.landing_token,
+    }
+
+
+def _receipt_key(data: Any) -> ReceiptKey | None:
+    return ReceiptKey(str(data["fn_serial"]), int(data["fd_number"]), int(data["fpd"])) if data else None
+
+
+def from_record(data: dict[str, Any]) -> Checkout:
+    card, key = data.get("card"), data.get("receipt_key")
+    return Checkout(
+        checkout_id=str(data["checkout_id"]),
+        opened_at=datetime.fromisoformat(data["opened_at"]),
+        state=CheckoutState(data["state"]),
+        card=LoyaltyCard(str(card["number"]), card.get("holder_name"), _contact(card.get("contact")))
+        if card
+        else None,
+        contact=_contact(data.get("contact")),
+        receipt_key=ReceiptKey(str(key["fn_serial"]), int(key["fd_number"]), int(key["fpd"]))
+        if key
+        else None,
+        landing_token=str(data["landing_token"]),
+    )

@@ -4,6 +4,7 @@ It implements `pos_plugin.contract.CheckoutPort`, so the localhost API (and late
 Shtrih-M tap) drive the same code.
 """
 
+import json
 import logging
 import threading
 import time
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from agent.checkout import OPEN_STATES, Checkout, LoyaltyCard
+from agent.checkout import OPEN_STATES, Checkout, LoyaltyCard, from_record, to_record
 from agent.prompts import AnswerKind, PromptAnswer, PromptBroker, PromptRequest
 from pos_plugin.contract import (
     AskMode,
@@ -31,6 +32,7 @@ from pos_plugin.contract import (
     TooManyCheckouts,
 )
 from receipts import BuyerContact, InvalidContact, Receipt, parse_contact
+from sync.outbox import SavedCheckout
 
 log = logging.getLogger(__name__)
 KEEP_ENDED = 10_000  # ended checkouts remembered so that a repeated close or cancel is answered correctly
@@ -42,6 +44,21 @@ class ReceiptQueue(Protocol):
     def enqueue(self, receipt: Receipt, closed_at: datetime | None = None) -> bool: ...
 
 
+class CheckoutJournal(Protocol):
+    """Where checkouts are kept durably (the outbox's database): open ones survive a restart, and a
+    close stores the receipt and the closed checkout in one transaction."""
+
+    def enqueue(
+        self, receipt: Receipt, closed_at: datetime | None = None, checkout: SavedCheckout | None = None
+    ) -> bool: ...
+
+    def save_checkout(self, checkout: SavedCheckout) -> None: ...
+
+    def checkout(self, checkout_id: str) -> SavedCheckout | None: ...
+
+    def open_checkouts(self) -> list[SavedCheckout]: ...
+
+
 class CheckoutService:
     def __init__(
         self,
@@ -51,6 +68,7 @@ class CheckoutService:
         max_open: int = MAX_OPEN,
         idle_s: float = IDLE_S,
         clock: Callable[[], float] = time.monotonic,
+        journal: CheckoutJournal | None = None,
     ) -> None:
         self._queue = queue
         self._on_queued = on_queued
@@ -63,12 +81,16 @@ class CheckoutService:
         self._open: OrderedDict[str, tuple[Checkout, float]] = OrderedDict()
         self._ended: OrderedDict[str, Checkout] = OrderedDict()
         self._lock = threading.RLock()
+        self._journal = journal
+        if journal is not None:  # the checkouts the POS had open when the agent stopped (or was killed)
+            for saved in journal.open_checkouts():
+                self._store(_restored(saved), persist=False)
 
     # -- CheckoutPort -------------------------------------------------------------------------------
     def open(self, request: OpenRequest) -> CheckoutView:
         checkout_id = request.checkout_id or uuid.uuid4().hex[:16]
         with self._lock:
-            if checkout_id in self._open or checkout_id in self._ended:
+            if self._lookup(checkout_id) is not None:
                 raise CheckoutConflict(f"checkout {checkout_id} is already open or ended; use a new id")
             self._make_room()
             checkout = Checkout(checkout_id, datetime.now(UTC))
@@ -168,7 +190,10 @@ class CheckoutService:
             queued = False
             if is_new:
                 try:
-                    queued = self._queue.enqueue(receipt)
+                    if self._journal is not None:  # the receipt and the closed checkout: both or neither
+                        queued = self._journal.enqueue(receipt, checkout=_saved(closed))
+                    else:
+                        queued = self._queue.enqueue(receipt)
                 except Exception as exc:  # the till goes on; the POS hears why the receipt was not queued
                     log.exception(
                         "receipt not queued", extra={"checkout": checkout_id, "receipt": str(receipt.key)}
@@ -176,7 +201,7 @@ class CheckoutService:
                     raise ReceiptNotQueued(
                         f"receipt {receipt.key} was printed but not queued for the e-receipt: {exc}"
                     ) from exc
-            self._store(closed)
+            self._store(closed, persist=False)
         self.prompts.withdraw(checkout_id)
         if queued:
             self._on_queued()
@@ -207,8 +232,7 @@ class CheckoutService:
 
     def landing_token(self, checkout_id: str) -> str | None:
         with self._lock:
-            live = self._open.get(checkout_id)
-            checkout = live[0] if live else self._ended.get(checkout_id)
+            checkout = self._lookup(checkout_id)
         return checkout.landing_token if checkout else None
 
     def open_count(self) -> int:
@@ -217,15 +241,30 @@ class CheckoutService:
 
     # -- internals ----------------------------------------------------------------------------------
     def _find(self, checkout_id: str) -> Checkout:
+        checkout = self._lookup(checkout_id)
+        if checkout is None:
+            raise CheckoutNotFound(f"no checkout {checkout_id}; open it first")
+        return checkout
+
+    def _lookup(self, checkout_id: str) -> Checkout | None:
+        """In memory, else in the journal: a checkout ended before a restart still answers a retry."""
         live = self._open.get(checkout_id)
         if live is not None:
             return live[0]
-        try:
-            return self._ended[checkout_id]
-        except KeyError:
-            raise CheckoutNotFound(f"no checkout {checkout_id}; open it first") from None
+        checkout = self._ended.get(checkout_id)
+        if checkout is None and self._journal is not None:
+            saved = self._journal.checkout(checkout_id)
+            if saved is not None:
+                checkout = _restored(saved)
+                self._store(checkout, persist=False)
+        return checkout
 
-    def _store(self, checkout: Checkout) -> None:
+    def _store(self, checkout: Checkout, persist: bool = True) -> None:
+        if persist and self._journal is not None:
+            try:
+                self._journal.save_checkout(_saved(checkout))
+            except Exception:  # the till goes on: only a restart in this state would forget it
+                log.exception("checkout state not saved", extra={"checkout": checkout.checkout_id})
         cid = checkout.checkout_id
         if checkout.state in OPEN_STATES:
             self._open[cid] = (checkout, self._clock())
@@ -238,7 +277,8 @@ class CheckoutService:
             self._ended.popitem(last=False)
 
     def _make_room(self) -> None:
-        """Forget abandoned open checkouts when at the limit; refuse the new one if none is abandoned."""
+        """Forget abandoned open checkouts when at the limit; refuse the new one if none is abandoned.
+        A forgotten one stays in the journal: a late call for it still finds it there."""
         if len(self._open) < self._max_open:
             return
         stale_before = self._clock() - self._idle_s
@@ -254,6 +294,15 @@ class CheckoutService:
                 f"{len(self._open)} checkouts are open on this agent (limit {self._max_open}): a new one is "
                 f"refused until some are closed or cancelled, or left without a call for {self._idle_s:g} s"
             )
+
+
+def _saved(checkout: Checkout) -> SavedCheckout:
+    record = json.dumps(to_record(checkout), ensure_ascii=False, separators=(",", ":"))
+    return SavedCheckout(checkout.checkout_id, record, checkout.state in OPEN_STATES)
+
+
+def _restored(saved: SavedCheckout) -> Checkout:
+    return from_record(json.loads(saved.record))
 
 
 def _known_contact(request: CardRequest) -> BuyerContact | None:

@@ -35,6 +35,8 @@ class SyncView(BaseModel):
     batch_limit: int = 0
     gzip: bool = True
     last_purge_at: datetime | None = None
+    # head office revoked this register: nothing is sent, the queue is kept; store IT must re-enroll
+    register_revoked: bool = False
 
 
 class LatencyView(BaseModel):

@@ -12,22 +12,26 @@ gives each thread its own connection from a small pool (two kept open, a few mor
 readers run beside the one writer, and `busy_timeout` makes a writer wait for the other instead of
 failing.
 
-Faults it handles itself: a file that SQLite finds corrupt when the outbox opens is moved aside intact
+Faults it handles itself: a file that SQLite confirms corrupt when the outbox opens is moved aside intact
 (with its -wal/-shm) and a new outbox is started, loudly (`quarantined()` lists such files until store IT
-removes them); a write that fails (full disk) raises `OutboxWriteError` and is remembered in
+removes them), into which the moved file's readable pending receipts are copied, once per file (a file
+that is only locked by another program is waited for, never moved: `sync.quarantine`); a write that
+fails (full disk) raises `OutboxWriteError` and is remembered in
 `write_health()` until a later write succeeds; a size quota is only an alarm (`OutboxStats.over_quota`),
-never a reason to drop an unsynced receipt.
+never a reason to drop an unsynced receipt. The directory and files are owner-only (0700/0600): they hold
+buyers' raw contacts.
+
+The same file keeps the POS's open checkouts (`checkouts`): a checkout's state is written at every step,
+and a close writes the receipt and the closed checkout in one transaction, so a POS that retries a close
+after the agent was killed gets the same answer, and open checkouts survive a restart.
 """
 
 import json
 import logging
-import os
 import pathlib
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,82 +39,46 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from receipts import Receipt
+from sync.outbox_schema import (
+    CHECKOUTS,
+    METADATA,
+    OUTBOX,
+    RECOVERED,
+    SCHEMA_VERSION,
+    State,
+)
+from sync.private_files import create_private, restrict_files
 from sync.protocol import receipt_to_wire
+from sync.quarantine import quarantine_if_corrupt, quarantined_files, readable_pending
 
 log = logging.getLogger("echeck.outbox")
 
 BUSY_TIMEOUT_MS = 10_000
+# At start, how long a lock held by another program is waited out before the agent gives up (it is
+# restarted by its service manager and waits again; the file is never moved for a lock).
+OPEN_WAIT_S = 120.0
+KEEP_ENDED_CHECKOUTS = 10_000  # ended checkouts kept, so that a repeated close is answered after a restart
+OPEN_CHECKOUT_DAYS = 7  # an open checkout untouched this long was abandoned by its POS
 CACHE_KIB = 512  # SQLite page cache per connection
 POOL_SIZE = 2  # connections kept open
 POOL_OVERFLOW = 10  # more while many threads write at once (SQLAlchemy's default), closed when returned
-SCHEMA_VERSION = 1
 # SQLite limits bound parameters per statement; batches are ≤ 1000 rows, chunks keep any caller safe.
 _ID_CHUNK = 500
 # Purge deletes this many rows per transaction, so a till's enqueue never waits long for the write lock.
 _PURGE_CHUNK = 2000
-CORRUPT_MARK = ".corrupt-"
 
 
 class OutboxWriteError(RuntimeError):
     """A closed receipt could not be stored (disk full, read-only or failing disk). The message says why."""
 
 
-class State(StrEnum):
-    PENDING = "pending"
-    ACKED = "acked"
-    REJECTED = "rejected"
+@dataclass(frozen=True, slots=True)
+class SavedCheckout:
+    """A checkout as the agent records it: its id, its state as JSON text, and whether it is still open."""
 
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware datetimes stored as UTC (SQLite keeps no zone) and read back as aware UTC datetimes.
-
-    The same storage and behaviour as SQLModel's UTCDateTime, which this table used until it became plain
-    SQLAlchemy Core (docs/performance.md: SQLModel's ORM layer was ~7 MB of the agent's 80 MB budget).
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError("outbox timestamps must be aware datetimes (UTC)")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
-
-
-# Own metadata: the cloud's models (and its Alembic autogenerate) must never see the register's table
-# when both are imported in one process (tests, the demo).
-_metadata = sa.MetaData()
-
-# Plain SQLAlchemy Core, not an SQLModel class: the outbox only ever used the table, and SQLModel brings
-# the ORM along (~7 MB resident in the agent). The schema is the one SQLModel created, column for column,
-# so existing outbox files open unchanged.
-OUTBOX = sa.Table(
-    "outbox",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("key", sa.String(64), nullable=False, unique=True),  # "fn:fd:fpd"
-    sa.Column("payload", sa.String, nullable=False),  # the wire dict of receipt_to_wire, as JSON text
-    sa.Column("state", sa.String(16), nullable=False, default=State.PENDING.value),
-    sa.Column("reason", sa.String),
-    sa.Column("closed_at", UTCDateTime(), nullable=False),
-    sa.Column("acked_at", UTCDateTime()),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.String),
-    sa.Index("ix_outbox_state_id", "state", "id"),
-    sa.Index("ix_outbox_state_acked_at", "state", "acked_at"),
-    # AUTOINCREMENT: ids are never reused after a purge, so "oldest first" by id stays true forever.
-    sqlite_autoincrement=True,
-)
+    checkout_id: str
+    record: str
+    is_open: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +90,8 @@ class OutboxEntry:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return json.loads(self.payload_json)
+        data: dict[str, Any] = json.loads(self.payload_json)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +144,15 @@ def _row(receipt: Receipt, closed_at: datetime) -> dict[str, object]:
     }
 
 
+def _checkout_row(checkout: SavedCheckout, at: datetime) -> dict[str, object]:
+    return {
+        "checkout_id": checkout.checkout_id,
+        "record": checkout.record,
+        "is_open": checkout.is_open,
+        "updated_at": at,
+    }
+
+
 def _utc(moment: datetime | None) -> datetime:
     if moment is None:
         return datetime.now(UTC)
@@ -217,11 +195,17 @@ def _configure(dbapi_connection: Any, _record: Any) -> None:
 class Outbox:
     """The durable queue of closed receipts on the register. Thread-safe; one instance per process."""
 
-    def __init__(self, path: pathlib.Path, quota_bytes: int | None = None) -> None:
+    def __init__(
+        self, path: pathlib.Path, quota_bytes: int | None = None, open_wait_s: float = OPEN_WAIT_S
+    ) -> None:
         self.path = pathlib.Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.quota_bytes = quota_bytes
-        self.recovered_from: pathlib.Path | None = quarantine_if_corrupt(self.path)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.recovered_from: pathlib.Path | None = quarantine_if_corrupt(
+            self.path, BUSY_TIMEOUT_MS / 1000, open_wait_s
+        )
+        create_private(self.path)
+        restrict_files(self.path, quarantined_files(self.path))
         self._write_error: str | None = None
         self._write_failed_at: datetime | None = None
         self._write_failures = 0
@@ -241,9 +225,17 @@ class Outbox:
         # one statement, executed with each receipt's values: built per call, SQLAlchemy would coerce every
         # value and compute a cache key each time (a fifth of the agent's CPU per closed receipt)
         self._insert = sqlite_insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"])
+        upsert = sqlite_insert(CHECKOUTS)
+        self._save_checkout = upsert.on_conflict_do_update(
+            index_elements=["checkout_id"],
+            set_={c: upsert.excluded[c] for c in ("record", "is_open", "updated_at")},
+        )
         with self._engine.begin() as conn:
-            _metadata.create_all(conn)
-            conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+            METADATA.create_all(conn)
+            if conn.exec_driver_sql("PRAGMA user_version").scalar_one() != SCHEMA_VERSION:
+                conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.recovered = self._recover_quarantined()
+        self.prune_checkouts()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -256,15 +248,21 @@ class Outbox:
 
     # --- writing -------------------------------------------------------------------------------------
 
-    def enqueue(self, receipt: Receipt, closed_at: datetime | None = None) -> bool:
+    def enqueue(
+        self, receipt: Receipt, closed_at: datetime | None = None, checkout: SavedCheckout | None = None
+    ) -> bool:
         """Store a closed receipt durably; True if new, False if its key was already in the outbox.
 
-        One transaction, committed (and fsynced) before returning. An existing row is never touched,
-        whatever its state: a second close of the same fiscal document changes nothing.
+        One transaction, committed (and fsynced) before returning, with the closed `checkout` when given:
+        either both are on disk or neither. An existing row is never touched, whatever its state: a
+        second close of the same fiscal document changes nothing.
         """
+        moment = _utc(closed_at)
         try:
             with self._engine.begin() as conn:
-                new = conn.execute(self._insert, _row(receipt, _utc(closed_at))).rowcount == 1
+                new = conn.execute(self._insert, _row(receipt, moment)).rowcount == 1
+                if checkout is not None:
+                    conn.execute(self._save_checkout, _checkout_row(checkout, moment))
         except sa.exc.DBAPIError as exc:
             raise self._write_failed(exc) from exc
         self._write_ok()
@@ -362,6 +360,83 @@ class Outbox:
         """Corrupt outbox files moved aside (oldest first): kept for store IT, never deleted by echeck."""
         return quarantined_files(self.path)
 
+    def _recover_quarantined(self) -> int:
+        """Copy the readable pending receipts of every quarantined file not recovered yet; returns how many
+        rows were new. Each file once (recorded in the same transaction), each key once (the unique key)."""
+        t = RECOVERED
+        with self._engine.connect() as conn:
+            done = set(conn.execute(sa.select(t.c.name)).scalars())
+        added = 0
+        for path in self.quarantined():
+            if path.name in done:
+                continue
+            rows = readable_pending(path)
+            values = [
+                {"key": r.key, "payload": r.payload, "state": State.PENDING.value, "closed_at": r.closed_at}
+                for r in rows
+            ]
+            with self._engine.begin() as conn:
+                # The file's mark first: it takes the write lock, so a second process opening the outbox
+                # at the same moment (`echeck-agent status`) finds it marked and copies nothing.
+                claim = sqlite_insert(t).values(name=path.name, receipts=0, recovered_at=_utc(None))
+                if conn.execute(claim.on_conflict_do_nothing()).rowcount == 0:
+                    continue
+                before = conn.execute(sa.select(sa.func.count()).select_from(self._t)).scalar_one()
+                if values:
+                    conn.execute(self._insert, [{**v, "attempts": 0} for v in values])
+                after = conn.execute(sa.select(sa.func.count()).select_from(self._t)).scalar_one()
+                conn.execute(sa.update(t).where(t.c.name == path.name).values(receipts=after - before))
+            added += after - before
+            log.critical(
+                "OUTBOX RECOVERED: pending receipts of a corrupt file copied into the outbox",
+                extra={"corrupt_file": path.name, "readable": len(rows), "new": after - before},
+            )
+        return added
+
+    # --- checkouts -----------------------------------------------------------------------------------
+
+    def save_checkout(self, checkout: SavedCheckout) -> None:
+        """Record a checkout's state (durably, like a receipt): open checkouts survive a restart."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(self._save_checkout, _checkout_row(checkout, _utc(None)))
+        except sa.exc.DBAPIError as exc:
+            raise self._write_failed(exc) from exc
+        self._write_ok()
+
+    def checkout(self, checkout_id: str) -> SavedCheckout | None:
+        c = CHECKOUTS.c
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(c.record, c.is_open).where(c.checkout_id == checkout_id)).first()
+        return SavedCheckout(checkout_id, row.record, row.is_open) if row else None
+
+    def open_checkouts(self) -> list[SavedCheckout]:
+        """The checkouts still open, oldest first (what the agent takes back after a restart)."""
+        c = CHECKOUTS.c
+        query = sa.select(c.checkout_id, c.record).where(c.is_open.is_(True)).order_by(c.updated_at)
+        with self._engine.connect() as conn:
+            return [SavedCheckout(r.checkout_id, r.record, True) for r in conn.execute(query)]
+
+    def prune_checkouts(self, keep_ended: int = KEEP_ENDED_CHECKOUTS, now: datetime | None = None) -> int:
+        """Forget ended checkouts past the newest `keep_ended`, and open ones abandoned for days."""
+        c = CHECKOUTS.c
+        stale = _utc(now) - timedelta(days=OPEN_CHECKOUT_DAYS)
+        kept = (
+            sa.select(c.checkout_id)
+            .where(c.is_open.is_(False))
+            .order_by(c.updated_at.desc())
+            .limit(keep_ended)
+            .scalar_subquery()
+        )
+        with self._engine.begin() as conn:
+            ended = conn.execute(
+                sa.delete(CHECKOUTS).where(c.is_open.is_(False), c.checkout_id.not_in(kept))
+            ).rowcount
+            abandoned = conn.execute(
+                sa.delete(CHECKOUTS).where(c.is_open.is_(True), c.updated_at < stale)
+            ).rowcount
+        return ended + abandoned
+
     # --- reading -------------------------------------------------------------------------------------
 
     def pending(self, limit: int) -> list[OutboxEntry]:
@@ -401,7 +476,10 @@ class Outbox:
     def stats(self) -> OutboxStats:
         t = self._t
         with self._engine.connect() as conn:
-            counts = dict(conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state)).all())
+            counts: dict[str, int] = {
+                state: count
+                for state, count in conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state))
+            }
             # Both lookups ride the (state, ...) indexes: the min id of pending is its oldest row.
             oldest = conn.execute(
                 sa.select(t.c.closed_at).where(t.c.state == State.PENDING.value).order_by(t.c.id).limit(1)
@@ -449,49 +527,3 @@ class Outbox:
         if row is None:
             raise KeyError(key)
         return row.attempts, row.last_error
-
-
-def quarantined_files(path: pathlib.Path) -> list[pathlib.Path]:
-    pattern = f"{path.stem}{CORRUPT_MARK}*{path.suffix}"
-    return sorted(p for p in path.parent.glob(pattern) if p.is_file())
-
-
-def _integrity_problem(path: pathlib.Path) -> str | None:
-    """None when SQLite can open the file and `quick_check` says ok; else what is wrong, in a sentence."""
-    try:
-        # A plain sqlite3 connection: no pragmas that write (journal_mode) before the check has passed.
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        return f"cannot open: {exc}"
-    try:
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-        verdict = "; ".join(str(r[0]) for r in rows[:5])
-        return None if verdict == "ok" else f"quick_check: {verdict}"
-    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-        return str(exc)
-    finally:
-        conn.close()
-
-
-def quarantine_if_corrupt(path: pathlib.Path) -> pathlib.Path | None:
-    """Move a corrupt outbox (and its -wal/-shm) aside, intact; returns where it went, or None if healthy.
-
-    Nothing is deleted: the moved file may still hold unsynced receipts that store IT can recover with
-    the sqlite3 shell (`.recover`). The agent then starts on a new, empty outbox: the till keeps working.
-    """
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    problem = _integrity_problem(path)
-    if problem is None:
-        return None
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = path.with_name(f"{path.stem}{CORRUPT_MARK}{stamp}{path.suffix}")
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        source = pathlib.Path(f"{path}{suffix}")
-        if source.exists():
-            os.replace(source, f"{target}{suffix}")
-    log.critical(
-        "OUTBOX CORRUPT: moved aside intact, a new outbox is started",
-        extra={"corrupt_file": str(target), "problem": problem},
-    )
-    return target

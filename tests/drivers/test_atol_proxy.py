@@ -13,9 +13,11 @@ from agent.hooks import CheckoutHook
 from agent.service import CheckoutService
 from drivers.atol import emulator as emu
 from drivers.atol.proxy import AtolProxyServer, ProxySettings
+from sync.cloud_client import BearerToken
 from sync.outbox import Outbox
 from sync.protocol import receipts_path
-from sync.worker import BearerToken, SyncWorker
+from sync.settings import SyncSettings
+from sync.worker import SyncWorker
 from tests.cloud import conftest as cloud_support
 from tests.drivers.support import cashier
 from tests.support.live_server import live_server
@@ -200,7 +202,7 @@ def test_after_a_recovery_identical_sales_are_each_printed_synced_and_stored(
 
     register = cloud.register()
     with httpx.Client(base_url=cloud.http.base_url, auth=BearerToken(register.token), timeout=10) as client:
-        worker = SyncWorker(till.outbox, client, register.store_id)
+        worker = SyncWorker(till.outbox, client, SyncSettings(store_id=register.store_id))
         deadline = time.monotonic() + 30
         while till.outbox.stats().pending and time.monotonic() < deadline:
             worker.run_once()

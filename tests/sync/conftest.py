@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from sync.cloud_client import BearerToken
 from sync.outbox import Outbox
 from sync.protocol import ENROLL_PATH, EnrollResponse, receipts_path
-from sync.worker import BearerToken
 from tests.support.live_server import free_port, live_server
 from tests.sync.fake_peer import FakeCloud
 from tests.sync.helpers import Served

@@ -57,6 +57,11 @@ class FakeCloud:
     faults: int = 0
     # Keys the cloud chokes on whenever they are in a batch, and how it answers then (400/422/500).
     poison: dict[str, int] = field(default_factory=dict)
+    # Head office revoked the register: every request gets the cloud's 403 `register_revoked`.
+    revoked: bool = False
+    refused: list[str] = field(default_factory=list)  # path of every request refused as revoked
+    # A body larger than this (decompressed) is refused with 413, as a cloud or its proxy limits bodies.
+    max_body: int | None = None
     served: Any = None  # the tests' `Served` handle, to stop and restart this peer
     url: str = ""
 
@@ -65,10 +70,16 @@ class FakeCloud:
 
         @app.post(PREFIX + "/stores/{store_id}/receipts/batch")
         async def batch(store_id: int, request: Request) -> Response:
+            if self.revoked:
+                return self._revoked(request)
             raw = await request.body()
             encoding = request.headers.get("content-encoding", "")
             self.encodings.append(encoding)
-            body = json.loads(gzip.decompress(raw) if encoding == "gzip" else raw)
+            plain = gzip.decompress(raw) if encoding == "gzip" else raw
+            if self.max_body is not None and len(plain) > self.max_body:
+                self.faults += 1
+                return JSONResponse({"detail": "request body too large", "code": "payload_too_large"}, 413)
+            body = json.loads(plain)
             receipts: Receipts = body["receipts"]
             self.batches.append(len(receipts))
             self.authorizations.append(request.headers.get("authorization", ""))
@@ -95,11 +106,18 @@ class FakeCloud:
 
         @app.post(HEARTBEAT_PATH)
         async def heartbeat(request: Request) -> Response:
+            if self.revoked:
+                return self._revoked(request)
             self.heartbeats.append(await request.json())
             now = datetime.now(UTC)
             return JSONResponse({"cloud_time": now.isoformat(), "clock_skew_s": 0.0})
 
         return app
+
+    def _revoked(self, request: Request) -> Response:
+        self.refused.append(request.url.path)
+        body = {"detail": "this register was revoked by head office", "code": "register_revoked"}
+        return JSONResponse(body, status_code=403)
 
 
 class RudePeer:

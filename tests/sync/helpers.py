@@ -1,14 +1,19 @@
 """Small helpers for worker tests: build a worker on a client, run its loop in a thread, wait for a state."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from sync.worker import SyncWorker
 from tests.support.live_server import free_port, live_server
 
+REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 15.0  # a generous ceiling for conditions, not a speed assertion
 
 
@@ -50,3 +55,14 @@ class Served:
 
     def stop(self) -> None:
         self._stack.close()
+
+
+def child(module: str, *args: str) -> subprocess.Popen[str]:
+    """Another real process running `python -m module args`, its stdout a text pipe, unbuffered."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

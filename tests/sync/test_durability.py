@@ -1,44 +1,35 @@
 """kill -9 right after `enqueue` returned loses nothing: a child process enqueues receipts and prints each
 key once `enqueue` returned; it is SIGKILLed at a random point while writing, several times over one file."""
 
-import os
 import random
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from sync.outbox import Outbox
+from tests.sync.helpers import child
 
-REPO = Path(__file__).resolve().parents[2]
 KILLS = 4
 
 
 def _run_and_kill(path: Path, start: int, after: int) -> list[str]:
     """Start the child, SIGKILL it once it printed `after` keys; return every key it printed."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.sync.enqueue_child", str(path), str(start)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert child.stdout is not None
+    writer = child("tests.sync.enqueue_child", str(path), str(start))
+    assert writer.stdout is not None
     printed: list[str] = []
     try:
-        assert child.stdout.readline().strip() == "ready"
+        assert writer.stdout.readline().strip() == "ready"
         while len(printed) < after:
-            line = child.stdout.readline()
-            assert line, f"child exited early with {child.poll()}"
+            line = writer.stdout.readline()
+            assert line, f"child exited early with {writer.poll()}"
             printed.append(line.strip())
         # The child keeps closing receipts while we read: the kill lands inside some later enqueue.
-        child.send_signal(signal.SIGKILL)
+        writer.send_signal(signal.SIGKILL)
     finally:
-        child.wait(timeout=10)
+        writer.wait(timeout=10)
     # Keys it printed between our last read and the kill are in the pipe: each one was committed too.
-    printed.extend(line.strip() for line in child.stdout if line.strip())
-    child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
+    printed.extend(line.strip() for line in writer.stdout if line.strip())
+    writer.stdout.close()
+    assert writer.returncode == -signal.SIGKILL
     return printed
 
 

@@ -6,23 +6,29 @@ import os
 import random
 import sqlite3
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from sync.outbox import Outbox, OutboxWriteError, quarantined_files
-from sync.worker import OutcomeKind, SyncWorker
+from agent.local_schemas import SECRET_FILE, SECRET_HEADER
+from sync.outbox import Outbox, OutboxWriteError
+from sync.outcome import OutcomeKind
+from sync.quarantine import quarantined_files
+from sync.settings import SyncSettings
+from sync.worker import SyncWorker
 from tests.support.receipts import make_receipt
 from tests.sync.fake_peer import FakeCloud, status
 
 STORE = 7
 
 
-def _worker(outbox: Outbox, client: httpx.Client, **options: object) -> SyncWorker:
-    return SyncWorker(outbox, client, STORE, rng=random.Random(5), **options)  # type: ignore[arg-type]
+def _worker(outbox: Outbox, client: httpx.Client, **options: Any) -> SyncWorker:
+    return SyncWorker(outbox, client, SyncSettings(STORE, **options), rng=random.Random(5))
 
 
 def _drain(worker: SyncWorker, rounds: int = 50) -> None:
@@ -64,8 +70,12 @@ def test_a_damaged_page_is_detected_and_the_file_moved_aside(tmp_path: Path) -> 
     damaged = path.read_bytes()
     with Outbox(path) as box:
         assert box.recovered_from is not None
-        assert box.recovered_from.read_bytes() == damaged
-        assert box.stats().total == 0
+        assert box.recovered_from.read_bytes() == damaged, "recovery read a copy: the file is unaltered"
+        # The readable pending receipts came along into the new outbox, each once; the damaged ones not.
+        recovered = [e.key for e in box.pending(10_000)]
+        assert 0 < len(recovered) < 2000
+        assert len(recovered) == len(set(recovered)) == box.recovered
+        assert set(recovered) <= {str(make_receipt(n).key) for n in range(2000)}
     assert len(quarantined_files(path)) == 1
     conn = sqlite3.connect(quarantined_files(path)[0])  # the same damage, for store IT to examine
     try:
@@ -168,7 +178,8 @@ def test_a_really_full_filesystem_answers_the_pos_with_507(tmp_path: Path) -> No
             assert close_codes[-1] == 507, close_codes[-3:]
             assert "not queued" in answer.json()["detail"]
             assert "full" in answer.json()["detail"]
-            status_ = pos.get("/agent/v1/status").json()
+            secret = {SECRET_HEADER: (mount / SECRET_FILE).read_text().strip()}  # the full status needs it
+            status_ = pos.get("/agent/v1/status", headers=secret).json()
         assert "full" in status_["outbox"]["write_error"]
         assert status_["outbox"]["write_failures"] >= 1
         assert status_["outbox"]["pending"] == close_codes.count(200), "every 200 close is in the outbox"
@@ -223,7 +234,7 @@ def test_a_poison_receipt_is_dead_lettered_and_never_blocks_the_queue(
     outbox.enqueue_many(make_receipt(n) for n in range(40))
     bad = str(make_receipt(13).key)
     peer.poison[bad] = code  # any batch holding it fails as a whole, for ever
-    worker = _worker(outbox, client, backoff_base=0.0, backoff_cap=0.0, batch_size=16)
+    worker = _worker(outbox, client, backoff_base_s=0.0, backoff_cap_s=0.0, batch_size=16)
     _drain(worker, rounds=200)
     [dead] = outbox.rejected()
     assert dead.key == bad
@@ -237,12 +248,33 @@ def test_a_poison_receipt_is_dead_lettered_and_never_blocks_the_queue(
     assert bad in peer.stored
 
 
+def test_a_receipt_too_large_even_alone_is_dead_lettered_and_the_receipts_behind_it_sync(
+    outbox: Outbox, peer: FakeCloud, client: httpx.Client
+) -> None:
+    """A 35 MB receipt that the cloud answers 413 even when it is sent alone."""
+    outbox.enqueue_many(make_receipt(n) for n in range(10))
+    huge = replace(make_receipt(10), extra={"scan": "0123456789abcdef" * 2_187_500})  # 35 MB of JSON
+    outbox.enqueue(huge)
+    outbox.enqueue_many(make_receipt(n) for n in range(11, 40))
+    peer.max_body = 1_000_000
+    worker = _worker(outbox, client, backoff_base_s=0.0, backoff_cap_s=0.0, batch_size=16)
+    _drain(worker, rounds=200)
+    [dead] = outbox.rejected()
+    assert dead.key == str(huge.key)
+    assert "too large" in dead.reason
+    assert "HTTP 413" in dead.reason
+    assert sorted(peer.stored) == sorted(str(make_receipt(n).key) for n in range(40) if n != 10)
+    stats = outbox.stats()
+    assert (stats.pending, stats.rejected) == (0, 1)
+    assert worker.status.consecutive_failures == 0
+
+
 def test_a_cloud_failing_for_everyone_dead_letters_nothing(
     outbox: Outbox, peer: FakeCloud, client: httpx.Client
 ) -> None:
     outbox.enqueue_many(make_receipt(n) for n in range(8))
     peer.script.extend(status(500) for _ in range(60))
-    worker = _worker(outbox, client, backoff_base=0.0, backoff_cap=0.0)
+    worker = _worker(outbox, client, backoff_base_s=0.0, backoff_cap_s=0.0)
     for _ in range(60):
         worker.run_once()
     assert outbox.stats().rejected == 0

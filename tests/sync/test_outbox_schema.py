@@ -24,11 +24,22 @@ SQLMODEL_SCHEMA = [
 ]
 
 
+# Added beside the outbox table in schema 2 (the POS's checkouts, recovered corrupt files).
+ADDED_TABLES = {"checkouts", "recovered_files", "ix_checkouts_open_updated"}
+
+
 def _schema(path: Path) -> list[tuple[str, str]]:
+    """The outbox table's schema (what the SQLModel era wrote), without the tables added later."""
     with sqlite3.connect(path) as conn:
-        return conn.execute(
+        rows = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
         ).fetchall()
+    return [(name, sql) for name, sql in rows if name not in ADDED_TABLES]
+
+
+def _names(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
 
 
 def test_sqlmodel_era_outbox_opens_unchanged(tmp_path: Path) -> None:
@@ -50,6 +61,9 @@ def test_sqlmodel_era_outbox_opens_unchanged(tmp_path: Path) -> None:
         assert box.ack_latencies() == [2.0]
         assert box.stats().acked == 1
     assert _schema(path) == before
+    assert _names(path) >= ADDED_TABLES
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
 
 
 def test_new_outbox_has_the_sqlmodel_schema(tmp_path: Path) -> None:

@@ -8,8 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync.cloud_client import BearerToken
 from sync.outbox import Outbox
-from sync.worker import BearerToken, OutcomeKind, SyncWorker
+from sync.outcome import OutcomeKind
+from sync.settings import SyncSettings
+from sync.worker import SyncWorker
 from tests.support.receipts import make_receipt
 from tests.sync.conftest import Cloud
 from tests.sync.helpers import running, wait_for
@@ -27,7 +30,9 @@ def test_drains_the_outbox_in_batches_and_the_cloud_holds_each_receipt_once(
     for n in range(450):
         outbox.enqueue(make_receipt(n))
     # One batch at a time, never larger than batch_size: the backlog path is the next test's.
-    worker = SyncWorker(outbox, client, cloud.store_id, batch_size=200, backlog_batch_size=200, in_flight=1)
+    worker = SyncWorker(
+        outbox, client, SyncSettings(cloud.store_id, batch_size=200, backlog_batch_size=200, in_flight=1)
+    )
     outcomes = [worker.run_once() for _ in range(4)]
     assert [o.kind for o in outcomes] == [OutcomeKind.SYNCED] * 3 + [OutcomeKind.IDLE]
     assert [o.sent for o in outcomes] == [200, 200, 50, 0]
@@ -49,7 +54,7 @@ def test_a_backlog_goes_in_growing_batches_two_at_a_time_and_each_receipt_is_sto
 ) -> None:
     for n in range(2500):
         outbox.enqueue(make_receipt(n))
-    worker = SyncWorker(outbox, client, cloud.store_id, batch_size=100)
+    worker = SyncWorker(outbox, client, SyncSettings(cloud.store_id, batch_size=100))
     outcomes = [worker.run_once() for _ in range(4)]
     # Two batches per round; each full one doubles the size up to the protocol's 1000: 2×100, 2×400,
     # then 1000 + the last 500. The half-full one ends the backlog: the size is back to batch_size.
@@ -73,8 +78,8 @@ def test_a_resend_after_a_lost_ack_is_acked_as_duplicate_and_stored_once(
         for n in range(30):
             first.enqueue(make_receipt(n))
             second.enqueue(make_receipt(n))
-        assert SyncWorker(first, client, cloud.store_id).run_once().acked == 30
-        again = SyncWorker(second, client, cloud.store_id).run_once()
+        assert SyncWorker(first, client, SyncSettings(cloud.store_id)).run_once().acked == 30
+        again = SyncWorker(second, client, SyncSettings(cloud.store_id)).run_once()
         assert (again.kind, again.acked) == (OutcomeKind.SYNCED, 30)
         assert second.stats().acked == 30
         assert sorted(cloud.receipt_keys()) == sorted(str(make_receipt(n).key) for n in range(30))
@@ -98,7 +103,7 @@ def test_a_receipt_the_cloud_refuses_is_kept_as_rejected_and_does_not_block_the_
         data["fiscal"]["fn_serial"] = "12345"
         raw.execute("UPDATE outbox SET payload = ? WHERE id = 3", (json.dumps(data),))
     with Outbox(path) as box:
-        worker = SyncWorker(box, client, cloud.store_id)
+        worker = SyncWorker(box, client, SyncSettings(cloud.store_id))
         outcome = worker.run_once()
         assert (outcome.kind, outcome.sent, outcome.acked, outcome.rejected) == (OutcomeKind.SYNCED, 5, 4, 1)
         assert worker.run_once().kind is OutcomeKind.IDLE  # not retried
@@ -112,7 +117,7 @@ def test_a_receipt_the_cloud_refuses_is_kept_as_rejected_and_does_not_block_the_
 
 def test_a_register_cannot_write_to_another_store(cloud: Cloud, client: httpx.Client, outbox: Outbox) -> None:
     outbox.enqueue(make_receipt(1))
-    worker = SyncWorker(outbox, client, cloud.other_store_id)
+    worker = SyncWorker(outbox, client, SyncSettings(cloud.other_store_id))
     outcome = worker.run_once()
     assert (outcome.kind, outcome.status_code) == (OutcomeKind.REFUSED, 403)
     assert outcome.delay >= 60  # store IT has to act: no hammering the cloud meanwhile
@@ -129,7 +134,7 @@ def test_a_register_cannot_write_to_another_store(cloud: Cloud, client: httpx.Cl
 def test_an_unknown_token_is_refused_and_rows_are_kept(cloud: Cloud, outbox: Outbox) -> None:
     outbox.enqueue(make_receipt(1))
     with httpx.Client(base_url=cloud.url, auth=BearerToken("not-a-token")) as bad:
-        outcome = SyncWorker(outbox, bad, cloud.store_id).run_once()
+        outcome = SyncWorker(outbox, bad, SyncSettings(cloud.store_id)).run_once()
     assert (outcome.kind, outcome.status_code) == (OutcomeKind.REFUSED, 401)
     assert outbox.stats().pending == 1
     assert outbox.attempts(str(make_receipt(1).key))[0] == 1
@@ -139,7 +144,7 @@ def test_heartbeat_reports_the_queue_and_reads_the_clock_skew(
     cloud: Cloud, client: httpx.Client, outbox: Outbox
 ) -> None:
     outbox.enqueue(make_receipt(1))
-    worker = SyncWorker(outbox, client, cloud.store_id, agent_version="9.9.9")
+    worker = SyncWorker(outbox, client, SyncSettings(cloud.store_id, agent_version="9.9.9"))
     ack = worker.heartbeat()
     assert ack is not None
     assert abs(ack.clock_skew_s) < 300  # same machine: the clocks agree to well within minutes
@@ -158,11 +163,9 @@ def test_the_loop_syncs_on_wake_and_survives_the_cloud_going_away(
     worker = SyncWorker(
         outbox,
         client,
-        cloud.store_id,
-        batch_size=50,
-        backoff_cap=0.3,
-        poll_interval=0.2,
-        heartbeat_interval=1.0,
+        SyncSettings(
+            cloud.store_id, batch_size=50, backoff_cap_s=0.3, poll_interval_s=0.2, heartbeat_interval_s=1.0
+        ),
     )
     with running(worker):
         for n in range(120):

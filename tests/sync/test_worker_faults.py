@@ -1,18 +1,24 @@
 """The worker against peers that fail: 500, 503/429 with Retry-After, slow answers, dropped, reset and
 truncated connections, odd batch answers. Each peer is a fake on loopback; the worker and outbox are real."""
 
+import json
 import logging
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.responses import JSONResponse
 
+from sync.cloud_client import BearerToken
 from sync.outbox import Outbox
-from sync.worker import BearerToken, OutcomeKind, SyncWorker
+from sync.outcome import OutcomeKind
+from sync.settings import SyncSettings
+from sync.worker import SyncWorker
 from tests.support.receipts import make_receipt
 from tests.sync.fake_peer import FakeCloud, Receipts, RudePeer, key_of, slow, status
 from tests.sync.helpers import Served, running, wait_for
@@ -26,7 +32,7 @@ def _fill(outbox: Outbox, count: int, start: int = 0) -> None:
 
 
 def _worker(outbox: Outbox, client: httpx.Client, **options: Any) -> SyncWorker:
-    return SyncWorker(outbox, client, STORE, rng=random.Random(3), **options)
+    return SyncWorker(outbox, client, SyncSettings(STORE, **options), rng=random.Random(3))
 
 
 def test_the_bearer_token_is_sent_and_never_shown(
@@ -78,7 +84,7 @@ def test_500s_back_off_exponentially_with_a_cap(
     # One row: nothing behind it to tell "this receipt breaks the cloud" from "the cloud is down".
     _fill(outbox, 1)
     peer.script.extend(status(500) for _ in range(12))
-    worker = _worker(outbox, client, backoff_base=0.5, backoff_cap=4.0)
+    worker = _worker(outbox, client, backoff_base_s=0.5, backoff_cap_s=4.0)
     delays = [worker.run_once().delay for _ in range(12)]
     ceilings = [min(4.0, 0.5 * 2**i) for i in range(12)]
     assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
@@ -94,7 +100,7 @@ def test_a_slow_cloud_times_out_and_rows_stay(peer: FakeCloud, outbox: Outbox) -
     _fill(outbox, 3)
     peer.script.append(slow(1.0))
     with httpx.Client(base_url=peer.url, auth=BearerToken("t")) as c:
-        worker = _worker(outbox, c, timeout=0.2)
+        worker = _worker(outbox, c, timeout_s=0.2)
         outcome = worker.run_once()
     assert outcome.kind is OutcomeKind.FAILED
     assert outcome.error is not None
@@ -122,7 +128,7 @@ def test_a_refused_connection_is_a_failure_and_a_heartbeat_ends_the_backoff(
     _fill(outbox, 2)
     served: Served = peer.served
     served.stop()
-    worker = _worker(outbox, client, backoff_base=60, backoff_cap=60)
+    worker = _worker(outbox, client, backoff_base_s=60, backoff_cap_s=60)
     assert worker.run_once().kind is OutcomeKind.FAILED
     assert worker.heartbeat() is None  # still down
     served.start()
@@ -246,7 +252,13 @@ def test_the_loop_delivers_everything_once_through_a_storm_of_faults(peer: FakeC
     peer.script.extend(rng.choice(faults) for _ in range(30))
     with httpx.Client(base_url=peer.url, auth=BearerToken("t"), timeout=0.25) as c:
         worker = _worker(
-            outbox, c, batch_size=40, linger=0.0, backoff_base=0.01, backoff_cap=0.05, poll_interval=0.1
+            outbox,
+            c,
+            batch_size=40,
+            linger_s=0.0,
+            backoff_base_s=0.01,
+            backoff_cap_s=0.05,
+            poll_interval_s=0.1,
         )
         with running(worker):
             for n in range(300):
@@ -260,3 +272,70 @@ def test_the_loop_delivers_everything_once_through_a_storm_of_faults(peer: FakeC
     assert sum(peer.received.values()) >= 300
     assert outbox.stats().pending == 0
     assert peer.heartbeats, "the loop sent a heartbeat"
+
+
+def test_a_revoked_register_stops_sending_keeps_its_queue_and_says_so(
+    peer: FakeCloud, client: httpx.Client, outbox: Outbox
+) -> None:
+    _fill(outbox, 3)
+    peer.revoked = True
+    worker = _worker(outbox, client, refused_backoff_s=3600, heartbeat_interval_s=0.01, poll_interval_s=0.01)
+    outcome = worker.run_once()
+    assert (outcome.kind, outcome.status_code, outcome.delay) == (OutcomeKind.REFUSED, 403, 3600)
+    status_ = worker.status
+    assert status_.register_revoked
+    assert status_.token_refused
+    assert "revoked" in (status_.last_error or "")
+    assert worker.heartbeat() is None
+    assert worker.status.register_revoked
+    peer.refused.clear()
+    with running(worker):
+        # Closes go on at the till: each wakes the worker, none may make it call the cloud again.
+        for n in range(3, 23):
+            outbox.enqueue(make_receipt(n))
+            worker.wake()
+            time.sleep(0.02)  # a till's pace, not a wait for a condition
+    assert peer.refused == [], "nothing was sent before the slow re-check"
+    assert outbox.stats().pending == 23, "the whole queue is kept"
+    assert peer.stored == {}
+
+
+def test_a_revoked_register_re_checks_slowly_and_syncs_once_enrolled_again(
+    peer: FakeCloud, client: httpx.Client, outbox: Outbox
+) -> None:
+    _fill(outbox, 5)
+    peer.revoked = True
+    worker = _worker(outbox, client, refused_backoff_s=0.3, heartbeat_interval_s=0.05, poll_interval_s=0.05)
+    with running(worker):
+        wait_for(lambda: worker.status.register_revoked, "the revocation seen")
+        peer.revoked = False  # store IT enrolled the register again (the cloud takes its token now)
+        wait_for(lambda: outbox.stats().acked == 5, "the queue synced after the re-check")
+        wait_for(lambda: not worker.status.register_revoked, "the status cleared")
+    assert len(peer.stored) == 5
+
+
+def test_the_agents_status_says_the_register_is_revoked_and_keeps_the_queue(
+    peer: FakeCloud, tmp_path: Path
+) -> None:
+    """What `status` and `doctor` read: the agent's own status, from its real sync worker."""
+    from agent.bootstrap import Agent
+    from agent.config import AgentConfig
+    from agent.credentials import open_store
+    from agent.enrollment import TOKEN_NAME
+
+    peer.revoked = True
+    config = AgentConfig(data_dir=tmp_path, credentials="file")
+    open_store("file", tmp_path).set(TOKEN_NAME, "tok-123")
+    enrollment = {"cloud_url": peer.url, "tenant_id": 1, "store_id": STORE, "register_id": 3}
+    config.enrollment_path.write_text(json.dumps(enrollment), encoding="utf-8")
+    agent = Agent(config)
+    _fill(agent.outbox, 4)
+    agent.start()
+    try:
+        wait_for(lambda: bool(agent.status().sync and agent.status().sync.register_revoked), "revoked shown")
+        status_ = agent.status()
+        assert status_.outbox.pending == 4
+        assert status_.sync is not None
+        assert status_.sync.token_refused
+    finally:
+        agent.stop()
