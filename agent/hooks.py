@@ -121,6 +121,7 @@ def start_hook(config: AgentConfig, service: CheckoutService) -> RunningHook | N
             ),
             host=settings.listen_host,
             port=settings.listen_port,
+            allowed_hosts=config.allowed_hosts,
         ).start()
     if config.hook == "shtrih-tap":
         from drivers.shtrih.tap import SerialTap, TapSettings

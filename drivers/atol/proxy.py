@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +48,7 @@ from drivers.atol.decisions import (
 from drivers.atol.relay import Message, Relay, Reply, Upstream, UpstreamError, response, with_body
 from drivers.atol.tasks import FiscalParams, Results, Status
 from drivers.hook import SaleHook
+from drivers.host_rule import allowed_names
 from receipts import BuyerContact, InvalidContact, InvalidReceipt, parse_contact
 
 log = logging.getLogger(__name__)
@@ -438,13 +439,24 @@ class AtolProxy:
 class AtolProxyServer:
     """The proxy on host:port, its event loop in a background thread (inside the agent's process).
 
-    Port 0 takes a free port; `url` then says which."""
+    Port 0 takes a free port; `url` then says which. Requests addressed by a name that is not this till's
+    get 403 (`drivers.host_rule`: DNS rebinding); `allowed_hosts` adds store IT's names."""
 
     def __init__(
-        self, hook: SaleHook, settings: ProxySettings, host: str = "127.0.0.1", port: int = 16732
+        self,
+        hook: SaleHook,
+        settings: ProxySettings,
+        host: str = "127.0.0.1",
+        port: int = 16732,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.proxy = AtolProxy(hook, settings)
-        self._relay = Relay(self.proxy.handle, self.proxy.upstream_address, settings.upstream_timeout_s)
+        self._relay = Relay(
+            self.proxy.handle,
+            self.proxy.upstream_address,
+            settings.upstream_timeout_s,
+            allowed_hosts=allowed_names(host, allowed_hosts),
+        )
         self._host, self._port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
