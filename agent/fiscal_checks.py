@@ -2,15 +2,23 @@
 stuck? Findings are values so the CLI only prints them; the words are for store IT.
 """
 
+from typing import Any
+
 import httpx
 import serial
 
 from agent.config import AgentConfig
 from agent.findings import Finding
+from drivers.atol.own_tasks import RegisterUnreadable, run_tasks
+from drivers.atol.tasks import Status
 from drivers.shtrih import commands as c
 from drivers.shtrih.errors import DeviceError
 from drivers.shtrih.link import LinkClient, LinkError, LinkTimeouts, SerialChannel
 
+TIMEOUT_S = 5.0
+# ATOL driver v10's documented JSON tasks, run in one request: FN identity and phase, last document, shift,
+# documents waiting for the OFD
+ATOL_TASKS = ("getFnInfo", "getFnStatus", "getShiftStatus", "ofdExchangeStatus")
 UNSENT_WARN = 50  # documents waiting for the OFD; the FN blocks after 30 days of not sending
 
 
@@ -25,30 +33,55 @@ def diagnose(config: AgentConfig) -> list[Finding]:
 
 
 def diagnose_atol(upstream: str) -> list[Finding]:
-    found: list[Finding] = []
+    """The register behind the ATOL web server, by the documented JSON tasks (what any real server runs)."""
+    tasks = [{"type": name} for name in ATOL_TASKS]
     try:
-        with httpx.Client(base_url=upstream, timeout=5) as client:
-            fn = client.get("/api/v2/operations/queryFnStatus").raise_for_status().json()
-            shift = client.get("/api/v2/operations/queryShiftStatus").raise_for_status().json()
-    except httpx.HTTPError as exc:
+        with httpx.Client(base_url=upstream, timeout=TIMEOUT_S) as client:
+            results = run_tasks(client, tasks, timeout_s=TIMEOUT_S * 2)
+    except RegisterUnreadable as exc:
         return [
             Finding(
                 False,
-                f"ATOL web server at {upstream} does not answer ({exc.__class__.__name__})",
+                f"ATOL web server at {upstream} does not answer: {exc}",
                 "Start the ATOL web server (fptr10 web server service) and check [atol] upstream; "
                 "the POS must point at the agent's port, the web server at the upstream port.",
             )
         ]
-    found.append(Finding(True, f"ATOL web server answers at {upstream}"))
-    status = fn.get("fnStatus", {})
-    found.append(
-        Finding(
-            True,
-            f"fiscal storage {status.get('serial', '?')}, last document "
-            f"{status.get('lastDocumentNumber', '?')}",
+    found = [Finding(True, f"ATOL web server answers at {upstream}")]
+    answers: dict[str, dict[str, Any]] = {}
+    for name, result in zip(ATOL_TASKS, results, strict=True):
+        if result.status is Status.READY:
+            answers[name] = result.result or {}
+        else:
+            found.append(
+                Finding(
+                    False,
+                    f"the register does not run {name}: {result.error_description or result.status.value}",
+                    "Check the register in the ATOL driver's settings (connection, power, paper, cover).",
+                )
+            )
+    if "getFnInfo" in answers:
+        found += _atol_fn(answers["getFnInfo"].get("fnInfo") or {}, answers.get("getFnStatus", {}))
+    if "getShiftStatus" in answers:
+        found.append(_atol_shift((answers["getShiftStatus"].get("shiftStatus") or {}).get("state")))
+    if "ofdExchangeStatus" in answers:
+        found.append(_unsent(int((answers["ofdExchangeStatus"].get("status") or {}).get("notSentCount", 0))))
+    return found
+
+
+def _atol_fn(info: dict[str, Any], status: dict[str, Any]) -> list[Finding]:
+    last = (status.get("fnStatus") or {}).get("fiscalDocumentNumber", "?")
+    found = [Finding(True, f"fiscal storage {info.get('serial', '?')}, last document {last}")]
+    phase = info.get("livePhase")
+    if phase != "fiscalMode":
+        found.append(
+            Finding(
+                False,
+                f"fiscal storage is not in fiscal mode ({phase or 'unknown'})",
+                "The register is not registered with the tax service: call the service engineer.",
+            )
         )
-    )
-    warnings = [k for k, v in (status.get("warnings") or {}).items() if v]
+    warnings = [k for k, v in (info.get("warnings") or {}).items() if v]
     if warnings:
         found.append(
             Finding(
@@ -57,16 +90,17 @@ def diagnose_atol(upstream: str) -> list[Finding]:
                 "Call the service engineer: the FN may need replacing soon.",
             )
         )
-    state = shift.get("shiftStatus", {}).get("state")
-    found.append(
-        Finding(
-            state == "opened",
-            f"shift is {state or 'unknown'}",
-            "" if state == "opened" else "Open the shift on the POS before selling.",
-        )
-    )
-    found.append(_unsent((fn.get("ofdExchangeStatus") or {}).get("notSentCount", 0)))
     return found
+
+
+def _atol_shift(state: str | None) -> Finding:
+    if state == "opened":
+        return Finding(True, "shift is opened")
+    if state == "expired":  # open for more than 24 h: the register sells nothing until it is closed
+        return Finding(
+            False, "shift is expired (open for more than 24 h)", "Close the shift (Z report), then open it."
+        )
+    return Finding(False, f"shift is {state or 'unknown'}", "Open the shift on the POS before selling.")
 
 
 def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:

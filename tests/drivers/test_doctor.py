@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
+import httpx
+
 from agent.cli import main
+from agent.config import load_config
+from agent.fiscal_checks import diagnose
 from drivers.atol import emulator as atol
 from drivers.shtrih.emulator import DeviceLink, EmulatedRegister, TcpDevice
+from tests.drivers.test_atol_emulator import SELL
 from tests.support.live_server import free_port, live_server
 
 
@@ -37,6 +42,16 @@ def test_doctor_says_when_the_shtrih_register_is_silent(tmp_path: Path, capsys) 
     assert "error    cannot open" in capsys.readouterr().out
 
 
+def atol_doctor(tmp_path: Path, emulator: atol.AtolEmulator, sales: int = 0) -> list[str]:
+    """doctor's register lines against the emulator, which answers the documented fields only."""
+    with live_server(atol.create_app(emulator)) as url:
+        for n in range(sales):
+            submitted = httpx.post(f"{url}/api/v2/requests", json={"uuid": f"s{n}", "request": [SELL]})
+            assert submitted.status_code == 201
+        config = write_config(tmp_path, f'hook = "atol-proxy"\n[atol]\nupstream = "{url}"\n')
+        return [finding.line().strip() for finding in diagnose(load_config(config, env={}))]
+
+
 def test_doctor_reads_the_atol_web_server(tmp_path: Path, capsys) -> None:
     with live_server(atol.create_app(atol.AtolEmulator())) as url:
         config = write_config(tmp_path, f'hook = "atol-proxy"\n[atol]\nupstream = "{url}"\n')
@@ -45,3 +60,32 @@ def test_doctor_reads_the_atol_web_server(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "ok       ATOL web server answers" in out
     assert "ok       shift is opened" in out
+
+
+def test_doctor_tells_the_atol_registers_fn_numbering_and_ofd_queue_from_documented_tasks(
+    tmp_path: Path,
+) -> None:
+    emulator = atol.AtolEmulator(atol.AtolRegister(fn_number="9999078902004321"))
+    lines = atol_doctor(tmp_path, emulator, sales=3)
+    assert lines[1:] == [
+        "ok       fiscal storage 9999078902004321, last document 3",
+        "ok       shift is opened",
+        "ok       3 documents waiting for the OFD",
+    ]
+
+
+def test_doctor_says_what_is_wrong_with_the_atol_register(tmp_path: Path) -> None:
+    register = atol.AtolRegister(shift_open=False, fn_phase="postFiscalMode")
+    register.fn_warnings["needReplacement"] = True
+    lines = atol_doctor(tmp_path, atol.AtolEmulator(register))
+    assert lines[2].startswith("error    fiscal storage is not in fiscal mode (postFiscalMode)")
+    assert lines[3].startswith("error    fiscal storage warnings: needReplacement")
+    assert lines[4].startswith("error    shift is closed: Open the shift")
+
+
+def test_doctor_says_when_the_atol_web_server_is_not_there(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, f'hook = "atol-proxy"\n[atol]\nupstream = "http://127.0.0.1:{free_port()}"\n'
+    )
+    (line,) = diagnose(load_config(config, env={}))
+    assert line.line().strip().startswith("error    ATOL web server at http://127.0.0.1:")
