@@ -53,7 +53,7 @@ class PrintedDocument:
     def buyer_contact(self) -> str | None:
         for tlv in self.tlvs:
             if tlv.tag == Tag.BUYER_CONTACT:
-                return tlv.value.decode("cp866")
+                return tlv.value.decode(c.FFD_ENCODING)
         return None
 
 
