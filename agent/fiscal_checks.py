@@ -2,16 +2,18 @@
 stuck? Findings are values so the CLI only prints them; the words are for store IT.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 import serial
 
 from agent.config import AgentConfig
-from agent.findings import Finding
+from agent.findings import Finding, Level
 from drivers.atol.own_tasks import RegisterUnreadable, run_tasks
 from drivers.atol.tasks import Status
 from drivers.shtrih import commands as c
+from drivers.shtrih import legacy
 from drivers.shtrih.errors import DeviceError
 from drivers.shtrih.link import LinkClient, LinkError, LinkTimeouts, SerialChannel
 
@@ -19,6 +21,9 @@ TIMEOUT_S = 5.0
 # ATOL driver v10's documented JSON tasks, run in one request: FN identity and phase, last document, shift,
 # documents waiting for the OFD
 ATOL_TASKS = ("getFnInfo", "getFnStatus", "getShiftStatus", "ofdExchangeStatus")
+# a firmware without the command: 0x37 "not supported by this device", or the FN's 0x01 "unknown command"
+UNKNOWN_COMMAND = frozenset({0x01, 0x37})
+T = TypeVar("T")
 UNSENT_WARN = 50  # documents waiting for the OFD; the FN blocks after 30 days of not sending
 
 
@@ -121,15 +126,12 @@ def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
         ]
     try:
         client = LinkClient(SerialChannel(port), LinkTimeouts(ack_s=0.5, answer_s=3.0, retries=2))
-        status = c.FnStatusAnswer.decode(
-            c.Answer.decode(client.execute(c.FnStatus().encode())).raise_for_error().data
-        )
-        shift = c.ShiftAnswer.decode(
-            c.Answer.decode(client.execute(c.ShiftParams().encode())).raise_for_error().data
-        )
-        exchange = c.ExchangeAnswer.decode(
-            c.Answer.decode(client.execute(c.ExchangeStatus().encode())).raise_for_error().data
-        )
+        # 0x10 first: every Shtrih-M knows it (the legacy FFD 1.05 set); the FN commands after it are
+        # optional, a firmware without one says so on its line instead of failing the whole check
+        state = legacy.ShortStateAnswer.decode(_ask(client, legacy.ShortState()))
+        status = _optional(client, c.FnStatus(), c.FnStatusAnswer.decode)
+        shift = _optional(client, c.ShiftParams(), c.ShiftAnswer.decode)
+        exchange = _optional(client, c.ExchangeStatus(), c.ExchangeAnswer.decode)
     except (LinkError, DeviceError, c.MalformedCommand) as exc:
         return [
             Finding(
@@ -140,13 +142,51 @@ def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
         ]
     finally:
         port.close()
-    found = [
-        Finding(
-            True,
-            f"register answers on {device_port}; fiscal storage {status.fn_serial}, "
-            f"last document {status.last_fd}",
+    return _shtrih_findings(device_port, state, status, shift, exchange)
+
+
+def _shtrih_findings(
+    device_port: str,
+    state: legacy.ShortStateAnswer,
+    status: c.FnStatusAnswer | None,
+    shift: c.ShiftAnswer | None,
+    exchange: c.ExchangeAnswer | None,
+) -> list[Finding]:
+    if status is None:
+        found = [
+            Finding(True, f"register answers on {device_port}"),
+            Finding(
+                False,
+                "the register does not report its fiscal storage (command 0xFF01 unknown to its firmware): "
+                "the agent cannot read the FD and FPD of the receipts it closes",
+                "Update the register's firmware (Shtrih-M's service centre).",
+            ),
+        ]
+    else:
+        found = [
+            Finding(
+                True,
+                f"register answers on {device_port}; fiscal storage {status.fn_serial}, "
+                f"last document {status.last_fd}",
+            )
+        ]
+        found += _fn_state(status)
+    found.append(_shtrih_shift(state.mode & 0x0F, shift))
+    if exchange is None:
+        found.append(
+            Finding(
+                Level.WARNING,
+                "the register does not report the documents waiting for the OFD (command 0xFF39 unknown)",
+                "Check the OFD's personal account that the register's documents arrive.",
+            )
         )
-    ]
+    else:
+        found.append(_unsent(exchange.unsent))
+    return found
+
+
+def _fn_state(status: c.FnStatusAnswer) -> list[Finding]:
+    found = []
     if status.life_phase != 3:
         found.append(
             Finding(
@@ -163,19 +203,33 @@ def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
                 "The FN needs replacing soon or the OFD is not reached: call the service engineer.",
             )
         )
-    found.append(
-        Finding(
-            shift.shift_open,
-            f"shift {shift.shift_number} is {'open' if shift.shift_open else 'closed'}",
-            "" if shift.shift_open else "Open the shift on the POS before selling.",
-        )
-    )
-    found.append(_unsent(exchange.unsent))
     return found
+
+
+def _shtrih_shift(mode: int, shift: c.ShiftAnswer | None) -> Finding:
+    """The shift from 0x10's mode (every register), its number from 0xFF40 where the firmware has it."""
+    name = f"shift {shift.shift_number}" if shift is not None else "shift"
+    if mode == legacy.MODE_SHIFT_OVER_24H:
+        return Finding(
+            False, f"{name} is open for more than 24 h", "Close the shift (Z report), then open it."
+        )
+    if mode == legacy.MODE_SHIFT_CLOSED:
+        return Finding(False, f"{name} is closed", "Open the shift on the POS before selling.")
+    return Finding(True, f"{name} is open")
 
 
 def _ask(client: LinkClient, request: c.Request) -> bytes:
     return c.Answer.decode(client.execute(request.encode())).raise_for_error().data
+
+
+def _optional(client: LinkClient, request: c.Request, decode: Callable[[bytes], T]) -> T | None:
+    """The command's answer, or None when the register's firmware does not know the command."""
+    try:
+        return decode(_ask(client, request))
+    except DeviceError as exc:
+        if exc.code in UNKNOWN_COMMAND:
+            return None
+        raise
 
 
 def _unsent(count: int) -> Finding:

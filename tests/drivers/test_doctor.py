@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import httpx
+import pytest
 
 from agent.cli import main
 from agent.config import load_config
@@ -89,3 +90,48 @@ def test_doctor_says_when_the_atol_web_server_is_not_there(tmp_path: Path) -> No
     )
     (line,) = diagnose(load_config(config, env={}))
     assert line.line().strip().startswith("error    ATOL web server at http://127.0.0.1:")
+
+
+LEGACY_FIRMWARE = frozenset(
+    {0xFF40, 0xFF39, 0xFF45, 0xFF46}
+)  # an FFD 1.05 register: 0x10, 0x8D, 0x80.., 0x85
+
+
+def shtrih_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], register: EmulatedRegister, command: str = "doctor"
+) -> list[str]:
+    """What store IT reads from `echeck-agent doctor|status` (the agent stopped) about the register."""
+    device = TcpDevice(DeviceLink(register)).start()
+    try:
+        config = write_config(tmp_path, f'hook = "shtrih-tap"\n[shtrih]\ndevice_port = "{device.url}"\n')
+        main(["--config", str(config), command])
+    finally:
+        device.stop()
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    start = next(i for i, line in enumerate(lines) if "register answers on" in line)
+    return lines[start : start + 3]
+
+
+@pytest.mark.parametrize("command", ["doctor", "status"])
+def test_doctor_and_status_read_a_register_that_knows_only_the_legacy_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    register = EmulatedRegister(unsupported=LEGACY_FIRMWARE, fn_serial="9999078900054321", last_fd=42)
+    lines = shtrih_lines(tmp_path, capsys, register, command)
+    assert lines == [
+        f"ok       register answers on {lines[0].split(' on ', 1)[1].split(';')[0]}; "
+        "fiscal storage 9999078900054321, last document 42",
+        "ok       shift is open",
+        "warning  the register does not report the documents waiting for the OFD (command 0xFF39 unknown): "
+        "Check the OFD's personal account that the register's documents arrive.",
+    ]
+    assert register.commands[0] == 0x10  # the state every Shtrih-M knows, asked first
+
+
+def test_doctor_says_a_shift_over_24_hours_and_a_register_without_fn_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register = EmulatedRegister(shift_over_24h=True, unsupported=LEGACY_FIRMWARE | {0xFF01})
+    lines = shtrih_lines(tmp_path, capsys, register)
+    assert lines[1].startswith("error    the register does not report its fiscal storage (command 0xFF01")
+    assert lines[2] == "error    shift is open for more than 24 h: Close the shift (Z report), then open it."
