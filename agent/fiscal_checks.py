@@ -2,15 +2,28 @@
 stuck? Findings are values so the CLI only prints them; the words are for store IT.
 """
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import httpx
 import serial
 
 from agent.config import AgentConfig
-from agent.findings import Finding
+from agent.findings import Finding, Level
+from drivers.atol.own_tasks import RegisterUnreadable, run_tasks
+from drivers.atol.tasks import Status
 from drivers.shtrih import commands as c
+from drivers.shtrih import legacy
 from drivers.shtrih.errors import DeviceError
 from drivers.shtrih.link import LinkClient, LinkError, LinkTimeouts, SerialChannel
 
+TIMEOUT_S = 5.0
+# ATOL driver v10's documented JSON tasks, run in one request: FN identity and phase, last document, shift,
+# documents waiting for the OFD
+ATOL_TASKS = ("getFnInfo", "getFnStatus", "getShiftStatus", "ofdExchangeStatus")
+# a firmware without the command: 0x37 "not supported by this device", or the FN's 0x01 "unknown command"
+UNKNOWN_COMMAND = frozenset({0x01, 0x37})
+T = TypeVar("T")
 UNSENT_WARN = 50  # documents waiting for the OFD; the FN blocks after 30 days of not sending
 
 
@@ -25,30 +38,55 @@ def diagnose(config: AgentConfig) -> list[Finding]:
 
 
 def diagnose_atol(upstream: str) -> list[Finding]:
-    found: list[Finding] = []
+    """The register behind the ATOL web server, by the documented JSON tasks (what any real server runs)."""
+    tasks = [{"type": name} for name in ATOL_TASKS]
     try:
-        with httpx.Client(base_url=upstream, timeout=5) as client:
-            fn = client.get("/api/v2/operations/queryFnStatus").raise_for_status().json()
-            shift = client.get("/api/v2/operations/queryShiftStatus").raise_for_status().json()
-    except httpx.HTTPError as exc:
+        with httpx.Client(base_url=upstream, timeout=TIMEOUT_S) as client:
+            results = run_tasks(client, tasks, timeout_s=TIMEOUT_S * 2)
+    except RegisterUnreadable as exc:
         return [
             Finding(
                 False,
-                f"ATOL web server at {upstream} does not answer ({exc.__class__.__name__})",
+                f"ATOL web server at {upstream} does not answer: {exc}",
                 "Start the ATOL web server (fptr10 web server service) and check [atol] upstream; "
                 "the POS must point at the agent's port, the web server at the upstream port.",
             )
         ]
-    found.append(Finding(True, f"ATOL web server answers at {upstream}"))
-    status = fn.get("fnStatus", {})
-    found.append(
-        Finding(
-            True,
-            f"fiscal storage {status.get('serial', '?')}, last document "
-            f"{status.get('lastDocumentNumber', '?')}",
+    found = [Finding(True, f"ATOL web server answers at {upstream}")]
+    answers: dict[str, dict[str, Any]] = {}
+    for name, result in zip(ATOL_TASKS, results, strict=True):
+        if result.status is Status.READY:
+            answers[name] = result.result or {}
+        else:
+            found.append(
+                Finding(
+                    False,
+                    f"the register does not run {name}: {result.error_description or result.status.value}",
+                    "Check the register in the ATOL driver's settings (connection, power, paper, cover).",
+                )
+            )
+    if "getFnInfo" in answers:
+        found += _atol_fn(answers["getFnInfo"].get("fnInfo") or {}, answers.get("getFnStatus", {}))
+    if "getShiftStatus" in answers:
+        found.append(_atol_shift((answers["getShiftStatus"].get("shiftStatus") or {}).get("state")))
+    if "ofdExchangeStatus" in answers:
+        found.append(_unsent(int((answers["ofdExchangeStatus"].get("status") or {}).get("notSentCount", 0))))
+    return found
+
+
+def _atol_fn(info: dict[str, Any], status: dict[str, Any]) -> list[Finding]:
+    last = (status.get("fnStatus") or {}).get("fiscalDocumentNumber", "?")
+    found = [Finding(True, f"fiscal storage {info.get('serial', '?')}, last document {last}")]
+    phase = info.get("livePhase")
+    if phase != "fiscalMode":
+        found.append(
+            Finding(
+                False,
+                f"fiscal storage is not in fiscal mode ({phase or 'unknown'})",
+                "The register is not registered with the tax service: call the service engineer.",
+            )
         )
-    )
-    warnings = [k for k, v in (status.get("warnings") or {}).items() if v]
+    warnings = [k for k, v in (info.get("warnings") or {}).items() if v]
     if warnings:
         found.append(
             Finding(
@@ -57,16 +95,17 @@ def diagnose_atol(upstream: str) -> list[Finding]:
                 "Call the service engineer: the FN may need replacing soon.",
             )
         )
-    state = shift.get("shiftStatus", {}).get("state")
-    found.append(
-        Finding(
-            state == "opened",
-            f"shift is {state or 'unknown'}",
-            "" if state == "opened" else "Open the shift on the POS before selling.",
-        )
-    )
-    found.append(_unsent((fn.get("ofdExchangeStatus") or {}).get("notSentCount", 0)))
     return found
+
+
+def _atol_shift(state: str | None) -> Finding:
+    if state == "opened":
+        return Finding(True, "shift is opened")
+    if state == "expired":  # open for more than 24 h: the register sells nothing until it is closed
+        return Finding(
+            False, "shift is expired (open for more than 24 h)", "Close the shift (Z report), then open it."
+        )
+    return Finding(False, f"shift is {state or 'unknown'}", "Open the shift on the POS before selling.")
 
 
 def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
@@ -87,15 +126,12 @@ def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
         ]
     try:
         client = LinkClient(SerialChannel(port), LinkTimeouts(ack_s=0.5, answer_s=3.0, retries=2))
-        status = c.FnStatusAnswer.decode(
-            c.Answer.decode(client.execute(c.FnStatus().encode())).raise_for_error().data
-        )
-        shift = c.ShiftAnswer.decode(
-            c.Answer.decode(client.execute(c.ShiftParams().encode())).raise_for_error().data
-        )
-        exchange = c.ExchangeAnswer.decode(
-            c.Answer.decode(client.execute(c.ExchangeStatus().encode())).raise_for_error().data
-        )
+        # 0x10 first: every Shtrih-M knows it (the legacy FFD 1.05 set); the FN commands after it are
+        # optional, a firmware without one says so on its line instead of failing the whole check
+        state = legacy.ShortStateAnswer.decode(_ask(client, legacy.ShortState()))
+        status = _optional(client, c.FnStatus(), c.FnStatusAnswer.decode)
+        shift = _optional(client, c.ShiftParams(), c.ShiftAnswer.decode)
+        exchange = _optional(client, c.ExchangeStatus(), c.ExchangeAnswer.decode)
     except (LinkError, DeviceError, c.MalformedCommand) as exc:
         return [
             Finding(
@@ -106,13 +142,51 @@ def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
         ]
     finally:
         port.close()
-    found = [
-        Finding(
-            True,
-            f"register answers on {device_port}; fiscal storage {status.fn_serial}, "
-            f"last document {status.last_fd}",
+    return _shtrih_findings(device_port, state, status, shift, exchange)
+
+
+def _shtrih_findings(
+    device_port: str,
+    state: legacy.ShortStateAnswer,
+    status: c.FnStatusAnswer | None,
+    shift: c.ShiftAnswer | None,
+    exchange: c.ExchangeAnswer | None,
+) -> list[Finding]:
+    if status is None:
+        found = [
+            Finding(True, f"register answers on {device_port}"),
+            Finding(
+                False,
+                "the register does not report its fiscal storage (command 0xFF01 unknown to its firmware): "
+                "the agent cannot read the FD and FPD of the receipts it closes",
+                "Update the register's firmware (Shtrih-M's service centre).",
+            ),
+        ]
+    else:
+        found = [
+            Finding(
+                True,
+                f"register answers on {device_port}; fiscal storage {status.fn_serial}, "
+                f"last document {status.last_fd}",
+            )
+        ]
+        found += _fn_state(status)
+    found.append(_shtrih_shift(state.mode & 0x0F, shift))
+    if exchange is None:
+        found.append(
+            Finding(
+                Level.WARNING,
+                "the register does not report the documents waiting for the OFD (command 0xFF39 unknown)",
+                "Check the OFD's personal account that the register's documents arrive.",
+            )
         )
-    ]
+    else:
+        found.append(_unsent(exchange.unsent))
+    return found
+
+
+def _fn_state(status: c.FnStatusAnswer) -> list[Finding]:
+    found = []
     if status.life_phase != 3:
         found.append(
             Finding(
@@ -129,19 +203,33 @@ def diagnose_shtrih(device_port: str, baudrate: int) -> list[Finding]:
                 "The FN needs replacing soon or the OFD is not reached: call the service engineer.",
             )
         )
-    found.append(
-        Finding(
-            shift.shift_open,
-            f"shift {shift.shift_number} is {'open' if shift.shift_open else 'closed'}",
-            "" if shift.shift_open else "Open the shift on the POS before selling.",
-        )
-    )
-    found.append(_unsent(exchange.unsent))
     return found
+
+
+def _shtrih_shift(mode: int, shift: c.ShiftAnswer | None) -> Finding:
+    """The shift from 0x10's mode (every register), its number from 0xFF40 where the firmware has it."""
+    name = f"shift {shift.shift_number}" if shift is not None else "shift"
+    if mode == legacy.MODE_SHIFT_OVER_24H:
+        return Finding(
+            False, f"{name} is open for more than 24 h", "Close the shift (Z report), then open it."
+        )
+    if mode == legacy.MODE_SHIFT_CLOSED:
+        return Finding(False, f"{name} is closed", "Open the shift on the POS before selling.")
+    return Finding(True, f"{name} is open")
 
 
 def _ask(client: LinkClient, request: c.Request) -> bytes:
     return c.Answer.decode(client.execute(request.encode())).raise_for_error().data
+
+
+def _optional(client: LinkClient, request: c.Request, decode: Callable[[bytes], T]) -> T | None:
+    """The command's answer, or None when the register's firmware does not know the command."""
+    try:
+        return decode(_ask(client, request))
+    except DeviceError as exc:
+        if exc.code in UNKNOWN_COMMAND:
+            return None
+        raise
 
 
 def _unsent(count: int) -> Finding:

@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from typing import Protocol
 
+from agent.checkout import OutOfOrder
 from agent.config import AgentConfig
 from agent.prompts import AnswerKind
 from agent.service import CheckoutService
@@ -53,7 +54,16 @@ class CheckoutHook:
 
     def ask_contact(self, sale_id: str, timeout: float) -> BuyerContact | None:
         self._ensure_open(sale_id)
-        answer = self.service.ask_and_wait(sale_id, timeout)
+        try:
+            answer = self.service.ask_and_wait(sale_id, timeout)
+        except OutOfOrder as exc:
+            # The register was faster than the ask (the sale closed or was cancelled before the ask ran):
+            # a normal race, nobody is to be asked any more. One line, no traceback.
+            log.warning(
+                "ask skipped: the sale already ended",
+                extra={"checkout": sale_id, "state": exc.state.value, "action": exc.action},
+            )
+            return None
         if answer.kind is AnswerKind.CONTACT and answer.contact:
             try:
                 return parse_contact(answer.contact)
@@ -111,6 +121,7 @@ def start_hook(config: AgentConfig, service: CheckoutService) -> RunningHook | N
             ),
             host=settings.listen_host,
             port=settings.listen_port,
+            allowed_hosts=config.allowed_hosts,
         ).start()
     if config.hook == "shtrih-tap":
         from drivers.shtrih.tap import SerialTap, TapSettings

@@ -1,53 +1,18 @@
 """Refuse requests whose Host header names a stranger: the local API's defence against DNS rebinding.
 
-A web page on `rebind.attacker.example` can make its name resolve to 127.0.0.1 and then call the agent
-from the buyer's or cashier's browser; the browser still sends `Host: rebind.attacker.example`. So the
-agent answers only requests addressed to it by a name it knows: loopback names, an IP address literal
-(a page can only be same-origin with an address by being served from it), this machine's host name, the
-listen address, and the names store IT configured (`allowed_hosts`).
+The rule itself (which names are this till's, and why) is `drivers.host_rule`, shared with the ATOL
+proxy's relay.
 """
 
-import ipaddress
 import json
 import logging
-import socket
-from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from drivers.host_rule import WILDCARDS, allowed_names, is_allowed, refusal
+
+__all__ = ["WILDCARDS", "HostGuard", "allowed_names"]
 log = logging.getLogger(__name__)
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-WILDCARDS = frozenset({"", "0.0.0.0", "::"})
-
-
-def allowed_names(listen_host: str, configured: Iterable[str]) -> frozenset[str]:
-    names = set(LOOPBACK_NAMES) | {name.strip().lower().rstrip(".") for name in configured if name.strip()}
-    if listen_host not in WILDCARDS:
-        names.add(listen_host.lower())
-    hostname = socket.gethostname().lower()
-    names |= {hostname, f"{hostname}.local"}  # zeroconf advertises the agent under <hostname>.local
-    return frozenset(names)
-
-
-def host_name(header: str) -> str:
-    """`Host` without the port, lower-case; IPv6 literals lose their brackets."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def is_allowed(header: str | None, names: frozenset[str]) -> bool:
-    if not header:
-        return False
-    name = host_name(header).rstrip(".")
-    if name in names:
-        return True
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 class HostGuard:
@@ -70,11 +35,7 @@ class HostGuard:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        detail = (
-            f"Host {header!r} is not this agent's: call it as 127.0.0.1 or localhost, or add the name to "
-            "allowed_hosts in agent.toml"
-        )
-        body = json.dumps({"detail": detail}).encode()
+        body = json.dumps({"detail": refusal(header)}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -115,9 +115,7 @@ def create_app(emulator: AtolEmulator) -> FastAPI:
         }
         if query not in picks:
             return JSONResponse({"error": {"code": 404, "description": "unknown operation"}}, status_code=404)
-        return JSONResponse(
-            {picks[query]: status[picks[query]], **{"ofdExchangeStatus": status["ofdExchangeStatus"]}}
-        )
+        return JSONResponse({picks[query]: status[picks[query]]})
 
     @app.get("/emulator/journal")
     def journal() -> dict[str, Any]:

@@ -24,9 +24,8 @@ import asyncio
 import logging
 import threading
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,13 +44,14 @@ from drivers.atol.decisions import (
     ready_results,
     with_contact,
 )
+from drivers.atol.own_tasks import REQUESTS, RegisterUnreadable, run_tasks
 from drivers.atol.relay import Message, Relay, Reply, Upstream, UpstreamError, response, with_body
 from drivers.atol.tasks import FiscalParams, Results, Status
 from drivers.hook import SaleHook
+from drivers.host_rule import allowed_names
 from receipts import BuyerContact, InvalidContact, InvalidReceipt, parse_contact
 
 log = logging.getLogger(__name__)
-REQUESTS = "/api/v2/requests"
 UNAVAILABLE = b'{"error": {"code": 502, "description": "ATOL web server unavailable"}}'
 CONFLICT = b'{"error": {"code": 409, "description": "the task with this uuid was already executed"}}'
 P = ParamSpec("P")
@@ -69,10 +69,6 @@ class ProxySettings:
     # the POS's own polls tell the proxy the result; it polls itself only when the POS has not for this long
     fallback_poll_after_s: float = 2.0
     poll_deadline_s: float = 300.0  # a receipt not final after this is left to the POS (and logged)
-
-
-class RegisterUnreadable(Exception):
-    """The register's last fiscal document could not be read."""
 
 
 @dataclass
@@ -379,29 +375,14 @@ class AtolProxy:
 
     def _last_document(self, timeout_s: float) -> FiscalParams | None:
         """The register's last receipt (None: it has none), through a getLastFiscalParams task of our own."""
-        probe = f"echeck-{uuid.uuid4()}"
-        deadline = time.monotonic() + timeout_s
+        task = {"type": "getLastFiscalParams", "forReceipt": True}
+        (result,) = run_tasks(self._client, [task], timeout_s, self.settings.poll_interval_s)
+        if result.status is not Status.READY:
+            raise RegisterUnreadable(result.error_description or result.status.value)
         try:
-            posted = self._client.post(
-                REQUESTS,
-                json={"uuid": probe, "request": [{"type": "getLastFiscalParams", "forReceipt": True}]},
-                timeout=timeout_s,
-            )
-            if posted.status_code != 201:
-                raise RegisterUnreadable(f"the web server answered {posted.status_code}")
-            while time.monotonic() < deadline:
-                answer = self._client.get(f"{REQUESTS}/{probe}", timeout=timeout_s)
-                if answer.status_code == 200:
-                    results = Results.model_validate_json(answer.content).results
-                    if results and results[0].status.final:
-                        if results[0].status is not Status.READY:
-                            raise RegisterUnreadable(results[0].error_description or results[0].status.value)
-                        params = (results[0].result or {}).get("fiscalParams")
-                        return FiscalParams.model_validate(params) if params else None
-                time.sleep(self.settings.poll_interval_s)
-        except (httpx.HTTPError, ValueError) as exc:
-            raise RegisterUnreadable(str(exc) or type(exc).__name__) from exc
-        raise RegisterUnreadable("no answer in time")
+            return result.fiscal_params
+        except ValueError as exc:
+            raise RegisterUnreadable(str(exc)) from exc
 
     def _remember(self, sale: ReceiptSubmission, submitted_at: datetime, before: Document | None) -> Tracked:
         tracked = Tracked(sale, submitted_at, before)
@@ -438,13 +419,24 @@ class AtolProxy:
 class AtolProxyServer:
     """The proxy on host:port, its event loop in a background thread (inside the agent's process).
 
-    Port 0 takes a free port; `url` then says which."""
+    Port 0 takes a free port; `url` then says which. Requests addressed by a name that is not this till's
+    get 403 (`drivers.host_rule`: DNS rebinding); `allowed_hosts` adds store IT's names."""
 
     def __init__(
-        self, hook: SaleHook, settings: ProxySettings, host: str = "127.0.0.1", port: int = 16732
+        self,
+        hook: SaleHook,
+        settings: ProxySettings,
+        host: str = "127.0.0.1",
+        port: int = 16732,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.proxy = AtolProxy(hook, settings)
-        self._relay = Relay(self.proxy.handle, self.proxy.upstream_address, settings.upstream_timeout_s)
+        self._relay = Relay(
+            self.proxy.handle,
+            self.proxy.upstream_address,
+            settings.upstream_timeout_s,
+            allowed_hosts=allowed_names(host, allowed_hosts),
+        )
         self._host, self._port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

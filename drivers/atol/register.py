@@ -74,6 +74,8 @@ class AtolRegister:
     ffd_version: str = "1.2"
     registration: Registration = field(default_factory=Registration)
     shift_open: bool = True
+    fn_phase: str = "fiscalMode"  # getFnInfo's livePhase: init, configured, fiscalMode, postFiscalMode, ...
+    fn_warnings: dict[str, bool] = field(default_factory=lambda: dict(FN_WARNINGS_NONE))
     shift_number: int = 1
     receipts_in_shift: int = 0
     last_fd: dict[str, int] = field(default_factory=dict)  # per FN serial: a new FN starts at 1
@@ -167,16 +169,11 @@ class AtolRegister:
         }
 
     def status(self) -> dict[str, Any]:
-        """/api/v2/operations' answers: the documented objects; fnStatus adds the FN serial, last number."""
+        """/api/v2/operations' answers: the documented objects only (what getShiftStatus, getFnStatus and
+        getDeviceInfo return), nothing a real web server would not say."""
         return {
             "shiftStatus": self.shift_status(),
-            "fnStatus": {
-                **self.fn_status(),
-                "serial": self.fn_number,
-                "lastDocumentNumber": self.last_fd.get(self.fn_number, 0),
-                "fiscal": True,
-            },
-            "ofdExchangeStatus": self.ofd_exchange_status()["status"],
+            "fnStatus": self.fn_status(),
             "deviceInfo": self.device_info(),
         }
 
@@ -208,7 +205,7 @@ class AtolRegister:
         return {
             "fiscalDocumentNumber": self.last_fd.get(self.fn_number, 0),
             "fiscalReceiptNumber": self.receipts_in_shift,
-            "warnings": dict(FN_WARNINGS_NONE),
+            "warnings": dict(self.fn_warnings),
         }
 
     def device_info(self) -> dict[str, Any]:
@@ -237,8 +234,8 @@ class AtolRegister:
             "ffdVersion": self.ffd_version,
             "fnContainsKeysUpdaterServerUri": False,
             "fnFfdVersion": self.ffd_version,
-            "livePhase": "fiscalMode",
-            "warnings": dict(FN_WARNINGS_NONE),
+            "livePhase": self.fn_phase,
+            "warnings": dict(self.fn_warnings),
         }
 
     def registration_info(self) -> dict[str, Any]:

@@ -12,12 +12,15 @@ must do after the POS has the answer (record the receipt) goes in `Reply.then`.
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
 import h11
+
+from drivers.host_rule import is_allowed, refusal
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 16 * 1024 * 1024  # a receipt task is a few KiB; this is far beyond any real one
@@ -242,13 +245,34 @@ class Upstream:
 Handler = Callable[[Message, Upstream], Awaitable[Reply]]
 
 
+def host_of(request: Message) -> str | None:
+    """The request's Host header (h11 gives header names lower-cased)."""
+    assert isinstance(request.head, h11.Request)
+    for name, value in request.head.headers:
+        if name == b"host":
+            return value.decode("latin-1")
+    return None
+
+
+def foreign_host(header: str | None) -> bytes:
+    """403 for a request addressed by a stranger's name (DNS rebinding): a sentence, never forwarded."""
+    body = json.dumps({"error": {"code": 403, "description": refusal(header)}}, ensure_ascii=False)
+    return response(403, body.encode())
+
+
 class Relay:
     """Serves the POS: each connection's requests, in order, through `handler`, to its own upstream."""
 
     def __init__(
-        self, handler: Handler, upstream: tuple[str, int], timeout_s: float, idle_timeout_s: float = 75.0
+        self,
+        handler: Handler,
+        upstream: tuple[str, int],
+        timeout_s: float,
+        idle_timeout_s: float = 75.0,
+        allowed_hosts: frozenset[str] | None = None,  # None: any Host (a relay not reachable by browsers)
     ) -> None:
         self._handler = handler
+        self._allowed_hosts = allowed_hosts
         self._upstream = upstream
         self._timeout_s = timeout_s
         self._idle_timeout_s = idle_timeout_s
@@ -284,6 +308,15 @@ class Relay:
                     break
                 if request is None:
                     break
+                if self._allowed_hosts is not None and not is_allowed(
+                    host := host_of(request), self._allowed_hosts
+                ):
+                    log.warning("request with a foreign Host refused", extra={"host": (host or "")[:100]})
+                    writer.write(foreign_host(host))
+                    await writer.drain()
+                    if not request.keep_alive:
+                        break
+                    continue
                 try:
                     reply = await self._handler(request, upstream)
                 except Exception:  # a bug of ours must not leave the POS waiting: it hears 502 at once

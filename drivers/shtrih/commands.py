@@ -3,7 +3,9 @@
 Layouts follow the protocol description published by Shtrih-M (v1, FN commands 0xFFxx) and its
 open-source drivers. Every request `encode()`s to a frame payload (CMD + DATA) and `decode()`s from one;
 answers are `Answer(code, error, data)` with typed readers for the answers the tap and doctor use.
-Text fields are cp866, as the device prints them.
+Texts in command fields (0xFF46's item name, 0xFF45's text) are WIN1251, as the protocol says for every
+text it carries; the register converts them for the fiscal storage. A TLV (0xFF0C) goes to the fiscal
+storage as it is, so its string values are already in the FFD's encoding, CP866.
 """
 
 from abc import ABC, abstractmethod
@@ -19,7 +21,9 @@ from receipts.ffd import Tag
 
 ADMIN_PASSWORD = 30  # the system administrator's default password
 COMPUTE = 0xFF_FF_FF_FF_FF  # "let the register compute it" in 5-byte sum fields
-BUYER_CONTACT_MAX = 64  # bytes of tag 1008 in cp866
+BUYER_CONTACT_MAX = 64  # bytes of tag 1008 in CP866
+PROTOCOL_ENCODING = "cp1251"  # texts in command fields (WIN1251)
+FFD_ENCODING = "cp866"  # string values of TLVs, as the FFD stores them
 TLV_MAX = 250
 
 # FF46 tax byte: one bit per rate, as the device numbers them
@@ -46,11 +50,17 @@ def from_le(data: bytes) -> int:
     return int.from_bytes(data, "little")
 
 
-def text(value: str, limit: int) -> bytes:
-    raw = value.encode("cp866", errors="replace")
+def text(value: str, limit: int, encoding: str = PROTOCOL_ENCODING) -> bytes:
+    """A command's text field (WIN1251); characters the encoding lacks become `?`."""
+    raw = value.encode(encoding, errors="replace")
     if len(raw) > limit:
-        raise ValueError(f"text is {len(raw)} bytes in cp866; at most {limit} fit")
+        raise ValueError(f"text is {len(raw)} bytes in {encoding}; at most {limit} fit")
     return raw
+
+
+def read_text(data: bytes) -> str:
+    """A command's text field as the POS sent it; trailing zero padding dropped, odd bytes never fatal."""
+    return data.rstrip(b"\x00").decode(PROTOCOL_ENCODING, errors="replace")
 
 
 def fn_datetime(data: bytes) -> datetime:
@@ -214,7 +224,7 @@ class OperationV2(Request):
             department=data[27],
             payment_method=data[28],
             payment_item=data[29],
-            name=data[30:].decode("cp866"),
+            name=read_text(data[30:]),
         )
 
     @property
@@ -243,8 +253,8 @@ class Tlv:
 
 
 def buyer_contact_tlv(contact: BuyerContact) -> Tlv:
-    """Tag 1008 as the register wants it: cp866, at most 64 bytes."""
-    return Tlv(Tag.BUYER_CONTACT, text(contact.fiscal_value, BUYER_CONTACT_MAX))
+    """Tag 1008 as the fiscal storage keeps it: CP866, at most 64 bytes."""
+    return Tlv(Tag.BUYER_CONTACT, text(contact.fiscal_value, BUYER_CONTACT_MAX, FFD_ENCODING))
 
 
 @dataclass(frozen=True)
@@ -296,7 +306,7 @@ class CloseReceiptV2(Request):
             raise ValueError(f"0xFF45 needs at least 116 bytes, got {len(data)}")
         payments = tuple(from_le(data[4 + 5 * i : 9 + 5 * i]) for i in range(16))
         taxes = tuple(from_le(data[85 + 5 * i : 90 + 5 * i]) for i in range(6))
-        return cls(payments, data[84], taxes, data[115], data[116:].decode("cp866"), from_le(data[:4]))
+        return cls(payments, data[84], taxes, data[115], read_text(data[116:]), from_le(data[:4]))
 
 
 @dataclass(frozen=True)

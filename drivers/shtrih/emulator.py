@@ -53,7 +53,7 @@ class PrintedDocument:
     def buyer_contact(self) -> str | None:
         for tlv in self.tlvs:
             if tlv.tag == Tag.BUYER_CONTACT:
-                return tlv.value.decode("cp866")
+                return tlv.value.decode(c.FFD_ENCODING)
         return None
 
 
@@ -72,6 +72,7 @@ class EmulatedRegister:
     inn: str = "7701234567"
     last_fd: int = 10
     shift_open: bool = True
+    shift_over_24h: bool = False  # open for more than 24 h: 0x10 says mode 3, sales are refused
     shift_number: int = 1
     receipts_in_shift: int = 0
     unsent: int = 0
@@ -80,6 +81,9 @@ class EmulatedRegister:
     journal: list[PrintedDocument] = field(default_factory=list)
     commands: list[int] = field(default_factory=list)  # every command code received, in order
     fail_next: int = 0  # answer the next command with this error code (0x50, 0x6B, ...)
+    # commands this register's firmware does not know (answered 0x37), e.g. an old FFD 1.05 one without
+    # 0xFF40 shift parameters or 0xFF39 OFD exchange status
+    unsupported: frozenset[int] = frozenset()
     printing_after_close: int = 0  # commands after each close answered 0x50 "still printing" (not states)
     _printing: int = 0
     serial_number: int = 12345678  # the register's own (not the FN's) serial, as 0x11 reports it
@@ -101,7 +105,7 @@ class EmulatedRegister:
         if self._printing and not isinstance(request, STATE_QUERIES):
             self._printing -= 1
             return c.Answer(code, 0x50).encode()
-        if request is None:
+        if request is None or code in self.unsupported:
             return c.Answer(code, 0x37).encode()
         error, data = self._execute(request)
         return c.Answer(code, error, data if error == 0 else b"").encode()
@@ -221,7 +225,9 @@ class EmulatedRegister:
     def _mode(self) -> int:
         if self._open is not None:
             return legacy.MODE_RECEIPT_OPEN | self._open.receipt_type << 4
-        return legacy.MODE_SHIFT_OPEN if self.shift_open else legacy.MODE_SHIFT_CLOSED
+        if not self.shift_open:
+            return legacy.MODE_SHIFT_CLOSED
+        return legacy.MODE_SHIFT_OVER_24H if self.shift_over_24h else legacy.MODE_SHIFT_OPEN
 
     def _short_state(self) -> legacy.ShortStateAnswer:
         operations = len(self._open.items) if self._open else 0

@@ -14,12 +14,15 @@ from typing import ClassVar, Self
 
 from drivers.shtrih.commands import (
     ADMIN_PASSWORD,
+    PROTOCOL_ENCODING,
     MalformedCommand,
     OpenReceipt,
     PasswordOnly,
     Request,
     from_le,
     le,
+    read_text,
+    text,
 )
 from receipts import CalculationType, VatRate
 
@@ -40,14 +43,7 @@ GROUP_OF_VAT = {rate: group for group, rate in TAX_GROUPS.items() if group}
 
 
 def fixed_text(value: str, size: int = TEXT_SIZE) -> bytes:
-    raw = value.encode("cp1251", errors="replace")
-    if len(raw) > size:
-        raise ValueError(f"text is {len(raw)} bytes in WIN1251; at most {size} fit")
-    return raw.ljust(size, b"\x00")
-
-
-def from_fixed_text(data: bytes) -> str:
-    return data.rstrip(b"\x00").decode("cp1251", errors="replace")
+    return text(value, size).ljust(size, b"\x00")
 
 
 def _quantity(value: Decimal) -> int:
@@ -129,9 +125,7 @@ class Registration(Request):
         if quantity <= 0:
             raise ValueError("quantity is zero")
         taxes = (data[15], data[16], data[17], data[18])
-        return cls(
-            quantity, from_le(data[9:14]), data[14], taxes, from_fixed_text(data[19:59]), from_le(data[:4])
-        )
+        return cls(quantity, from_le(data[9:14]), data[14], taxes, read_text(data[19:59]), from_le(data[:4]))
 
     @classmethod
     def with_vat(cls, quantity: Decimal, price: int, vat: VatRate, text: str = "") -> Self:
@@ -210,7 +204,7 @@ class CloseReceipt(Request):
         p = [from_le(data[4 + 5 * i : 9 + 5 * i]) for i in range(4)]
         discount = int.from_bytes(data[24:26], "little", signed=True)
         taxes = (data[26], data[27], data[28], data[29])
-        return cls((p[0], p[1], p[2], p[3]), discount, taxes, from_fixed_text(data[30:70]), from_le(data[:4]))
+        return cls((p[0], p[1], p[2], p[3]), discount, taxes, read_text(data[30:70]), from_le(data[:4]))
 
 
 # -- answers (the data after the error byte) ------------------------------------------------------
@@ -383,11 +377,11 @@ class DeviceTypeAnswer:
 
     def encode(self) -> bytes:
         head = [self.device_type, self.subtype, self.protocol_version, self.protocol_subversion, self.model]
-        return bytes([*head, self.language]) + self.name.encode("cp1251")
+        return bytes([*head, self.language]) + self.name.encode(PROTOCOL_ENCODING)
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
         if len(data) < 6:
             raise MalformedCommand(f"0xFC answer needs at least 6 data bytes, got {len(data)}")
-        name = data[6:].rstrip(b"\x00").decode("cp1251", errors="replace")
+        name = read_text(data[6:])
         return cls(data[0], data[1], data[2], data[3], data[4], data[5], name)

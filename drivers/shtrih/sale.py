@@ -126,7 +126,7 @@ class SaleTracker:
         if isinstance(request, c.SendTlv) and request.tlv.tag == Tag.BUYER_CONTACT and self.sale:
             self.sale.contact_from_pos = True
             try:
-                contact = parse_contact(request.tlv.value.decode("cp866"))
+                contact = parse_contact(request.tlv.value.decode(c.FFD_ENCODING))
             except (InvalidContact, UnicodeDecodeError):
                 return []
             return [PosContact(self.sale.sale_id, contact)]

@@ -238,3 +238,15 @@ def test_an_unknown_task_is_still_an_error_the_client_can_read(
     assert result["errorCode"] == result["error"]["code"] != 0
     assert result["errorDescription"] == result["error"]["description"]
     assert "noSuchTask" in result["errorDescription"]
+
+
+def test_the_operations_answer_the_documented_objects_and_nothing_more(
+    emulated: tuple[emu.AtolEmulator, httpx.Client],
+) -> None:
+    """No field a real web server would not send, so what reads them (doctor) is tested honestly."""
+    _, client = emulated
+    fn = client.get("/api/v2/operations/queryFnStatus").json()
+    assert fn.keys() == {"fnStatus"}
+    decode(fn, {"fnStatus": SCHEMAS["getFnStatus"]["fnStatus"]})
+    assert fn["fnStatus"].keys() == SCHEMAS["getFnStatus"]["fnStatus"].keys()
+    assert client.get("/api/v2/operations/queryShiftStatus").json().keys() == {"shiftStatus"}

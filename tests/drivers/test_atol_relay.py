@@ -88,9 +88,11 @@ def service(tmp_path: Path) -> Iterator[CheckoutService]:
         yield CheckoutService(outbox)
 
 
-def proxy_for(service: CheckoutService, upstream_port: int, timeout_s: float = 5.0) -> AtolProxyServer:
+def proxy_for(
+    service: CheckoutService, upstream_port: int, timeout_s: float = 5.0, allowed_hosts: tuple[str, ...] = ()
+) -> AtolProxyServer:
     settings = ProxySettings(upstream=f"http://127.0.0.1:{upstream_port}", upstream_timeout_s=timeout_s)
-    return AtolProxyServer(CheckoutHook(service), settings, port=0).start()
+    return AtolProxyServer(CheckoutHook(service), settings, port=0, allowed_hosts=allowed_hosts).start()
 
 
 def exchange(port: int, raw: bytes, expect: int = 1) -> bytes:
@@ -114,9 +116,38 @@ def test_a_request_and_its_answer_cross_byte_for_byte(service: CheckoutService) 
     upstream = RawUpstream([OK])
     server = proxy_for(service, upstream.port)
     try:
-        raw = b"GET /api/v2/operations/queryDeviceInfo?x=1 HTTP/1.1\r\nHOST: till\r\nX-POS:  a b \r\n\r\n"
+        raw = b"GET /api/v2/operations/queryDeviceInfo?x HTTP/1.1\r\nHOST: LoCaLhOsT\r\nX-POS:  a b \r\n\r\n"
         assert exchange(port_of(server), raw) == OK
         assert upstream.received == [raw]
+    finally:
+        server.stop()
+        upstream.close()
+
+
+def test_a_foreign_host_is_refused_and_nothing_reaches_the_web_server(service: CheckoutService) -> None:
+    """DNS rebinding: a web page on the attacker's name resolved to 127.0.0.1 must not print receipts."""
+    upstream = RawUpstream([])
+    server = proxy_for(service, upstream.port, allowed_hosts=("till3.store12.lan",))
+    port = port_of(server)
+    task = b'{"uuid": "u-r", "request": [{"type": "sell", "items": []}]}'
+    try:
+        with httpx.Client(base_url=server.url) as browser:  # one keep-alive connection
+            for host in ("rebind.attacker.example", f"rebind.attacker.example:{port}", "127.0.0.1.nip.io"):
+                refused = browser.post("/api/v2/requests", content=task, headers={"Host": host})
+                assert refused.status_code == 403, host
+                assert host in refused.json()["error"]["description"]
+                assert "allowed_hosts" in refused.json()["error"]["description"]
+            # the same connection goes on: an allowed name right after is relayed
+            allowed = browser.get("/api/v2/requests/u-r", headers={"Host": f"localhost:{port}"})
+            assert allowed.status_code == 200
+        assert len(upstream.received) == 1
+        assert b"u-r" in upstream.received[0]
+        for host in (f"127.0.0.1:{port}", f"[::1]:{port}", "till3.store12.lan", "LOCALHOST"):
+            raw = f"GET /api/v2/requests/x HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+            assert exchange(port, raw) == OK, host
+        http10_without_host = b"GET /api/v2/requests/x HTTP/1.0\r\n\r\n"
+        assert exchange(port, http10_without_host).startswith(b"HTTP/1.1 403 ")
+        assert len(upstream.received) == 5
     finally:
         server.stop()
         upstream.close()
@@ -126,8 +157,8 @@ def test_chunked_and_pipelined_requests_pass_in_order(service: CheckoutService) 
     upstream = RawUpstream([OK.replace(b"{}", b"[]"), OK])
     server = proxy_for(service, upstream.port)
     try:
-        chunked = b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
-        plain = b"GET /y HTTP/1.1\r\nHost: t\r\n\r\n"
+        chunked = b"POST /x HTTP/1.1\r\nHost: ::1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+        plain = b"GET /y HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         got = exchange(port_of(server), chunked + plain, expect=2)
         assert got == OK.replace(b"{}", b"[]") + OK
         assert upstream.received == [chunked, plain]
@@ -218,7 +249,7 @@ def test_a_pos_that_expects_100_continue_hears_it_before_sending_its_body(servic
     upstream = RawUpstream([OK])
     server = proxy_for(service, upstream.port)
     try:
-        head = b"POST /api/v2/x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        head = b"POST /api/v2/x HTTP/1.1\r\nHost: [::1]\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
         with socket.create_connection(("127.0.0.1", port_of(server)), timeout=5) as sock:
             sock.sendall(head)
             assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")  # no waiting out a timeout

@@ -2,7 +2,9 @@
 
 The first vector is the trace quoted in REFERENCE.md; the others were laid out by hand from the protocol
 description (Shtrih-M's published command tables, as its open-source drivers encode them) and checked
-byte by byte: password 30 = 1E 00 00 00, tag 1008 = F0 03, sums in kopecks little-endian, names in cp866.
+byte by byte: password 30 = 1E 00 00 00, tag 1008 = F0 03, sums in kopecks little-endian. Texts in command
+fields are WIN1251 in both sets (0xFF46's name "Молоко" = CC EE EB EE EA EE; « » № exist only there), while
+a TLV's string value is CP866, the FFD's encoding, because the register hands it to the FN unchanged.
 The legacy set (0x10, 0x11, 0xFC, 0x80..0x85): the cashier's password 1 = 01 00 00 00, quantities in
 thousandths (2 = D0 07), texts 40 bytes of WIN1251 padded with 00 ("Молоко" = CC EE EB EE EA EE).
 """
@@ -36,11 +38,27 @@ VECTORS = [
     (
         c.OperationV2(CalculationType.SALE, Decimal(1), 5200, vat=VatRate.VAT10, name="Молоко"),
         "02 26 ff 46 1e 00 00 00 01 40 42 0f 00 00 00 50 14 00 00 00 ff ff ff ff ff ff ff ff ff ff"
-        " 02 01 04 01 8c ae ab ae aa ae ec",
+        " 02 01 04 01 cc ee eb ee ea ee ec",
+    ),
+    (
+        # 2 × 45.99, VAT 20 %, a name with the typographic characters CP866 lacks
+        c.OperationV2(
+            CalculationType.SALE, Decimal(2), 4599, vat=VatRate.VAT20, name="Хлеб «Бородинский» №1"
+        ),
+        "02 35 ff 46 1e 00 00 00 01 80 84 1e 00 00 00 f7 11 00 00 00 ff ff ff ff ff ff ff ff ff ff"
+        " 01 01 04 01 d5 eb e5 e1 20 ab c1 ee f0 ee e4 e8 ed f1 ea e8 e9 bb 20 b9 31 02",
     ),
     (
         c.CloseReceiptV2(payments=(0, 5200) + (0,) * 14),
         "02 76 ff 45 1e 00 00 00 00 00 00 00 00 50 14 00 00 00" + " 00" * 70 + " 00" + " 00" * 30 + " 01 97",
+    ),
+    (
+        c.CloseReceiptV2(payments=(0, 5200) + (0,) * 14, text="Спасибо!"),
+        "02 7e ff 45 1e 00 00 00 00 00 00 00 00 50 14 00 00 00"
+        + " 00" * 70
+        + " 00"
+        + " 00" * 30
+        + " 01 d1 ef e0 f1 e8 e1 ee 21 76",
     ),
     # the legacy set
     (lg.ShortState(30), "02 05 10 1e 00 00 00 0b"),
@@ -116,6 +134,13 @@ def test_answers_round_trip() -> None:
     assert c.ExchangeAnswer.decode(unsent.encode()) == unsent
     doc = c.ReceiptDocument(at, 55497, 617635937, 1, 5200)
     assert c.ReceiptDocument.decode(doc.encode()) == doc
+
+
+def test_an_item_name_is_read_as_win1251_whatever_bytes_the_pos_sent() -> None:
+    head = H("1e 00 00 00 01 40 42 0f 00 00 00 50 14 00 00 00 ff ff ff ff ff ff ff ff ff ff 02 01 04 01")
+    assert c.OperationV2.from_data(head + H("cc ee eb ee ea ee 00 00")).name == "Молоко"  # padding dropped
+    # 0x98 is no WIN1251 character: the sale is still read (the bytes were relayed as they came anyway)
+    assert c.OperationV2.from_data(head + H("cc 98")).name == "М\ufffd"
 
 
 def test_buyer_contact_fits_64_bytes_of_cp866() -> None:
