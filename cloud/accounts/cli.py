@@ -129,16 +129,18 @@ def cmd_user_revoke_sessions(args: argparse.Namespace) -> None:
     with _session(args) as session:
         user = users.find_user(session, args.tenant, args.email)
         assert user.id is not None
+        shown = users.masked(user.email)
         count = users.revoke_sessions(session, args.tenant, user.id, actor=audit.CLI)
-    _out(args, {"sessions_revoked": count}, f"ended {count} session(s) of {users.masked(user.email)}")
+    _out(args, {"sessions_revoked": count}, f"ended {count} session(s) of {shown}")
 
 
 def cmd_user_disable(args: argparse.Namespace) -> None:
     with _session(args) as session:
         user = users.find_user(session, args.tenant, args.email)
         assert user.id is not None
+        shown = users.masked(user.email)
         users.disable_user(session, args.tenant, user.id, actor=audit.CLI)
-    _out(args, {"disabled": True}, f"{users.masked(user.email)} disabled; their sessions ended")
+    _out(args, {"disabled": True}, f"{shown} disabled; their sessions ended")
 
 
 def _key_doc(key: Any, secret: str | None = None) -> dict[str, Any]:
