@@ -34,7 +34,8 @@ def _users_page(
     invitations = users.pending_invitations(session, tenant_id)
     # Only an owner makes owners; an admin invites admins and below.
     mine = Role(signed_in.user.role)
-    invitable = [(r.value, r.label) for r in Role if r is not Role.OWNER or mine is Role.OWNER]
+    order = (Role.ANALYST, Role.STORE_IT, Role.ADMIN, Role.OWNER)
+    invitable = [(r.value, r.label) for r in order if r is not Role.OWNER or mine is Role.OWNER]
     return render_office(
         request,
         signed_in,
