@@ -49,7 +49,8 @@ def post_batch(
     summary="A store's receipts, oldest first, paged by id",
     responses={
         401: {"model": Problem},
-        404: {"model": Problem, "description": "No such store for this tenant"},
+        403: {"model": Problem, "description": "A signed-in user whose role has no reports"},
+        404: {"model": Problem, "description": "No such store for this tenant (or outside the user's stores)"},
     },
 )
 def get_receipts(

@@ -320,9 +320,8 @@ def test_html_answers_carry_security_headers_and_assets_are_local(cloud: Cloud) 
     assert hop.headers["location"] == "/fleet"
 
 
-def test_the_tenants_single_key_becomes_a_read_write_key(tmp_path: object) -> None:
-    url = f"sqlite:///{tmp_path}/old.db"
-    engine = make_engine(url)
+def test_the_tenants_single_key_becomes_a_read_write_key(database_url: str) -> None:
+    engine = make_engine(database_url)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0004_delivery_report_lookup")
         conn.execute(
