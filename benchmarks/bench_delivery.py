@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from benchmarks import Figure
+from cloud.accounts import tenants
 from cloud.app import create_app
 from cloud.db import make_engine, migrate
 from cloud.delivery import config as delivery_config
@@ -36,7 +37,6 @@ from cloud.delivery.cascade import Channel
 from cloud.delivery.models import AttemptRow, DeliveryRow, ReportRow
 from cloud.delivery.reports import summary as report
 from cloud.delivery.worker import DeliveryWorker, WorkerOptions
-from cloud.accounts import tenants
 from cloud.fleet import enrollment
 from fakes import fcm, smsru, smtp, viber
 from fakes.behaviour import Behaviour, Mode

@@ -50,7 +50,7 @@ def post_batch(
     responses={
         401: {"model": Problem},
         403: {"model": Problem, "description": "A signed-in user whose role has no reports"},
-        404: {"model": Problem, "description": "No such store for this tenant (or outside the user's stores)"},
+        404: {"model": Problem, "description": "No such store for this tenant, or not one of the user's"},
     },
 )
 def get_receipts(
