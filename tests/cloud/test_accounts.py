@@ -239,6 +239,23 @@ def test_a_revoked_register_is_told_so_and_rotation_brings_it_back(cloud: Cloud)
     assert _beat(cloud, third["token"]).status_code == 200
 
 
+def test_an_agent_enrolling_again_with_its_old_token_stays_the_same_register(cloud: Cloud) -> None:
+    reg = cloud.register()
+    again = cloud.http.post(ENROLL_PATH, json={"code": cloud.code(reg.store_id)}, headers=reg.auth)
+    assert again.status_code == 200, again.text
+    assert again.json()["register_id"] == reg.register_id
+    assert _beat(cloud, reg.token).json()["code"] == "register_revoked"  # a copy of the old disk is refused
+    assert _beat(cloud, again.json()["token"]).status_code == 200
+    # Another store's code makes a new register there (the till moved), whatever token comes with it.
+    elsewhere = cloud.store(reg.tenant_id, "Арбат 12")
+    moved = cloud.http.post(
+        ENROLL_PATH,
+        json={"code": cloud.code(elsewhere)},
+        headers={"Authorization": f"Bearer {again.json()['token']}"},
+    )
+    assert moved.json()["register_id"] != reg.register_id
+
+
 def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: Cloud) -> None:
     tenant_id, key = cloud.tenant()
     mine = cloud.register((tenant_id, key), cloud.store(tenant_id, "Тверская 7", "Москва"))
