@@ -2,10 +2,12 @@
 rate limits, CSRF and security headers."""
 
 import hashlib
+import logging
 import re
 from datetime import timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlmodel import Session
@@ -281,7 +283,10 @@ def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: C
     assert "register.rotation_code" in actions
 
 
-def test_wrong_passwords_lock_the_account_out_with_retry_after(cloud: Cloud) -> None:
+def test_wrong_passwords_lock_the_account_out_with_retry_after(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cloud.accounts")
     tenant_id, _key = cloud.tenant()
     cloud.user(tenant_id, "owner@shop.example")
     for _ in range(5):
@@ -294,6 +299,15 @@ def test_wrong_passwords_lock_the_account_out_with_retry_after(cloud: Cloud) -> 
     with cloud.session() as s:
         keys = [k for (k,) in s.execute(sa.select(RateCounter.key))]
     assert not any("owner@shop.example" in k for k in keys)  # the account is counted by its hash only
+    logged = [
+        (r.getMessage(), getattr(r, "fields", {})) for r in caplog.records if r.name == "cloud.accounts"
+    ]
+    assert (
+        "rate_limit.locked",
+        {"limit": "login-account", "failures": 5, "locked_s": 900, "subject": "login-account:<hashed>"},
+    ) in logged
+    assert any(name == "rate_limit.refused" for name, _ in logged)
+    assert "owner@shop.example" not in caplog.text  # o***@shop.example at most
 
 
 def test_guessing_enrollment_codes_is_locked_out(cloud: Cloud) -> None:
