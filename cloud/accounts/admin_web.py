@@ -162,5 +162,9 @@ async def revoke_key(request: Request, key_id: int, signed_in: KeyAdmin, session
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(request: Request, signed_in: Auditor, session: SessionDep) -> HTMLResponse:
     return render_office(
-        request, signed_in, "office/audit.html", entries=audit.entries(session, signed_in.user.tenant_id)
+        request,
+        signed_in,
+        "office/audit.html",
+        entries=audit.entries(session, signed_in.user.tenant_id),
+        labels=audit.LABELS,
     )

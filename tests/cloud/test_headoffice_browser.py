@@ -173,5 +173,9 @@ def test_an_admin_invites_and_the_invitee_sets_a_password(cloud: Cloud, open_pag
     assert "регионы: Москва" in invitee.page.inner_text("main")
     admin.page.goto("/admin/users")
     assert "new.analyst@shop.example" in admin.page.inner_text("table")
+    admin.page.goto("/admin/audit")
+    log = admin.page.inner_text("table")
+    assert "приглашение" in log
+    assert "принял приглашение" in log
     admin.clean()
     invitee.clean()
