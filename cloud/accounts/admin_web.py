@@ -109,11 +109,22 @@ async def disable(request: Request, user_id: int, signed_in: UserAdmin, session:
     return _users_page(request, signed_in, session, notice=f"{user.email} отключён, его сеансы завершены.")
 
 
+def _keys_page(
+    request: Request,
+    signed_in: SignedIn,
+    session: SessionDep,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    keys = api_keys.list_keys(session, signed_in.user.tenant_id)
+    return render_office(
+        request, signed_in, "office/keys.html", status_code=status_code, keys=keys, error=error
+    )
+
+
 @router.get("/admin/keys", response_class=HTMLResponse)
 def keys_page(request: Request, signed_in: KeyAdmin, session: SessionDep) -> HTMLResponse:
-    return render_office(
-        request, signed_in, "office/keys.html", keys=api_keys.list_keys(session, signed_in.user.tenant_id)
-    )
+    return _keys_page(request, signed_in, session)
 
 
 def _issued_key(request: Request, signed_in: SignedIn, title: str, secret: str, note: str) -> HTMLResponse:
@@ -133,13 +144,16 @@ def _issued_key(request: Request, signed_in: SignedIn, title: str, secret: str, 
 async def add_key(request: Request, signed_in: KeyAdmin, session: SessionDep) -> Response:
     form = await read_form(request)
     check_csrf(form, signed_in.session.csrf_token)
-    _key, secret = api_keys.add(
-        session,
-        signed_in.user.tenant_id,
-        form.get("name", ""),
-        form.get("scopes", "read"),
-        actor=signed_in.user.email,
-    )
+    try:
+        _key, secret = api_keys.add(
+            session,
+            signed_in.user.tenant_id,
+            form.get("name", ""),
+            form.get("scopes", "read"),
+            actor=signed_in.user.email,
+        )
+    except CloudError as exc:
+        return _keys_page(request, signed_in, session, error=exc.detail, status_code=exc.status_code)
     return _issued_key(request, signed_in, "Ключ создан", secret, "")
 
 

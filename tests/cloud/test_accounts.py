@@ -381,3 +381,30 @@ def test_the_tenants_single_key_becomes_a_read_write_key(database_url: str) -> N
         assert register is not None
         assert register.id == 1
     engine.dispose()
+
+
+def test_an_admin_manages_keys_on_the_keys_page(cloud: Cloud) -> None:
+    tenant_id, first = cloud.tenant()
+    store_id = cloud.store(tenant_id)
+    cloud.user(tenant_id, "admin@shop.example", "admin")
+    with cloud.browser("admin@shop.example") as admin:
+        csrf = _csrf(admin.get("/admin/keys"))
+        blank = admin.post("/admin/keys", data={"name": " ", "scopes": "read", "csrf": csrf})
+        assert blank.status_code == 422
+        assert "название" in blank.text
+        made = admin.post("/admin/keys", data={"name": "BI", "scopes": "read", "csrf": csrf})
+        secret = re.search(r'id="secret">([^<]+)<', made.text)
+        assert secret is not None
+        key = secret.group(1)
+        assert (
+            cloud.http.get(receipts_path(store_id), headers={"Authorization": f"Bearer {key}"}).status_code
+            == 200
+        )
+        with cloud.session() as s:
+            first_id = api_keys.list_keys(s, tenant_id)[0].id
+        assert admin.post(f"/admin/keys/{first_id}/revoke", data={"csrf": csrf}).status_code == 303
+        assert (
+            cloud.http.get(receipts_path(store_id), headers={"Authorization": f"Bearer {first}"}).status_code
+            == 401
+        )
+        assert "отозван" in admin.get("/admin/keys").text
