@@ -275,12 +275,19 @@ def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: C
         assert "токен отозван" in it.get("/fleet").text
         code = it.post(f"/fleet/registers/{mine.register_id}/rotate", data={"csrf": csrf})
         assert re.search(r'id="secret">[A-Z0-9]{4}-[A-Z0-9]{4}<', code.text)
+        new_till = it.post(f"/fleet/stores/{mine.store_id}/code", data={"csrf": csrf})
+        fresh = re.search(r'id="secret">([A-Z0-9]{4}-[A-Z0-9]{4})<', new_till.text)
+        assert fresh is not None
+        assert it.post(f"/fleet/stores/{other.store_id}/code", data={"csrf": csrf}).status_code == 404
+    enrolled = cloud.http.post(ENROLL_PATH, json={"code": fresh.group(1), "hostname": "till-2"}).json()
+    assert enrolled["store_id"] == mine.store_id
     assert _beat(cloud, other.token).status_code == 200
     assert _beat(cloud, mine.token).json()["code"] == "register_revoked"
     with cloud.session() as s:
         actions = [e.action for e in audit.entries(s, tenant_id)]
     assert "register.revoked" in actions
     assert "register.rotation_code" in actions
+    assert "enrollment_code.issued" in actions
 
 
 def test_wrong_passwords_lock_the_account_out_with_retry_after(
