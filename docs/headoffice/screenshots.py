@@ -63,27 +63,14 @@ def _seed(url: str, base: str) -> None:
         s.add(stale)
         s.commit()
         register_credentials.revoke_register(s, tenant.id, tokens[6][0], actor="owner@hoztovary.example")
-        users.add_user(
-            s, tenant.id, "owner@hoztovary.example", PASSWORD, Role.OWNER, StoreScope(), actor="cli"
-        )
-        users.add_user(
-            s,
-            tenant.id,
-            "it.kazan@hoztovary.example",
-            PASSWORD,
-            Role.STORE_IT,
-            StoreScope.of([], ["Казань"]),
-            actor="owner@hoztovary.example",
-        )
-        users.add_user(
-            s,
-            tenant.id,
-            "analyst@hoztovary.example",
-            PASSWORD,
-            Role.ANALYST,
-            StoreScope.of([], ["Москва"]),
-            actor="owner@hoztovary.example",
-        )
+        owner = "owner@hoztovary.example"
+        people = [
+            (owner, Role.OWNER, StoreScope(), "cli"),
+            ("it.kazan@hoztovary.example", Role.STORE_IT, StoreScope.of([], ["Казань"]), owner),
+            ("analyst@hoztovary.example", Role.ANALYST, StoreScope.of([], ["Москва"]), owner),
+        ]
+        for email, role, scope, actor in people:
+            users.add_user(s, tenant.id, email, PASSWORD, role, scope, actor=actor)
         users.invite(
             s,
             tenant.id,
