@@ -99,6 +99,29 @@ async def revoke_sessions(
     return _users_page(request, signed_in, session, notice=f"Завершено сеансов: {count}.")
 
 
+@router.post("/admin/users/{user_id}/reset", response_class=HTMLResponse)
+async def reset_password(
+    request: Request, user_id: int, signed_in: UserAdmin, session: SessionDep
+) -> Response:
+    check_csrf(await read_form(request), signed_in.session.csrf_token)
+    me = signed_in.user
+    try:
+        issued = users.reset_link(session, me.tenant_id, user_id, actor=me.email, invited_by=me.id)
+    except CloudError as exc:
+        return _users_page(request, signed_in, session, error=exc.detail, status_code=exc.status_code)
+    return render_office(
+        request,
+        signed_in,
+        "office/issued.html",
+        title="Ссылка для смены пароля",
+        explanation=f"Отправьте эту ссылку {issued.invitation.email}: по ней задают новый пароль.",
+        secret=issued.link(public_url(request)),
+        note=f"Ссылка действует до {issued.invitation.expires_at:%d.%m.%Y %H:%M} UTC; "
+        "прежний пароль работает, пока новый не задан.",
+        back="/admin/users",
+    )
+
+
 @router.post("/admin/users/{user_id}/disable", response_class=HTMLResponse)
 async def disable(request: Request, user_id: int, signed_in: UserAdmin, session: SessionDep) -> Response:
     check_csrf(await read_form(request), signed_in.session.csrf_token)

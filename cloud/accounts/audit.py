@@ -17,6 +17,8 @@ LABELS = {
     "user.joined": "принял приглашение",
     "user.sessions_revoked": "сеансы завершены",
     "user.disabled": "пользователь отключён",
+    "user.password_reset": "ссылка для смены пароля",
+    "user.password_set": "пароль изменён",
     "api_key.created": "создан API-ключ",
     "api_key.rotated": "API-ключ перевыпущен",
     "api_key.revoked": "API-ключ отозван",

@@ -415,3 +415,29 @@ def test_an_admin_manages_keys_on_the_keys_page(cloud: Cloud) -> None:
             == 401
         )
         assert "отозван" in admin.get("/admin/keys").text
+
+
+def test_a_forgotten_password_is_reset_by_a_one_time_link(cloud: Cloud) -> None:
+    tenant_id, _key = cloud.tenant()
+    cloud.user(tenant_id, "admin@shop.example", "admin")
+    cloud.user(tenant_id, "forgetful@shop.example", "analyst")
+    with cloud.browser("forgetful@shop.example") as old_session, cloud.browser("admin@shop.example") as admin:
+        page = admin.get("/admin/users")
+        target = re.search(r'action="/admin/users/(\d+)/reset"', page.text.split("forgetful@shop.example")[1])
+        assert target is not None
+        made = admin.post(f"/admin/users/{target.group(1)}/reset", data={"csrf": _csrf(page)})
+        link = re.search(r'id="secret">([^<]+)<', made.text)
+        assert link is not None
+        path = httpx.URL(link.group(1)).path
+        with httpx.Client(base_url=str(cloud.http.base_url)) as phone:
+            assert "новый пароль" in phone.get(path).text
+            done = phone.post(
+                path, data={"password": "a brand new password", "password2": "a brand new password"}
+            )
+            assert done.status_code == 303
+            assert phone.get("/account").status_code == 200
+        assert old_session.get("/account").status_code == 303  # whoever knew the old password is out
+    old = cloud.http.post("/login", data={"email": "forgetful@shop.example", "password": PASSWORD})
+    assert old.status_code == 401
+    with cloud.session() as s:
+        assert "user.password_set" in [e.action for e in audit.entries(s, tenant_id)]

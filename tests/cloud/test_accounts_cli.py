@@ -88,6 +88,18 @@ def test_user_add_then_revoke_sessions_and_disable(database_url: str) -> None:
         )
         assert ended["sessions_revoked"] == 1
         assert browser.get("/admin/users").status_code == 303  # back to the sign-in page
+    reset = run_json(
+        database_url,
+        "user",
+        "reset-password",
+        "--tenant",
+        str(tenant_id),
+        "--email",
+        "o@shop.example",
+        "--public-url",
+        "https://echeck.example",
+    )
+    assert reset["link"].startswith("https://echeck.example/invite/")
     last = run(database_url, "user", "disable", "--tenant", str(tenant_id), "--email", "o@shop.example")
     assert last.returncode == 1
     assert "последний владелец" in last.stderr
