@@ -73,6 +73,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
     cloud_port, agent_port = p.free_port(), p.free_port()
     with console.status("starting the cloud, creating a tenant and a store, enrolling the register ..."):
         tenant_id, api_key, store_id = p.prepare_cloud(database_url)
+        owner = p.create_owner(database_url, tenant_id)
         cloud = p.cloud_service(database_url, cloud_port, logs / "cloud.log")
         services.append(cloud.start())
         providers = p.fakes_service(logs / "fakes.log")  # e-mail, push, Viber and SMS providers, faked
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
     status = p.agent_status(agent.url)
     in_cloud = p.cloud_count(cloud.url, api_key, store_id)
     ok = report["made"] == status["outbox"]["acked"] == in_cloud and report["errors"] == 0
-    _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, workdir)
+    _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, owner, workdir)
     _delivery_summary(delivery)
     if atol is not None:
         journal = p.atol_journal(atol.emulator.url)
@@ -202,6 +203,7 @@ def _summary(
     agent_url: str,
     store_id: int,
     api_key: str,
+    owner: tuple[str, str],
     workdir: Path,
 ) -> None:
     lat = status["latency"]
@@ -231,7 +233,10 @@ def _summary(
         f"  store's receipts    curl -H 'Authorization: Bearer {api_key}' "
         f"{cloud_url}/v1/stores/{store_id}/receipts"
     )
-    console.print(f"  fleet page          {cloud_url}/fleet   (sign in with the tenant key {api_key})")
+    console.print(f"  head office         {cloud_url}/login   e-mail {owner[0]}, password {owner[1]}")
+    console.print(
+        "                      (the owner; invite others: echeck-cloud user invite --tenant ID ...)"
+    )
     console.print(
         f"  fleet status API    curl -H 'Authorization: Bearer {api_key}' {cloud_url}/v1/fleet/status"
     )

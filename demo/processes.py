@@ -114,6 +114,25 @@ def prepare_cloud(
     return made["id"], made["api_key"], shop["id"]
 
 
+def create_owner(database_url: str, tenant_id: int, email: str = "owner@demo.example") -> tuple[str, str]:
+    """The tenant's head-office owner with a generated password; returns (e-mail, password)."""
+    made = run_json(
+        [
+            *cloud_cli(database_url),
+            "user",
+            "add",
+            "--tenant",
+            str(tenant_id),
+            "--email",
+            email,
+            "--role",
+            "owner",
+            "--json",
+        ]
+    )
+    return made["email"], made["password"]
+
+
 def enrollment_code(database_url: str, store_id: int) -> str:
     return str(
         run_json([*cloud_cli(database_url), "enroll-code", "--store", str(store_id), "--json"])["code"]

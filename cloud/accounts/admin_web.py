@@ -34,7 +34,8 @@ def _users_page(
     invitations = users.pending_invitations(session, tenant_id)
     # Only an owner makes owners; an admin invites admins and below.
     mine = Role(signed_in.user.role)
-    invitable = [(r.value, r.label) for r in Role if r is not Role.OWNER or mine is Role.OWNER]
+    order = (Role.ANALYST, Role.STORE_IT, Role.ADMIN, Role.OWNER)
+    invitable = [(r.value, r.label) for r in order if r is not Role.OWNER or mine is Role.OWNER]
     return render_office(
         request,
         signed_in,
@@ -98,6 +99,29 @@ async def revoke_sessions(
     return _users_page(request, signed_in, session, notice=f"Завершено сеансов: {count}.")
 
 
+@router.post("/admin/users/{user_id}/reset", response_class=HTMLResponse)
+async def reset_password(
+    request: Request, user_id: int, signed_in: UserAdmin, session: SessionDep
+) -> Response:
+    check_csrf(await read_form(request), signed_in.session.csrf_token)
+    me = signed_in.user
+    try:
+        issued = users.reset_link(session, me.tenant_id, user_id, actor=me.email, invited_by=me.id)
+    except CloudError as exc:
+        return _users_page(request, signed_in, session, error=exc.detail, status_code=exc.status_code)
+    return render_office(
+        request,
+        signed_in,
+        "office/issued.html",
+        title="Ссылка для смены пароля",
+        explanation=f"Отправьте эту ссылку {issued.invitation.email}: по ней задают новый пароль.",
+        secret=issued.link(public_url(request)),
+        note=f"Ссылка действует до {issued.invitation.expires_at:%d.%m.%Y %H:%M} UTC; "
+        "прежний пароль работает, пока новый не задан.",
+        back="/admin/users",
+    )
+
+
 @router.post("/admin/users/{user_id}/disable", response_class=HTMLResponse)
 async def disable(request: Request, user_id: int, signed_in: UserAdmin, session: SessionDep) -> Response:
     check_csrf(await read_form(request), signed_in.session.csrf_token)
@@ -108,11 +132,22 @@ async def disable(request: Request, user_id: int, signed_in: UserAdmin, session:
     return _users_page(request, signed_in, session, notice=f"{user.email} отключён, его сеансы завершены.")
 
 
+def _keys_page(
+    request: Request,
+    signed_in: SignedIn,
+    session: SessionDep,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    keys = api_keys.list_keys(session, signed_in.user.tenant_id)
+    return render_office(
+        request, signed_in, "office/keys.html", status_code=status_code, keys=keys, error=error
+    )
+
+
 @router.get("/admin/keys", response_class=HTMLResponse)
 def keys_page(request: Request, signed_in: KeyAdmin, session: SessionDep) -> HTMLResponse:
-    return render_office(
-        request, signed_in, "office/keys.html", keys=api_keys.list_keys(session, signed_in.user.tenant_id)
-    )
+    return _keys_page(request, signed_in, session)
 
 
 def _issued_key(request: Request, signed_in: SignedIn, title: str, secret: str, note: str) -> HTMLResponse:
@@ -132,13 +167,16 @@ def _issued_key(request: Request, signed_in: SignedIn, title: str, secret: str, 
 async def add_key(request: Request, signed_in: KeyAdmin, session: SessionDep) -> Response:
     form = await read_form(request)
     check_csrf(form, signed_in.session.csrf_token)
-    _key, secret = api_keys.add(
-        session,
-        signed_in.user.tenant_id,
-        form.get("name", ""),
-        form.get("scopes", "read"),
-        actor=signed_in.user.email,
-    )
+    try:
+        _key, secret = api_keys.add(
+            session,
+            signed_in.user.tenant_id,
+            form.get("name", ""),
+            form.get("scopes", "read"),
+            actor=signed_in.user.email,
+        )
+    except CloudError as exc:
+        return _keys_page(request, signed_in, session, error=exc.detail, status_code=exc.status_code)
     return _issued_key(request, signed_in, "Ключ создан", secret, "")
 
 
@@ -161,5 +199,9 @@ async def revoke_key(request: Request, key_id: int, signed_in: KeyAdmin, session
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(request: Request, signed_in: Auditor, session: SessionDep) -> HTMLResponse:
     return render_office(
-        request, signed_in, "office/audit.html", entries=audit.entries(session, signed_in.user.tenant_id)
+        request,
+        signed_in,
+        "office/audit.html",
+        entries=audit.entries(session, signed_in.user.tenant_id),
+        labels=audit.LABELS,
     )

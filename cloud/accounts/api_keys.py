@@ -48,7 +48,8 @@ def parse_scopes(value: str | frozenset[str]) -> frozenset[str]:
     scopes = frozenset(s for s in scopes if s)
     unknown = scopes - READ_WRITE
     if unknown or not scopes:
-        raise InvalidInput(f"scopes are 'read' or 'read,write', not {','.join(sorted(scopes)) or 'nothing'}")
+        given = ",".join(sorted(scopes)) or "—"
+        raise InvalidInput(f"scopes are 'read' or 'read,write' (чтение или чтение и запись), not {given}")
     return scopes | {READ}  # writing implies reading
 
 
@@ -62,7 +63,7 @@ def add(
     """A new key; returns it and its secret (shown once). Commits."""
     name = name.strip()
     if not name or len(name) > 100:
-        raise InvalidInput("a key needs a name of 1–100 characters (the integration it is for)")
+        raise InvalidInput("у ключа должно быть название от 1 до 100 символов: для какой он интеграции")
     wanted = parse_scopes(scopes)
     secret = new_api_key()
     key = ApiKey(

@@ -10,6 +10,25 @@ from cloud.db.types import utcnow
 
 CLI = "cli"  # the actor for commands run on the server with echeck-cloud
 
+# What the audit page shows for each action (the CLI and the table keep the codes).
+LABELS = {
+    "user.added": "добавлен пользователь",
+    "user.invited": "приглашение",
+    "user.joined": "принял приглашение",
+    "user.sessions_revoked": "сеансы завершены",
+    "user.disabled": "пользователь отключён",
+    "user.password_reset": "ссылка для смены пароля",
+    "user.password_set": "пароль изменён",
+    "api_key.created": "создан API-ключ",
+    "api_key.rotated": "API-ключ перевыпущен",
+    "api_key.revoked": "API-ключ отозван",
+    "register.revoked": "токен кассы отозван",
+    "register.rotation_code": "код перевыпуска кассы",
+    "register.reenrolled": "касса подключена заново",
+    "enrollment_code.issued": "код подключения кассы",
+    "store.region": "регион магазина",
+}
+
 
 def record(
     session: Session, tenant_id: int, actor: str, action: str, target: str = "", **detail: Any

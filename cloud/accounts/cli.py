@@ -129,16 +129,34 @@ def cmd_user_revoke_sessions(args: argparse.Namespace) -> None:
     with _session(args) as session:
         user = users.find_user(session, args.tenant, args.email)
         assert user.id is not None
+        shown = users.masked(user.email)
         count = users.revoke_sessions(session, args.tenant, user.id, actor=audit.CLI)
-    _out(args, {"sessions_revoked": count}, f"ended {count} session(s) of {users.masked(user.email)}")
+    _out(args, {"sessions_revoked": count}, f"ended {count} session(s) of {shown}")
+
+
+def cmd_user_reset_password(args: argparse.Namespace) -> None:
+    base = args.public_url or load_settings().public_url
+    with _session(args) as session:
+        user = users.find_user(session, args.tenant, args.email)
+        assert user.id is not None
+        issued = users.reset_link(session, args.tenant, user.id, actor=audit.CLI)
+        link = issued.link(base)
+        until = issued.invitation.expires_at
+    _out(
+        args,
+        {"link": link, "expires_at": until.isoformat()},
+        f"password link for {users.masked(args.email)}, valid once until {until:%Y-%m-%d %H:%M} UTC "
+        f"(the current password works until a new one is set):\n{link}",
+    )
 
 
 def cmd_user_disable(args: argparse.Namespace) -> None:
     with _session(args) as session:
         user = users.find_user(session, args.tenant, args.email)
         assert user.id is not None
+        shown = users.masked(user.email)
         users.disable_user(session, args.tenant, user.id, actor=audit.CLI)
-    _out(args, {"disabled": True}, f"{users.masked(user.email)} disabled; their sessions ended")
+    _out(args, {"disabled": True}, f"{shown} disabled; their sessions ended")
 
 
 def _key_doc(key: Any, secret: str | None = None) -> dict[str, Any]:
@@ -287,6 +305,12 @@ def add_commands(sub: Any, add: Add, json_flag: Callable[[Any], None]) -> None:
     p.add_argument("--public-url", help=f"the cloud's address in the link (env {PUBLIC_URL_ENV})")
     scope(p)
     tenant(add("list", cmd_user_list, "list a retailer's users", user_sub))
+    p = add(
+        "reset-password", cmd_user_reset_password, "print a one-time link to set a new password", user_sub
+    )
+    tenant(p)
+    p.add_argument("--email", required=True)
+    p.add_argument("--public-url", help=f"the cloud's address in the link (env {PUBLIC_URL_ENV})")
     for name, handler, help_ in (
         ("revoke-sessions", cmd_user_revoke_sessions, "sign a user out of every browser"),
         ("disable", cmd_user_disable, "disable a user (and end their sessions)"),

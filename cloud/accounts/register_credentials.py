@@ -69,6 +69,14 @@ def revoke_register(session: Session, tenant_id: int, register_id: int, actor: s
     return register
 
 
+def holder(session: Session, token: str) -> Register | None:
+    """The register a token was ever issued to, live or revoked (re-enrollment names its register so)."""
+    if not token or len(token) > 200:
+        return None
+    row = session.exec(select(RegisterToken).where(RegisterToken.token_hash == sha256_hex(token))).first()
+    return session.get(Register, row.register_id) if row is not None else None
+
+
 def authenticate(session: Session, token: str) -> Register | None:
     """The register of a live token; None for an unknown one; RegisterRevoked for a revoked one."""
     if not token or len(token) > 200:

@@ -2,6 +2,8 @@
 
 An invitation is a one-time link (its token hashed in the table); the invitee sets the password there.
 Owners are made directly (`echeck-cloud user add --role owner`), e.g. the first person of a tenant.
+A forgotten password: an admin issues a reset link, the same kind of one-time link for an existing user;
+setting the password there ends the user's other sessions.
 """
 
 import logging
@@ -23,6 +25,7 @@ from receipts.contact import ContactKind, InvalidContact, mask, normalize_email
 
 log = logging.getLogger("cloud.accounts")
 INVITATION_TTL = timedelta(days=7)
+RESET_TTL = timedelta(days=1)
 WRONG = "неверный e-mail или пароль"
 
 
@@ -58,7 +61,7 @@ def _check_scope(session: Session, tenant_id: int, role: Role, scope: StoreScope
         raise InvalidInput(f"нет таких магазинов у этой сети: {', '.join(map(str, sorted(missing)))}")
 
 
-def _email_taken(session: Session, email: str) -> bool:
+def is_registered(session: Session, email: str) -> bool:
     return session.exec(select(User.id).where(User.email == email)).first() is not None
 
 
@@ -68,7 +71,7 @@ def add_user(
     """A user with a password right away (the first owner, the demo); others are invited."""
     email = clean_email(email)
     _check_scope(session, tenant_id, role, scope)
-    if _email_taken(session, email):
+    if is_registered(session, email):
         raise Conflict(f"пользователь {masked(email)} уже есть")
     user = User(
         tenant_id=tenant_id,
@@ -89,6 +92,33 @@ def add_user(
     return user
 
 
+def _issue_link(
+    session: Session,
+    tenant_id: int,
+    email: str,
+    role: str,
+    scope: StoreScope,
+    invited_by: int | None,
+    ttl: timedelta,
+) -> IssuedInvitation:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = Invitation(
+        tenant_id=tenant_id,
+        email=email,
+        role=role,
+        stores=sorted(scope.stores) or None,
+        regions=sorted(scope.regions) or None,
+        token_hash=sha256_hex(token),
+        invited_by=invited_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(row)
+    session.flush()
+    return IssuedInvitation(token, row)
+
+
 def invite(
     session: Session,
     tenant_id: int,
@@ -101,30 +131,36 @@ def invite(
 ) -> IssuedInvitation:
     email = clean_email(email)
     _check_scope(session, tenant_id, role, scope)
-    if _email_taken(session, email):
+    if is_registered(session, email):
         raise Conflict(f"пользователь {masked(email)} уже есть")
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    row = Invitation(
-        tenant_id=tenant_id,
-        email=email,
-        role=role.value,
-        stores=sorted(scope.stores) or None,
-        regions=sorted(scope.regions) or None,
-        token_hash=sha256_hex(token),
-        invited_by=invited_by,
-        created_at=now,
-        expires_at=now + ttl,
-    )
-    session.add(row)
-    session.flush()
+    issued = _issue_link(session, tenant_id, email, role.value, scope, invited_by, ttl)
     audit.record(
         session, tenant_id, actor, "user.invited", masked(email), role=role.value, scope=scope.describe()
     )
     session.commit()
-    session.refresh(row)
+    session.refresh(issued.invitation)
     event(log, logging.INFO, "user.invited", tenant_id=tenant_id, email=masked(email), role=role.value)
-    return IssuedInvitation(token, row)
+    return issued
+
+
+def reset_link(
+    session: Session,
+    tenant_id: int,
+    user_id: int,
+    actor: str,
+    invited_by: int | None = None,
+    ttl: timedelta = RESET_TTL,
+) -> IssuedInvitation:
+    """A one-time link where an existing user sets a new password (their current one keeps working until)."""
+    user = get_user(session, tenant_id, user_id)
+    if user.disabled_at is not None:
+        raise Conflict(f"пользователь {masked(user.email)} отключён")
+    issued = _issue_link(session, tenant_id, user.email, user.role, scope_of(user), invited_by, ttl)
+    audit.record(session, tenant_id, actor, "user.password_reset", masked(user.email))
+    session.commit()
+    session.refresh(issued.invitation)
+    event(log, logging.INFO, "user.password_reset", tenant_id=tenant_id, user_id=user_id)
+    return issued
 
 
 def open_invitation(session: Session, token: str, now: datetime | None = None) -> Invitation:
@@ -144,9 +180,11 @@ def open_invitation(session: Session, token: str, now: datetime | None = None) -
 
 
 def accept_invitation(session: Session, token: str, password: str) -> User:
+    """A new user from an invitation, or (a reset link) a new password for the user it names."""
     row = open_invitation(session, token)
-    if _email_taken(session, row.email):
-        raise Conflict(f"пользователь {masked(row.email)} уже есть")
+    existing = session.exec(select(User).where(User.email == row.email)).first()
+    if existing is not None:
+        return _set_password(session, row, existing, password)
     now = utcnow()
     user = User(
         tenant_id=row.tenant_id,
@@ -162,6 +200,25 @@ def accept_invitation(session: Session, token: str, password: str) -> User:
     session.add(user)
     session.flush()
     audit.record(session, row.tenant_id, row.email, "user.joined", masked(row.email), role=row.role)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def _set_password(session: Session, link: Invitation, user: User, password: str) -> User:
+    if user.tenant_id != link.tenant_id or user.disabled_at is not None:
+        raise Conflict(f"пользователь {masked(link.email)} уже есть")
+    now = utcnow()
+    user.password_hash = passwords.hash_password(password)
+    link.accepted_at = now
+    for other in session.exec(
+        select(UserSession).where(UserSession.user_id == user.id, col(UserSession.revoked_at).is_(None))
+    ):
+        other.revoked_at = now  # whoever knew the old password is signed out
+        session.add(other)
+    session.add(link)
+    session.add(user)
+    audit.record(session, user.tenant_id, user.email, "user.password_set", masked(user.email))
     session.commit()
     session.refresh(user)
     return user

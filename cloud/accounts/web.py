@@ -121,6 +121,7 @@ def _invite_page(
         invitation=invitation,
         token=token,
         role_label=Role(invitation.role).label,
+        reset=users.is_registered(session, invitation.email),
         min_length=passwords.MIN_LENGTH,
     )
 

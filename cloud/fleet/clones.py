@@ -50,10 +50,10 @@ def note_session(
         ).first()
         instances = sorted({i for i in (instance_id, other.instance_id if other else None) if i})
         register.clone_suspected_at = now
-        who = " and ".join(instances) if len(instances) > 1 else f"{(instances or ['?'])[0]} (twice)"
+        who = " и ".join(instances) if len(instances) > 1 else f"{(instances or ['?'])[0]} (дважды)"
         register.clone_detail = (
-            f"two agents use this register's token at once (a cloned disk image?): instances {who}; "
-            "enroll one of them again with a new code"
+            f"два агента одновременно работают с токеном этой кассы (скопированный образ диска?): {who}; "
+            "подключите один из них заново новым кодом"
         )[:500]
         event(
             log,

@@ -1,8 +1,11 @@
 """Enrollment: one-time codes that store IT issues, exchanged by an agent for a register and its token.
 
 A code may be bound to an existing register (rotation, or moving a register to a new machine): enrolling
-with it keeps the register's id and history and revokes its old tokens. Wrong codes are counted per client
-address and per code's first group, and locked out (429) before a 40-bit code can be walked.
+with it keeps the register's id and history and revokes its old tokens. So does enrolling with a store's
+code while sending the register's current (or revoked) token: the same register, enrolled again.
+
+Wrong codes are counted per client address and per code's first group, and locked out (429) before a
+40-bit code can be walked.
 """
 
 import logging
@@ -96,9 +99,18 @@ def _prefix(code: str) -> str:
 
 
 def enroll(
-    session: Session, code: str, hostname: str = "", agent_version: str = "", client_ip: str = "?"
+    session: Session,
+    code: str,
+    hostname: str = "",
+    agent_version: str = "",
+    client_ip: str = "?",
+    previous_token: str | None = None,
 ) -> EnrollResponse:
-    """Exchange an enrollment code for a register and its bearer token (returned once)."""
+    """Exchange an enrollment code for a register and its bearer token (returned once).
+
+    `previous_token`: the token the agent had, if any; a register of the code's store that held it is
+    enrolled again (same id, old tokens revoked) instead of a new register being made.
+    """
     rate_limits.check(session, rate_limits.ENROLL_PER_IP, client_ip)
     rate_limits.check(session, rate_limits.ENROLL_PER_PREFIX, _prefix(code))
     row = session.exec(select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash(code))).first()
@@ -115,7 +127,11 @@ def enroll(
     store = session.get(Store, row.store_id)
     assert store is not None
     assert store.id is not None
-    register = _register_for(session, row, store, hostname, agent_version, now)
+    again = row.for_register_id
+    if again is None and previous_token:
+        held = register_credentials.holder(session, previous_token)
+        again = held.id if held is not None and held.store_id == store.id else None
+    register = _register_for(session, again, store, hostname, agent_version, now)
     token = register_credentials.issue(session, register)
     # Conditional update: of two registers racing with one code, exactly one wins.
     claimed = session.execute(
@@ -131,7 +147,7 @@ def enroll(
     event(
         log,
         logging.INFO,
-        "register.reenrolled" if row.for_register_id else "register.enrolled",
+        "register.reenrolled" if again else "register.enrolled",
         tenant_id=store.tenant_id,
         store_id=store.id,
         register_id=register.id,
@@ -142,11 +158,11 @@ def enroll(
 
 
 def _register_for(
-    session: Session, code: EnrollmentCode, store: Store, hostname: str, agent_version: str, now: datetime
+    session: Session, again: int | None, store: Store, hostname: str, agent_version: str, now: datetime
 ) -> Register:
-    """A new register, or (a code bound to a register) that register with its old tokens revoked."""
+    """A new register, or register `again` with its old tokens revoked."""
     assert store.id is not None
-    if code.for_register_id is None:
+    if again is None:
         register = Register(
             tenant_id=store.tenant_id,
             store_id=store.id,
@@ -157,7 +173,7 @@ def _register_for(
         session.add(register)
         session.flush()
         return register
-    existing = session.get(Register, code.for_register_id)
+    existing = session.get(Register, again)
     assert existing is not None  # FK
     assert existing.id is not None
     register_credentials.revoke_tokens(session, existing.id, "replaced")

@@ -2,7 +2,8 @@
 
 A register is *online* when its last heartbeat came within its own interval plus a grace period, *offline*
 after that, and *stale* once nothing came for `stale_after_s` (alert-worthy: a till that stopped syncing
-for a long time). A register that never sent a heartbeat is *never_seen*. Problems are sentences.
+for a long time). A register that never sent a heartbeat is *never_seen*. Problems are sentences, in Russian:
+head office reads them on the fleet page and in `GET /v1/fleet/status`.
 """
 
 import os
@@ -117,26 +118,30 @@ def assess(r: Reported, now: datetime, policy: FleetPolicy) -> Assessment:
     )
     problems: list[str] = []
     if state is RegisterState.STALE:
-        problems.append(f"no heartbeat for {_human(since or 0)}")
+        problems.append(f"нет сигнала {_human(since or 0)}")
     elif state is RegisterState.OFFLINE:
-        problems.append(f"no heartbeat for {_human(since or 0)} (expected every {interval:.0f} s)")
+        problems.append(f"нет сигнала {_human(since or 0)} (ожидается каждые {interval:.0f} с)")
     if clone:
-        problems.append(r.clone_detail or "two agents use this register's token (a cloned image?)")
+        problems.append(
+            r.clone_detail or "два агента работают с токеном этой кассы (скопированный образ диска?)"
+        )
     if r.write_error:
-        problems.append(f"cannot queue receipts: {r.write_error}")
+        problems.append(f"касса не может поставить чеки в очередь: {r.write_error}")
     if r.outbox_recovered:
-        problems.append(f"corrupt outbox moved aside on the register: {', '.join(r.outbox_recovered)}")
+        problems.append(f"повреждённая очередь чеков отложена на кассе: {', '.join(r.outbox_recovered)}")
     if over_quota:
-        problems.append(f"outbox over its quota ({_mb(r.outbox_bytes)} of {_mb(r.outbox_quota_bytes)})")
+        problems.append(f"очередь чеков больше квоты ({_mb(r.outbox_bytes)} из {_mb(r.outbox_quota_bytes)})")
     if clock_off and r.clock_skew_s is not None:
-        way = "ahead of" if r.clock_skew_s > 0 else "behind"
-        problems.append(f"register clock {_human(abs(r.clock_skew_s))} {way} the cloud")
+        way = "спешат" if r.clock_skew_s > 0 else "отстают"
+        problems.append(f"часы кассы {way} на {_human(abs(r.clock_skew_s))} относительно облака")
     if r.rejected_count:
-        problems.append(f"{r.rejected_count} receipt(s) dead-lettered (refused by the cloud)")
+        problems.append(f"облако отклонило чеков: {r.rejected_count} (лежат на кассе для разбора)")
     if backlog_age is not None and backlog_age > policy.backlog_age_limit_s:
-        problems.append(f"oldest unsynced receipt is {_human(backlog_age)} old ({r.queue_depth} waiting)")
+        problems.append(
+            f"старейший неотправленный чек ждёт {_human(backlog_age)} (в очереди {r.queue_depth})"
+        )
     if r.last_error and state is RegisterState.ONLINE:
-        problems.append(f"last sync error: {r.last_error[:200]}")
+        problems.append(f"последняя ошибка отправки: {r.last_error[:200]}")
     return Assessment(state, since, backlog_age, clock_off, clone, over_quota, problems)
 
 
@@ -146,13 +151,13 @@ def worst(states: list[RegisterState]) -> RegisterState | None:
 
 def _human(seconds: float) -> str:
     if seconds < 120:
-        return f"{seconds:.0f} s"
+        return f"{seconds:.0f} с"
     if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
+        return f"{seconds / 60:.0f} мин"
     if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+        return f"{seconds / 3600:.1f} ч"
+    return f"{seconds / 86400:.1f} дн."
 
 
 def _mb(value: int | None) -> str:
-    return f"{(value or 0) / 1_048_576:.1f} MB"
+    return f"{(value or 0) / 1_048_576:.1f} МБ"

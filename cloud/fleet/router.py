@@ -4,8 +4,9 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
-from cloud.deps import CurrentRegister, FleetReader, SessionDep, public_url
+from cloud.deps import CurrentRegister, FleetReader, SessionDep, public_url, register_bearer
 from cloud.errors import error_responses
 from cloud.fleet import enrollment, heartbeats
 from cloud.fleet.health import FleetPolicy
@@ -23,12 +24,14 @@ router = APIRouter(tags=["fleet"])
     summary="Exchange an enrollment code for a register token",
     description="Wrong codes are counted per client address and per the code's first group: past the limit "
     "every attempt is answered 429 with Retry-After until the lockout ends. A code bound to a register "
-    "(`echeck-cloud register rotate`) re-enrolls it: same register id, its old tokens revoked.",
+    "(`echeck-cloud register rotate`) re-enrolls it: same register id, its old tokens revoked; so does a "
+    "store's code sent with the register's current (or revoked) token as `Authorization: Bearer`.",
     responses=error_responses(400, 410, 429),
 )
 def enroll(
     request: Request,
     session: SessionDep,
+    previous: Annotated[HTTPAuthorizationCredentials | None, Depends(register_bearer)],
     body: Annotated[
         EnrollRequest,
         Body(
@@ -41,7 +44,8 @@ def enroll(
     ],
 ) -> EnrollResponse:
     client = request.client.host if request.client else "?"
-    answer = enrollment.enroll(session, body.code, body.hostname, body.agent_version, client)
+    token = previous.credentials if previous else None
+    answer = enrollment.enroll(session, body.code, body.hostname, body.agent_version, client, token)
     return answer.model_copy(update={"public_url": public_url(request)})
 
 

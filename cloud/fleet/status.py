@@ -68,7 +68,9 @@ def fleet_status(
 def _health(r: Register, now: datetime, policy: FleetPolicy) -> RegisterHealth:
     a = assess(_reported(r), now, policy)
     revoked = r.revoked_at is not None
-    problems = ["token revoked: the register cannot sync until enrolled again"] if revoked else a.problems
+    problems = (
+        ["токен отозван: касса не отправляет чеки, пока её не подключат заново"] if revoked else a.problems
+    )
     return RegisterHealth(
         id=r.id or 0,
         store_id=r.store_id,

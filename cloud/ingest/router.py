@@ -45,7 +45,7 @@ def post_batch(
     PREFIX + "/stores/{store_id}/receipts",
     response_model=ReceiptPage,
     summary="A store's receipts, oldest first, paged by id",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 def get_receipts(
     store_id: int,

@@ -2,10 +2,12 @@
 rate limits, CSRF and security headers."""
 
 import hashlib
+import logging
 import re
 from datetime import timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlmodel import Session
@@ -239,6 +241,23 @@ def test_a_revoked_register_is_told_so_and_rotation_brings_it_back(cloud: Cloud)
     assert _beat(cloud, third["token"]).status_code == 200
 
 
+def test_an_agent_enrolling_again_with_its_old_token_stays_the_same_register(cloud: Cloud) -> None:
+    reg = cloud.register()
+    again = cloud.http.post(ENROLL_PATH, json={"code": cloud.code(reg.store_id)}, headers=reg.auth)
+    assert again.status_code == 200, again.text
+    assert again.json()["register_id"] == reg.register_id
+    assert _beat(cloud, reg.token).json()["code"] == "register_revoked"  # a copy of the old disk is refused
+    assert _beat(cloud, again.json()["token"]).status_code == 200
+    # Another store's code makes a new register there (the till moved), whatever token comes with it.
+    elsewhere = cloud.store(reg.tenant_id, "Арбат 12")
+    moved = cloud.http.post(
+        ENROLL_PATH,
+        json={"code": cloud.code(elsewhere)},
+        headers={"Authorization": f"Bearer {again.json()['token']}"},
+    )
+    assert moved.json()["register_id"] != reg.register_id
+
+
 def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: Cloud) -> None:
     tenant_id, key = cloud.tenant()
     mine = cloud.register((tenant_id, key), cloud.store(tenant_id, "Тверская 7", "Москва"))
@@ -256,15 +275,25 @@ def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: C
         assert "токен отозван" in it.get("/fleet").text
         code = it.post(f"/fleet/registers/{mine.register_id}/rotate", data={"csrf": csrf})
         assert re.search(r'id="secret">[A-Z0-9]{4}-[A-Z0-9]{4}<', code.text)
+        new_till = it.post(f"/fleet/stores/{mine.store_id}/code", data={"csrf": csrf})
+        fresh = re.search(r'id="secret">([A-Z0-9]{4}-[A-Z0-9]{4})<', new_till.text)
+        assert fresh is not None
+        assert it.post(f"/fleet/stores/{other.store_id}/code", data={"csrf": csrf}).status_code == 404
+    enrolled = cloud.http.post(ENROLL_PATH, json={"code": fresh.group(1), "hostname": "till-2"}).json()
+    assert enrolled["store_id"] == mine.store_id
     assert _beat(cloud, other.token).status_code == 200
     assert _beat(cloud, mine.token).json()["code"] == "register_revoked"
     with cloud.session() as s:
         actions = [e.action for e in audit.entries(s, tenant_id)]
     assert "register.revoked" in actions
     assert "register.rotation_code" in actions
+    assert "enrollment_code.issued" in actions
 
 
-def test_wrong_passwords_lock_the_account_out_with_retry_after(cloud: Cloud) -> None:
+def test_wrong_passwords_lock_the_account_out_with_retry_after(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cloud.accounts")
     tenant_id, _key = cloud.tenant()
     cloud.user(tenant_id, "owner@shop.example")
     for _ in range(5):
@@ -277,6 +306,15 @@ def test_wrong_passwords_lock_the_account_out_with_retry_after(cloud: Cloud) -> 
     with cloud.session() as s:
         keys = [k for (k,) in s.execute(sa.select(RateCounter.key))]
     assert not any("owner@shop.example" in k for k in keys)  # the account is counted by its hash only
+    logged = [
+        (r.getMessage(), getattr(r, "fields", {})) for r in caplog.records if r.name == "cloud.accounts"
+    ]
+    assert (
+        "rate_limit.locked",
+        {"limit": "login-account", "failures": 5, "locked_s": 900, "subject": "login-account:<hashed>"},
+    ) in logged
+    assert any(name == "rate_limit.refused" for name, _ in logged)
+    assert "owner@shop.example" not in caplog.text  # o***@shop.example at most
 
 
 def test_guessing_enrollment_codes_is_locked_out(cloud: Cloud) -> None:
@@ -320,9 +358,8 @@ def test_html_answers_carry_security_headers_and_assets_are_local(cloud: Cloud) 
     assert hop.headers["location"] == "/fleet"
 
 
-def test_the_tenants_single_key_becomes_a_read_write_key(tmp_path: object) -> None:
-    url = f"sqlite:///{tmp_path}/old.db"
-    engine = make_engine(url)
+def test_the_tenants_single_key_becomes_a_read_write_key(database_url: str) -> None:
+    engine = make_engine(database_url)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0004_delivery_report_lookup")
         conn.execute(
@@ -351,3 +388,56 @@ def test_the_tenants_single_key_becomes_a_read_write_key(tmp_path: object) -> No
         assert register is not None
         assert register.id == 1
     engine.dispose()
+
+
+def test_an_admin_manages_keys_on_the_keys_page(cloud: Cloud) -> None:
+    tenant_id, first = cloud.tenant()
+    store_id = cloud.store(tenant_id)
+    cloud.user(tenant_id, "admin@shop.example", "admin")
+    with cloud.browser("admin@shop.example") as admin:
+        csrf = _csrf(admin.get("/admin/keys"))
+        blank = admin.post("/admin/keys", data={"name": " ", "scopes": "read", "csrf": csrf})
+        assert blank.status_code == 422
+        assert "название" in blank.text
+        made = admin.post("/admin/keys", data={"name": "BI", "scopes": "read", "csrf": csrf})
+        secret = re.search(r'id="secret">([^<]+)<', made.text)
+        assert secret is not None
+        key = secret.group(1)
+        assert (
+            cloud.http.get(receipts_path(store_id), headers={"Authorization": f"Bearer {key}"}).status_code
+            == 200
+        )
+        with cloud.session() as s:
+            first_id = api_keys.list_keys(s, tenant_id)[0].id
+        assert admin.post(f"/admin/keys/{first_id}/revoke", data={"csrf": csrf}).status_code == 303
+        assert (
+            cloud.http.get(receipts_path(store_id), headers={"Authorization": f"Bearer {first}"}).status_code
+            == 401
+        )
+        assert "отозван" in admin.get("/admin/keys").text
+
+
+def test_a_forgotten_password_is_reset_by_a_one_time_link(cloud: Cloud) -> None:
+    tenant_id, _key = cloud.tenant()
+    cloud.user(tenant_id, "admin@shop.example", "admin")
+    cloud.user(tenant_id, "forgetful@shop.example", "analyst")
+    with cloud.browser("forgetful@shop.example") as old_session, cloud.browser("admin@shop.example") as admin:
+        page = admin.get("/admin/users")
+        target = re.search(r'action="/admin/users/(\d+)/reset"', page.text.split("forgetful@shop.example")[1])
+        assert target is not None
+        made = admin.post(f"/admin/users/{target.group(1)}/reset", data={"csrf": _csrf(page)})
+        link = re.search(r'id="secret">([^<]+)<', made.text)
+        assert link is not None
+        path = httpx.URL(link.group(1)).path
+        with httpx.Client(base_url=str(cloud.http.base_url)) as phone:
+            assert "новый пароль" in phone.get(path).text
+            done = phone.post(
+                path, data={"password": "a brand new password", "password2": "a brand new password"}
+            )
+            assert done.status_code == 303
+            assert phone.get("/account").status_code == 200
+        assert old_session.get("/account").status_code == 303  # whoever knew the old password is out
+    old = cloud.http.post("/login", data={"email": "forgetful@shop.example", "password": PASSWORD})
+    assert old.status_code == 401
+    with cloud.session() as s:
+        assert "user.password_set" in [e.action for e in audit.entries(s, tenant_id)]

@@ -66,12 +66,12 @@ def test_status_reports_every_fault_a_register_sends(cloud: Cloud) -> None:
     assert view["oldest_unsynced_age_s"] >= 7200.0
     text = " | ".join(view["problems"])
     for expected in (
-        "cannot queue receipts",
-        "corrupt outbox",
-        "over its quota",
-        "clock",
-        "dead-lettered",
-        "oldest unsynced receipt",
+        "не может поставить чеки в очередь",
+        "повреждённая очередь",
+        "больше квоты",
+        "часы кассы спешат",
+        "облако отклонило чеков: 1",
+        "старейший неотправленный чек",
     ):
         assert expected in text, (expected, text)
     # The fault clears when the register says so.
@@ -106,8 +106,8 @@ def test_a_cloned_register_is_flagged_and_a_restart_is_not(cloud: Cloud) -> None
     _beat(cloud, reg, instance_id="machine-a", session_id="a3")
     view = _register_view(cloud, reg)
     assert view["clone_suspected"] is True
-    assert "machine-a and machine-b" in view["clone_detail"]
-    assert any("two agents" in p for p in view["problems"])
+    assert "machine-a и machine-b" in view["clone_detail"]
+    assert any("два агента" in p for p in view["problems"])
 
 
 def test_the_status_is_tenant_scoped(cloud: Cloud) -> None:
