@@ -132,7 +132,7 @@ def cmd_store_add(args: argparse.Namespace) -> None:
 
 def cmd_store_list(args: argparse.Namespace) -> None:
     with _session(args) as session:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for store, registers in service.list_stores(session, args.tenant):
             regs = [
                 {

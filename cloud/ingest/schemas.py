@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from receipts.examples import REFERENCE_SALE
 
-_RECEIPT_EXAMPLE = {
+_RECEIPT_EXAMPLE: dict[str, Any] = {
     **REFERENCE_SALE,
     "contact": {"kind": "phone", "value": "79161234567"},
     "loyalty_card": None,

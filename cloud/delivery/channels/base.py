@@ -48,8 +48,10 @@ class ChannelSettings(BaseModel):
 
 
 class ChannelAdapter(Protocol):
-    channel: Channel
     price: int  # kopecks per billed message, from the tenant's price table
+
+    @property
+    def channel(self) -> Channel: ...  # read-only: each adapter class says which it is
 
     def send(self, message: Message) -> str:
         """Hand the message to the provider; returns its message id or raises ProviderError."""
