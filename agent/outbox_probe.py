@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sync.outbox import quarantined_files
+from sync.quarantine import quarantined_files
 
 BUSY_S = 5.0
 

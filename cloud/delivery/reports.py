@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cloud.accounts.models import Store
 from cloud.delivery import config as delivery_config
@@ -23,12 +23,12 @@ def timeline(session: Session, tenant_id: int, receipt_id: int) -> dict[str, Any
     if row is None:
         return {"receipt_id": receipt_id, "delivery": None, "reason": "the receipt has no buyer contact"}
     attempts = session.exec(
-        select(AttemptRow).where(AttemptRow.delivery_id == row.id).order_by(AttemptRow.step)  # type: ignore[arg-type]
+        select(AttemptRow).where(AttemptRow.delivery_id == row.id).order_by(col(AttemptRow.step))
     ).all()
     ids = [a.id for a in attempts]
     reports = (
         session.exec(
-            select(ReportRow).where(ReportRow.attempt_id.in_(ids)).order_by(ReportRow.id)  # type: ignore[union-attr]
+            select(ReportRow).where(col(ReportRow.attempt_id).in_(ids)).order_by(col(ReportRow.id))
         ).all()
         if ids
         else []
@@ -116,7 +116,9 @@ def summary(
             sa.func.sum(per.c.cost),
         ).group_by(per.c.store_id, per.c.status, per.c.channel, per.c.sent, per.c.opened)
     ).all()
-    names = dict(session.execute(sa.select(Store.id, Store.name).where(Store.tenant_id == tenant_id)).all())
+    mine = sa.select(col(Store.id), col(Store.name)).where(col(Store.tenant_id) == tenant_id)
+    found = session.execute(mine)
+    names: dict[int | None, str] = {sid: name for sid, name in found}
     stores: dict[int, dict[str, Any]] = {}
     for sid, status, channel, sent, opened, n, spent in rows:
         s = stores.setdefault(sid, _empty(sid, names.get(sid, "")))

@@ -12,7 +12,7 @@ from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cloud.db.types import utcnow
 from cloud.delivery import store
@@ -103,7 +103,9 @@ def register_device(session: Session, keys: IdentityKeys, tenant_id: int, contac
 
 
 def forget_device(session: Session, tenant_id: int, token: str) -> None:
-    session.execute(sa.delete(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token))
+    session.execute(
+        sa.delete(PushDevice).where(col(PushDevice.tenant_id) == tenant_id, col(PushDevice.token) == token)
+    )
 
 
 def add_opt_out(

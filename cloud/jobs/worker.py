@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cloud.db.types import utcnow
@@ -71,54 +71,58 @@ class Worker:
         """Due jobs this worker knows, at most one per lock, leased to this worker (one transaction)."""
         now = self.clock()
         t = TABLE
-        running = sa.select(t.c.lock).where(t.c.status == DOING, t.c.due_at > now, t.c.lock.is_not(None))
+        # A lock is held by its running job, also one whose lease ran out: that job is claimed again
+        # (below) before any waiting job of its lock may start.
+        running = sa.select(t.c.lock).where(t.c.status == DOING, t.c.lock.is_not(None))
         due = (
             sa.select(t.c.id, t.c.name, t.c.args, t.c.status, t.c.lock, t.c.attempts, t.c.max_attempts)
             .where(
                 t.c.status.in_((TODO, DOING)),
                 t.c.due_at <= now,
                 t.c.name.in_(self.registry.names()),
-                sa.or_(t.c.lock.is_(None), t.c.lock.not_in(running)),
+                sa.or_(t.c.lock.is_(None), t.c.status == DOING, t.c.lock.not_in(running)),
             )
             .order_by(t.c.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claimed: list[Claimed] = []
         with Session(self.engine) as s:
-            rows = s.execute(due).all()
-            # A lost worker's job (doing, lease over) keeps its lock: waiting jobs of that lock wait.
-            held = {r.lock for r in rows if r.status == DOING and r.lock is not None}
-            lease_until = now + timedelta(seconds=self.options.lease_s)
-            for r in rows:
-                bound = self.registry.get(r.name)
-                if bound is None or (r.status == TODO and r.lock is not None and r.lock in held):
-                    continue
-                if r.status == TODO and r.lock is not None:
-                    held.add(r.lock)
-                if r.attempts >= r.max_attempts:  # its last attempt's worker was lost
-                    self._finish(s, r.id, r.attempts, FAILED, "worker lost during the last attempt", now)
-                    continue
-                # Compare-and-set: SQLite has no row locks (its SELECT above runs outside the write
-                # transaction), so the row must still be as read; PostgreSQL's row lock makes it a formality.
-                taken = s.execute(
-                    sa.update(t)
-                    .where(t.c.id == r.id, t.c.status == r.status, t.c.attempts == r.attempts)
-                    .values(
-                        status=DOING,
-                        due_at=lease_until,
-                        attempts=r.attempts + 1,
-                        worker=self.options.name[:100],
-                    )
-                )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append(Claimed(r.id, bound.job, r.args, r.attempts + 1))
             try:
+                claimed = self._claim(s, due, now)
                 s.commit()
             except IntegrityError:
-                # Another worker started a job of the same lock meanwhile (PostgreSQL): none of ours ran.
+                # Another worker started a job of the same lock meanwhile (PostgreSQL): none of ours ran;
+                # they stay due for the next look.
                 s.rollback()
                 return []
+        return claimed
+
+    def _claim(self, s: Session, due: sa.Select[Any], now: datetime) -> list[Claimed]:
+        t = TABLE
+        claimed: list[Claimed] = []
+        rows = s.execute(due).all()
+        held = {r.lock for r in rows if r.status == DOING and r.lock is not None}
+        lease_until = now + timedelta(seconds=self.options.lease_s)
+        for r in rows:
+            bound = self.registry.get(r.name)
+            if bound is None or (r.status == TODO and r.lock is not None and r.lock in held):
+                continue
+            if r.status == TODO and r.lock is not None:
+                held.add(r.lock)
+            if r.attempts >= r.max_attempts:  # its last attempt's worker was lost
+                self._finish(s, r.id, r.attempts, FAILED, "worker lost during the last attempt", now)
+                continue
+            # Compare-and-set: SQLite has no row locks (its SELECT above runs outside the write
+            # transaction), so the row must still be as read; PostgreSQL's row lock makes it a formality.
+            taken = s.execute(
+                sa.update(t)
+                .where(t.c.id == r.id, t.c.status == r.status, t.c.attempts == r.attempts)
+                .values(
+                    status=DOING, due_at=lease_until, attempts=r.attempts + 1, worker=self.options.name[:100]
+                )
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(Claimed(r.id, bound.job, r.args, r.attempts + 1))
         return claimed
 
     # -- running --------------------------------------------------------------------------------------
@@ -210,8 +214,8 @@ class Worker:
             try:
                 self.ensure_periodic()
                 break
-            except OperationalError as exc:
-                event(log, logging.WARNING, "worker.db_error", error=str(exc.orig)[:200])
+            except SQLAlchemyError as exc:
+                event(log, logging.WARNING, "worker.db_error", error=str(getattr(exc, "orig", exc))[:200])
                 self._stop.wait(1.0)
         while not self._stop.is_set():
             free = 0
@@ -219,8 +223,8 @@ class Worker:
                 free += 1
             try:
                 claimed = self.claim(min(free, self.options.batch)) if free else []
-            except OperationalError as exc:
-                event(log, logging.WARNING, "worker.db_error", error=str(exc.orig)[:200])
+            except SQLAlchemyError as exc:  # the database went away or refused: look again later
+                event(log, logging.WARNING, "worker.db_error", error=str(getattr(exc, "orig", exc))[:200])
                 claimed = []
                 self._stop.wait(1.0)
             for _ in range(free - len(claimed)):

@@ -72,8 +72,13 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
 def test_help_speaks_to_store_it() -> None:
     proc = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0
-    for word in ("serve", "tenant", "store", "enroll-code", "--database-url"):
+    for word in ("serve", "tenant", "store", "enroll-code", "worker", "--database-url"):
         assert word in proc.stdout
+    for name in ("worker", "delivery-worker"):  # the old name stays an alias
+        sub = subprocess.run([CLI, name, "--help"], capture_output=True, text=True, timeout=30)
+        assert sub.returncode == 0, sub.stderr
+        assert "--concurrency" in sub.stdout
+        assert "--lease" in sub.stdout
 
 
 def test_serve_migrates_then_answers_with_several_workers(tmp_path: Path) -> None:

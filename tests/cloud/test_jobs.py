@@ -193,3 +193,23 @@ def test_many_workers_run_each_job_exactly_once(engine: Engine) -> None:
     assert sorted(seen) == list(range(200))
     for w in workers:
         w.close()
+
+
+def test_a_lost_workers_job_keeps_its_lock_until_it_ran_again(engine: Engine) -> None:
+    """A worker SIGKILLed mid-job leaves a running row whose lease ran out; a waiting job of the same lock
+    (a delivery's next step) must not start beside it, nor make the claim fail: the lost one runs first."""
+    clock, seen = Clock(), []
+    registry = JobRegistry()
+    registry.register(LOCKED, lambda args: seen.append(args["n"]))
+    lost = Worker(engine, registry, WorkerOptions(name="lost", lease_s=30), clock=clock)
+    enqueue(engine, LOCKED, {"thing": 1, "n": "first"}, clock.now)
+    [_] = lost.claim(10)  # ... and the process dies
+    enqueue(engine, LOCKED, {"thing": 1, "n": "second"}, clock.now)
+    other = Worker(engine, registry, WorkerOptions(name="other", batch=1), clock=clock)
+    assert other.run_once() == 0  # the lock is held
+    clock.advance(30)
+    assert other.run_once() == 1
+    assert other.run_once() == 1
+    assert seen == ["first", "second"]
+    lost.close()
+    other.close()

@@ -9,7 +9,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,8 +53,10 @@ class ChannelSettings(BaseModel):
 
 
 class ChannelAdapter(Protocol):
-    channel: ClassVar[Channel]
     price: int  # kopecks per billed message, from the tenant's price table
+
+    @property
+    def channel(self) -> Channel: ...  # read-only: each adapter class says which it is
 
     def send(self, message: Message) -> str:
         """Hand the message to the provider; returns its message id or raises ProviderError."""

@@ -40,10 +40,11 @@ def redacted(values: dict[str, Any]) -> dict[str, Any]:
 
 def build_adapter(channel: Channel, values: dict[str, Any], price: int, http: httpx.Client) -> ChannelAdapter:
     settings = SETTINGS_MODELS[channel].model_validate(values)
-    if channel is Channel.EMAIL:
-        return EmailChannel(settings, price)  # type: ignore[arg-type]
-    if channel is Channel.PUSH:
-        return PushChannel(settings, price, http)  # type: ignore[arg-type]
-    if channel is Channel.VIBER:
-        return ViberChannel(settings, price, http)  # type: ignore[arg-type]
-    return SmsChannel(settings, price, http)  # type: ignore[arg-type]
+    if isinstance(settings, EmailSettings):
+        return EmailChannel(settings, price)
+    if isinstance(settings, PushSettings):
+        return PushChannel(settings, price, http)
+    if isinstance(settings, ViberSettings):
+        return ViberChannel(settings, price, http)
+    assert isinstance(settings, SmsSettings)
+    return SmsChannel(settings, price, http)
