@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud import openapi_contract
 from cloud.body_limit import BodyLimitMiddleware
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
@@ -18,7 +19,7 @@ from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.pages.router import router as pages_router
-from cloud.param_bounds import document_int_bounds, int_params_fit
+from cloud.param_bounds import int_params_fit
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 
@@ -71,7 +72,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 
     install_error_handlers(app)
-    document_int_bounds(app)
+    openapi_contract.install(app)  # what the frame adds to every route, in the contract too
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:
