@@ -13,19 +13,15 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session
 
 from agent.bootstrap import Agent, create_app
 from agent.config import load_config
-from cloud.db import make_engine, migrate
-from cloud.fleet import service
 from sync.protocol import ENROLL_PATH
-from tests.support.cloud_process import cloud_process
+from tests.support.cloud_process import cloud_process, seeded_database
 from tests.support.live_server import live_server
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
@@ -79,19 +75,12 @@ def _fuzz(schema_url: str, config: Path, *extra: str) -> None:
 
 @pytest.fixture
 def cloud_with_credentials(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    url = f"sqlite:///{tmp_path}/cloud.db"
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as s:
-        tenant, api_key = service.create_tenant(s, "Acme")
-        assert tenant.id is not None
-        store = service.create_store(s, tenant.id, "Tverskaya 7")
-        assert store.id is not None
-        code = service.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
-    engine.dispose()
-    with cloud_process(url, tmp_path / "serve.log") as (base, _pid):
-        token = httpx.post(f"{base}{ENROLL_PATH}", json={"code": code}, timeout=30).json()["token"]
-        yield base, {"RegisterToken": token, "TenantApiKey": api_key}
+    db = seeded_database(tmp_path)
+    with cloud_process(db.url, tmp_path / "serve.log") as (base, _pid):
+        token = httpx.post(f"{base}{ENROLL_PATH}", json={"code": db.enrollment_code}, timeout=30).json()[
+            "token"
+        ]
+        yield base, {"RegisterToken": token, "TenantApiKey": db.api_key}
 
 
 def test_the_cloud_answers_as_its_openapi_document_says(
