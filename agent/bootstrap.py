@@ -6,6 +6,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from anyio import to_thread
@@ -235,6 +236,8 @@ def create_app(agent: Agent) -> FastAPI:
     if pos_token.required:
         log.info("the checkout API requires the POS token (`echeck-agent pos-token` prints it)")
     app.include_router(build_pos_router(lambda: agent.checkouts, pos_token.allows))
+    if not pos_token.required:
+        _document_optional_token(app)
     ui_secret = write_secret(config.data_dir / SECRET_FILE)  # new each start; the cashier UI reads it
 
     def may_see_status(request: Request) -> bool:
@@ -258,3 +261,21 @@ def create_app(agent: Agent) -> FastAPI:
     app.add_middleware(agent.ui_presence.middleware)
     app.add_middleware(HostGuard, names=allowed_names(config.listen_host, config.allowed_hosts))  # outermost
     return app
+
+
+def _document_optional_token(app: FastAPI) -> None:
+    """On loopback without `require_pos_token` a POS may call without the token (one that is sent is
+    still checked): the published contract says so, as an empty security requirement beside the token."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            for path in doc.get("paths", {}).values():
+                for operation in path.values():
+                    if isinstance(operation, dict) and operation.get("security"):
+                        operation["security"] = [{}, *operation["security"]]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cloud import openapi_contract
 from cloud.accounts.admin_web import router as admin_web_router
 from cloud.accounts.web import router as sign_in_router
 from cloud.body_limit import BodyLimitMiddleware
@@ -22,7 +23,7 @@ from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.router import router as pages_router
-from cloud.param_bounds import document_int_bounds, int_params_fit
+from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
@@ -89,7 +90,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_web(app)  # static assets, security headers on HTML, sign-in redirects
-    document_int_bounds(app)
+    openapi_contract.install(app)  # what the frame adds to every route, in the contract too
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz(request: Request) -> Any:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -185,6 +186,16 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods = {
+        method
+        for route in app.router.routes
+        if isinstance(route, APIRoute) and route.path_regex.match(path)
+        for method in route.methods or ()
+    }
+    return sorted(methods)
+
+
 def _body(detail: Any, code: str) -> dict[str, Any]:
     return {"detail": detail, "code": code}
 
@@ -206,7 +217,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # Starlette's own answers (unknown path, wrong method) and any HTTPException from a dependency.
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return JSONResponse(_body(detail, code), status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; a path served by several
+            # routes (GET and POST /v1/privacy/erasures) allows the methods of all of them.
+            headers["Allow"] = ", ".join(_allowed_methods(_request.app, _request.url.path))
+        return JSONResponse(_body(detail, code), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(ClientDisconnect)
     async def client_went_away(_request: Request, _exc: ClientDisconnect) -> Response:

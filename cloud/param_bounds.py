@@ -4,7 +4,7 @@ naming them.
 FastAPI parses `?after_id=99999999999999999999` into a Python int happily; the database then fails on it
 (psycopg: "integer out of range", SQLite: OverflowError) and the caller got a 500. One app-wide dependency
 checks every integer parameter of the matched route before anything else runs, and the OpenAPI document
-says so (`minimum`/`maximum` on each such parameter), so the contract and the answer agree.
+says so (`minimum`/`maximum` on each such parameter, `cloud.openapi_contract`).
 
 The width comes from the schema: `<table>_id` is bounded by that table's `id` column (tenant, store and
 register ids are 32-bit on PostgreSQL, receipts 64-bit); any other integer parameter by 64 bits.
@@ -12,12 +12,11 @@ register ids are 32-bit on PostgreSQL, receipts 64-bit); any other integer param
 
 import types
 import typing
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -91,25 +90,3 @@ async def int_params_fit(request: Request) -> None:
             )
     if errors:
         raise RequestValidationError(errors)
-
-
-def document_int_bounds(app: FastAPI) -> None:
-    """Put the bounds on every integer parameter of the OpenAPI document (where none is tighter)."""
-    build: Callable[[], dict[str, Any]] = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        doc = build()
-        for path in doc.get("paths", {}).values():
-            for operation in path.values():
-                for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                    low, high = bounds_for(param.get("name", ""))
-                    for schema in [param.get("schema", {}), *param.get("schema", {}).get("anyOf", [])]:
-                        if schema.get("type") == "integer":
-                            schema["maximum"] = min(schema.get("maximum", high), high)
-                            schema["minimum"] = max(schema.get("minimum", low), low)
-        app.openapi_schema = doc
-        return doc
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -40,10 +40,27 @@ from receipts import InvalidContact, InvalidReceipt
 
 PREFIX = "/pos/v1"
 MAX_ASK_WAIT_S = 120.0  # a till never waits longer than this on the cashier's popup
+# Every error answer: `detail` is a sentence, or (422 on a malformed request) FastAPI's list of field errors.
+_PROBLEM = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}
+            },
+            "required": ["detail"],
+        }
+    }
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "The POS token is missing where one is required, or wrong"},
-    404: {"description": "No such checkout"},
-    409: {"description": "The call does not fit the checkout's state"},
+    400: {"description": "The body is not UTF-8 JSON", "content": _PROBLEM},
+    401: {"description": "The POS token is missing where one is required, or wrong", "content": _PROBLEM},
+    404: {"description": "No such checkout", "content": _PROBLEM},
+    409: {"description": "The call does not fit the checkout's state", "content": _PROBLEM},
+    422: {
+        "description": "A field is invalid (a list) or a value is refused (a sentence)",
+        "content": _PROBLEM,
+    },
 }
 POS_TOKEN = HTTPBearer(
     auto_error=False,

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from receipts import FiscalData, Item, Payment
 from receipts.examples import REFERENCE_SALE
@@ -86,10 +86,39 @@ class ContactRequest(_Model):
         description="Phone (any common format) or e-mail; null with skipped=true means 'no e-receipt'.",
         examples=["8 (916) 123-45-67"],
     )
-    skipped: bool = False
+    # Strict: JSON true/false only, as documented (0, 1 or "yes" are refused, not guessed).
+    skipped: bool = Field(default=False, strict=True)
     confirm: bool = Field(
-        default=False, description="The buyer confirmed the card holder's phone shown in the prompt."
+        default=False,
+        strict=True,
+        description="The buyer confirmed the card holder's phone shown in the prompt.",
     )
+
+
+_INTEGER_FIELDS = frozenset(
+    {"fd_number", "fpd", "shift_number", "receipt_number", "calculation_type", "price", "total", "amount"}
+)
+
+
+def _json_type_problem(value: object, where: str) -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            if name == "issued_at" and isinstance(item, int | float):
+                return f"{where}{name}: write the register's local time as ISO 8601, e.g. 2026-11-23T14:27:00"
+            if name in _INTEGER_FIELDS and isinstance(item, float):
+                return f"{where}{name}: an integer, not {item!r}"
+            problem = _json_type_problem(item, f"{where}{name}.")
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _json_type_problem(item, f"{where}{index}.")
+            if problem:
+                return problem
+    elif isinstance(value, bool):
+        return f"{where.rstrip('.')}: true/false where a number or text belongs"
+    return None
 
 
 class CloseRequest(_Model):
@@ -104,6 +133,16 @@ class CloseRequest(_Model):
         extra="forbid",
         json_schema_extra={"examples": [REFERENCE_SALE]},  # type: ignore[list-item]
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_types_as_documented(cls, data: object) -> object:
+        # Pydantic's lax mode would read `false` as 0, `55497.0` as 55497 and a number as a Unix time; the
+        # document says integers, and a date-time for issued_at. A receipt has no true/false field at all.
+        problem = _json_type_problem(data, "")
+        if problem:
+            raise ValueError(problem)
+        return data
 
 
 class CheckoutView(_Model):

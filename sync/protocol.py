@@ -70,8 +70,23 @@ def _cut(limit: int) -> Any:
     return BeforeValidator(lambda v: _clean_text(v)[:limit] if isinstance(v, str) else v)
 
 
-# An identifier: refused (422 naming the field) if it holds what no database stores.
-WireId = Annotated[str, AfterValidator(_clean_identifier)]
+# An identifier: refused (422 naming the field) if it holds what no database stores. The pattern tells the
+# OpenAPI document about NUL; lone surrogates are not text at all (RFC 8259 section 8.1), refused as well.
+NO_NUL = "^[^\\u0000]*$"
+WireId = Annotated[str, AfterValidator(_clean_identifier), Field(json_schema_extra={"pattern": NO_NUL})]
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _not_a_number(value: Any) -> Any:
+    # Pydantic reads 0, 0.5 or "1700000000" as a Unix time; on this wire a time is written ISO 8601.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("write an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z")
+    return value
+
+
+# A date-time on the wire: ISO 8601 text, never a number.
+WireDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
 def batch_path(store_id: int) -> str:
@@ -129,7 +144,7 @@ def _walk(value: Any, loc: tuple[str | int, ...], depth: int, problems: list[Ini
         elif len(value) > MAX_WIRE_STRING:
             problems.append(_problem(loc, f"at most {MAX_WIRE_STRING} characters"))
     elif isinstance(value, bool):
-        return
+        problems.append(_problem(loc, "true/false where a number or text belongs"))  # no receipt field is one
     elif isinstance(value, int):
         if not -INT64_MAX - 1 <= value <= INT64_MAX:
             problems.append(_problem(loc, "must fit in 64 bits (below 2^63)"))
@@ -217,12 +232,12 @@ class Heartbeat(_Wire):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     agent_version: WireId = Field(default="", max_length=64)
-    queue_depth: int = Field(default=0, ge=0, le=INT32_MAX)
-    rejected_count: int = Field(default=0, ge=0, le=INT32_MAX)
-    oldest_unsynced_age_s: float | None = None
-    last_sync_at: datetime | None = None
+    queue_depth: int = Field(default=0, ge=0, le=INT32_MAX, strict=True)
+    rejected_count: int = Field(default=0, ge=0, le=INT32_MAX, strict=True)
+    oldest_unsynced_age_s: float | None = Field(default=None, strict=True)
+    last_sync_at: WireDateTime | None = None
     last_error: Annotated[str | None, _cut(1000)] = Field(default=None, description="cut to 1000 characters")
-    register_time: datetime
+    register_time: WireDateTime
     # --- optional additions --------------------------------------------------------------------------
     instance_id: WireId | None = Field(
         default=None,
@@ -234,10 +249,12 @@ class Heartbeat(_Wire):
         max_length=64,
         description="New at every agent start; two agents with one token show as alternating sessions",
     )
-    heartbeat_interval_s: float | None = Field(default=None, gt=0, description="When to expect the next one")
-    outbox_bytes: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    heartbeat_interval_s: float | None = Field(
+        default=None, gt=0, strict=True, description="When to expect the next one"
+    )
+    outbox_bytes: int | None = Field(default=None, ge=0, le=INT64_MAX, strict=True)
     outbox_quota_bytes: int | None = Field(
-        default=None, ge=0, le=INT64_MAX, description="Over it: an alarm, no drops"
+        default=None, ge=0, le=INT64_MAX, strict=True, description="Over it: an alarm, no drops"
     )
     outbox_recovered: list[Annotated[str, _cut(255)]] = Field(
         default_factory=list, max_length=20, description="Corrupt outbox files moved aside on the register"

@@ -2,13 +2,12 @@
 The buyer's e-receipt page the messages link to lives in `cloud.pages`."""
 
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from cloud.db.types import utcnow
@@ -17,9 +16,9 @@ from cloud.delivery import replay, reports, service
 from cloud.delivery.cascade import Channel
 from cloud.delivery.channels import BadReport, build_adapter
 from cloud.deps import CurrentTenant, IdentityKeysDep, SessionDep, WritingTenant
-from cloud.errors import BadRequest, NotFound, Unauthorized, error_responses, json_error_responses
+from cloud.errors import BadRequest, NotFound, Unauthorized, error_responses
 from cloud.logs import event
-from sync.protocol import WireId
+from sync.protocol import WireDateTime, WireId
 
 log = logging.getLogger("cloud.delivery")
 router = APIRouter(tags=["delivery"])
@@ -35,17 +34,6 @@ class DeviceIn(BaseModel):
 class OptOutIn(BaseModel):
     contact: WireId = Field(max_length=320)
     channel: Channel | None = Field(None, description="one channel, or none for every channel")
-
-
-def _iso_datetime(value: Any) -> Any:
-    # Pydantic reads "0.5" or "1700000000" as a Unix time; a report period is written as a date-time.
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        raise ValueError("write an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z")
-    return value
-
-
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 
 
 class CallbackOutcome(BaseModel):
@@ -88,6 +76,14 @@ def _ingest_reports(
 
 
 _CALLBACK_ERRORS = error_responses(400, 401, 404, 413)
+_APP_EVENT = {
+    "type": "object",
+    "properties": {
+        "message_id": {"type": "string", "maxLength": 200},
+        "event": {"type": "string", "enum": ["delivered", "opened"]},
+    },
+    "required": ["message_id", "event"],
+}
 
 
 @router.post(
@@ -118,10 +114,13 @@ async def provider_callback(
     description="SMS.ru cannot sign its callbacks and only calls a URL: `token` is the tenant's "
     "`callback_secret`, an unguessable path segment that the cloud's logs mask. Answered `100` as SMS.ru "
     "expects; an event seen before is not applied again.",
-    response_class=PlainTextResponse,
+    response_model=None,
     responses={
-        **json_error_responses(400, 401, 404, 413),
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **_CALLBACK_ERRORS,
+        200: {
+            "description": "`100`, as SMS.ru expects",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
     },
 )
 async def smsru_callback(
@@ -139,7 +138,20 @@ async def smsru_callback(
     "/v1/delivery/app/events",
     summary="The retailer's app backend: a push was delivered to / opened on the device",
     description='`{"message_id": "projects/.../messages/...", "event": "delivered" | "opened"}` or a list.',
-    responses=error_responses(400, 401, 403, 404),
+    response_model=CallbackOutcome,
+    responses=error_responses(400, 401, 403, 404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [_APP_EVENT, {"type": "array", "items": _APP_EVENT, "maxItems": 1000}]
+                    }
+                }
+            },
+        }
+    },
 )
 async def app_events(request: Request, session: SessionDep, tenant: WritingTenant) -> Any:
     assert tenant.id is not None
@@ -175,7 +187,7 @@ def opt_out(
 @router.get(
     "/v1/receipts/{receipt_id}/delivery",
     summary="A receipt's delivery timeline: every attempt, try, report and price",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(404),
 )
 def delivery_timeline(receipt_id: int, session: SessionDep, tenant: CurrentTenant) -> dict[str, Any]:
     assert tenant.id is not None
@@ -190,8 +202,8 @@ def delivery_timeline(receipt_id: int, session: SessionDep, tenant: CurrentTenan
 def delivery_summary(
     session: SessionDep,
     tenant: CurrentTenant,
-    since: Annotated[IsoDateTime | None, Query(description="ISO 8601; default: 24 hours ago")] = None,
-    until: Annotated[IsoDateTime | None, Query(description="ISO 8601; default: now")] = None,
+    since: Annotated[WireDateTime | None, Query(description="ISO 8601; default: 24 hours ago")] = None,
+    until: Annotated[WireDateTime | None, Query(description="ISO 8601; default: now")] = None,
     store_id: int | None = None,
 ) -> dict[str, Any]:
     assert tenant.id is not None

@@ -13,6 +13,7 @@ from cloud.fleet.health import FleetPolicy
 from cloud.fleet.schemas import FleetStatus, RegisterOut, StoreList, StoreOut
 from cloud.fleet.status import fleet_status as build_status
 from cloud.fleet.status import list_stores
+from cloud.openapi_contract import AUTH_OPTIONAL
 from sync.protocol import ENROLL_PATH, HEARTBEAT_PATH, EnrollRequest, EnrollResponse, Heartbeat, HeartbeatAck
 
 router = APIRouter(tags=["fleet"])
@@ -27,6 +28,7 @@ router = APIRouter(tags=["fleet"])
     "(`echeck-cloud register rotate`) re-enrolls it: same register id, its old tokens revoked; so does a "
     "store's code sent with the register's current (or revoked) token as `Authorization: Bearer`.",
     responses=error_responses(400, 410, 429),
+    openapi_extra={AUTH_OPTIONAL: True},
 )
 def enroll(
     request: Request,

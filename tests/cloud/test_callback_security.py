@@ -10,12 +10,11 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from cloud.accounts import tenants
-from cloud.db import make_engine, migrate
+from cloud.db import make_engine
 from cloud.delivery import config as delivery_config
 from cloud.delivery.cascade import Channel
 from tests.cloud.conftest import Cloud
-from tests.support.cloud_process import cloud_process
+from tests.support.cloud_process import cloud_process, seeded_database
 
 MAIL_SECRET = "mail-webhook-secret-1"
 VIBER_TOKEN = "viber-auth-token-1"
@@ -108,17 +107,14 @@ def test_credentials_are_encrypted_at_rest_and_shown_redacted(cloud: Cloud) -> N
 
 
 def test_the_sms_callback_secret_is_in_the_path_and_never_in_the_log(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/cloud.db"
-    migrate(url)
-    engine = make_engine(url)
+    db = seeded_database(tmp_path)
+    tenant_id = db.tenant_id
+    engine = make_engine(db.url)
     with Session(engine) as s:
-        tenant, _ = tenants.create_tenant(s, "Acme")
-        assert tenant.id is not None
-        tenant_id = tenant.id
         _configure(s, tenant_id)
     engine.dispose()
     log = tmp_path / "serve.log"
-    with cloud_process(url, log) as (base, _pid):
+    with cloud_process(db.url, log) as (base, _pid):
         line = f"sms_status\n000001-1\n103\n{int(time.time())}"
         ok = httpx.post(f"{base}/v1/delivery/callbacks/{tenant_id}/sms/{SMS_SECRET}", data={"data[]": line})
         assert ok.status_code == 200

@@ -1,7 +1,5 @@
 """The QR landing `/r/c/{register}/{landing}` is one index probe, not a scan of a register's receipts."""
 
-from sqlalchemy.dialects import postgresql
-
 from cloud.db.types import utcnow
 from cloud.pages.service import landing_query
 from sync.protocol import batch_path
@@ -18,7 +16,7 @@ def test_the_landing_lookup_uses_its_index(cloud: Cloud) -> None:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("ANALYZE receipt")
             conn.exec_driver_sql("SET enable_seqscan = off")  # a 200-row table would be scanned anyway
-            sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
             plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
         else:
             sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))

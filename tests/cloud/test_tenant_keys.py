@@ -79,8 +79,8 @@ def test_migration_0007_keeps_rows_fills_landing_and_encrypts_credentials(databa
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT landing FROM receipt WHERE id = 1")).scalar() == "L" * 20
         assert conn.execute(sa.text("SELECT receipt_id FROM delivery")).scalar() == 1
-        stored = conn.execute(sa.text("SELECT settings FROM delivery_channel")).scalar()
-        stored = stored if isinstance(stored, dict) else json.loads(stored)
+        value = conn.execute(sa.text("SELECT settings FROM delivery_channel")).scalar()
+        stored = value if isinstance(value, dict) else json.loads(str(value))
     assert stored["api_id"].startswith("fernet:")
     assert "plain-secret-1" not in str(stored)
     assert stored["timeout_s"] == 10.0

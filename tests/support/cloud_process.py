@@ -6,10 +6,16 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from sqlmodel import Session
 
+from cloud.accounts import tenants
+from cloud.db import make_engine, migrate
+from cloud.fleet import enrollment
 from tests.support.live_server import free_port
 
 CLI = str(Path(sys.executable).with_name("echeck-cloud"))
@@ -61,3 +67,30 @@ def peak_rss_kb(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str
+    tenant_id: int
+    api_key: str
+    store_id: int
+    enrollment_code: str
+
+
+def seeded_database(directory: Path) -> Seeded:
+    """A migrated SQLite cloud database in `directory` with one tenant, one store and an enrollment code,
+    for a cloud process to serve."""
+    url = f"sqlite:///{directory}/cloud.db"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            tenant, api_key = tenants.create_tenant(s, "Acme")
+            assert tenant.id is not None
+            store = tenants.create_store(s, tenant.id, "Tverskaya 7")
+            assert store.id is not None
+            code = enrollment.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
+            return Seeded(url, tenant.id, api_key, store.id, code)
+    finally:
+        engine.dispose()
