@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from agent.local_schemas import AgentStatus, PromptView, RecentReceipt
 from ui.agent_client import AgentClient, AgentUnavailable
 from ui.feed import PromptFeed
+from ui.hotkey import DEFAULT_KEY, Hotkey
 from ui.popup import Popup
 from ui.presenter import Answer
 from ui.tray import StatusWindow, Tray
@@ -31,6 +32,7 @@ class UiSettings:
     poll_wait_s: float = 10.0  # long-poll length; also bounds how long stopping takes
     status_every_s: float = 5.0
     tray: bool = True
+    hotkey: str | None = DEFAULT_KEY  # gives the popup the keyboard (X11); None: a click only
 
 
 class CashierApp(QObject):
@@ -43,7 +45,8 @@ class CashierApp(QObject):
         super().__init__()
         self.settings = settings
         self.client = AgentClient(settings.agent_url, settings.secret_file)
-        self.popup = Popup(settings.popup_timeout_s)
+        self.hotkey = Hotkey(settings.hotkey) if settings.hotkey else None
+        self.popup = Popup(settings.popup_timeout_s, self.hotkey)
         self.status_window = StatusWindow()
         self.tray = Tray() if settings.tray else None
         self.agent_up: bool | None = None
@@ -80,7 +83,9 @@ class CashierApp(QObject):
         self.feed.stop(timeout=self.settings.poll_wait_s + 1)
         self._io.shutdown(wait=True, cancel_futures=True)
         self.client.close()
-        self.popup.hide()
+        self.popup.withdraw()
+        if self.hotkey is not None:
+            self.hotkey.close()
         self.status_window.hide()
         if self.tray is not None:
             self.tray.hide()

@@ -98,7 +98,9 @@ class StatusWindow(QWidget):
     def show_view(self, view: TrayView) -> None:
         self.dot.setPixmap(dot_icon(view.colour, 28).pixmap(28, 28))
         self.state.setText(level_text(view))
-        self.details.setText(tooltip(view).split("\n", 1)[-1].replace("\n", "   ·   "))
+        facts = tooltip(view).split("\n")[1:]  # the first line is the state, already said above
+        self.details.setText("   ·   ".join(facts))
+        self.details.setVisible(bool(facts))
         self.sync_button.setEnabled(view.level is not Level.AGENT_DOWN and view.enrolled)
 
     def show_receipts(self, receipts: list[RecentReceipt]) -> None:
@@ -108,7 +110,7 @@ class StatusWindow(QWidget):
             cells = [
                 receipt.closed_at.astimezone().strftime("%d.%m %H:%M:%S"),
                 format_rubles(receipt.total) + " ₽",
-                receipt.contact_masked or tr("без чека"),
+                receipt.contact_masked or tr("только бумажный"),  # printed; no e-receipt (skipped, no answer)
                 states.get(receipt.state, receipt.state),
             ]
             for column, text in enumerate(cells):
