@@ -115,7 +115,7 @@ class _X11Grab:
         self._grabbed = False
 
     def fileno(self) -> int:
-        return self._display.fileno()
+        return int(self._display.fileno())
 
     def _modifier_sets(self) -> tuple[int, ...]:
         from Xlib import X

@@ -102,15 +102,18 @@ class Popup(QWidget):
         self.hotkey = hotkey
         self.state: PopupState | None = None
         self._deadline = 0.0  # time.monotonic() when the popup gives up
-        self._timer = QTimer(self, singleShot=True, timeout=self._on_timeout)
-        self._tick = QTimer(self, interval=250, timeout=self._render_countdown)
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self._on_timeout)
+        self._tick = QTimer(self, interval=250)
+        self._tick.timeout.connect(self._render_countdown)
         if hotkey is not None:
             hotkey.pressed.connect(self.take_keyboard)
         self._build()
 
     # -- building -----------------------------------------------------------------------------------
     def _build(self) -> None:
-        card = QFrame(self, objectName="card")
+        card = QFrame(self)
+        card.setObjectName("card")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(card)
@@ -119,22 +122,23 @@ class Popup(QWidget):
         row.setSpacing(24)
         main = QVBoxLayout()
         main.setSpacing(12)
-        self.brand = QLabel(objectName="brand")
-        self.countdown = QLabel(objectName="countdown")
+        self.brand = label("brand")
+        self.countdown = label("countdown")
         self.countdown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top = QHBoxLayout()
         top.addWidget(self.brand, 1)
         top.addWidget(self.countdown)
-        self.question = QLabel(objectName="question", wordWrap=True)
-        self.phone = QLabel(objectName="phone")
-        self.email = QLineEdit(objectName="email")
+        self.question = label("question", word_wrap=True)
+        self.phone = label("phone")
+        self.email = QLineEdit()
+        self.email.setObjectName("email")
         self.email.setPlaceholderText("name@example.ru")
         self.email.textEdited.connect(self._on_email_edited)
         self.email.returnPressed.connect(self._enter)
         self.email.installEventFilter(self)
-        self.problem = QLabel(objectName="problem")
-        self.hint = QLabel(objectName="hint", textFormat=Qt.TextFormat.RichText, wordWrap=True)
-        self.take_hint = QLabel(objectName="takeKeyboard", wordWrap=True)
+        self.problem = label("problem")
+        self.hint = label("hint", word_wrap=True, rich=True)
+        self.take_hint = label("takeKeyboard", word_wrap=True)
         main.addLayout(top)
         for widget in (self.question, self.phone, self.email, self.problem):
             main.addWidget(widget)
@@ -145,7 +149,7 @@ class Popup(QWidget):
         qr_box = QVBoxLayout()
         qr_box.setSpacing(6)
         self.qr = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.qr_caption = QLabel(objectName="qrCaption", wordWrap=True)
+        self.qr_caption = label("qrCaption", word_wrap=True)
         self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         qr_box.addStretch(1)
         qr_box.addWidget(self.qr)
@@ -354,6 +358,16 @@ class Popup(QWidget):
             return
         self.qr.setPixmap(qr_pixmap(url, 150))
         self.qr_caption.setText(tr("Чек в телефоне: наведите камеру"))
+
+
+def label(name: str, word_wrap: bool = False, rich: bool = False) -> QLabel:
+    """A label the style sheet finds by `#name`."""
+    widget = QLabel()
+    widget.setObjectName(name)
+    widget.setWordWrap(word_wrap)
+    if rich:
+        widget.setTextFormat(Qt.TextFormat.RichText)
+    return widget
 
 
 def repolish(widget: QWidget) -> None:

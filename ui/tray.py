@@ -1,7 +1,7 @@
 """The tray icon (colour = sync state) and the small status window with the last receipts."""
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -78,7 +78,8 @@ class StatusWindow(QWidget):
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.dot = QLabel()
-        self.state = QLabel(objectName="state")
+        self.state = QLabel()
+        self.state.setObjectName("state")
         self.details = QLabel()
         self.sync_button = QPushButton(tr("Синхронизировать сейчас"))
         self.sync_button.clicked.connect(self.sync_requested)
@@ -131,10 +132,10 @@ class Tray(QSystemTrayIcon):
         super().__init__()
         self.view = TrayView(Level.AGENT_DOWN)
         menu = QMenu()
-        menu.addAction(QAction(tr("Состояние кассы…"), menu, triggered=self.open_status))
-        menu.addAction(QAction(tr("Синхронизировать сейчас"), menu, triggered=self.sync_requested))
+        menu.addAction(tr("Состояние кассы…")).triggered.connect(self.open_status)
+        menu.addAction(tr("Синхронизировать сейчас")).triggered.connect(self.sync_requested)
         menu.addSeparator()
-        menu.addAction(QAction(tr("Выход"), menu, triggered=self.quit_requested))
+        menu.addAction(tr("Выход")).triggered.connect(self.quit_requested)
         self._menu = menu
         self.setContextMenu(menu)
         self.activated.connect(lambda _reason: self.open_status.emit())
