@@ -23,6 +23,16 @@ def popup_open(qtbot: QtBot, ui: CashierApp) -> None:
     qtbot.waitUntil(lambda: ui.popup.isVisible() and ui.popup.state is not None, timeout=KEY_TIMEOUT_MS)
 
 
+def prompt_up(
+    qtbot: QtBot, till: Till, ui: CashierApp, cid: str, phone: str | None = None, wait: float = 20
+) -> Future[dict]:
+    """The POS opens a checkout and asks; returns its pending answer once the popup is up."""
+    till.open(cid, phone)
+    answer = till.ask(cid, wait)
+    popup_open(qtbot, ui)
+    return answer
+
+
 def outcome(qtbot: QtBot, answer: Future[dict]) -> dict:
     """What the POS got; the Qt event loop keeps running meanwhile (timers, queued signals)."""
     qtbot.waitUntil(answer.done, timeout=20_000)
@@ -36,9 +46,7 @@ def type_digits(qtbot: QtBot, ui: CashierApp, digits: str, keypad: bool = False)
 
 
 def test_known_card_enter_confirms(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c1", phone="+7 916 123 45 67")
-    answer = till.ask("c1")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c1", phone="+7 916 123 45 67")
     assert "45-67" in ui.popup.question.text()
     # shown without taking the keyboard (a scan goes to the till; tests/ui/test_popup_x11.py proves it on X)
     assert (ui.popup.accepts_focus, ui.popup.has_keyboard) == (False, False)
@@ -52,9 +60,7 @@ def test_known_card_enter_confirms(qtbot: QtBot, till: Till, ui: CashierApp) -> 
 
 
 def test_change_number_then_numpad_digits(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c2", phone="+7 916 123 45 67")
-    answer = till.ask("c2")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c2", phone="+7 916 123 45 67")
     qtbot.keyClick(ui.popup, Qt.Key.Key_F2)
     assert ui.popup.phone.isVisible()
     assert ui.popup.phone.text() == "+7 (___) ___-__-__"
@@ -70,9 +76,7 @@ def test_change_number_then_numpad_digits(qtbot: QtBot, till: Till, ui: CashierA
 def test_the_habitual_8_916_is_typed_as_plus_7_916(
     qtbot: QtBot, till: Till, ui: CashierApp, keys: str
 ) -> None:
-    till.open("c12")
-    answer = till.ask("c12")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c12")
     qtbot.keyClicks(ui.popup, keys)
     assert ui.popup.phone.text() == "+7 (916) 123-45-67"
     assert ui.popup.problem.text() == ""
@@ -82,9 +86,7 @@ def test_the_habitual_8_916_is_typed_as_plus_7_916(
 
 
 def test_f2_goes_back_from_entry_to_the_card_holders_phone(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c13", phone="+7 916 123 45 67")
-    answer = till.ask("c13")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c13", phone="+7 916 123 45 67")
     qtbot.keyClick(ui.popup, Qt.Key.Key_F2)
     type_digits(qtbot, ui, "903")
     assert "Назад: 45-67" in ui.popup.hint.text()
@@ -96,9 +98,7 @@ def test_f2_goes_back_from_entry_to_the_card_holders_phone(qtbot: QtBot, till: T
 
 def test_the_countdown_shows_the_seconds_left(qtbot: QtBot, till: Till, ui_factory) -> None:
     ui = ui_factory(popup_timeout_s=12)
-    till.open("c14")
-    answer = till.ask("c14", wait=30)
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c14", wait=30)
     assert ui.popup.countdown.isVisible()
     first = ui.popup.countdown.text()
     assert first in ("0:12", "0:11")  # 12 s from now, shown rounded up
@@ -108,9 +108,7 @@ def test_the_countdown_shows_the_seconds_left(qtbot: QtBot, till: Till, ui_facto
 
 
 def test_paste_any_spelling(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c3")
-    answer = till.ask("c3")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c3")
     QGuiApplication.clipboard().setText(" 8 (916) 555-12-34 ")
     qtbot.keyClick(ui.popup, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert ui.popup.phone.text() == "+7 (916) 555-12-34"
@@ -119,9 +117,7 @@ def test_paste_any_spelling(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
 
 
 def test_email_alternative(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c4")
-    answer = till.ask("c4")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c4")
     qtbot.keyClick(ui.popup, Qt.Key.Key_F3)
     assert ui.popup.email.isVisible()
     qtbot.keyClicks(ui.popup.email, "Ivan@Mail.ru")
@@ -130,18 +126,14 @@ def test_email_alternative(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
 
 
 def test_escape_skips(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c5")
-    answer = till.ask("c5")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c5")
     qtbot.keyClick(ui.popup, Qt.Key.Key_Escape)
     assert outcome(qtbot, answer)["answer"] == "skipped"
     assert till.pos.get("/checkouts/c5").json()["state"] == "contact_skipped"
 
 
 def test_bad_input_is_said_inline_and_cannot_be_confirmed(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c6")
-    answer = till.ask("c6")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c6")
     qtbot.keyClicks(ui.popup, "abc")
     assert ui.popup.problem.text() == "В номере телефона только цифры"
     type_digits(qtbot, ui, "916123")
@@ -165,17 +157,13 @@ def test_bad_input_is_said_inline_and_cannot_be_confirmed(qtbot: QtBot, till: Ti
 
 def test_popup_times_out(qtbot: QtBot, till: Till, ui_factory) -> None:
     ui = ui_factory(popup_timeout_s=0.3)
-    till.open("c7")
-    answer = till.ask("c7", wait=30)
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c7", wait=30)
     assert outcome(qtbot, answer)["answer"] == "timed_out"
     assert not ui.popup.isVisible()
 
 
 def test_checkout_closed_on_the_pos_closes_the_popup(qtbot: QtBot, till: Till, ui: CashierApp) -> None:
-    till.open("c8")
-    answer = till.ask("c8")
-    popup_open(qtbot, ui)
+    answer = prompt_up(qtbot, till, ui, "c8")
     till.pos.post("/checkouts/c8/cancel").raise_for_status()
     qtbot.waitUntil(lambda: not ui.popup.isVisible(), timeout=KEY_TIMEOUT_MS)
     assert outcome(qtbot, answer)["answer"] == "withdrawn"
