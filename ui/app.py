@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from agent.local_schemas import AgentStatus, PromptView, RecentReceipt
 from ui.agent_client import AgentClient, AgentUnavailable
 from ui.feed import PromptFeed
+from ui.handback import HandBack
 from ui.hotkey import DEFAULT_KEY, Hotkey
 from ui.popup import Popup
 from ui.presenter import Answer
@@ -46,7 +47,8 @@ class CashierApp(QObject):
         self.settings = settings
         self.client = AgentClient(settings.agent_url, settings.secret_file)
         self.hotkey = Hotkey(settings.hotkey) if settings.hotkey else None
-        self.popup = Popup(settings.popup_timeout_s, self.hotkey)
+        self.handback = HandBack()
+        self.popup = Popup(settings.popup_timeout_s, self.hotkey, self.handback)
         self.status_window = StatusWindow()
         self.tray = Tray() if settings.tray else None
         self.agent_up: bool | None = None
@@ -86,6 +88,7 @@ class CashierApp(QObject):
         self.popup.withdraw()
         if self.hotkey is not None:
             self.hotkey.close()
+        self.handback.close()
         self.status_window.hide()
         if self.tray is not None:
             self.tray.hide()

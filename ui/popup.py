@@ -3,9 +3,11 @@
 It shows on top of the till WITHOUT taking the keyboard: a barcode scanner is a keyboard, and a scan typed
 into the popup would never reach the POS (and would become the buyer's "phone"). The cashier gives it the
 keyboard with the hotkey (`ui.hotkey`, F12 by default) or a click; when it closes, the window manager gives
-the keyboard back to the POS.
+the keyboard back to the POS. A scan that arrives while the popup has the keyboard is recognised by its
+speed (`ui.scanner`), undone, and typed into the POS (`ui.handback`).
 """
 
+import logging
 import time
 import warnings
 
@@ -25,8 +27,12 @@ from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEd
 
 from agent.local_schemas import PromptView
 from ui import presenter
+from ui.handback import HandBack
 from ui.hotkey import Hotkey
 from ui.presenter import Answer, Mode, PopupState, Problem
+from ui.scanner import BurstDetector
+
+log = logging.getLogger(__name__)
 
 STYLE = """
 #card { background: #ffffff; border: 1px solid #c9ced6; border-radius: 14px; }
@@ -91,7 +97,9 @@ class Popup(QWidget):
     answered = Signal(object)
     shown = Signal()
 
-    def __init__(self, timeout_s: float = 30.0, hotkey: Hotkey | None = None) -> None:
+    def __init__(
+        self, timeout_s: float = 30.0, hotkey: Hotkey | None = None, handback: HandBack | None = None
+    ) -> None:
         super().__init__(None, FLAGS)
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
@@ -100,7 +108,10 @@ class Popup(QWidget):
         self.setStyleSheet(STYLE)
         self.timeout_s = timeout_s
         self.hotkey = hotkey
+        self.handback = handback
         self.state: PopupState | None = None
+        self._burst = BurstDetector()
+        self._before_burst: PopupState | None = None
         self._deadline = 0.0  # time.monotonic() when the popup gives up
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._on_timeout)
@@ -164,6 +175,7 @@ class Popup(QWidget):
     # -- the prompt's life --------------------------------------------------------------------------
     def show_prompt(self, prompt: PromptView) -> None:
         self.state = presenter.start(prompt)
+        self._burst.other()
         self.email.clear()
         self._render_qr(prompt.landing_url)
         self._render()
@@ -186,6 +198,8 @@ class Popup(QWidget):
         """The hotkey or a click: the cashier answers now, so keys go to the popup until it closes."""
         if self.state is None or not self.isVisible() or self.has_keyboard:
             return
+        if self.handback is not None:
+            self.handback.remember_active()  # where a scan typed into the popup is handed back to
         self._accept_focus(True)
         self.raise_()
         self.activateWindow()
@@ -239,19 +253,34 @@ class Popup(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         # The e-mail field keeps its typing; the popup's own keys (Esc, F2, F3, paste) still work there.
         if watched is self.email and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress:
-            own = (Qt.Key.Key_Escape, Qt.Key.Key_F2, Qt.Key.Key_F3)
+            own = (Qt.Key.Key_Escape, Qt.Key.Key_F2, Qt.Key.Key_F3, Qt.Key.Key_Return, Qt.Key.Key_Enter)
             if event.key() in own or event.matches(QKeySequence.StandardKey.Paste):
                 return self._handle_key(event)
+            if event.text().isdigit() and self._burst.digit(event.text(), event.timestamp()):
+                self._before_burst = self.state  # the field types the digit itself
+            elif not event.text().isdigit():
+                self._burst.other()
         return super().eventFilter(watched, event)
 
     def _handle_key(self, event: QKeyEvent) -> bool:
         state = self.state
         assert state is not None
         key, text = event.key(), event.text()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            scan = self._burst.enter(event.timestamp())
+            if scan is None:
+                self._enter()
+            else:
+                self._hand_back(scan)
+            return True
+        if text.isdigit():
+            if self._burst.digit(text, event.timestamp()):
+                self._before_burst = state
+            self.set_state(presenter.type_digit(state, text))  # main keyboard and numpad alike
+            return True
+        self._burst.other()
         if key == Qt.Key.Key_Escape:
             self._finish(presenter.escape(state))
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._enter()
         elif event.matches(QKeySequence.StandardKey.Paste):
             self.set_state(presenter.paste(state, QGuiApplication.clipboard().text()))
         elif key == Qt.Key.Key_F2:
@@ -260,8 +289,6 @@ class Popup(QWidget):
             self.set_state(presenter.toggle_email(state))
         elif key == Qt.Key.Key_Backspace:
             self.set_state(presenter.backspace(state))
-        elif text.isdigit():  # main keyboard and numpad alike
-            self.set_state(presenter.type_digit(state, text))
         elif text == "@":
             self.set_state(presenter.paste(presenter.toggle_email(state), "@"))
         elif text.isalpha():
@@ -269,6 +296,18 @@ class Popup(QWidget):
         else:
             return False
         return True
+
+    def _hand_back(self, scan: str) -> None:
+        """A scan reached the popup: undo it, give the keyboard back and type the scan into the POS."""
+        if self._before_burst is not None:
+            self.set_state(self._before_burst)  # the field as the cashier left it
+        self._accept_focus(False)
+        typed = self.handback is not None and self.handback.type_into_previous(scan + "\n")
+        log.warning(
+            "a barcode scan reached the popup: %s",
+            "handed to the POS" if typed else "undone (no way to type it into the POS here)",
+        )
+        self._render()
 
     def _on_email_edited(self, text: str) -> None:
         if self.state is not None:

@@ -3,8 +3,8 @@
 from concurrent.futures import Future
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -223,3 +223,24 @@ def test_english_translation(qtbot: QtBot, qapp: QApplication, till: Till, ui: C
         assert outcome(qtbot, answer)["answer"] == "skipped"
     finally:
         qapp.removeTranslator(translator)
+
+
+def test_a_scan_typed_into_the_popup_is_undone_and_answers_nothing(
+    qtbot: QtBot, till: Till, ui: CashierApp
+) -> None:
+    answer = prompt_up(qtbot, till, ui, "c15")
+    qtbot.mouseClick(ui.popup, Qt.MouseButton.LeftButton)
+    type_digits(qtbot, ui, "916")  # the cashier (synthesised keys carry no time: never a scan)
+    at_ms = 50_000
+    for key in [*"4607001234567", "\r"]:  # a scanner: 8 ms a key, then Enter
+        code = Qt.Key.Key_Return if key == "\r" else Qt.Key(ord(key))
+        event = QKeyEvent(QEvent.Type.KeyPress, code, Qt.KeyboardModifier.NoModifier, key)
+        event.setTimestamp(at_ms)
+        QApplication.sendEvent(ui.popup, event)
+        at_ms += 8
+    assert ui.popup.phone.text() == "+7 (916) ___-__-__"  # as the cashier left it
+    assert not ui.popup.has_keyboard  # handed back: the cashier takes it again to go on
+    assert ui.popup.isVisible()
+    assert not answer.done()
+    qtbot.keyClick(ui.popup, Qt.Key.Key_Escape)
+    assert outcome(qtbot, answer)["answer"] == "skipped"

@@ -27,7 +27,7 @@ from tests.ui.xdesktop import XDesktop, missing_tools, x_desktop
 
 WAIT_S = 30.0
 SCAN = "4607001234567"  # an EAN-13, as a keyboard-wedge scanner types it: digits then Enter
-SCANNER_DELAY_MS = "20"  # between keys; scanners type at ≤ 30 ms a key
+SCANNER_DELAY_MS = "8"  # between keys; scanners type at ≤ 30 ms a key
 
 
 @dataclass
@@ -126,6 +126,11 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
                 proc.wait(timeout=10)
 
 
+def scan(x: XDesktop) -> None:
+    """A keyboard-wedge scanner: the digits and Enter at scanner speed, in one go."""
+    x.xdotool("key", "--delay", SCANNER_DELAY_MS, *SCAN, "Return")  # keysyms 4, 6, 0, …, Return
+
+
 def popup_up(desk: Desk, cid: str) -> tuple[Future[dict], int]:
     """The POS asks; returns its pending answer and the popup's window once it is mapped."""
     desk.till.open(cid)
@@ -141,8 +146,7 @@ def test_a_scan_reaches_the_pos_and_f12_gives_the_popup_the_keyboard(desk: Desk)
     answer, popup = popup_up(desk, "x1")
     assert x.active_window() == pos_window.window  # shown on top, the POS keeps the keyboard
 
-    x.xdotool("type", "--delay", SCANNER_DELAY_MS, SCAN)
-    x.xdotool("key", "--delay", SCANNER_DELAY_MS, "Return")
+    scan(x)
     pos_window.expect([f"key {d}" for d in SCAN] + ["key Return"])  # every digit and the Enter
     assert not answer.done()  # the scan's Enter answered nothing
     assert x.visible_window("echeck") == popup
@@ -160,6 +164,25 @@ def test_a_scan_reaches_the_pos_and_f12_gives_the_popup_the_keyboard(desk: Desk)
     pos_window.drain()
     x.xdotool("type", "5")
     pos_window.expect(["key 5"])
+
+
+def test_a_scan_while_the_popup_has_the_keyboard_is_handed_to_the_pos(desk: Desk) -> None:
+    x, pos_window = desk.x, desk.pos_window
+    answer, popup = popup_up(desk, "x3")
+    x.xdotool("key", "F12")
+    until(lambda: x.active_window() == popup, "F12 gives the popup the keyboard")
+    x.xdotool("type", "--delay", "80", "916")  # the cashier starts typing the phone ...
+    pos_window.drain()
+    scan(x)  # ... and a colleague scans an item meanwhile
+    pos_window.expect([f"key {d}" for d in SCAN] + ["key Return"])  # typed into the POS after all
+    until(lambda: x.active_window() == pos_window.window, "the POS has the keyboard again")
+    assert not answer.done()  # the scan's Enter answered nothing
+    x.xdotool("key", "F12")
+    until(lambda: x.active_window() == popup, "F12 gives the popup the keyboard again")
+    x.xdotool("type", "--delay", "80", "1234567")  # the field still holds 916: the scan was undone
+    x.xdotool("key", "Return")
+    until(answer.done, "the popup answers the POS")
+    assert (answer.result()["answer"], answer.result()["contact_masked"]) == ("contact", "+7 *** ***-45-67")
 
 
 def test_a_touch_gives_the_popup_the_keyboard(desk: Desk) -> None:
