@@ -16,7 +16,7 @@ from agent.local_schemas import AgentStatus, PromptView, RecentReceipt
 from ui.agent_client import AgentClient, AgentUnavailable
 from ui.feed import PromptFeed
 from ui.handback import HandBack
-from ui.hotkey import DEFAULT_KEY, Hotkey
+from ui.hotkey import Hotkey
 from ui.popup import Popup
 from ui.presenter import Answer
 from ui.tray import StatusWindow, Tray
@@ -33,7 +33,7 @@ class UiSettings:
     poll_wait_s: float = 10.0  # long-poll length; also bounds how long stopping takes
     status_every_s: float = 5.0
     tray: bool = True
-    hotkey: str | None = DEFAULT_KEY  # gives the popup the keyboard (X11); None: a click only
+    hotkey: str | None = None  # X11 key name giving the popup the keyboard (echeck-ui: F12); None: a click
 
 
 class CashierApp(QObject):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ui.agent_client import DEFAULT_AGENT, default_secret_file
 
-DEFAULT_KEY = "F12"  # ui.hotkey.DEFAULT_KEY; not imported from there: --help must not load Qt
+DEFAULT_KEY = "F12"  # the popup's hotkey (ui.hotkey) unless --hotkey says otherwise
 
 LANGUAGES = ("ru", "en")
 

@@ -68,6 +68,15 @@ class HandBack:
         prop = self._display.screen().root.get_full_property(atom, X.AnyPropertyType)
         return int(prop.value[0]) if prop is not None and len(prop.value) else None
 
+    def _focus_inside(self, window_id: int) -> bool:
+        """The X input focus is on that window or one of its children (Java and Tk focus a child)."""
+        assert self._display is not None
+        focus = self._display.get_input_focus().focus
+        root_id = self._display.screen().root.id
+        while hasattr(focus, "id") and focus.id not in (window_id, root_id):  # ints: PointerRoot, None
+            focus = focus.query_tree().parent
+        return getattr(focus, "id", None) == window_id
+
     def _hand_back(self, window_id: int, text: str) -> bool:
         from Xlib import XK, X
         from Xlib.ext import xtest
@@ -84,15 +93,27 @@ class HandBack:
         root.send_event(message, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
         conn.sync()
         deadline = time.monotonic() + ACTIVATE_WAIT_S
-        while self._active() != window_id:
+        # the WM names the active window first and moves the X input focus to it next: wait for both
+        while self._active() != window_id or not self._focus_inside(window_id):
             if time.monotonic() > deadline:
                 log.warning("the POS window did not take the keyboard back; scan not typed")
                 return False
             time.sleep(0.005)
-        for char in text:
-            keysym = XK.XK_Return if char == "\n" else XK.string_to_keysym(char)
-            keycode = conn.keysym_to_keycode(keysym)
+        keysyms = [XK.XK_Return if c == "\n" else XK.string_to_keysym(c) for c in text]
+        keycodes = [conn.keysym_to_keycode(keysym) for keysym in keysyms]
+        # The scanner's own Enter may still be down (its release follows the press by a few ms): a press
+        # of a key that is down is no key press, so wait for every key we type to be up first.
+        while any(self._is_down(keycode) for keycode in keycodes):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
+        for keycode in keycodes:
             xtest.fake_input(conn, X.KeyPress, keycode)
             xtest.fake_input(conn, X.KeyRelease, keycode)
         conn.sync()
         return True
+
+    def _is_down(self, keycode: int) -> bool:
+        assert self._display is not None
+        keymap = self._display.query_keymap()  # 32 bytes, one bit a keycode
+        return bool(keymap[keycode // 8] & (1 << (keycode % 8)))

@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject, QSocketNotifier, Signal
 from PySide6.QtGui import QGuiApplication
 
 log = logging.getLogger(__name__)
-DEFAULT_KEY = "F12"
 
 
 class Hotkey(QObject):
@@ -26,7 +25,7 @@ class Hotkey(QObject):
 
     pressed = Signal()
 
-    def __init__(self, key_name: str = DEFAULT_KEY) -> None:
+    def __init__(self, key_name: str) -> None:
         super().__init__()
         self.key_name = key_name
         self._x11: _X11Grab | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agent.local_schemas import AgentStatus, PromptMode, PromptView, RecentReceipt
 from ui import presenter
+from ui.cli import DEFAULT_KEY
 
 LANDING = "https://echeck.example.ru/r/12/T1-000125"
 Step = Callable[[presenter.PopupState], presenter.PopupState]  # keys the cashier pressed, as presenter calls
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     install_translator(app, args.lang)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.lang == "ru" else f"-{args.lang}"
-    popup = Popup(hotkey=TillHotkey("F12"))
+    popup = Popup(hotkey=TillHotkey(DEFAULT_KEY))
     known = prompt(PromptMode.CONFIRM, "45-67", "Мария", LANDING)
     anonymous = prompt(PromptMode.ENTER, url=LANDING)
 
