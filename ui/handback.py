@@ -1,5 +1,7 @@
 """Handing a scan back to the POS (X11): give the keyboard back to the window that had it, type the keys.
 
+It also activates the popup itself for the hotkey (`activate`): the window manager's way, not Qt's.
+
 Used when a scan arrives while the cashier has given the popup the keyboard (`ui.scanner` recognises it):
 the popup asks the window manager to activate the POS's window again (_NET_ACTIVE_WINDOW, as a pager does)
 and types the barcode and Enter into it through XTEST, as the scanner did. Elsewhere there is no way to
@@ -55,6 +57,32 @@ class HandBack:
             log.warning("scan not handed back to the POS: %s", exc)
             return False
 
+    def activate(self, window_id: int) -> None:
+        """Ask the window manager to give that window the keyboard, as a pager does: honoured at once,
+        where an application's own request (Qt's, with the time of the last key *it* saw; the hotkey
+        came through another connection) may be refused as focus stealing."""
+        if self._display is None:
+            return
+        try:
+            self._activate(window_id)
+        except Exception as exc:  # the popup still asked through Qt
+            log.warning("activation through the window manager failed: %s", exc)
+
+    def _activate(self, window_id: int) -> None:
+        from Xlib import X
+        from Xlib.protocol import event
+
+        conn = self._display
+        assert conn is not None
+        message = event.ClientMessage(
+            window=conn.create_resource_object("window", window_id),
+            client_type=conn.intern_atom("_NET_ACTIVE_WINDOW"),
+            data=(32, [2, X.CurrentTime, 0, 0, 0]),  # source 2: a pager-like tool
+        )
+        mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
+        conn.screen().root.send_event(message, event_mask=mask)
+        conn.sync()
+
     def close(self) -> None:
         if self._display is not None:
             self._display.close()
@@ -80,18 +108,10 @@ class HandBack:
     def _hand_back(self, window_id: int, text: str) -> bool:
         from Xlib import XK, X
         from Xlib.ext import xtest
-        from Xlib.protocol import event
 
         conn = self._display
         assert conn is not None
-        root = conn.screen().root
-        message = event.ClientMessage(
-            window=conn.create_resource_object("window", window_id),
-            client_type=conn.intern_atom("_NET_ACTIVE_WINDOW"),
-            data=(32, [2, X.CurrentTime, 0, 0, 0]),  # 2: asked for by a pager-like tool, honoured at once
-        )
-        root.send_event(message, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
-        conn.sync()
+        self._activate(window_id)
         deadline = time.monotonic() + ACTIVATE_WAIT_S
         # the WM names the active window first and moves the X input focus to it next: wait for both
         while self._active() != window_id or not self._focus_inside(window_id):

@@ -203,6 +203,8 @@ class Popup(QWidget):
         self._accept_focus(True)
         self.raise_()
         self.activateWindow()
+        if self.handback is not None:
+            self.handback.activate(int(self.winId()))
         if not self.isActiveWindow() and QGuiApplication.platformName() == "offscreen":
             # Offscreen (tests, screenshots) no window system answers the activation request: tell Qt
             # directly. The API is deprecated but is the only direct one.
