@@ -2,8 +2,9 @@
 
 A hook (the localhost API, the ATOL proxy, the Shtrih-M tap) asks for a contact and waits a bounded
 time; any UI process sees the open prompts (long-poll on `wait_change`) and answers one. The asker gets
-the answer, or TIMED_OUT when nobody answered in time, or WITHDRAWN when the POS moved on. Nothing here
-ever blocks without a timeout: the till must not wait on a cashier's UI that is not there.
+the answer, or TIMED_OUT when nobody answered in time, or WITHDRAWN when the POS moved on, or NO_UI at once
+when no UI is listening (none long-polls now or did within `UI_GRACE_S`). Nothing here ever blocks without
+a timeout: the till must not wait on a cashier's UI that is not there.
 """
 
 import threading
@@ -23,6 +24,7 @@ class AnswerKind(StrEnum):
     SKIPPED = "skipped"  # Esc: no e-receipt
     TIMED_OUT = "timed_out"  # nobody answered in time
     WITHDRAWN = "withdrawn"  # the checkout closed or was cancelled on the POS meanwhile
+    NO_UI = "no_ui"  # no cashier UI is listening: answered at once, nobody was asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +51,27 @@ class _Slot:
     answer: PromptAnswer | None = None
 
 
+# A UI long-polls without pause: between the end of one poll and the start of the next it still counts as
+# listening for this long (generous for a loaded machine; a crashed UI is noticed this much later).
+UI_GRACE_S = 2.0
+
+
 class PromptBroker:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._version = 0
         self._changed = threading.Condition()
+        self._polling = 0  # UIs inside wait_change now
+        self._last_poll_end = -UI_GRACE_S  # clock() when the last one left it
+
+    def ui_connected(self) -> bool:
+        """Whether a cashier UI is listening: long-polling now, or it was a moment ago."""
+        with self._changed:
+            return self._ui_connected()
+
+    def _ui_connected(self) -> bool:
+        return self._polling > 0 or self._clock() - self._last_poll_end < UI_GRACE_S
 
     def publish(self, request: PromptRequest) -> None:
         with self._changed:
@@ -67,6 +84,8 @@ class PromptBroker:
             slot = self._slots.get(prompt_id)
             if slot is None:
                 return PromptAnswer(AnswerKind.WITHDRAWN)
+            if slot.answer is None and self._clock() < slot.deadline and not self._ui_connected():
+                slot.answer = PromptAnswer(AnswerKind.NO_UI)  # nobody would see it: the till goes on now
             deadline = slot.deadline if timeout is None else min(slot.deadline, self._clock() + timeout)
             while slot.answer is None:
                 remaining = deadline - self._clock()
@@ -109,7 +128,12 @@ class PromptBroker:
     def wait_change(self, since_version: int, timeout: float) -> tuple[int, list[PromptRequest]]:
         """Long-poll for UIs: returns when the set of open prompts changed after `since_version`."""
         with self._changed:
-            self._changed.wait_for(lambda: self._version != since_version, timeout=timeout)
+            self._polling += 1
+            try:
+                self._changed.wait_for(lambda: self._version != since_version, timeout=timeout)
+            finally:
+                self._polling -= 1
+                self._last_poll_end = self._clock()
             return self._version, self._open()
 
     def _open(self) -> list[PromptRequest]:

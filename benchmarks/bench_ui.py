@@ -1,7 +1,8 @@
 """The cashier UI: a POS's ask-contact → the popup visible and taking keys; the UI process's idle RSS.
 
 A real agent is served over loopback HTTP; the real `CashierApp` (offscreen Qt) long-polls it in this
-process; a POS thread calls `ask-contact?wait=…` and the clock stops when the popup is shown and active.
+process; a POS thread calls `ask-contact?wait=…` and the clock stops when the popup is shown (it shows
+without taking the keyboard: the cashier's F12 or a touch gives it the keyboard).
 The popup is answered with Esc (a key event), the POS gets its answer, and the next prompt follows.
 """
 
@@ -38,11 +39,17 @@ def _latencies(count: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "agent"
         config = load_config(Path(tmp) / "none.toml", env={}, overrides={"data_dir": data_dir})
-        with live_server(create_app(Agent(config))) as url, httpx.Client(base_url=url + "/pos/v1") as pos:
+        agent = Agent(config)
+        with live_server(create_app(agent)) as url, httpx.Client(base_url=url + "/pos/v1") as pos:
             cashier = CashierApp(UiSettings(url, data_dir / SECRET_FILE, poll_wait_s=1.0, tray=False))
             shown_at: list[float] = []
             cashier.popup.shown.connect(lambda: shown_at.append(time.perf_counter()))
             cashier.start()
+            deadline = time.monotonic() + 10
+            while not agent.checkouts.prompts.ui_connected():  # else the agent answers no_ui at once
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the UI did not long-poll the agent within 10 s")
+                time.sleep(0.01)
             for n in range(count):
                 cid = f"B{n}"
                 pos.post("/checkouts", json={"checkout_id": cid}).raise_for_status()
@@ -57,13 +64,12 @@ def _latencies(count: int) -> list[float]:
                 shown_at.clear()
                 threading.Thread(target=ask, daemon=True).start()
                 deadline = time.monotonic() + 10
-                while not (shown_at and cashier.popup.isActiveWindow()) and time.monotonic() < deadline:
+                while not (shown_at and cashier.popup.isVisible()) and time.monotonic() < deadline:
                     app.processEvents()
                     time.sleep(0.0005)
-                accepting = time.perf_counter()  # shown and active: keys go to it
-                if not cashier.popup.isActiveWindow():
-                    raise RuntimeError(f"prompt {n}: the popup did not become active within 10 s")
-                samples.append((accepting - asked[0]) * 1000)
+                if not cashier.popup.isVisible():
+                    raise RuntimeError(f"prompt {n}: the popup was not shown within 10 s")
+                samples.append((shown_at[0] - asked[0]) * 1000)
                 key = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)
                 QApplication.sendEvent(cashier.popup, key)
                 while not done.is_set():
@@ -98,7 +104,7 @@ def _idle_rss_mb(settle_s: float) -> float | None:
 def run(quick: bool) -> list[Figure]:
     samples = sorted(_latencies(20 if quick else 200))
     p95 = statistics.quantiles(samples, n=20)[-1]
-    name = f"POS ask → popup shown and active (n={len(samples)})"
+    name = f"POS ask → popup shown (n={len(samples)})"
     figures = [
         Figure("ui", name + ", p50", statistics.median(samples), "ms"),
         Figure("ui", name + ", p95", p95, "ms", f"≤ {TARGET_P95_MS:.0f} ms", p95 <= TARGET_P95_MS),

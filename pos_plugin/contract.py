@@ -53,6 +53,7 @@ class CashierAnswer(StrEnum):
     SKIPPED = "skipped"  # "no e-receipt"
     TIMED_OUT = "timed_out"  # no UI answered in time: go on without a contact
     WITHDRAWN = "withdrawn"  # the checkout was closed or cancelled meanwhile
+    NO_UI = "no_ui"  # no cashier UI is connected to the agent: answered at once, go on without a contact
 
 
 class _Model(BaseModel):
@@ -164,7 +165,8 @@ class ContactPrompt(_Model):
     answer: CashierAnswer | None = Field(
         default=None,
         description="Only with ?wait: what the cashier answered in the agent's popup. timed_out means no UI "
-        "answered within the wait: close the receipt without a contact.",
+        "answered within the wait, no_ui (at once) that no cashier UI is connected: close the receipt "
+        "without a contact.",
     )
     contact_masked: str | None = Field(default=None, description="Only with ?wait: the contact now set.")
 

@@ -15,6 +15,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from agent.local_schemas import AgentStatus, PromptView, RecentReceipt
 from ui.agent_client import AgentClient, AgentUnavailable
 from ui.feed import PromptFeed
+from ui.handback import HandBack
+from ui.hotkey import Hotkey
 from ui.popup import Popup
 from ui.presenter import Answer
 from ui.tray import StatusWindow, Tray
@@ -31,6 +33,7 @@ class UiSettings:
     poll_wait_s: float = 10.0  # long-poll length; also bounds how long stopping takes
     status_every_s: float = 5.0
     tray: bool = True
+    hotkey: str | None = None  # X11 key name giving the popup the keyboard (echeck-ui: F12); None: a click
 
 
 class CashierApp(QObject):
@@ -43,7 +46,9 @@ class CashierApp(QObject):
         super().__init__()
         self.settings = settings
         self.client = AgentClient(settings.agent_url, settings.secret_file)
-        self.popup = Popup(settings.popup_timeout_s)
+        self.hotkey = Hotkey(settings.hotkey) if settings.hotkey else None
+        self.handback = HandBack()
+        self.popup = Popup(settings.popup_timeout_s, self.hotkey, self.handback)
         self.status_window = StatusWindow()
         self.tray = Tray() if settings.tray else None
         self.agent_up: bool | None = None
@@ -80,7 +85,10 @@ class CashierApp(QObject):
         self.feed.stop(timeout=self.settings.poll_wait_s + 1)
         self._io.shutdown(wait=True, cancel_futures=True)
         self.client.close()
-        self.popup.hide()
+        self.popup.withdraw()
+        if self.hotkey is not None:
+            self.hotkey.close()
+        self.handback.close()
         self.status_window.hide()
         if self.tray is not None:
             self.tray.hide()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ui.agent_client import DEFAULT_AGENT, default_secret_file
 
+DEFAULT_KEY = "F12"  # the popup's hotkey (ui.hotkey) unless --hotkey says otherwise
+
 LANGUAGES = ("ru", "en")
 
 
@@ -32,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=LANGUAGES, default="ru", help="language of the popup (default ru)")
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds before the popup answers 'timed out' and closes"
+    )
+    parser.add_argument(
+        "--hotkey",
+        default=DEFAULT_KEY,
+        help=f"the key that gives the popup the keyboard (X11 key names: F12, Pause, Scroll_Lock; default "
+        f"{DEFAULT_KEY}); grabbed only while the popup is up. 'none': a touch or click only",
     )
     parser.add_argument("--no-tray", action="store_true", help="popup only (kiosk setups without a tray)")
     return parser
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             secret_file=args.secret_file or default_secret_file(),
             popup_timeout_s=args.timeout,
             tray=not args.no_tray,
+            hotkey=None if args.hotkey.lower() == "none" else args.hotkey,
         )
     )
     if cashier.tray is not None:

@@ -1,19 +1,46 @@
-"""The cashier's popup: draws a `PopupState`, turns keystrokes into presenter calls. Thin on purpose."""
+"""The cashier's popup: draws a `PopupState`, turns keystrokes into presenter calls. Thin on purpose.
 
+It shows on top of the till WITHOUT taking the keyboard: a barcode scanner is a keyboard, and a scan typed
+into the popup would never reach the POS (and would become the buyer's "phone"). The cashier gives it the
+keyboard with the hotkey (`ui.hotkey`, F12 by default) or a click; when it closes, the window manager gives
+the keyboard back to the POS. A scan that arrives while the popup has the keyboard is recognised by its
+speed (`ui.scanner`), undone, and typed into the POS (`ui.handback`).
+"""
+
+import logging
+import time
 import warnings
 
 import qrcode
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPixmap,
+)
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from agent.local_schemas import PromptView
 from ui import presenter
+from ui.handback import HandBack
+from ui.hotkey import Hotkey
 from ui.presenter import Answer, Mode, PopupState, Problem
+from ui.scanner import BurstDetector
+
+log = logging.getLogger(__name__)
 
 STYLE = """
 #card { background: #ffffff; border: 1px solid #c9ced6; border-radius: 14px; }
 #brand { color: #6b7280; font-size: 15px; }
+#countdown { color: #6b7280; font-size: 15px; font-family: "DejaVu Sans Mono", "Consolas", monospace; }
+#countdown[urgent="true"] { color: #c0392b; font-weight: 600; }
+#takeKeyboard { color: #1d4ed8; font-size: 17px; font-weight: 600; background: #eff6ff;
+                border: 1px dashed #93c5fd; border-radius: 8px; padding: 6px 10px; }
 #question { color: #111827; font-size: 30px; font-weight: 600; }
 #phone { color: #111827; font-size: 40px; font-family: "DejaVu Sans Mono", "Consolas", monospace;
          background: #f3f4f6; border: 2px solid #d1d5db; border-radius: 10px; padding: 8px 16px; }
@@ -53,27 +80,51 @@ def problem_text(problem: Problem | None) -> str:
             return tr("E-mail написан с ошибкой")
 
 
+URGENT_S = 5  # the countdown turns red this many seconds before the popup gives up
+# A tool window that stays on top and never takes the keyboard by itself (X11: WM_HINTS input=False and a
+# utility window; Windows: WS_EX_NOACTIVATE), frameless like a notification.
+FLAGS = (
+    Qt.WindowType.Tool
+    | Qt.WindowType.WindowStaysOnTopHint
+    | Qt.WindowType.FramelessWindowHint
+    | Qt.WindowType.WindowDoesNotAcceptFocus
+)
+
+
 class Popup(QWidget):
     """One prompt at a time. `answered` carries a `presenter.Answer`; the popup hides itself after it."""
 
     answered = Signal(object)
     shown = Signal()
 
-    def __init__(self, timeout_s: float = 30.0) -> None:
-        flags = Qt.WindowType.Dialog | Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.FramelessWindowHint
-        super().__init__(None, flags)
+    def __init__(
+        self, timeout_s: float = 30.0, hotkey: Hotkey | None = None, handback: HandBack | None = None
+    ) -> None:
+        super().__init__(None, FLAGS)
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setWindowTitle("echeck")
         self.setStyleSheet(STYLE)
         self.timeout_s = timeout_s
+        self.hotkey = hotkey
+        self.handback = handback
         self.state: PopupState | None = None
-        self._timer = QTimer(self, singleShot=True, timeout=self._on_timeout)
+        self._burst = BurstDetector()
+        self._before_burst: PopupState | None = None
+        self._deadline = 0.0  # time.monotonic() when the popup gives up
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self._on_timeout)
+        self._tick = QTimer(self, interval=250)
+        self._tick.timeout.connect(self._render_countdown)
+        if hotkey is not None:
+            hotkey.pressed.connect(self.take_keyboard)
         self._build()
 
     # -- building -----------------------------------------------------------------------------------
     def _build(self) -> None:
-        card = QFrame(self, objectName="card")
+        card = QFrame(self)
+        card.setObjectName("card")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(card)
@@ -82,25 +133,34 @@ class Popup(QWidget):
         row.setSpacing(24)
         main = QVBoxLayout()
         main.setSpacing(12)
-        self.brand = QLabel(objectName="brand")
-        self.question = QLabel(objectName="question", wordWrap=True)
-        self.phone = QLabel(objectName="phone")
-        self.email = QLineEdit(objectName="email")
+        self.brand = label("brand")
+        self.countdown = label("countdown")
+        self.countdown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        top = QHBoxLayout()
+        top.addWidget(self.brand, 1)
+        top.addWidget(self.countdown)
+        self.question = label("question", word_wrap=True)
+        self.phone = label("phone")
+        self.email = QLineEdit()
+        self.email.setObjectName("email")
         self.email.setPlaceholderText("name@example.ru")
         self.email.textEdited.connect(self._on_email_edited)
         self.email.returnPressed.connect(self._enter)
         self.email.installEventFilter(self)
-        self.problem = QLabel(objectName="problem")
-        self.hint = QLabel(objectName="hint", textFormat=Qt.TextFormat.RichText, wordWrap=True)
-        for widget in (self.brand, self.question, self.phone, self.email, self.problem):
+        self.problem = label("problem")
+        self.hint = label("hint", word_wrap=True, rich=True)
+        self.take_hint = label("takeKeyboard", word_wrap=True)
+        main.addLayout(top)
+        for widget in (self.question, self.phone, self.email, self.problem):
             main.addWidget(widget)
         main.addStretch(1)
+        main.addWidget(self.take_hint)
         main.addWidget(self.hint)
         row.addLayout(main, 1)
         qr_box = QVBoxLayout()
         qr_box.setSpacing(6)
         self.qr = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.qr_caption = QLabel(objectName="qrCaption", wordWrap=True)
+        self.qr_caption = label("qrCaption", word_wrap=True)
         self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         qr_box.addStretch(1)
         qr_box.addWidget(self.qr)
@@ -115,24 +175,60 @@ class Popup(QWidget):
     # -- the prompt's life --------------------------------------------------------------------------
     def show_prompt(self, prompt: PromptView) -> None:
         self.state = presenter.start(prompt)
+        self._burst.other()
         self.email.clear()
         self._render_qr(prompt.landing_url)
         self._render()
         timeout = min(self.timeout_s, prompt.expires_in_s) if prompt.expires_in_s > 0 else self.timeout_s
+        self._deadline = time.monotonic() + timeout
         self._timer.start(int(timeout * 1000))
+        self._tick.start()
+        self._render_countdown()
         self.adjustSize()
         screen = QGuiApplication.primaryScreen().availableGeometry()
         self.move(screen.center() - self.rect().center())
+        self._accept_focus(False)  # the POS keeps the keyboard: a scan now still reaches it
         self.show()
         self.raise_()
-        self.activateWindow()  # take the keyboard; the window system gives it back when we hide
-        if not self.isActiveWindow():
-            # Qt still thinks this (hidden, re-shown) window has focus, so no activation comes (offscreen,
-            # some window managers): tell Qt directly. The API is deprecated but is the only direct one.
+        if self.hotkey is not None:
+            self.hotkey.grab()
+        self.shown.emit()
+
+    def take_keyboard(self) -> None:
+        """The hotkey or a click: the cashier answers now, so keys go to the popup until it closes."""
+        if self.state is None or not self.isVisible() or self.has_keyboard:
+            return
+        if self.handback is not None:
+            self.handback.remember_active()  # where a scan typed into the popup is handed back to
+        self._accept_focus(True)
+        self.raise_()
+        self.activateWindow()
+        if self.handback is not None:
+            self.handback.activate(int(self.winId()))
+        if not self.isActiveWindow() and QGuiApplication.platformName() == "offscreen":
+            # Offscreen (tests, screenshots) no window system answers the activation request: tell Qt
+            # directly. The API is deprecated but is the only direct one.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 QApplication.setActiveWindow(self)
-        self.shown.emit()
+        self._render()
+
+    @property
+    def has_keyboard(self) -> bool:
+        """Keys go to the popup: the cashier took the keyboard (offscreen, Qt activates any window)."""
+        return self.isVisible() and self.accepts_focus and self.isActiveWindow()
+
+    @property
+    def accepts_focus(self) -> bool:
+        handle = self.windowHandle()
+        return handle is not None and not handle.flags() & Qt.WindowType.WindowDoesNotAcceptFocus
+
+    def _accept_focus(self, accept: bool) -> None:
+        # On the native window, not the widget: QWidget.setWindowFlag on a shown window re-creates it.
+        self.winId()  # the native window exists from here on
+        handle = self.windowHandle()
+        if handle is not None:
+            handle.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, not accept)
 
     def withdraw(self) -> None:
         """The checkout moved on (closed, cancelled, answered elsewhere): close without answering."""
@@ -142,29 +238,51 @@ class Popup(QWidget):
     def prompt_id(self) -> str | None:
         return self.state.prompt_id if self.state and self.isVisible() else None
 
-    # -- keys ---------------------------------------------------------------------------------------
+    # -- keys and clicks -----------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if self.state is None or not self._handle_key(event):
             super().keyPressEvent(event)
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        self.take_keyboard()
+        super().mousePressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.ActivationChange:
+            self._render()  # "press F12" while the POS has the keyboard, the keys once the popup has it
+        super().changeEvent(event)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         # The e-mail field keeps its typing; the popup's own keys (Esc, F2, F3, paste) still work there.
-        if watched is self.email and event.type() == QEvent.Type.KeyPress:
-            key = event.key()  # type: ignore[attr-defined]
-            if key in (Qt.Key.Key_Escape, Qt.Key.Key_F2, Qt.Key.Key_F3) or event.matches(  # type: ignore[attr-defined]
-                QKeySequence.StandardKey.Paste
-            ):
-                return self._handle_key(event)  # type: ignore[arg-type]
+        if watched is self.email and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress:
+            own = (Qt.Key.Key_Escape, Qt.Key.Key_F2, Qt.Key.Key_F3, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            if event.key() in own or event.matches(QKeySequence.StandardKey.Paste):
+                return self._handle_key(event)
+            if event.text().isdigit() and self._burst.digit(event.text(), event.timestamp()):
+                self._before_burst = self.state  # the field types the digit itself
+            elif not event.text().isdigit():
+                self._burst.other()
         return super().eventFilter(watched, event)
 
     def _handle_key(self, event: QKeyEvent) -> bool:
         state = self.state
         assert state is not None
         key, text = event.key(), event.text()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            scan = self._burst.enter(event.timestamp())
+            if scan is None:
+                self._enter()
+            else:
+                self._hand_back(scan)
+            return True
+        if text.isdigit():
+            if self._burst.digit(text, event.timestamp()):
+                self._before_burst = state
+            self.set_state(presenter.type_digit(state, text))  # main keyboard and numpad alike
+            return True
+        self._burst.other()
         if key == Qt.Key.Key_Escape:
             self._finish(presenter.escape(state))
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._enter()
         elif event.matches(QKeySequence.StandardKey.Paste):
             self.set_state(presenter.paste(state, QGuiApplication.clipboard().text()))
         elif key == Qt.Key.Key_F2:
@@ -173,8 +291,6 @@ class Popup(QWidget):
             self.set_state(presenter.toggle_email(state))
         elif key == Qt.Key.Key_Backspace:
             self.set_state(presenter.backspace(state))
-        elif text.isdigit():  # main keyboard and numpad alike
-            self.set_state(presenter.type_digit(state, text))
         elif text == "@":
             self.set_state(presenter.paste(presenter.toggle_email(state), "@"))
         elif text.isalpha():
@@ -182,6 +298,18 @@ class Popup(QWidget):
         else:
             return False
         return True
+
+    def _hand_back(self, scan: str) -> None:
+        """A scan reached the popup: undo it, give the keyboard back and type the scan into the POS."""
+        if self._before_burst is not None:
+            self.set_state(self._before_burst)  # the field as the cashier left it
+        self._accept_focus(False)
+        typed = self.handback is not None and self.handback.type_into_previous(scan + "\n")
+        log.warning(
+            "a barcode scan reached the popup: %s",
+            "handed to the POS" if typed else "undone (no way to type it into the POS here)",
+        )
+        self._render()
 
     def _on_email_edited(self, text: str) -> None:
         if self.state is not None:
@@ -202,6 +330,9 @@ class Popup(QWidget):
 
     def _finish(self, answer: Answer | None) -> None:
         self._timer.stop()
+        self._tick.stop()
+        if self.hotkey is not None:
+            self.hotkey.release()
         self.hide()
         if answer is not None and self.state is not None:
             self.answered.emit((self.state.prompt_id, answer))
@@ -219,23 +350,23 @@ class Popup(QWidget):
         brand = tr("Электронный чек")
         self.brand.setText(f"{brand} · {state.buyer_name}" if state.buyer_name else brand)
         keys: list[tuple[str, str]]
+        back = [("F2", tr("Назад: %1").replace("%1", state.phone_tail or ""))] if state.can_go_back else []
         if state.mode is Mode.CONFIRM:
             self.question.setText(tr("Телефон оканчивается на %1?").replace("%1", state.phone_tail or ""))
             keys = [("Enter", tr("Да, отправить")), ("F2", tr("Другой номер")), ("Esc", tr("Без чека"))]
         elif state.mode is Mode.PHONE:
             self.question.setText(tr("Номер телефона покупателя"))
-            keys = [("Enter", tr("Отправить")), ("F3", tr("E-mail")), ("Esc", tr("Без чека"))]
+            keys = [("Enter", tr("Отправить")), *back, ("F3", tr("E-mail")), ("Esc", tr("Без чека"))]
         else:
             self.question.setText(tr("E-mail покупателя"))
-            keys = [("Enter", tr("Отправить")), ("F3", tr("Телефон")), ("Esc", tr("Без чека"))]
+            keys = [("Enter", tr("Отправить")), *back, ("F3", tr("Телефон")), ("Esc", tr("Без чека"))]
         self.phone.setVisible(state.mode is Mode.PHONE)
         self.email.setVisible(state.mode is Mode.EMAIL)
         self.phone.setText(state.phone_display)
         complete = len(state.digits) == presenter.NATIONAL_DIGITS
         self.phone.setProperty("valid", complete and state.can_confirm)
         self.phone.setProperty("invalid", state.problem is not None)
-        self.phone.style().unpolish(self.phone)
-        self.phone.style().polish(self.phone)
+        repolish(self.phone)
         if state.mode is Mode.EMAIL:
             if self.email.text() != state.email:
                 self.email.setText(state.email)
@@ -245,6 +376,22 @@ class Popup(QWidget):
         self.problem.setText(problem_text(state.problem))
         hints = (KEY_STYLE.format(key=k, label=label) for k, label in keys)
         self.hint.setText("&nbsp;&nbsp;&nbsp;&nbsp;".join(hints))
+        self.hint.setEnabled(self.has_keyboard)
+        self.take_hint.setVisible(not self.has_keyboard)
+        self.take_hint.setText(self._take_keyboard_text())
+
+    def _take_keyboard_text(self) -> str:
+        if self.hotkey is not None and self.hotkey.available:
+            return tr("Нажмите %1 или коснитесь окна, чтобы ответить (сканер работает в кассе)").replace(
+                "%1", self.hotkey.key_name
+            )
+        return tr("Коснитесь окна, чтобы ответить (сканер работает в кассе)")
+
+    def _render_countdown(self) -> None:
+        left = max(0, int(self._deadline - time.monotonic() + 0.999))  # 12.3 s left shows as 13
+        self.countdown.setText(f"0:{left:02d}" if left < 60 else f"{left // 60}:{left % 60:02d}")
+        self.countdown.setProperty("urgent", left <= URGENT_S)
+        repolish(self.countdown)
 
     def _render_qr(self, url: str | None) -> None:
         self.qr_panel.setVisible(url is not None)
@@ -252,6 +399,22 @@ class Popup(QWidget):
             return
         self.qr.setPixmap(qr_pixmap(url, 150))
         self.qr_caption.setText(tr("Чек в телефоне: наведите камеру"))
+
+
+def label(name: str, word_wrap: bool = False, rich: bool = False) -> QLabel:
+    """A label the style sheet finds by `#name`."""
+    widget = QLabel()
+    widget.setObjectName(name)
+    widget.setWordWrap(word_wrap)
+    if rich:
+        widget.setTextFormat(Qt.TextFormat.RichText)
+    return widget
+
+
+def repolish(widget: QWidget) -> None:
+    """Re-apply the style sheet after a dynamic property used in it changed."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
 
 
 def qr_pixmap(data: str, size: int) -> QPixmap:

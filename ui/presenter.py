@@ -14,6 +14,7 @@ from agent.local_schemas import AnswerKind, PromptMode, PromptView
 from receipts import InvalidContact, normalize_email, normalize_phone
 
 NATIONAL_DIGITS = 10  # +7 and ten digits: the only phones the popup's mask takes
+TRUNK_PREFIXES = "78"  # the habitual 8 916 … (and 7 916 …, +7 916 …) before the ten national digits
 MASK = "+7 (___) ___-__-__"
 _LETTERS = re.compile(r"[^\d\s()+\-.]")
 
@@ -49,9 +50,19 @@ class PopupState:
     phone_tail: str | None = None  # "45-67" of the card holder, in CONFIRM
     buyer_name: str | None = None
     landing_url: str | None = None
-    digits: str = ""  # the national number typed so far, at most ten
+    typed: str = ""  # the digits as typed, a trunk prefix included: at most eleven
     email: str = ""
     problem: Problem | None = None
+
+    @property
+    def digits(self) -> str:
+        """The national number typed so far (at most ten): the trunk prefix 8 / 7 taken off."""
+        return national_digits(self.typed)
+
+    @property
+    def can_go_back(self) -> bool:
+        """A card holder's phone was offered: phone or e-mail entry can go back to confirming it."""
+        return self.mode is not Mode.CONFIRM and self.phone_tail is not None
 
     @property
     def phone_display(self) -> str:
@@ -76,6 +87,18 @@ def start(prompt: PromptView) -> PopupState:
         buyer_name=prompt.buyer_name,
         landing_url=prompt.landing_url,
     )
+
+
+def national_digits(typed: str) -> str:
+    """'89161234567' -> '9161234567': a leading 8 or 7 followed by ten digits is that phone.
+
+    Recognised as soon as the 9 of a mobile number follows (no Russian number starts 79 or 89, and +7 7xx
+    is Kazakhstan), else when the eleventh digit arrives (8 812 … is St Petersburg; 812 … alone too).
+    """
+    has_prefix = len(typed) > 1 and typed[0] in TRUNK_PREFIXES
+    if has_prefix and (typed[1] == "9" or len(typed) == NATIONAL_DIGITS + 1):
+        return typed[1:]
+    return typed
 
 
 def format_mask(digits: str) -> str:
@@ -111,12 +134,12 @@ def type_digit(state: PopupState, digit: str) -> PopupState:
     """A digit from the main keyboard or the numpad; in CONFIRM it starts a new number."""
     if state.mode is Mode.EMAIL:
         return type_text(state, state.email + digit)
-    digits = "" if state.mode is Mode.CONFIRM else state.digits
-    if len(digits) >= NATIONAL_DIGITS:
+    typed = ("" if state.mode is Mode.CONFIRM else state.typed) + digit
+    digits = national_digits(typed)
+    if len(digits) > NATIONAL_DIGITS or len(typed) > NATIONAL_DIGITS + 1:  # the mask is full
         return replace(state, mode=Mode.PHONE, problem=None)
-    digits += digit
     problem = phone_problem(digits) if len(digits) == NATIONAL_DIGITS else None  # live, once complete
-    return replace(state, mode=Mode.PHONE, digits=digits, problem=problem)
+    return replace(state, mode=Mode.PHONE, typed=typed, problem=problem)
 
 
 def type_letter(state: PopupState) -> PopupState:
@@ -129,7 +152,7 @@ def type_letter(state: PopupState) -> PopupState:
 def backspace(state: PopupState) -> PopupState:
     if state.mode is Mode.EMAIL:
         return type_text(state, state.email[:-1])
-    return replace(state, mode=Mode.PHONE, digits=state.digits[:-1], problem=None)
+    return replace(state, mode=Mode.PHONE, typed=state.typed[:-1], problem=None)
 
 
 def type_text(state: PopupState, text: str) -> PopupState:
@@ -150,18 +173,20 @@ def paste(state: PopupState, text: str) -> PopupState:
         return replace(state, mode=Mode.PHONE, problem=Problem.LETTERS)
     digits = re.sub(r"\D", "", text)
     if text.startswith("+") and not text.startswith("+7"):
-        return replace(state, mode=Mode.PHONE, digits="", problem=Problem.NOT_RUSSIAN)
-    if len(digits) == NATIONAL_DIGITS + 1 and digits[0] in "78":
-        digits = digits[1:]
+        return replace(state, mode=Mode.PHONE, typed="", problem=Problem.NOT_RUSSIAN)
+    digits = national_digits(digits)
     if len(digits) > NATIONAL_DIGITS:
-        return replace(state, mode=Mode.PHONE, digits="", problem=Problem.INVALID_PHONE)
+        return replace(state, mode=Mode.PHONE, typed="", problem=Problem.INVALID_PHONE)
     problem = phone_problem(digits) if len(digits) == NATIONAL_DIGITS else None
-    return replace(state, mode=Mode.PHONE, digits=digits, problem=problem)
+    return replace(state, mode=Mode.PHONE, typed=digits, problem=problem)
 
 
 def change_number(state: PopupState) -> PopupState:
-    """'Другой номер' in CONFIRM (F2): the card holder's phone is not the one; type another."""
-    return replace(state, mode=Mode.PHONE, digits="", problem=None)
+    """F2. In CONFIRM, 'Другой номер': the card holder's phone is not the one, type another. In phone or
+    e-mail entry after that, 'Назад': back to confirming the card holder's phone, the typing dropped."""
+    if state.can_go_back:
+        return replace(state, mode=Mode.CONFIRM, typed="", email="", problem=None)
+    return replace(state, mode=Mode.PHONE, typed="", problem=None)
 
 
 def toggle_email(state: PopupState) -> PopupState:

@@ -7,13 +7,16 @@ keys make, so the pictures are what the cashier sees.
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.local_schemas import AgentStatus, PromptMode, PromptView, RecentReceipt
 from ui import presenter
+from ui.cli import DEFAULT_KEY
 
 LANDING = "https://echeck.example.ru/r/12/T1-000125"
+Step = Callable[[presenter.PopupState], presenter.PopupState]  # keys the cashier pressed, as presenter calls
 
 
 def prompt(
@@ -68,17 +71,25 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from ui.hotkey import Hotkey
     from ui.i18n import install_translator
     from ui.popup import Popup, base_font
     from ui.tray import StatusWindow, dot_icon
     from ui.tray_state import tray_view
+
+    class TillHotkey(Hotkey):
+        """F12 as on an X11 till: offscreen there is no key to grab, but the pictures show the hint."""
+
+        @property
+        def available(self) -> bool:
+            return True
 
     app = QApplication(sys.argv[:1])
     app.setFont(base_font())
     install_translator(app, args.lang)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.lang == "ru" else f"-{args.lang}"
-    popup = Popup()
+    popup = Popup(hotkey=TillHotkey(DEFAULT_KEY))
     known = prompt(PromptMode.CONFIRM, "45-67", "Мария", LANDING)
     anonymous = prompt(PromptMode.ENTER, url=LANDING)
 
@@ -87,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             state = presenter.type_digit(state, d)
         return state
 
-    shots = {
+    shots: dict[str, tuple[PromptView, Step]] = {
         "1-known-card-confirm": (known, lambda s: s),
         "2-change-number": (known, lambda s: typed(presenter.change_number(s), "916")),
-        "3-phone-entry": (anonymous, lambda s: typed(s, "9161234567")),
+        "3-phone-entry": (anonymous, lambda s: typed(s, "89161234567")),  # 8 916 …, as cashiers type it
         "4-phone-too-few-digits": (anonymous, lambda s: presenter.enter(typed(s, "916123"))[0]),
         "5-phone-letters": (anonymous, lambda s: presenter.type_letter(typed(s, "916"))),
         "6-not-russian": (anonymous, lambda s: presenter.paste(s, "+1 650 555 1212")),
@@ -101,12 +112,24 @@ def main(argv: list[str] | None = None) -> int:
         "8-email-invalid": (anonymous, lambda s: presenter.enter(presenter.type_text(s, "ivan@mail"))[0]),
         "9-no-cloud-no-qr": (prompt(PromptMode.ENTER), lambda s: s),
     }
+    popup.show_prompt(known)  # as it appears: on top, the till keeps the keyboard until F12 or a touch
+    app.processEvents()
+    popup.grab().save(str(args.out / f"popup-0-shown-till-keeps-keyboard{suffix}.png"))
+    popup.withdraw()
     for name, (view, step) in shots.items():
         popup.show_prompt(view)
+        popup.take_keyboard()  # the cashier pressed F12
+        assert popup.state is not None
         popup.set_state(step(popup.state))  # the same state the keys would reach
         app.processEvents()
         popup.grab().save(str(args.out / f"popup-{name}{suffix}.png"))
         popup.withdraw()
+    down = StatusWindow()  # the agent does not answer: said once
+    down.show_view(tray_view(None))
+    down.show()
+    app.processEvents()
+    down.grab().save(str(args.out / f"status-window-agent-down{suffix}.png"))
+    down.hide()
     window = StatusWindow()
     window.show_view(tray_view(sample_status(3, True), previous_pending=3))
     now = datetime.now(UTC)
@@ -144,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"screenshots written to {args.out}")
     popup.deleteLater()
     window.deleteLater()
+    down.deleteLater()
     app.processEvents()
     app.shutdown()  # tear Qt down before the interpreter does; PySide6 may crash in a late GC otherwise
     return 0

@@ -1,7 +1,7 @@
 """The tray icon (colour = sync state) and the small status window with the last receipts."""
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -78,7 +78,8 @@ class StatusWindow(QWidget):
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.dot = QLabel()
-        self.state = QLabel(objectName="state")
+        self.state = QLabel()
+        self.state.setObjectName("state")
         self.details = QLabel()
         self.sync_button = QPushButton(tr("Синхронизировать сейчас"))
         self.sync_button.clicked.connect(self.sync_requested)
@@ -98,7 +99,9 @@ class StatusWindow(QWidget):
     def show_view(self, view: TrayView) -> None:
         self.dot.setPixmap(dot_icon(view.colour, 28).pixmap(28, 28))
         self.state.setText(level_text(view))
-        self.details.setText(tooltip(view).split("\n", 1)[-1].replace("\n", "   ·   "))
+        facts = tooltip(view).split("\n")[1:]  # the first line is the state, already said above
+        self.details.setText("   ·   ".join(facts))
+        self.details.setVisible(bool(facts))
         self.sync_button.setEnabled(view.level is not Level.AGENT_DOWN and view.enrolled)
 
     def show_receipts(self, receipts: list[RecentReceipt]) -> None:
@@ -108,7 +111,7 @@ class StatusWindow(QWidget):
             cells = [
                 receipt.closed_at.astimezone().strftime("%d.%m %H:%M:%S"),
                 format_rubles(receipt.total) + " ₽",
-                receipt.contact_masked or tr("без чека"),
+                receipt.contact_masked or tr("только бумажный"),  # printed; no e-receipt (skipped, no answer)
                 states.get(receipt.state, receipt.state),
             ]
             for column, text in enumerate(cells):
@@ -129,10 +132,10 @@ class Tray(QSystemTrayIcon):
         super().__init__()
         self.view = TrayView(Level.AGENT_DOWN)
         menu = QMenu()
-        menu.addAction(QAction(tr("Состояние кассы…"), menu, triggered=self.open_status))
-        menu.addAction(QAction(tr("Синхронизировать сейчас"), menu, triggered=self.sync_requested))
+        menu.addAction(tr("Состояние кассы…")).triggered.connect(self.open_status)
+        menu.addAction(tr("Синхронизировать сейчас")).triggered.connect(self.sync_requested)
         menu.addSeparator()
-        menu.addAction(QAction(tr("Выход"), menu, triggered=self.quit_requested))
+        menu.addAction(tr("Выход")).triggered.connect(self.quit_requested)
         self._menu = menu
         self.setContextMenu(menu)
         self.activated.connect(lambda _reason: self.open_status.emit())

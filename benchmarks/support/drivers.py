@@ -60,6 +60,8 @@ def cashier(broker: PromptBroker, contact: str | None) -> Iterator[list[str]]:
 
     thread = threading.Thread(target=run, name="cashier", daemon=True)
     thread.start()
+    while not broker.ui_connected():  # listening before the till asks (else the agent answers no_ui)
+        stop.wait(0.005)
     try:
         yield answered
     finally:

@@ -2,9 +2,10 @@
 
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,19 +23,57 @@ class Bench:
     pos: httpx.Client
     ui: httpx.Client
     data_dir: Path
+    agent: Agent
+    _listening: threading.Event = field(default_factory=threading.Event)
+    _listener: threading.Thread | None = None
+
+    def listen(self) -> None:
+        """A cashier UI long-polls in the background, as the real one does: the agent asks it, not no_ui."""
+        self._listening.set()
+
+        def poll() -> None:
+            since = -1
+            while self._listening.is_set():
+                since = self.ui.get("/prompts", params={"since": since, "wait": 0.5}).json()["version"]
+
+        self._listener = threading.Thread(target=poll, name="ui-listener", daemon=True)
+        self._listener.start()
+        wait_for(self.agent.checkouts.prompts.ui_connected)
+
+    def stop_listening(self) -> None:
+        """The UI is gone: once the agent has noticed, asks are answered no_ui at once."""
+        self.quit_ui()
+        wait_for(lambda: not self.agent.checkouts.prompts.ui_connected())
+
+    def quit_ui(self) -> None:
+        self._listening.clear()
+        if self._listener is not None:
+            self._listener.join(timeout=10)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{condition} still false after {timeout} s"
+        time.sleep(0.02)
 
 
 @pytest.fixture
 def bench(tmp_path: Path) -> Iterator[Bench]:
+    """A real agent with a cashier UI listening (see `Bench.stop_listening` for the no-UI cases)."""
     data_dir = tmp_path / "agent"
     config = load_config(overrides={"data_dir": data_dir, "credentials": "file"}, env={}, path=tmp_path / "x")
-    with live_server(create_app(Agent(config))) as url:
+    agent = Agent(config)
+    with live_server(create_app(agent)) as url:
         secret = (data_dir / SECRET_FILE).read_text().strip()
         with (
             httpx.Client(base_url=url + "/pos/v1", timeout=30) as pos,
             httpx.Client(base_url=url + "/agent/v1", headers={SECRET_HEADER: secret}, timeout=30) as ui,
         ):
-            yield Bench(pos, ui, data_dir)
+            bench = Bench(pos, ui, data_dir, agent)
+            bench.listen()
+            yield bench
+            bench.quit_ui()
 
 
 def open_checkout(pos: httpx.Client, cid: str, phone: str | None = None) -> None:
@@ -99,10 +138,11 @@ def test_typed_contact_is_validated_before_it_is_accepted(bench: Bench) -> None:
     assert bench.ui.post(url, json={"kind": "skipped"}).json() == {"accepted": False}
 
 
-def test_no_ui_means_no_contact_within_the_agents_wait(bench: Bench) -> None:
+def test_no_ui_connected_is_answered_at_once(bench: Bench) -> None:
+    bench.stop_listening()
     open_checkout(bench.pos, "c3")
-    answer = bench.pos.post("/checkouts/c3/ask-contact", params={"wait": 0.3}).json()
-    assert (answer["answer"], answer["contact_masked"]) == ("timed_out", None)
+    answer = bench.pos.post("/checkouts/c3/ask-contact", params={"wait": 120}, timeout=60).json()
+    assert (answer["answer"], answer["contact_masked"]) == ("no_ui", None)  # not after 120 s: the timeout
     closed = bench.pos.post("/checkouts/c3/close", json=REFERENCE_SALE).json()
     assert closed["queued"] is True
     assert closed["contact_masked"] is None
@@ -142,9 +182,16 @@ def test_recent_receipts_show_masked_contacts_and_sync_now(bench: Bench) -> None
     assert bench.ui.post("/sync-now").json() == {"woken": False}  # not enrolled: no worker to wake
 
 
+def test_a_ui_that_listens_but_does_not_answer_means_timed_out(bench: Bench) -> None:
+    open_checkout(bench.pos, "c7")
+    answer = bench.pos.post("/checkouts/c7/ask-contact", params={"wait": 0.3}).json()
+    assert (answer["answer"], answer["contact_masked"]) == ("timed_out", None)
+
+
 def test_pos_simulator_can_let_the_agent_ask(bench: Bench) -> None:
     from pos_plugin.simulator import simulate
 
+    bench.stop_listening()
     base = str(bench.pos.base_url).removesuffix("/pos/v1/")
     report = simulate(base, receipts=3, rate=0, members=0.5, seed=1, ask_agent_s=0.2)
     # no UI is running: every checkout goes on without a contact

@@ -1,9 +1,12 @@
 """The prompt channel: a hook asks and waits a bounded time; a UI thread answers, or nobody does."""
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from agent.prompts import AnswerKind, PromptAnswer, PromptBroker, PromptRequest
+from agent.prompts import UI_GRACE_S, AnswerKind, PromptAnswer, PromptBroker, PromptRequest
 from agent.service import CheckoutService
 from pos_plugin.contract import AskMode, CardRequest, CheckoutState, OpenRequest
 from receipts import Receipt
@@ -31,7 +34,30 @@ def answer_first_prompt(broker: PromptBroker, answer: PromptAnswer) -> threading
 
     thread = threading.Thread(target=ui, daemon=True)
     thread.start()
+    while not broker.ui_connected():  # listening before the hook asks, as a running UI is
+        time.sleep(0.005)
     return thread
+
+
+@contextmanager
+def listening_ui(broker: PromptBroker) -> Iterator[None]:
+    """A UI that long-polls and never answers (the cashier looks away)."""
+    stop = threading.Event()
+
+    def ui() -> None:
+        version = -1
+        while not stop.is_set():
+            version, _prompts = broker.wait_change(version, timeout=0.05)
+
+    thread = threading.Thread(target=ui, daemon=True)
+    thread.start()
+    while not broker.ui_connected():
+        time.sleep(0.005)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def service() -> CheckoutService:
@@ -63,22 +89,49 @@ def test_typed_contact_and_skip() -> None:
     assert other.get("c1").state is CheckoutState.CONTACT_SKIPPED
 
 
-def test_no_ui_means_a_bounded_wait_and_no_contact() -> None:
+def test_no_ui_listening_is_answered_at_once_and_no_contact() -> None:
     svc = service()
-    assert svc.ask_and_wait("c1", timeout=0.2).kind is AnswerKind.TIMED_OUT
+    assert svc.ask_and_wait("c1", timeout=3600).kind is AnswerKind.NO_UI  # else this test takes an hour
     assert svc.get("c1").state is CheckoutState.CONTACT_ASKED
     assert svc.prompts.snapshot()[1] == []
+
+
+def test_a_ui_counts_as_listening_between_its_long_polls_for_a_grace_period() -> None:
+    now = [100.0]
+    broker = PromptBroker(clock=lambda: now[0])
+    assert not broker.ui_connected()
+    broker.wait_change(-1, timeout=0)  # a UI polled (and got its page)
+    now[0] += UI_GRACE_S - 0.1
+    assert broker.ui_connected()
+    request = PromptRequest("c1", AskMode.ENTER, timeout_s=0)  # the fake clock stands: no real wait
+    broker.publish(request)
+    assert broker.wait_answer(request.prompt_id).kind is AnswerKind.TIMED_OUT  # asked: nobody answered
+    now[0] += 0.2
+    assert not broker.ui_connected()
+    request = PromptRequest("c1", AskMode.ENTER, timeout_s=3600)
+    broker.publish(request)
+    assert broker.wait_answer(request.prompt_id).kind is AnswerKind.NO_UI
+
+
+def test_a_hook_asking_while_a_ui_listens_waits_for_the_answer_or_the_timeout() -> None:
+    svc = service()
+    with listening_ui(svc.prompts):
+        assert svc.ask_and_wait("c1", timeout=0.2).kind is AnswerKind.TIMED_OUT
+    assert svc.get("c1").state is CheckoutState.CONTACT_ASKED
 
 
 def test_pos_moving_on_withdraws_the_prompt() -> None:
     svc = service()
     result: list[PromptAnswer] = []
-    asker = threading.Thread(target=lambda: result.append(svc.ask_and_wait("c1", timeout=30)))
-    asker.start()
-    _version, prompts = svc.prompts.wait_change(0, timeout=5)
-    assert [p.mode for p in prompts] == [AskMode.ENTER]
-    svc.cancel("c1")
-    asker.join(timeout=5)
+    with listening_ui(svc.prompts):
+        asker = threading.Thread(target=lambda: result.append(svc.ask_and_wait("c1", timeout=30)))
+        asker.start()
+        prompts: list[PromptRequest] = []
+        while not prompts:
+            _version, prompts = svc.prompts.wait_change(0, timeout=5)
+        assert [p.mode for p in prompts] == [AskMode.ENTER]
+        svc.cancel("c1")
+        asker.join(timeout=5)
     assert result[0].kind is AnswerKind.WITHDRAWN
     assert svc.prompts.answer(prompts[0].prompt_id, PromptAnswer(AnswerKind.SKIPPED)) is False
 

@@ -1,5 +1,6 @@
 """A real agent over loopback HTTP and the real cashier UI (offscreen), wired as in production."""
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class Till:
     pos: httpx.Client
     url: str
     data_dir: Path
+    agent: Agent
 
     def open(self, cid: str, phone: str | None = None) -> None:
         self.pos.post("/checkouts", json={"checkout_id": cid}).raise_for_status()
@@ -50,11 +52,12 @@ def till(tmp_path: Path) -> Iterator[Till]:
     config = load_config(
         tmp_path / "none.toml", env={}, overrides={"data_dir": data_dir, "credentials": "file"}
     )
+    agent = Agent(config)
     with (
-        live_server(create_app(Agent(config))) as url,
+        live_server(create_app(agent)) as url,
         httpx.Client(base_url=url + "/pos/v1", timeout=30) as pos,
     ):
-        yield Till(pos, url, data_dir)
+        yield Till(pos, url, data_dir, agent)
 
 
 def make_ui(url: str, secret_file: Path, popup_timeout_s: float = 30) -> CashierApp:
@@ -69,6 +72,15 @@ def make_ui(url: str, secret_file: Path, popup_timeout_s: float = 30) -> Cashier
     return cashier
 
 
+def wait_listening(till: Till, listening: bool = True) -> None:
+    """Until the agent sees a cashier UI long-poll (or, listening=False, sees that none does)."""
+    prompts = till.agent.checkouts.prompts
+    deadline = time.monotonic() + 20
+    while prompts.ui_connected() != listening:
+        assert time.monotonic() < deadline, f"the agent still says ui_connected={not listening}"
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def ui_factory(qapp: QApplication, till: Till) -> Iterator:
     started: list[CashierApp] = []
@@ -76,6 +88,7 @@ def ui_factory(qapp: QApplication, till: Till) -> Iterator:
     def start(popup_timeout_s: float = 30) -> CashierApp:
         cashier = make_ui(till.url, till.data_dir / SECRET_FILE, popup_timeout_s)
         started.append(cashier)
+        wait_listening(till)  # as at a real till: the UI runs before the first sale asks
         return cashier
 
     yield start

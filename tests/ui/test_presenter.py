@@ -96,3 +96,40 @@ def test_escape_skips_and_timeout_times_out() -> None:
     state = presenter.start(prompt())
     assert presenter.escape(state) == Answer(AnswerKind.SKIPPED)
     assert presenter.timed_out(state) == Answer(AnswerKind.TIMED_OUT)
+
+
+@pytest.mark.parametrize(
+    ("keys", "national"),
+    [
+        ("89161234567", "9161234567"),  # the habitual 8 916 123-45-67
+        ("79161234567", "9161234567"),
+        ("88121234567", "8121234567"),  # 8 and a St Petersburg number: known at the eleventh digit
+        ("8121234567", "8121234567"),  # the same number without the 8
+        ("9161234567", "9161234567"),
+    ],
+)
+def test_a_leading_8_or_7_before_ten_digits_is_the_trunk_prefix(keys: str, national: str) -> None:
+    state = typed(keys)
+    assert state.phone_display == presenter.format_mask(national)
+    assert presenter.enter(state)[1] == Answer(AnswerKind.CONTACT, "7" + national)
+
+
+def test_the_prefix_shows_as_soon_as_a_mobile_number_follows() -> None:
+    assert typed("8").phone_display == "+7 (8__) ___-__-__"
+    assert typed("89").phone_display == "+7 (9__) ___-__-__"
+    assert typed("8916123456").phone_display == "+7 (916) 123-45-6_"
+    assert typed("891612345678").digits == "9161234567"  # full: a twelfth digit is ignored
+    assert presenter.backspace(typed("89")).phone_display == "+7 (8__) ___-__-__"
+
+
+def test_f2_goes_back_from_entry_to_the_card_holders_phone() -> None:
+    state = presenter.start(prompt(PromptMode.CONFIRM, "45-67"))
+    entry = typed("916", presenter.change_number(state))
+    assert (entry.mode, entry.can_go_back) == (Mode.PHONE, True)
+    back = presenter.change_number(entry)
+    assert (back.mode, back.digits, back.problem) == (Mode.CONFIRM, "", None)
+    assert presenter.enter(back)[1] == Answer(AnswerKind.CONFIRMED)
+    email = presenter.toggle_email(entry)
+    assert presenter.change_number(email).mode is Mode.CONFIRM
+    anonymous = presenter.change_number(typed("916"))  # nothing to go back to: F2 clears the field
+    assert (anonymous.mode, anonymous.digits) == (Mode.PHONE, "")
