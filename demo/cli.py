@@ -19,12 +19,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from demo import processes as p
+from demo import tour
+
+TOUR_FAILED = 3  # the trading day held, but a check of the tour (head office, privacy, the till) failed
 
 console = Console()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="echeck-demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="echeck-demo",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit 0: every receipt in the cloud exactly once and every check of the tour passed; "
+        "1: receipts lost or doubled, or the demo could not run; "
+        f"{TOUR_FAILED}: the receipts held but a check of the tour (head office sign-in, read-only key, "
+        "erasure, doctor, the local API's guards, the POS ask) failed.",
+    )
     parser.add_argument(
         "--receipts", type=int, default=300, help="checkouts in the trading day (default 300)"
     )
@@ -132,6 +142,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
     ok = report["made"] == status["outbox"]["acked"] == in_cloud and report["errors"] == 0
     _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, owner, workdir)
     _delivery_summary(delivery)
+    checks = _tour(database_url, tenant_id, api_key, store_id, owner, cloud.url, agent.url, config, status)
     if atol is not None:
         journal = p.atol_journal(atol.emulator.url)
         console.print(
@@ -143,12 +154,52 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         if ok
         else "[bold red]MISMATCH[/]: see the logs in " + str(logs)
     )
+    for name, why in checks.failed:
+        console.print(f"[bold red]TOUR CHECK FAILED[/]: {name.strip()}: {why}", markup=True, highlight=False)
     if args.keep:
         console.print("--keep: the cloud and agent stay up; press Ctrl-C to stop them.")
         with contextlib.suppress(KeyboardInterrupt):
             while all(s.running for s in services):
                 time.sleep(0.5)
-    return 0 if ok else 1
+    return 1 if not ok else TOUR_FAILED if checks.failed else 0
+
+
+def _tour(
+    database_url: str,
+    tenant_id: int,
+    api_key: str,
+    store_id: int,
+    owner: tuple[str, str],
+    cloud_url: str,
+    agent_url: str,
+    config: Path,
+    status: dict[str, Any],
+) -> tour.TourRun:
+    """What head office, privacy and the till added, measured now; the erasure last (it changes data)."""
+    checks = tour.TourRun()
+    with console.status("the tour: doctor, the local API's guards, head office, an erasure ..."):
+        checks.check("echeck-agent doctor", lambda: tour.doctor(config))
+        checks.check("local API guards", lambda: tour.local_api_guards(agent_url))
+        checks.check("POS ask with no cashier UI", lambda: tour.ask_without_ui(agent_url))
+        checks.check(
+            "head office sign-in",
+            lambda: tour.head_office_sign_in(cloud_url, owner, int(status["register_id"])),
+        )
+        checks.check(
+            "read-only API key", lambda: tour.read_only_key(database_url, tenant_id, cloud_url, store_id)
+        )
+        checks.check(
+            "erasure by phone",
+            lambda: tour.erase_buyer(database_url, tenant_id, cloud_url, api_key, store_id),
+        )
+    table = Table(title="head office · privacy · the till", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for label, value in checks.rows:
+        table.add_row(label, value, style="red" if value.startswith("FAILED") else None)
+    table.add_row("wall time of these checks", f"{checks.seconds:.1f} s")
+    console.print(table)
+    return checks
 
 
 def _progress() -> Progress:

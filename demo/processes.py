@@ -30,12 +30,17 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else name
 
 
-def run_json(args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run a CLI command that prints one JSON object; a failure raises with its stderr."""
+def run_cli(args: Sequence[str], env: dict[str, str] | None = None) -> Any:
+    """Run a CLI command that prints one JSON document last; a failure raises with its stderr."""
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed: {done.stderr.strip()[-800:]}")
-    doc: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_json(args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a CLI command that prints one JSON object."""
+    doc: dict[str, Any] = run_cli(args, env)
     return doc
 
 
@@ -170,7 +175,7 @@ def pos_token(config: Path) -> str:
     return done.stdout.strip()
 
 
-def _pos_headers(agent_url: str) -> dict[str, str]:
+def pos_headers(agent_url: str) -> dict[str, str]:
     token = _POS_TOKENS.get(agent_url)
     return {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -256,7 +261,7 @@ def cloud_count(cloud_url: str, api_key: str, store_id: int) -> int:
 
 
 def agent_status(agent_url: str) -> dict[str, Any]:
-    answer = httpx.get(f"{agent_url}/agent/v1/status", headers=_pos_headers(agent_url), timeout=5)
+    answer = httpx.get(f"{agent_url}/agent/v1/status", headers=pos_headers(agent_url), timeout=5)
     doc: dict[str, Any] = answer.raise_for_status().json()
     return doc
 

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from pos_plugin.contract import CashierAnswer
+
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]  # the checkout these tests sit in: the demo runs its code
+
+
+def _row(label: str, value: str, stdout: str) -> re.Match[str]:
+    """One row of the summary's tables: `│ label │ value │`, value a regex."""
+    found = re.search(rf"│ {label}\s*│\s*{value} │", stdout)
+    assert found, f"no row {label!r} matching {value!r} in\n{stdout}"
+    return found
 
 
 @pytest.mark.parametrize("hook", ["localhost", "atol"])
@@ -21,7 +31,8 @@ def test_demo_runs_to_a_summary_where_made_equals_acknowledged_equals_stored(
         capture_output=True,
         text=True,
         timeout=240,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+        # A clean environment, except that this checkout's code wins over the venv's editable install.
+        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     numbers = {
@@ -37,9 +48,46 @@ def test_demo_runs_to_a_summary_where_made_equals_acknowledged_equals_stored(
     assert numbers["rows in the cloud"] > 50
     assert "OK: every receipt made is in the cloud exactly once" in done.stdout
     assert (tmp_path / "logs" / "agent.log").stat().st_size > 0
+    _tour_rows_agree(done.stdout, numbers["rows in the cloud"], hook)
     if hook == "atol":  # the emulator printed every receipt, and the ones with a contact carry tag 1008
         journal = r"ATOL emulator journal: (\d+) fiscal documents, (\d+) with tag 1008"
         printed = re.search(journal, done.stdout)
         assert printed, done.stdout
         assert int(printed[1]) == numbers["rows in the cloud"]
         assert 0 < int(printed[2]) < int(printed[1])
+
+
+def _tour_rows_agree(stdout: str, rows_in_cloud: int, hook: str) -> None:
+    """Head office, privacy and the till (issues 11, 12): each figure measured in the run, each check held."""
+    assert "TOUR CHECK FAILED" not in stdout
+    doctor = _row("doctor ok / warning / error", r"(\d+) / (\d+) / (\d+), exit (\d+)", stdout)
+    assert int(doctor[1]) > 0
+    if hook == "localhost":  # nothing wrong: no cashier UI is only a warning when the POS asks itself
+        assert (doctor[3], doctor[4]) == ("0", "0")
+        _row("  doctor warning", "no cashier UI is connected", stdout)
+    else:  # the ATOL proxy needs the popup to ask (and the emulator sends nothing to an OFD): errors, exit 1
+        assert doctor[4] == "1"
+        _row("  doctor error", "no cashier UI is connected", stdout)
+        assert len(re.findall(r"│   doctor error ", stdout)) == int(doctor[3])
+    _row("local API, foreign Host", r"403 \(rebind\.attacker\.example\)", stdout)
+    _row("local API, wrong POS token", "401", stdout)
+    asked = _row("POS ask, no UI: p50 / p95", r"(\d+) / (\d+) ms \((\w+) (\d+)\)", stdout)
+    assert int(asked[1]) <= int(asked[2])
+    # An agent with the no_ui answer gives it to every ask at once; one without waits each ask out.
+    assert asked[3] == ("no_ui" if "NO_UI" in CashierAnswer.__members__ else "timed_out")
+    assert asked[4] == "10"
+    signed_in = _row(
+        r"head office sign-in \(owner\)", r"/fleet 200 in \d+ ms, register\(s\) ([\d, ]+)", stdout
+    )
+    assert signed_in[1].strip()
+    _row("  sign-out with the CSRF token", "/fleet → /login", stdout)
+    _row(r"read-only API key ek_[\w-]+…", "read 200, opt-out 403", stdout)
+    erased = _row(
+        r"erased \+7 \*\*\* \*\*\*-\d\d-\d\d \(API\)",
+        r"\d+ ms: receipts (\d+), push_devices \d+, opt_outs \d+, consents \d+",
+        stdout,
+    )
+    kept = _row("  fiscal rows kept / with the phone", r"(\d+) / 0 \(was (\d+)\), logged #\d+", stdout)
+    assert int(kept[1]) == rows_in_cloud
+    assert int(kept[2]) == int(erased[1]) >= 1
+    _row("wall time of these checks", r"[\d.]+ s", stdout)
