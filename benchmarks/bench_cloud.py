@@ -22,6 +22,7 @@ from benchmarks import Figure
 from benchmarks.bench_sync import _pg_database
 from cloud.accounts import tenants
 from cloud.accounts.models import Register
+from cloud.bootstrap import bootstrap
 from cloud.db import make_engine, migrate
 from cloud.db.engine import BACKGROUND_CONNECTIONS
 from cloud.fleet import enrollment
@@ -164,6 +165,7 @@ def bench_ingest_vs_copy(admin_url: str, receipts: int, batch: int = 1000) -> li
     of the same rows into the same table, both per receipt."""
     url, admin, database = _pg_database(admin_url)
     engine = make_engine(url)
+    runtime = bootstrap(engine, "http://bench.invalid")  # the app's bus: one "receipt stored" job a batch
     try:
         migrate(url)
         with Session(engine) as s:
@@ -182,7 +184,7 @@ def bench_ingest_vs_copy(admin_url: str, receipts: int, batch: int = 1000) -> li
             ]
             started = time.perf_counter()
             for b in batches:
-                ingest_batch(s, register, store.id, b, keys)
+                ingest_batch(s, register, store.id, b, keys, runtime.bus)
             ingest_s = time.perf_counter() - started
             rows = s.exec(sa.select(ReceiptRow)).scalars().all()  # type: ignore[call-overload]
             columns = [c.name for c in ReceiptRow.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
@@ -205,6 +207,7 @@ def bench_ingest_vs_copy(admin_url: str, receipts: int, batch: int = 1000) -> li
         finally:
             raw.close()
     finally:
+        runtime.close()
         engine.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
