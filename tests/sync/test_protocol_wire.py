@@ -7,25 +7,12 @@ from hypothesis import strategies as st
 
 from receipts.examples import REFERENCE_SALE
 from sync import protocol
-from sync.protocol import MAX_EXTRA_KEY, MAX_EXTRA_VALUE, MAX_WIRE_STRING
+from sync.protocol import MAX_WIRE_STRING
 
 
 def _full(data: Any) -> list[Any]:
-    """The full pass alone (what `wire_problems` did before the fast pass)."""
-    problems: list[Any] = []
-    if isinstance(data, dict):
-        card = data.get("loyalty_card")
-        if isinstance(card, str) and len(card) > protocol.MAX_LOYALTY_CARD:
-            problems.append(card)
-        extra = data.get("extra")
-        if isinstance(extra, dict):
-            if len(extra) > protocol.MAX_EXTRA_ENTRIES:
-                problems.append(extra)
-            for key, value in extra.items():
-                if isinstance(value, str) and len(value) > MAX_EXTRA_VALUE and len(key) <= MAX_EXTRA_KEY:
-                    problems.append(value)
-    protocol._walk(data, (), 0, problems)
-    return problems
+    """The pass that names the fields (what `wire_problems` runs when the fast pass says no)."""
+    return protocol._every_problem(data)
 
 
 _LENGTHS = st.sampled_from([63, 64, 65, 1024, 1025, MAX_WIRE_STRING, MAX_WIRE_STRING + 1])
@@ -65,6 +52,12 @@ def test_fast_pass_agrees_on_receipts(loyalty: Any, extra: Any, deep: int, name:
         nested = [nested]
     receipt["items"] = [{**REFERENCE_SALE["items"][0], "name": nested}]
     assert protocol._storable(receipt) == (not _full(receipt)), receipt
+
+
+def test_a_bad_receipt_still_gets_every_problem_named() -> None:
+    receipt = {**REFERENCE_SALE, "loyalty_card": "x" * 65, "extra": {"a\x00": "b", "c": "y" * 1025}}
+    assert [p["loc"] for p in protocol.wire_problems(receipt)] == [p["loc"] for p in _full(receipt)]
+    assert len(protocol.wire_problems(receipt)) == 3
 
 
 def test_a_clean_receipt_is_storable() -> None:
