@@ -15,6 +15,8 @@ from enum import StrEnum
 import email_validator
 import phonenumbers
 
+from receipts.phone_validity import is_valid_plus7
+
 DEFAULT_REGION = "RU"
 _PHONE_CHARS = re.compile(r"^[\d\s()+\-.]+$")
 
@@ -47,17 +49,14 @@ def _already_canonical_ru(text: str) -> bool:
 
     For 11 ASCII digits starting with 7 the full path keeps the text, builds "+" + text and parses it:
     country code 7, national number text[1:] (the national prefix 8 is not stripped: 9 digits are too
-    short for +7). That is the number built here unless the national number has a leading zero, which
-    `parse` keeps as an Italian leading zero; such a number then does not format back to `text` here
-    and takes the full path. So: same number, same validity check, same E.164 text.
+    short for +7). That is the number checked here unless the national number has a leading zero, which
+    `parse` keeps as an Italian leading zero and E.164 does not print back as `text`: such a number takes
+    the full path. So: same number, same validity rule (`is_valid_plus7`), same E.164 text.
     tests/receipts/test_contact.py checks this equivalence against the full path.
     """
-    if len(text) != 11 or text[0] != "7" or not (text.isascii() and text.isdigit()):
+    if len(text) != 11 or text[0] != "7" or text[1] == "0" or not (text.isascii() and text.isdigit()):
         return False
-    number = phonenumbers.PhoneNumber(country_code=7, national_number=int(text[1:]))
-    return phonenumbers.is_valid_number(number) and (
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+" + text
-    )
+    return is_valid_plus7(text[1:])
 
 
 def _normalize_phone(text: str, region: str) -> str:

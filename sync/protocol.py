@@ -118,8 +118,13 @@ def _problem(loc: tuple[str | int, ...], message: str) -> InitErrorDetails:
 
 
 def wire_problems(data: Any) -> list[InitErrorDetails]:
-    """What in a receipt's JSON no database or encoder can hold, by field; empty when it is storable.
-    One linear pass; the first problem per field is enough for the sender."""
+    """What in a receipt's JSON no database or encoder can hold, by field; empty when it is storable."""
+    # Nearly every receipt is storable: one pass that builds no field locations says so.
+    return [] if _storable(data) else _every_problem(data)
+
+
+def _every_problem(data: Any) -> list[InitErrorDetails]:
+    """One linear pass naming each field; the first problem per field is enough for the sender."""
     problems: list[InitErrorDetails] = []
     if isinstance(data, dict):
         card = data.get("loyalty_card")
@@ -134,6 +139,65 @@ def wire_problems(data: Any) -> list[InitErrorDetails]:
                     problems.append(_problem(("extra", key), f"at most {MAX_EXTRA_VALUE} characters"))
     _walk(data, (), 0, problems)
     return problems
+
+
+def _storable(data: Any) -> bool:
+    """`not _every_problem(data)`, at half its cost (ingest runs it on every receipt). The rules for
+    strings, integers, keys and nesting are `_walk`'s, inlined; any other kind of value is left to `_walk`
+    itself. tests/sync/test_protocol_wire.py checks the two agree."""
+    if isinstance(data, dict):
+        card = data.get("loyalty_card")
+        if isinstance(card, str) and len(card) > MAX_LOYALTY_CARD:
+            return False
+        extra = data.get("extra")
+        if isinstance(extra, dict) and (
+            len(extra) > MAX_EXTRA_ENTRIES
+            # too long a value is a problem whatever its key (a long key is one too)
+            or any(isinstance(v, str) and len(v) > MAX_EXTRA_VALUE for v in extra.values())
+        ):
+            return False
+    return _clean(data, 0)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value: Any, depth: int) -> bool:
+    """True when `_walk` finds no problem in `value`. Strings and integers inside a container are checked
+    in its loop (no call per leaf: a receipt is ~30 values and 25 keys in 5 containers), and an ASCII
+    string (`isascii` is O(1)) only needs the search for NUL."""
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return _walk_finds_nothing(value, depth)
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key in value:
+            if isinstance(key, str) and (
+                len(key) > MAX_EXTRA_KEY or "\x00" in key or (not key.isascii() and _SURROGATE.search(key))
+            ):
+                return False
+    for item in value.values() if kind is dict else value:
+        kind = type(item)
+        if kind is str:
+            if (
+                len(item) > MAX_WIRE_STRING
+                or "\x00" in item
+                or (not item.isascii() and _SURROGATE.search(item))
+            ):
+                return False
+        elif kind is int:
+            if not -INT64_MAX - 1 <= item <= INT64_MAX:
+                return False
+        elif item is not None and not _clean(item, depth + 1):
+            return False
+    return True
+
+
+def _walk_finds_nothing(value: Any, depth: int) -> bool:
+    problems: list[InitErrorDetails] = []
+    _walk(value, (), depth, problems)
+    return not problems
 
 
 def _walk(value: Any, loc: tuple[str | int, ...], depth: int, problems: list[InitErrorDetails]) -> None:

@@ -8,16 +8,20 @@ conflicting resends, one COMMIT. Everything reported as accepted is committed be
 On PostgreSQL the INSERT is one short statement over `jsonb_to_recordset()` of the whole batch: a multi-row
 VALUES list of 1 000 rows × 16 parameters is a 100 kB statement that psycopg re-parses on every batch
 (too long for its query cache) and PostgreSQL plans anew; this form is the same text every time, and each
-payload is the canonical JSON already built for the content hash (no second json.dumps).
+payload is the canonical JSON already built for the content hash (no second serialization).
+
+The canonical JSON is orjson's with sorted keys: byte for byte what `json.dumps(sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)` made before it (tests/cloud/test_ingest_canonical.py), so
+content hashes of receipts stored earlier still match their resends.
 """
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,25 +57,22 @@ class _Valid:
     index: int
     receipt: Receipt
     wire: dict[str, Any]  # normalized: what we store and hash, whatever spelling the sender used
-    canonical: str  # the wire as canonical JSON: hashed, and stored as is on PostgreSQL
+    canonical: bytes  # the wire as canonical JSON (UTF-8): hashed, and stored as is on PostgreSQL
     content_hash: str
+    key: tuple[str, int, int]  # (FN serial, FD number, FPD)
 
-    @property
-    def key(self) -> tuple[str, int, int]:
-        k = self.receipt.key
-        return (k.fn_serial, k.fd_number, k.fpd)
+
+def _canonical(wire: dict[str, Any]) -> bytes:
+    return orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)
 
 
 def canonical_json(wire: dict[str, Any]) -> str:
-    return json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _sha256(canonical: str) -> str:
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """Sorted keys, no spaces, non-ASCII as is: what the content hash is taken of."""
+    return _canonical(wire).decode()
 
 
 def content_hash(wire: dict[str, Any]) -> str:
-    return _sha256(canonical_json(wire))
+    return hashlib.sha256(_canonical(wire)).hexdigest()
 
 
 def _parse(batch: ReceiptBatch) -> tuple[list[_Valid], list[Rejected]]:
@@ -84,8 +85,10 @@ def _parse(batch: ReceiptBatch) -> tuple[list[_Valid], list[Rejected]]:
             rejected.append(Rejected(index=index, reason=describe(exc)))
             continue
         wire = receipt_to_wire(receipt)
-        canonical = canonical_json(wire)
-        valid.append(_Valid(index, receipt, wire, canonical, _sha256(canonical)))
+        canonical = _canonical(wire)
+        f = receipt.fiscal
+        key = (f.fn_serial, f.fd_number, f.fpd)
+        valid.append(_Valid(index, receipt, wire, canonical, hashlib.sha256(canonical).hexdigest(), key))
     return valid, rejected
 
 
@@ -160,15 +163,16 @@ def _insert_postgresql(
     """One INSERT .. SELECT over the batch sent as one JSON array: the statement text never changes, and
     PostgreSQL parses the rows itself. (A text[] per column would cost psycopg an escaping pass over every
     payload's quotes.)"""
-    rows: list[str] = []
+    rows: list[dict[str, Any]] = []
     for item in items:
         row = _row(item, register, now, keys)
         small = {name: row[name] for name, _ in _PG_COLUMNS[:-1]}
         small["issued_at"] = small["issued_at"].isoformat()
-        # The payload goes in as the canonical JSON text already made for the hash.
-        rows.append('{"payload":' + item.canonical + "," + json.dumps(small)[1:])
+        # The payload goes in as the canonical JSON already made for the hash.
+        small["payload"] = orjson.Fragment(item.canonical)
+        rows.append(small)
     params = {"tenant_id": register.tenant_id, "store_id": register.store_id, "register_id": register.id}
-    result = session.execute(_PG_INSERT, {**params, "rows": "[" + ",".join(rows) + "]", "received_at": now})
+    result = session.execute(_PG_INSERT, {**params, "rows": orjson.dumps(rows).decode(), "received_at": now})
     return [(rid, fn, fd, fpd) for rid, fn, fd, fpd in result]
 
 
