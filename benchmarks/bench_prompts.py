@@ -20,7 +20,7 @@ ASK_WAIT_S = 15  # what a POS passes; the answer must not take it
 def _latencies(count: int) -> list[float]:
     from agent.bootstrap import Agent, create_app
     from agent.config import load_config
-    from tests.support.live_server import live_server
+    from benchmarks.support.serving import live_server
 
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
