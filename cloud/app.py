@@ -27,6 +27,7 @@ from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
+from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
 DESCRIPTION = """
@@ -69,6 +70,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_api_docs from the cloud's own assets (no CDN)
+        redoc_url=None,  # ReDoc would load from a CDN too; /docs is the one reference
         dependencies=[Depends(int_params_fit)],  # every int path/query parameter fits in 64 bits, or 422
     )
     app.state.settings = settings
@@ -88,6 +91,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 
     install_error_handlers(app)
+    install_api_docs(app)  # /docs: Swagger UI from /static/swagger, before /static is mounted
     install_web(app)  # static assets, security headers on HTML, sign-in redirects
     document_int_bounds(app)
 

@@ -179,3 +179,13 @@ def test_an_admin_invites_and_the_invitee_sets_a_password(cloud: Cloud, open_pag
     assert "принял приглашение" in log
     admin.clean()
     invitee.clean()
+
+
+def test_api_docs_render_without_any_cdn(open_page: object) -> None:
+    # /docs is the published contract: it must render in the browser with the cloud's own assets
+    # (FastAPI's default page loads Swagger UI from a CDN and runs an inline script, both refused by the CSP).
+    w = open_page(1280)  # type: ignore[operator]
+    w.page.goto("/docs")
+    w.page.wait_for_selector(".opblock", state="attached")
+    assert w.page.locator(".opblock").count() > 10
+    w.clean()
