@@ -116,6 +116,18 @@ def test_a_wrong_url_path_at_enroll_is_reported_as_such(
     assert register.run("enroll", "--cloud-url", cloud.url, "--code", code) == 0  # the code was not used up
 
 
+@pytest.mark.parametrize("url", ["ftp://echeck.example.ru", "echeck.example.ru", "https://"])
+def test_a_cloud_url_that_is_no_web_address_is_reported_as_such(
+    register: Register, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was "cannot reach the cloud at ftp://...: Request URL is missing an 'http://' ... protocol..":
+    # a network hint for a typing mistake.
+    assert register.run("enroll", "--cloud-url", url, "--code", "K7QF-9MZC") == 1
+    err = capsys.readouterr().err
+    assert f"the cloud URL {url!r} is not a web address: type it as head office gave it" in err
+    assert "cannot reach" not in err
+
+
 def test_pos_token_is_printed_and_kept_private(
     register: Register, capsys: pytest.CaptureFixture[str]
 ) -> None:
