@@ -36,8 +36,8 @@ receipts in batches with their own bearer token; integrations read (and write) w
 head-office people sign in with e-mail and password.
 
 Wire protocol v1 (`sync.protocol`): JSON, money in integer kopecks, idempotent by the receipt's natural key
-(FN serial + FD number + FPD). Errors are `{"detail", "code"}`: `detail` a sentence, or FastAPI's list of field
-errors (422, code `invalid_request`); `code` a stable snake_case name for programs.
+(FN serial + FD number + FPD). Errors are `{"detail", "code"}`: `detail` a sentence, or FastAPI's list of
+field errors (422, code `invalid_request`); `code` a stable snake_case name for programs.
 """
 
 
