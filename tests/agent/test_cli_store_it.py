@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli import main
 from tests.agent.store_it import Register, enrollment_code, make_register
 from tests.support.live_server import free_port
 from tests.sync.conftest import Cloud
@@ -137,3 +138,23 @@ def test_pos_token_is_printed_and_kept_private(
     assert register.run("pos-token") == 0
     assert capsys.readouterr().out.strip() == token
     assert (register.data_dir / "pos-token").stat().st_mode & 0o777 == 0o600
+
+
+def test_requeue_of_a_key_that_is_not_dead_lettered_says_so(
+    register: Register, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed "0 dead-lettered receipt(s) queued again" and exited 0 for a mistyped key.
+    assert register.run("requeue", "--key", "9999078900001234:17:12345") == 1
+    err = capsys.readouterr().err
+    assert "9999078900001234:17:12345 is not a dead-lettered receipt of this register" in err
+    assert register.run("requeue") == 0
+
+
+def test_a_setting_of_the_wrong_type_is_said_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "'abc' is not a int".
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\nlisten_port = "abc"\n', encoding="utf-8")
+    assert main(["--config", str(config), "config"]) == 2
+    assert "setting 'listen_port': 'abc' is not a whole number" in capsys.readouterr().err
