@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser(
         "status",
-        help="print the queue, sync state and latency of this register; exit 1 when something needs store IT",
+        help="print the queue, sync state and latency of this register; exit 1 when something needs "
+        "store IT, 2 when the agent on the port is another data directory's",
     )
     st.add_argument("--json", action="store_true", help="machine-readable output")
 
