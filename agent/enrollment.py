@@ -56,6 +56,11 @@ def enroll(
         raise EnrollmentError(
             f"the cloud refused the enrollment code ({response.status_code}): {_detail(response)}"
         )
+    if response.status_code == 429:
+        raise EnrollmentError(
+            f"the cloud locked enrollment out after too many wrong codes ({_detail(response)}): wait, then "
+            "type the code exactly as head office issued it"
+        )
     if response.status_code >= 400:
         raise EnrollmentError(f"the cloud at {where} answered {response.status_code}: {_detail(response)}")
     try:

@@ -158,3 +158,14 @@ def test_a_setting_of_the_wrong_type_is_said_in_words(
     config.write_text('[agent]\nlisten_port = "abc"\n', encoding="utf-8")
     assert main(["--config", str(config), "config"]) == 2
     assert "setting 'listen_port': 'abc' is not a whole number" in capsys.readouterr().err
+
+
+def test_an_enrollment_lockout_is_said_as_one(
+    register: Register, cloud: Cloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "the cloud at .../v1/enroll answered 429: ..." with no hint of what happened.
+    for n in range(6):
+        register.run("enroll", "--cloud-url", cloud.url, "--code", f"QQQQ-QQQ{n}")
+    capsys.readouterr()
+    assert register.run("enroll", "--cloud-url", cloud.url, "--code", "QQQQ-QQQQ") == 1
+    assert "the cloud locked enrollment out after too many wrong codes" in capsys.readouterr().err
