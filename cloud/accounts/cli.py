@@ -254,6 +254,8 @@ def cmd_register_rotate(args: argparse.Namespace) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
+    if args.limit < 1:  # SQLite reads LIMIT -5 as "no limit"
+        raise InvalidInput("--limit must be positive")
     with _session(args) as session:
         rows: list[dict[str, Any]] = [
             {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail or {}}

@@ -168,3 +168,12 @@ def test_register_revoke_and_rotate(database_url: str) -> None:
     missing = run(database_url, "register", "revoke", "--register", "999")
     assert missing.returncode == 1
     assert "register 999 does not exist" in missing.stderr
+
+
+def test_a_limit_below_one_is_refused(database_url: str) -> None:
+    # `audit --limit -5` printed the whole log (SQLite reads a negative LIMIT as none) and exited 0.
+    tenant_id, _key, _store = _chain(database_url)
+    for argv in (["audit", "--tenant", str(tenant_id)], ["privacy", "erasures"]):
+        refused = run(database_url, *argv, "--limit", "-5")
+        assert refused.returncode == 1, argv
+        assert "--limit must be positive" in refused.stderr
