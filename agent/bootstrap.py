@@ -13,6 +13,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 
 from agent import __version__
+from agent.api_docs import install_api_docs
 from agent.cashier_api import build_router as build_cashier_router
 from agent.cashier_api import landing_url
 from agent.config import AgentConfig
@@ -230,7 +231,10 @@ def create_app(agent: Agent) -> FastAPI:
         "Listens on 127.0.0.1 unless configured otherwise; answers only requests addressed to it by a known "
         "name (Host), and the checkout API takes the POS token (`echeck-agent pos-token`).",
         lifespan=lifespan,
+        docs_url=None,  # install_api_docs: Swagger UI from this machine's files, never a CDN
+        redoc_url=None,
     )
+    install_api_docs(app)
     config = agent.config
     pos_token = PosTokenCheck(config.pos_token_path, required(config.listen_host, config.require_pos_token))
     if pos_token.required:

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser(
         "status",
-        help="print the queue, sync state and latency of this register; exit 1 when something needs store IT",
+        help="print the queue, sync state and latency of this register; exit 1 when something needs "
+        "store IT, 2 when the agent on the port is another data directory's",
     )
     st.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -182,10 +183,26 @@ def cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
 def cmd_requeue(config: AgentConfig, args: argparse.Namespace) -> int:
     from sync.outbox import Outbox
 
+    unknown: list[str] = []
     with Outbox(config.outbox_path) as outbox:
-        count = outbox.requeue_rejected(args.key)
+        if args.key is None:
+            count = outbox.requeue_rejected()
+        else:
+            # Key by key: a mistyped key is said, never a silent "0 queued again" with exit 0.
+            count = 0
+            for key in args.key:
+                done = outbox.requeue_rejected([key])
+                count += done
+                if not done:
+                    unknown.append(key)
     print(f"{count} dead-lettered receipt(s) queued again; the running agent sends them within seconds.")
-    return 0
+    for key in unknown:
+        print(
+            f"echeck-agent: {key} is not a dead-lettered receipt of this register (FN:FD:FPD, as "
+            "`echeck-agent status` lists them)",
+            file=sys.stderr,
+        )
+    return 1 if unknown else 0
 
 
 def cmd_config(config: AgentConfig, _args: argparse.Namespace) -> int:

@@ -198,8 +198,12 @@ def _coerce(name: str, value: Any, cls: type) -> Any:
         if kind in (tuple[str, ...], "tuple[str, ...]"):
             return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r}: {value!r} is not a {getattr(kind, '__name__', kind)}") from exc
+        wanted = _KIND_WORDS.get(str(getattr(kind, "__name__", kind)), "of the right type")
+        raise ConfigError(f"setting {name!r}: {value!r} is not {wanted}") from exc
     return value
+
+
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "Path": "a path", "bool": "true or false"}
 
 
 def _boolean(value: Any) -> bool:

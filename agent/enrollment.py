@@ -39,11 +39,12 @@ def enroll(
     request = EnrollRequest(
         code=code.strip().upper(), hostname=socket.gethostname(), agent_version=__version__
     )
+    _check_cloud_url(cloud_url)
     try:
         response = httpx.post(cloud_url.rstrip("/") + ENROLL_PATH, json=request.model_dump(), timeout=timeout)
     except httpx.HTTPError as exc:
         raise EnrollmentError(
-            f"cannot reach the cloud at {cloud_url}: {exc}. Check the address and network."
+            f"cannot reach the cloud at {cloud_url} ({exc}): check the address and the network"
         ) from exc
     where = cloud_url.rstrip("/") + ENROLL_PATH
     if response.status_code in (404, 405):
@@ -54,6 +55,11 @@ def enroll(
     if response.status_code in (400, 410, 422):
         raise EnrollmentError(
             f"the cloud refused the enrollment code ({response.status_code}): {_detail(response)}"
+        )
+    if response.status_code == 429:
+        raise EnrollmentError(
+            f"the cloud locked enrollment out after too many wrong codes ({_detail(response)}): wait, then "
+            "type the code exactly as head office issued it"
         )
     if response.status_code >= 400:
         raise EnrollmentError(f"the cloud at {where} answered {response.status_code}: {_detail(response)}")
@@ -71,6 +77,19 @@ def enroll(
     path.write_text(json.dumps(asdict(enrollment), indent=2), encoding="utf-8")
     log.info("register enrolled", extra={**asdict(enrollment), "credentials": store.description})
     return enrollment
+
+
+def _check_cloud_url(cloud_url: str) -> None:
+    """A typing mistake is said as one, not as a network fault (httpx's "missing protocol" text)."""
+    try:
+        url = httpx.URL(cloud_url)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise EnrollmentError(
+            f"the cloud URL {cloud_url!r} is not a web address: type it as head office gave it, "
+            "with https:// (e.g. https://echeck.example.ru)"
+        )
 
 
 def load_enrollment(path: Path) -> Enrollment:

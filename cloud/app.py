@@ -28,6 +28,7 @@ from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
+from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
 DESCRIPTION = """
@@ -36,7 +37,8 @@ receipts in batches with their own bearer token; integrations read (and write) w
 head-office people sign in with e-mail and password.
 
 Wire protocol v1 (`sync.protocol`): JSON, money in integer kopecks, idempotent by the receipt's natural key
-(FN serial + FD number + FPD). Errors carry `detail`: a sentence, or FastAPI's list of field errors (422).
+(FN serial + FD number + FPD). Errors are `{"detail", "code"}`: `detail` a sentence, or FastAPI's list of
+field errors (422, code `invalid_request`); `code` a stable snake_case name for programs.
 """
 
 
@@ -70,6 +72,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_api_docs from the cloud's own assets (no CDN)
+        redoc_url=None,  # ReDoc would load from a CDN too; /docs is the one reference
         dependencies=[Depends(int_params_fit)],  # every int path/query parameter fits in 64 bits, or 422
     )
     app.state.settings = settings
@@ -89,6 +93,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 
     install_error_handlers(app)
+    install_api_docs(app)  # /docs: Swagger UI from /static/swagger, before /static is mounted
     install_web(app)  # static assets, security headers on HTML, sign-in redirects
     openapi_contract.install(app)  # what the frame adds to every route, in the contract too
 

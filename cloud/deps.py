@@ -40,7 +40,7 @@ tenant_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="An integration's API key (`echeck-cloud key add`): `Authorization: Bearer ek_...`. "
-    "Scope `read` reads; `write` is needed for push devices, opt-outs and app events.",
+    "Scope `read` reads; `write` is needed for push devices, opt-outs, app events, consents and erasures.",
 )
 session_cookie = APIKeyCookie(
     name=SESSION_COOKIE,

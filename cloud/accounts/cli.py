@@ -23,7 +23,7 @@ from cloud.db.engine import make_engine
 from cloud.db.migrate import migrate
 from cloud.errors import InvalidInput, NotFound
 from cloud.fleet import enrollment
-from cloud.settings import DEFAULT_ENROLL_TTL_HOURS, PUBLIC_URL_ENV, load_settings
+from cloud.settings import DEFAULT_ENROLL_TTL_HOURS, DEFAULT_PUBLIC_URL, PUBLIC_URL_ENV, load_settings
 
 Add = Callable[..., Any]
 
@@ -77,8 +77,20 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_user_invite(args: argparse.Namespace) -> None:
+def _link_base(args: argparse.Namespace) -> str:
+    """The cloud's address for a link; the built-in default is said, as no invitee can open it elsewhere."""
     base = args.public_url or load_settings().public_url
+    if base == DEFAULT_PUBLIC_URL:
+        print(
+            f"echeck-cloud: warning: the link uses the default address {DEFAULT_PUBLIC_URL}: pass "
+            f"--public-url (or set {PUBLIC_URL_ENV}) with the address head office opens the cloud at",
+            file=sys.stderr,
+        )
+    return base
+
+
+def cmd_user_invite(args: argparse.Namespace) -> None:
+    base = _link_base(args)
     with _session(args) as session:
         tenants.get_tenant(session, args.tenant)
         issued = users.invite(
@@ -135,7 +147,7 @@ def cmd_user_revoke_sessions(args: argparse.Namespace) -> None:
 
 
 def cmd_user_reset_password(args: argparse.Namespace) -> None:
-    base = args.public_url or load_settings().public_url
+    base = _link_base(args)
     with _session(args) as session:
         user = users.find_user(session, args.tenant, args.email)
         assert user.id is not None
@@ -254,6 +266,8 @@ def cmd_register_rotate(args: argparse.Namespace) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
+    if args.limit < 1:  # SQLite reads LIMIT -5 as "no limit"
+        raise InvalidInput("--limit must be positive")
     with _session(args) as session:
         rows: list[dict[str, Any]] = [
             {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail or {}}

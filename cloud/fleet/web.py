@@ -80,8 +80,8 @@ def _code_page(
         title="Код подключения",
         explanation=what,
         secret=issued.code,
-        note=f"Одноразовый, действует до {issued.expires_at:%d.%m.%Y %H:%M} UTC. "
-        "На кассе: echeck-agent enroll --cloud <адрес облака> --code <код>.",
+        note=f"Одноразовый, действует до {issued.expires_at:%d.%m.%Y %H:%M} UTC. На кассе: "
+        f"echeck-agent enroll --cloud-url {request.app.state.settings.public_url} --code {issued.code}",
         back="/fleet",
     )
 

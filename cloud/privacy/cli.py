@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from cloud.db.engine import make_engine
 from cloud.db.migrate import migrate
 from cloud.db.types import utcnow
+from cloud.errors import InvalidInput
 from cloud.privacy import erasure
 from cloud.privacy.keys import (
     IDENTITY_KEY_ENV,
@@ -75,6 +76,8 @@ def cmd_erase(args: argparse.Namespace) -> None:
 
 
 def cmd_erasures(args: argparse.Namespace) -> None:
+    if args.limit < 1:  # SQLite reads LIMIT -5 as "no limit"
+        raise InvalidInput("--limit must be positive")
     with _session(args) as session:
         query = select(ErasureRequest).order_by(col(ErasureRequest.id).desc()).limit(args.limit)
         if args.tenant:

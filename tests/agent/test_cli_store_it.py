@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli import main
 from tests.agent.store_it import Register, enrollment_code, make_register
 from tests.support.live_server import free_port
 from tests.sync.conftest import Cloud
@@ -116,6 +117,18 @@ def test_a_wrong_url_path_at_enroll_is_reported_as_such(
     assert register.run("enroll", "--cloud-url", cloud.url, "--code", code) == 0  # the code was not used up
 
 
+@pytest.mark.parametrize("url", ["ftp://echeck.example.ru", "echeck.example.ru", "https://"])
+def test_a_cloud_url_that_is_no_web_address_is_reported_as_such(
+    register: Register, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was "cannot reach the cloud at ftp://...: Request URL is missing an 'http://' ... protocol..":
+    # a network hint for a typing mistake.
+    assert register.run("enroll", "--cloud-url", url, "--code", "K7QF-9MZC") == 1
+    err = capsys.readouterr().err
+    assert f"the cloud URL {url!r} is not a web address: type it as head office gave it" in err
+    assert "cannot reach" not in err
+
+
 def test_pos_token_is_printed_and_kept_private(
     register: Register, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,3 +138,34 @@ def test_pos_token_is_printed_and_kept_private(
     assert register.run("pos-token") == 0
     assert capsys.readouterr().out.strip() == token
     assert (register.data_dir / "pos-token").stat().st_mode & 0o777 == 0o600
+
+
+def test_requeue_of_a_key_that_is_not_dead_lettered_says_so(
+    register: Register, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed "0 dead-lettered receipt(s) queued again" and exited 0 for a mistyped key.
+    assert register.run("requeue", "--key", "9999078900001234:17:12345") == 1
+    err = capsys.readouterr().err
+    assert "9999078900001234:17:12345 is not a dead-lettered receipt of this register" in err
+    assert register.run("requeue") == 0
+
+
+def test_a_setting_of_the_wrong_type_is_said_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "'abc' is not a int".
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\nlisten_port = "abc"\n', encoding="utf-8")
+    assert main(["--config", str(config), "config"]) == 2
+    assert "setting 'listen_port': 'abc' is not a whole number" in capsys.readouterr().err
+
+
+def test_an_enrollment_lockout_is_said_as_one(
+    register: Register, cloud: Cloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "the cloud at .../v1/enroll answered 429: ..." with no hint of what happened.
+    for n in range(6):
+        register.run("enroll", "--cloud-url", cloud.url, "--code", f"QQQQ-QQQ{n}")
+    capsys.readouterr()
+    assert register.run("enroll", "--cloud-url", cloud.url, "--code", "QQQQ-QQQQ") == 1
+    assert "the cloud locked enrollment out after too many wrong codes" in capsys.readouterr().err

@@ -177,3 +177,17 @@ def _close() -> CloseRequest:
 
 def _card() -> CardRequest:
     return CardRequest(card_number="2770001")
+
+
+def test_the_api_docs_load_nothing_from_other_sites(tmp_path: Path) -> None:
+    # The page pulled Swagger UI from a CDN: blank on a register without open internet, and third-party
+    # script on the page where integrators type the POS token.
+    with serve(tmp_path) as url:
+        page = httpx.get(url + "/docs")
+        assert page.status_code == 200
+        assert "https://" not in page.text
+        for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"):
+            assert asset in page.text
+            assert httpx.get(url + asset).status_code == 200, asset
+        refused = httpx.get(url + "/docs-assets/swagger-ui.css", headers={"Host": "rebind.attacker.example"})
+        assert refused.status_code == 403

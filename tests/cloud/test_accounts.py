@@ -278,6 +278,9 @@ def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: C
         new_till = it.post(f"/fleet/stores/{mine.store_id}/code", data={"csrf": csrf})
         fresh = re.search(r'id="secret">([A-Z0-9]{4}-[A-Z0-9]{4})<', new_till.text)
         assert fresh is not None
+        # The command store IT types, whole: the page said `--cloud <адрес облака>`, a flag the agent lacks.
+        command = rf"echeck-agent enroll --cloud-url https?://\S+ --code {fresh.group(1)}"
+        assert re.search(command, new_till.text)
         assert it.post(f"/fleet/stores/{other.store_id}/code", data={"csrf": csrf}).status_code == 404
     enrolled = cloud.http.post(ENROLL_PATH, json={"code": fresh.group(1), "hostname": "till-2"}).json()
     assert enrolled["store_id"] == mine.store_id

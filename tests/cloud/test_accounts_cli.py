@@ -168,3 +168,27 @@ def test_register_revoke_and_rotate(database_url: str) -> None:
     missing = run(database_url, "register", "revoke", "--register", "999")
     assert missing.returncode == 1
     assert "register 999 does not exist" in missing.stderr
+
+
+def test_a_limit_below_one_is_refused(database_url: str) -> None:
+    # `audit --limit -5` printed the whole log (SQLite reads a negative LIMIT as none) and exited 0.
+    tenant_id, _key, _store = _chain(database_url)
+    for argv in (["audit", "--tenant", str(tenant_id)], ["privacy", "erasures"]):
+        refused = run(database_url, *argv, "--limit", "-5")
+        assert refused.returncode == 1, argv
+        assert "--limit must be positive" in refused.stderr
+
+
+def test_a_link_with_the_default_address_is_warned_about(database_url: str) -> None:
+    # The link silently pointed at http://127.0.0.1:8000, which no invitee can open.
+    tenant_id, _key, _store = _chain(database_url)
+    invite = ["user", "invite", "--tenant", str(tenant_id), "--role", "analyst"]
+    default = run(database_url, *invite, "--email", "a@shop.example")
+    assert default.returncode == 0
+    assert "the link uses the default address http://127.0.0.1:8000: pass --public-url" in default.stderr
+    given = run(
+        database_url, *invite, "--email", "b@shop.example", "--public-url", "https://echeck.shop.example"
+    )
+    assert given.returncode == 0
+    assert "https://echeck.shop.example/invite/" in given.stdout
+    assert "warning" not in given.stderr

@@ -179,3 +179,15 @@ def test_gzip_batches_are_accepted_and_bad_encodings_refused(cloud: Cloud) -> No
         batch_path(reg.store_id), content=body, headers={**headers, "Content-Encoding": "br"}
     )
     assert other.status_code == 415
+
+
+def test_the_fleet_page_shows_the_clock_without_a_minus_zero(cloud: Cloud) -> None:
+    # A register 30 ms behind the cloud was shown as "-0.0 с", and "с" wrapped away from its number.
+    reg = cloud.register()
+    cloud.user(reg.tenant_id, "it@shop.example", "store_it")
+    # A few ms either side of the cloud's clock (the request's own latency decides the sign).
+    _beat(cloud, reg, register_time=(now_utc() + timedelta(milliseconds=10)).isoformat())
+    cloud.http.post("/login", data={"email": "it@shop.example", "password": PASSWORD})
+    page = cloud.http.get("/fleet").text
+    assert "-0.0" not in page
+    assert re.search(r"[+-]\d+\.\d&nbsp;с", page)

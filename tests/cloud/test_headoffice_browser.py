@@ -179,3 +179,33 @@ def test_an_admin_invites_and_the_invitee_sets_a_password(cloud: Cloud, open_pag
     assert "принял приглашение" in log
     admin.clean()
     invitee.clean()
+
+
+def test_api_docs_render_without_any_cdn(open_page: object) -> None:
+    # /docs is the published contract: it must render in the browser with the cloud's own assets
+    # (FastAPI's default page loads Swagger UI from a CDN and runs an inline script, both refused by the CSP).
+    w = open_page(1280)  # type: ignore[operator]
+    w.page.goto("/docs")
+    w.page.wait_for_selector(".opblock", state="attached")
+    assert w.page.locator(".opblock").count() > 10
+    w.clean()
+
+
+# How far any table of a page reaches past its box (0: nothing hidden behind a sideways scroll).
+HIDDEN_WIDTH = (
+    "Math.max(0, ...[...document.querySelectorAll('table')]"
+    ".map(t => t.scrollWidth - t.parentElement.clientWidth))"
+)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_column_is_hidden_at_phone_or_desktop_width(cloud: Cloud, open_page: object, width: int) -> None:
+    # The actions (Отозвать, Завершить сеансы, Отозвать ключ) and the audit's action sat past the right edge.
+    reg = cloud.register()
+    cloud.user(reg.tenant_id, "owner@shop.example", "owner")
+    w = open_page(width)  # type: ignore[operator]
+    sign_in(w, "owner@shop.example")
+    for path in ("/fleet", "/admin/users", "/admin/keys", "/admin/audit"):
+        w.page.goto(path)
+        assert w.page.evaluate(HIDDEN_WIDTH) <= 1, path
+    w.clean()
