@@ -106,6 +106,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
     sim_args = p.pos_simulator(agent.url, args.receipts, args.rate, args.seed, report_path)
     if atol is not None:
         sim_args += ["--atol", atol.proxy_url]
+        p.wait_for_listener(atol.proxy_url)
     started = time.monotonic()
     with _progress() as progress:
         made = progress.add_task("checkouts at the till", total=args.receipts)
@@ -126,6 +127,9 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
                 if sim.poll() is None:  # interrupted: the till stops first, then the agent and the cloud
                     sim.terminate()
                     sim.wait(10)
+        if not report_path.exists():
+            tail = (logs / "pos-sim.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"the POS simulator stopped (exit {sim.returncode}) without a report:\n{tail}")
         report = json.loads(report_path.read_text(encoding="utf-8"))
         progress.update(acked, total=report["made"])
         deadline = time.monotonic() + 120

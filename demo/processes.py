@@ -208,6 +208,21 @@ def atol_bench(logs: Path) -> AtolBench:
     return AtolBench(emulator, f"http://127.0.0.1:{proxy_port}", agent_toml)
 
 
+def wait_for_listener(url: str, timeout: float = 60.0) -> None:
+    """Until something accepts TCP connections at `url`'s host and port: the agent answers its /healthz
+    before its ATOL proxy (a thread of its own) listens, and the POS must not print into nothing."""
+    parsed = httpx.URL(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((parsed.host, parsed.port or 80), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {url} after {timeout:.0f} s") from None
+            time.sleep(0.1)
+
+
 def atol_journal(emulator_url: str) -> dict[str, Any]:
     doc: dict[str, Any] = httpx.get(f"{emulator_url}/emulator/journal", timeout=10).raise_for_status().json()
     return doc
