@@ -8,7 +8,7 @@ import logging
 
 from sqlmodel import Session, col, select
 
-from cloud.accounts import api_keys, audit
+from cloud.accounts import api_keys, audit, legal
 from cloud.accounts.models import Store, Tenant
 from cloud.db.types import utcnow
 from cloud.errors import InvalidInput, NotFound
@@ -82,3 +82,71 @@ def stores_of(session: Session, tenant_id: int, store_ids: frozenset[int] | None
 def regions_of(session: Session, tenant_id: int) -> list[str]:
     rows = session.exec(select(Store.region).where(Store.tenant_id == tenant_id).distinct())
     return sorted(r for r in rows if r)
+
+
+def set_tenant_details(
+    session: Session,
+    tenant_id: int,
+    *,
+    legal_name: str | None = None,
+    inn: str | None = None,
+    taxation: str | None = None,
+    actor: str = audit.CLI,
+) -> Tenant:
+    """The seller as the receipt page prints it; None leaves a field as it is."""
+    tenant = get_tenant(session, tenant_id)
+    if legal_name is not None:
+        tenant.legal_name = legal_name.strip() or None
+    if inn is not None:
+        tenant.inn = legal.checked_inn(inn)
+    if taxation is not None:
+        tenant.taxation = legal.checked_taxation(taxation)
+    session.add(tenant)
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "tenant.details",
+        f"tenant {tenant_id}",
+        legal_name=tenant.legal_name,
+        inn=tenant.inn,
+        taxation=tenant.taxation,
+    )
+    session.commit()
+    session.refresh(tenant)
+    return tenant
+
+
+def set_store_details(
+    session: Session,
+    store_id: int,
+    *,
+    address: str | None = None,
+    settlement_place: str | None = None,
+    time_zone: str | None = None,
+    actor: str = audit.CLI,
+) -> Store:
+    """The store as the receipt page prints it; None leaves a field as it is."""
+    store = session.get(Store, store_id)
+    if store is None:
+        raise NotFound(f"store {store_id} does not exist (see `echeck-cloud store list --tenant ID`)")
+    if address is not None:
+        store.address = address.strip() or None
+    if settlement_place is not None:
+        store.settlement_place = settlement_place.strip() or None
+    if time_zone is not None:
+        store.time_zone = legal.checked_time_zone(time_zone)
+    session.add(store)
+    audit.record(
+        session,
+        store.tenant_id,
+        actor,
+        "store.details",
+        f"store {store_id}",
+        address=store.address,
+        settlement_place=store.settlement_place,
+        time_zone=store.time_zone,
+    )
+    session.commit()
+    session.refresh(store)
+    return store
