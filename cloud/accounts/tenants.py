@@ -5,6 +5,7 @@ A new tenant gets one read+write API key, shown once (the same shape as before A
 """
 
 import logging
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -59,10 +60,15 @@ def create_store(session: Session, tenant_id: int, name: str, region: str | None
     return store
 
 
-def set_region(session: Session, store_id: int, region: str | None, actor: str = audit.CLI) -> Store:
+def _store(session: Session, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None:
         raise NotFound(f"store {store_id} does not exist (see `echeck-cloud store list --tenant ID`)")
+    return store
+
+
+def set_region(session: Session, store_id: int, region: str | None, actor: str = audit.CLI) -> Store:
+    store = _store(session, store_id)
     store.region = (region or "").strip() or None
     session.add(store)
     audit.record(session, store.tenant_id, actor, "store.region", f"store {store_id}", region=store.region)
@@ -101,19 +107,8 @@ def set_tenant_details(
         tenant.inn = legal.checked_inn(inn)
     if taxation is not None:
         tenant.taxation = legal.checked_taxation(taxation)
-    session.add(tenant)
-    audit.record(
-        session,
-        tenant_id,
-        actor,
-        "tenant.details",
-        f"tenant {tenant_id}",
-        legal_name=tenant.legal_name,
-        inn=tenant.inn,
-        taxation=tenant.taxation,
-    )
-    session.commit()
-    session.refresh(tenant)
+    detail = {"legal_name": tenant.legal_name, "inn": tenant.inn, "taxation": tenant.taxation}
+    _save_audited(session, tenant, tenant_id, actor, "tenant.details", f"tenant {tenant_id}", detail)
     return tenant
 
 
@@ -127,26 +122,33 @@ def set_store_details(
     actor: str = audit.CLI,
 ) -> Store:
     """The store as the receipt page prints it; None leaves a field as it is."""
-    store = session.get(Store, store_id)
-    if store is None:
-        raise NotFound(f"store {store_id} does not exist (see `echeck-cloud store list --tenant ID`)")
+    store = _store(session, store_id)
     if address is not None:
         store.address = address.strip() or None
     if settlement_place is not None:
         store.settlement_place = settlement_place.strip() or None
     if time_zone is not None:
         store.time_zone = legal.checked_time_zone(time_zone)
-    session.add(store)
-    audit.record(
-        session,
-        store.tenant_id,
-        actor,
-        "store.details",
-        f"store {store_id}",
-        address=store.address,
-        settlement_place=store.settlement_place,
-        time_zone=store.time_zone,
-    )
-    session.commit()
-    session.refresh(store)
+    detail = {
+        "address": store.address,
+        "settlement_place": store.settlement_place,
+        "time_zone": store.time_zone,
+    }
+    _save_audited(session, store, store.tenant_id, actor, "store.details", f"store {store_id}", detail)
     return store
+
+
+def _save_audited(
+    session: Session,
+    row: Tenant | Store,
+    tenant_id: int,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+) -> None:
+    """The change and its audit entry in one commit."""
+    session.add(row)
+    audit.record(session, tenant_id, actor, action, target, **detail)
+    session.commit()
+    session.refresh(row)
