@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from cloud.accounts import cli as accounts_cli
 from cloud.accounts import tenants
+from cloud.accounts.legal import TAXATION
 from cloud.db.engine import DATABASE_URL_ENV, make_engine
 from cloud.db.migrate import migrate
 from cloud.delivery import cli as delivery_cli
@@ -129,6 +130,39 @@ def cmd_tenant_list(args: argparse.Namespace) -> None:
         ]
     lines = [f"{r['id']:>6}  {r['name']}  (created {r['created_at']:%Y-%m-%d})" for r in rows]
     _out(args, {"tenants": rows}, "\n".join(lines) or "no tenants yet: `echeck-cloud tenant add NAME`")
+
+
+def cmd_tenant_set(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        t = tenants.set_tenant_details(
+            session, args.tenant, legal_name=args.legal_name, inn=args.inn, taxation=args.taxation
+        )
+        doc = {"id": t.id, "legal_name": t.legal_name, "inn": t.inn, "taxation": t.taxation}
+    _out(
+        args,
+        doc,
+        f"tenant {doc['id']}: {doc['legal_name'] or '?'}, INN {doc['inn'] or '?'}, "
+        f"taxation {doc['taxation'] or '?'}",
+    )
+
+
+def cmd_store_set(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        st = tenants.set_store_details(
+            session, args.store, address=args.address, settlement_place=args.place, time_zone=args.time_zone
+        )
+        doc = {
+            "id": st.id,
+            "address": st.address,
+            "settlement_place": st.settlement_place,
+            "time_zone": st.time_zone,
+        }
+    _out(
+        args,
+        doc,
+        f"store {doc['id']}: {doc['address'] or '?'} ({doc['settlement_place'] or '?'}), "
+        f"time zone {doc['time_zone'] or '?'}",
+    )
 
 
 def cmd_store_add(args: argparse.Namespace) -> None:
@@ -252,8 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the retailer's name, e.g. 'Hardware Chain LLC'")
     json_flag(p)
     json_flag(add("list", cmd_tenant_list, "list retailers", tenant))
+    p = add("set", cmd_tenant_set, "set what the e-receipt page prints about the seller", tenant)
+    p.add_argument(
+        "--tenant", type=int, required=True, metavar="ID", help="the retailer's id (`tenant list`)"
+    )
+    p.add_argument("--legal-name", help="the seller's legal name, e.g. 'ООО \"Ромашка\"'")
+    p.add_argument("--inn", help="the seller's INN: 10 or 12 digits (check digits are verified)")
+    p.add_argument("--taxation", choices=sorted(TAXATION), help="taxation system (tag 1055)")
+    json_flag(p)
 
-    store = sub.add_parser("store", help="stores of a retailer: add, list, region").add_subparsers(
+    store = sub.add_parser("store", help="stores of a retailer: add, list, region, set").add_subparsers(
         dest="action", required=True
     )
     p = add("add", cmd_store_add, "add a store to a retailer", store)
@@ -266,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("region", cmd_store_region, "set or clear a store's region", store)
     p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
     p.add_argument("--region", default="", help="the region; empty clears it")
+    json_flag(p)
+    p = add("set", cmd_store_set, "set what the e-receipt page prints about the store", store)
+    p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
+    p.add_argument("--address", help="the store's address as the receipt prints it")
+    p.add_argument("--place", help="place of settlement (e.g. the store's name and address, or a site)")
+    p.add_argument("--time-zone", help="IANA time zone the page shows times in, e.g. 'Asia/Yekaterinburg'")
     json_flag(p)
     p = add("list", cmd_store_list, "list a retailer's stores and their registers' last contact", store)
     p.add_argument(

@@ -21,6 +21,10 @@ class Tenant(CloudModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     created_at: datetime = timestamp_field()
+    # What the buyer's e-receipt page prints about the seller (migration 0009; checked in accounts/legal.py).
+    legal_name: str | None = Field(default=None, max_length=300)
+    inn: str | None = Field(default=None, max_length=12)
+    taxation: str | None = Field(default=None, max_length=32)  # tag 1055: a key of legal.TAXATION
 
 
 class Store(CloudModel, table=True):
@@ -31,6 +35,10 @@ class Store(CloudModel, table=True):
     name: str = Field(max_length=200)
     # A regional manager's scope names regions: every store of the region, including ones added later.
     region: str | None = Field(default=None, max_length=100)
+    # The receipt page's address and place of settlement, and the zone its times are shown in (0009).
+    address: str | None = Field(default=None, max_length=500)
+    settlement_place: str | None = Field(default=None, max_length=500)
+    time_zone: str | None = Field(default=None, max_length=64)  # IANA name, e.g. "Europe/Moscow"
 
 
 class Register(CloudModel, table=True):

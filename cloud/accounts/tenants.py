@@ -5,10 +5,11 @@ A new tenant gets one read+write API key, shown once (the same shape as before A
 """
 
 import logging
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from cloud.accounts import api_keys, audit
+from cloud.accounts import api_keys, audit, legal
 from cloud.accounts.models import Store, Tenant
 from cloud.db.types import utcnow
 from cloud.errors import InvalidInput, NotFound
@@ -59,10 +60,15 @@ def create_store(session: Session, tenant_id: int, name: str, region: str | None
     return store
 
 
-def set_region(session: Session, store_id: int, region: str | None, actor: str = audit.CLI) -> Store:
+def _store(session: Session, store_id: int) -> Store:
     store = session.get(Store, store_id)
     if store is None:
         raise NotFound(f"store {store_id} does not exist (see `echeck-cloud store list --tenant ID`)")
+    return store
+
+
+def set_region(session: Session, store_id: int, region: str | None, actor: str = audit.CLI) -> Store:
+    store = _store(session, store_id)
     store.region = (region or "").strip() or None
     session.add(store)
     audit.record(session, store.tenant_id, actor, "store.region", f"store {store_id}", region=store.region)
@@ -82,3 +88,67 @@ def stores_of(session: Session, tenant_id: int, store_ids: frozenset[int] | None
 def regions_of(session: Session, tenant_id: int) -> list[str]:
     rows = session.exec(select(Store.region).where(Store.tenant_id == tenant_id).distinct())
     return sorted(r for r in rows if r)
+
+
+def set_tenant_details(
+    session: Session,
+    tenant_id: int,
+    *,
+    legal_name: str | None = None,
+    inn: str | None = None,
+    taxation: str | None = None,
+    actor: str = audit.CLI,
+) -> Tenant:
+    """The seller as the receipt page prints it; None leaves a field as it is."""
+    tenant = get_tenant(session, tenant_id)
+    if legal_name is not None:
+        tenant.legal_name = legal_name.strip() or None
+    if inn is not None:
+        tenant.inn = legal.checked_inn(inn)
+    if taxation is not None:
+        tenant.taxation = legal.checked_taxation(taxation)
+    detail = {"legal_name": tenant.legal_name, "inn": tenant.inn, "taxation": tenant.taxation}
+    _save_audited(session, tenant, tenant_id, actor, "tenant.details", f"tenant {tenant_id}", detail)
+    return tenant
+
+
+def set_store_details(
+    session: Session,
+    store_id: int,
+    *,
+    address: str | None = None,
+    settlement_place: str | None = None,
+    time_zone: str | None = None,
+    actor: str = audit.CLI,
+) -> Store:
+    """The store as the receipt page prints it; None leaves a field as it is."""
+    store = _store(session, store_id)
+    if address is not None:
+        store.address = address.strip() or None
+    if settlement_place is not None:
+        store.settlement_place = settlement_place.strip() or None
+    if time_zone is not None:
+        store.time_zone = legal.checked_time_zone(time_zone)
+    detail = {
+        "address": store.address,
+        "settlement_place": store.settlement_place,
+        "time_zone": store.time_zone,
+    }
+    _save_audited(session, store, store.tenant_id, actor, "store.details", f"store {store_id}", detail)
+    return store
+
+
+def _save_audited(
+    session: Session,
+    row: Tenant | Store,
+    tenant_id: int,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+) -> None:
+    """The change and its audit entry in one commit."""
+    session.add(row)
+    audit.record(session, tenant_id, actor, action, target, **detail)
+    session.commit()
+    session.refresh(row)

@@ -1,9 +1,14 @@
 """The e-receipt as a small HTML page for a phone, from the templates in `cloud/pages/templates`
-(autoescaped: every value from a receipt is escaped)."""
+(autoescaped: every value from a receipt is escaped). The FNS QR code is an inline SVG: no script, no
+request to anyone else."""
 
 from typing import Any
 
-from cloud.ingest.models import ReceiptRow
+import qrcode
+import qrcode.image.svg
+from markupsafe import Markup
+
+from cloud.pages.receipt_view import ReceiptView
 from cloud.web.templating import environment
 
 
@@ -11,32 +16,21 @@ def _render(name: str, **context: Any) -> str:
     return environment().get_template(f"pages/{name}").render(**context)
 
 
-def receipt_page(receipt: ReceiptRow) -> str:
-    payload = receipt.payload
-    items = [
-        {
-            "name": str(i.get("name", "")),
-            "quantity": str(i.get("quantity", "")),
-            "total": int(i.get("total", 0)),
-        }
-        for i in payload.get("items", [])
-    ]
-    fiscal = payload.get("fiscal", {})
-    return _render(
-        "receipt.html",
-        items=items,
-        total=receipt.total,
-        fn=str(fiscal.get("fn_serial", "")),
-        fd=str(fiscal.get("fd_number", "")),
-        fp=str(fiscal.get("fpd", "")),
-        issued_at=str(fiscal.get("issued_at", "")),
-    )
+def qr_svg(text: str) -> Markup:
+    """`text` as an SVG QR code (paths only; qrcode writes nothing from `text` into the markup)."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    svg = image.to_string(encoding="unicode")
+    return Markup(svg.replace("<svg ", '<svg class="qr" role="img" aria-label="QR-код чека ФНС" ', 1))
 
 
-def waiting_page() -> str:
+def receipt_page(view: ReceiptView) -> str:
+    return _render("receipt.html", r=view, qr_svg=qr_svg(view.qr))
+
+
+def waiting_page(next_url: str) -> str:
     """Scanned before the receipt reached the cloud (usually a second): look again shortly."""
-    return _render("waiting.html")
+    return _render("waiting.html", next_url=next_url)
 
 
-def not_found_page() -> str:
-    return _render("not_found.html")
+def not_found_page(reason: str = "") -> str:
+    return _render("not_found.html", reason=reason)

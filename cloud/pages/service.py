@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from cloud.accounts.models import Store, Tenant
 from cloud.delivery import service as delivery
 from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
@@ -34,6 +35,27 @@ def landing_query(register_id: int, landing: str, now: datetime) -> SelectOfScal
         .order_by(ReceiptRow.id.desc())  # type: ignore[union-attr]
         .limit(1)
     )
+
+
+def landing_expired(session: Session, register_id: int, landing: str, now: datetime) -> bool:
+    """The token was used, but longer ago than the landing window: the page says so (410)."""
+    if not 12 <= len(landing) <= 32:
+        return False
+    row = session.exec(
+        select(ReceiptRow.id)
+        .where(ReceiptRow.register_id == register_id, ReceiptRow.landing == landing)
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def seller_of(session: Session, receipt: ReceiptRow) -> tuple[Tenant, Store]:
+    """The tenant and store whose settings the page prints (seller, INN, address, time zone)."""
+    tenant = session.get(Tenant, receipt.tenant_id)
+    store = session.get(Store, receipt.store_id)
+    assert tenant is not None  # foreign keys
+    assert store is not None
+    return tenant, store
 
 
 def receipt_by_landing(session: Session, register_id: int, landing: str, now: datetime) -> ReceiptRow | None:

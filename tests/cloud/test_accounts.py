@@ -444,3 +444,12 @@ def test_a_forgotten_password_is_reset_by_a_one_time_link(cloud: Cloud) -> None:
     assert old.status_code == 401
     with cloud.session() as s:
         assert "user.password_set" in [e.action for e in audit.entries(s, tenant_id)]
+
+
+def test_inn_check_digits() -> None:
+    from cloud.accounts.legal import valid_inn
+
+    assert valid_inn("7707083893")  # an organisation (10 digits)
+    assert valid_inn("500100732259")  # an entrepreneur (12 digits)
+    for bad in ["7707083894", "500100732250", "770708389", "77070838931", "77070838９3", ""]:
+        assert not valid_inn(bad), bad

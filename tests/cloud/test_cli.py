@@ -107,3 +107,53 @@ def test_serve_migrates_then_answers_with_several_workers(tmp_path: Path) -> Non
     assert proc.returncode == 0, out
     assert "Running upgrade" in out
     assert "Traceback" not in out
+
+
+def test_tenant_and_store_set_what_the_receipt_page_prints(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cloud.db"
+    tenant = run_json(url, "tenant", "add", "Ромашка")
+    store = run_json(url, "store", "add", "--tenant", str(tenant["id"]), "Ленина 1")
+    seller = run_json(
+        url,
+        "tenant",
+        "set",
+        "--tenant",
+        str(tenant["id"]),
+        "--legal-name",
+        'ООО "Ромашка"',
+        "--inn",
+        "7707083893",
+        "--taxation",
+        "osn",
+    )
+    assert seller == {
+        "id": tenant["id"],
+        "legal_name": 'ООО "Ромашка"',
+        "inn": "7707083893",
+        "taxation": "osn",
+    }
+    place = run_json(
+        url,
+        "store",
+        "set",
+        "--store",
+        str(store["id"]),
+        "--address",
+        "г. Москва, ул. Ленина, 1",
+        "--place",
+        "Магазин «Ромашка»",
+        "--time-zone",
+        "Europe/Samara",
+    )
+    assert place["time_zone"] == "Europe/Samara"
+    assert place["settlement_place"] == "Магазин «Ромашка»"
+
+    bad_inn = run(url, "tenant", "set", "--tenant", str(tenant["id"]), "--inn", "7707083894")
+    assert bad_inn.returncode == 1
+    assert "INN '7707083894' is not valid" in bad_inn.stderr
+    assert "Traceback" not in bad_inn.stderr
+    bad_zone = run(url, "store", "set", "--store", str(store["id"]), "--time-zone", "Moscow")
+    assert bad_zone.returncode == 1
+    assert "unknown time zone 'Moscow'" in bad_zone.stderr
+    unchanged = run_json(url, "store", "set", "--store", str(store["id"]))  # no flag changes nothing
+    assert unchanged["time_zone"] == "Europe/Samara"

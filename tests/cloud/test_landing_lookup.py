@@ -24,6 +24,8 @@ def test_the_landing_lookup_uses_its_index(cloud: Cloud) -> None:
     assert "ix_receipt_register_id_landing" in plan, plan
     page = cloud.http.get(f"/r/c/{reg.register_id}/landing-00000150")
     assert page.status_code == 200
-    assert "ФД 150 " in page.text
+    assert "<dt>ФД</dt><dd>150</dd>" in page.text
     other = cloud.register()  # another register's id with the same token finds nothing
-    assert "landing-00000150" not in cloud.http.get(f"/r/c/{other.register_id}/landing-00000150").text
+    elsewhere = cloud.http.get(f"/r/c/{other.register_id}/landing-00000150").text
+    assert "Чек почти готов" in elsewhere
+    assert "<dt>ФД</dt>" not in elsewhere
