@@ -15,12 +15,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.db.types import utcnow
-from cloud.jobs.models import TODO, JobRow
+from cloud.jobs.models import QUEUED, JobRow
 
 JobArgs = Mapping[str, Any]  # JSON: ids and small values, never personal data
 TABLE = cast(sa.Table, JobRow.__table__)  # type: ignore[attr-defined]
 RETRY_MAX_S = 300.0
-_WAITING = sa.text(f"status = '{TODO}'")  # the partial unique index on `key` covers waiting jobs only
+_WAITING = sa.text(f"status = '{QUEUED}'")  # the partial unique index on `key` covers waiting jobs only
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ class Job:
         return {
             "name": self.name,
             "args": dict(args),
-            "status": TODO,
+            "status": QUEUED,
             "due_at": at,
             "key": key,
             "lock": self.lock(args),
@@ -99,7 +99,7 @@ class Job:
     def cancel(self, session: Session, args: JobArgs) -> None:
         """Drop the waiting job of this lock, if any (a running one finishes)."""
         key = self.lock(args)
-        session.execute(sa.delete(TABLE).where(TABLE.c.key == key, TABLE.c.status == TODO))
+        session.execute(sa.delete(TABLE).where(TABLE.c.key == key, TABLE.c.status == QUEUED))
 
 
 def _insert(session: Session) -> Any:

@@ -15,7 +15,8 @@ from sqlmodel import Field
 from cloud.db.base import CloudModel, timestamp_field
 from cloud.db.types import BigId, Json
 
-TODO, DOING, FAILED = "todo", "doing", "failed"
+# A job waits as "todo" (the stored value, kept for existing rows), runs as "doing", ends "failed" or deleted.
+QUEUED, DOING, FAILED = "todo", "doing", "failed"
 
 
 def _partial_unique(name: str, column: str, status: str) -> sa.Index:
@@ -27,7 +28,7 @@ class JobRow(CloudModel, table=True):
     __tablename__ = "job"
     __table_args__ = (
         sa.Index(None, "status", "due_at"),
-        _partial_unique("uq_job_key_todo", "key", TODO),
+        _partial_unique("uq_job_key_todo", "key", QUEUED),
         _partial_unique("uq_job_lock_doing", "lock", DOING),
     )
 

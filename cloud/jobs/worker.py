@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from cloud.db.types import utcnow
 from cloud.jobs.job import TABLE, Job, JobArgs
-from cloud.jobs.models import DOING, FAILED, TODO
+from cloud.jobs.models import DOING, FAILED, QUEUED
 from cloud.jobs.registry import JobRegistry
 from cloud.logs import event
 
@@ -77,7 +77,7 @@ class Worker:
         due = (
             sa.select(t.c.id, t.c.name, t.c.args, t.c.status, t.c.lock, t.c.attempts, t.c.max_attempts)
             .where(
-                t.c.status.in_((TODO, DOING)),
+                t.c.status.in_((QUEUED, DOING)),
                 t.c.due_at <= now,
                 t.c.name.in_(self.registry.names()),
                 sa.or_(t.c.lock.is_(None), t.c.status == DOING, t.c.lock.not_in(running)),
@@ -105,9 +105,9 @@ class Worker:
         lease_until = now + timedelta(seconds=self.options.lease_s)
         for r in rows:
             bound = self.registry.get(r.name)
-            if bound is None or (r.status == TODO and r.lock is not None and r.lock in held):
+            if bound is None or (r.status == QUEUED and r.lock is not None and r.lock in held):
                 continue
-            if r.status == TODO and r.lock is not None:
+            if r.status == QUEUED and r.lock is not None:
                 held.add(r.lock)
             if r.attempts >= r.max_attempts:  # its last attempt's worker was lost
                 self._finish(s, r.id, r.attempts, FAILED, "worker lost during the last attempt", now)
@@ -164,7 +164,7 @@ class Worker:
                 s.execute(
                     sa.update(TABLE)
                     .where(*self._ours(claimed))
-                    .values(status=TODO, due_at=now + job.retry_in(claimed.attempt), last_error=error)
+                    .values(status=QUEUED, due_at=now + job.retry_in(claimed.attempt), last_error=error)
                 )
             s.commit()
 
