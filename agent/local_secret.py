@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 def write_secret(path: Path, what: str = "local UI secret") -> str:
     """A new random secret in `path`, created 0600 (replacing an old one); returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
+    # Hex, not URL-safe base64: store IT types the POS token into POS settings and passes it to command
+    # lines, where a leading '-' would read as an option.
+    secret = secrets.token_hex(32)
     tmp = path.with_name(path.name + ".tmp")
     # O_EXCL on a fresh temp file, then an atomic rename: the secret is never readable with wider rights.
     tmp.unlink(missing_ok=True)

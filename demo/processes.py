@@ -251,7 +251,7 @@ def pos_simulator(agent_url: str, receipts: int, rate: float, seed: int, report:
         tool("echeck-pos-sim"),
         "--agent",
         agent_url,
-        *(["--token", _POS_TOKENS[agent_url]] if agent_url in _POS_TOKENS else []),
+        *([f"--token={_POS_TOKENS[agent_url]}"] if agent_url in _POS_TOKENS else []),
         "--receipts",
         str(receipts),
         "--rate",
