@@ -11,6 +11,7 @@ import cloud.fleet.models
 import cloud.ingest.models
 import cloud.jobs.models
 import cloud.privacy.models
+import cloud.tracking.models
 from cloud.db.base import metadata
 
 CAPABILITY_MODELS = (
@@ -20,6 +21,7 @@ CAPABILITY_MODELS = (
     cloud.delivery.models,
     cloud.privacy.models,
     cloud.jobs.models,
+    cloud.tracking.models,
 )
 
 
