@@ -10,7 +10,9 @@ import cloud.delivery.models
 import cloud.fleet.models
 import cloud.ingest.models
 import cloud.jobs.models
+import cloud.pages.promo.models
 import cloud.privacy.models
+import cloud.tracking.models
 from cloud.db.base import metadata
 
 CAPABILITY_MODELS = (
@@ -20,6 +22,8 @@ CAPABILITY_MODELS = (
     cloud.delivery.models,
     cloud.privacy.models,
     cloud.jobs.models,
+    cloud.tracking.models,
+    cloud.pages.promo.models,
 )
 
 
