@@ -1,5 +1,6 @@
 """`echeck-cloud promo` as head office runs it on the server: real subprocesses on a real database."""
 
+import json
 from pathlib import Path
 
 from tests.cloud.test_cli import run, run_json
@@ -27,5 +28,5 @@ def test_promo_rules_from_the_command_line(tmp_path: Path) -> None:
     listed = run(url, "promo", "list", "--tenant", tenant)
     assert "next10" in listed.stdout
     assert "off" in listed.stdout
-    stats = run_json(url, "promo", "stats", "--tenant", tenant)
+    stats = json.loads(run(url, "promo", "stats", "--tenant", tenant, "--json").stdout)
     assert stats == [{"rule": "next10", "issued": 0, "redeemed": 0, "rate": 0.0, "reminded": 0}]
