@@ -1,7 +1,7 @@
 """Promo codes: a tenant's promo rules and the codes issued per receipt, with their redemption.
 
 Revision ID: 0011_promo_codes
-Revises: 0009_receipt_page
+Revises: 0010_tracking_events
 Create Date: 2026-12-02
 
 Written to match cloud/pages/promo/models.py; tests/cloud/test_migrations.py checks that they agree.
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011_promo_codes"
-down_revision: str | None = "0009_receipt_page"
+down_revision: str | None = "0010_tracking_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
