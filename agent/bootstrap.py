@@ -258,9 +258,9 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(cashier)
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["agent"], summary="The agent answers")
+    @app.get("/healthz", tags=["agent"], summary="The agent answers, with its version (the updater's probe)")
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "version": __version__}
 
     app.add_middleware(agent.ui_presence.middleware)
     app.add_middleware(HostGuard, names=allowed_names(config.listen_host, config.allowed_hosts))  # outermost
