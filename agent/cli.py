@@ -54,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cloud-url", help="send receipts to this cloud instead of the enrolled one")
     run.add_argument("--log-file", type=Path, help="also write JSON logs to this file")
 
-    en = sub.add_parser("enroll", help="enroll this register with the code from head office")
-    en.add_argument("--cloud-url", required=True, help="the echeck cloud, e.g. https://echeck.example.ru")
+    en = sub.add_parser(
+        "enroll",
+        help="enroll this register with the code from head office; again (a new code) to replace its token "
+        "or bring a revoked register back: the same register, its queued receipts kept",
+    )
+    en.add_argument(
+        "--cloud-url",
+        "--cloud",
+        dest="enroll_cloud",
+        help="the echeck cloud, e.g. https://echeck.example.ru (default: the one enrolled with before)",
+    )
     en.add_argument("--code", required=True, help="the enrollment code, e.g. K7QF-9MZC")
 
     st = sub.add_parser(
@@ -158,19 +167,35 @@ def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
 
 def cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.credentials import open_store
-    from agent.enrollment import EnrollmentError, enroll
+    from agent.enrollment import EnrollmentError, NotEnrolled, enroll, load_enrollment
+    from agent.outbox_probe import probe
 
+    try:
+        before = load_enrollment(config.enrollment_path)
+    except NotEnrolled:
+        before = None
+    cloud_url = args.enroll_cloud or config.cloud_url or (before.cloud_url if before else None)
+    if not cloud_url:
+        print(
+            "echeck-agent: give the cloud: --cloud https://echeck.example.ru (as head office said)",
+            file=sys.stderr,
+        )
+        return 2
     store = open_store(config.credentials, config.data_dir)
     try:
-        enrollment = enroll(args.cloud_url, args.code, store, config.enrollment_path)
+        enrollment = enroll(cloud_url, args.code, store, config.enrollment_path)
     except EnrollmentError as exc:
         print(f"echeck-agent: {exc}", file=sys.stderr)
         return 1
+    again = before is not None and before.register_id == enrollment.register_id
     print(
-        f"Enrolled: register {enrollment.register_id} of store {enrollment.store_id} "
-        f"at {enrollment.cloud_url}.\n"
+        f"Enrolled{' again' if again else ''}: register {enrollment.register_id} of store "
+        f"{enrollment.store_id} at {enrollment.cloud_url}.\n"
         f"The token is kept in {store.description}."
     )
+    if before is not None:
+        kept = probe(config.outbox_path).pending
+        print(f"{kept} queued receipt(s) kept; the running agent sends them after a restart.")
     return 0
 
 

@@ -350,7 +350,12 @@ class SyncWorker:
             self._transport_failure = False
             self._next_attempt = time.monotonic() + self.settings.refused_backoff_s
         if revoked:
-            log.error("REGISTER REVOKED by head office: receipts stay queued; enroll the register again")
+            kept = self.outbox.stats().pending
+            log.error(
+                "revoked by the cloud: %d receipts kept; head office revoked this register, enroll it again",
+                kept,
+                extra={"kept": kept},
+            )
         else:
             log.error("register token refused by the cloud; receipts stay queued", extra={"error": error})
 
