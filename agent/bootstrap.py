@@ -284,7 +284,12 @@ def create_app(agent: Agent) -> FastAPI:
         to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         agent.start()
         agent.start_hook()
-        advert = start_advertising(agent.config.listen_host, agent.config.listen_port)
+        enrolled = agent.enrollment
+        advert = start_advertising(
+            agent.config.listen_host,
+            agent.config.listen_port,
+            f"store {enrolled.store_id} register {enrolled.register_id}" if enrolled else None,
+        )
         try:
             yield
         finally:

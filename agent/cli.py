@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", dest="target_version", help="the staged version (default: the pending one)")
     ap.add_argument("--winsw", type=Path, help="the service wrapper (default: ROOT/echeck-agent-service.exe)")
 
+    dc = sub.add_parser(
+        "discover",
+        help="list the echeck agents on this LAN (zeroconf _echeck-agent._tcp; agents listening beyond "
+        "127.0.0.1 advertise themselves)",
+    )
+    dc.add_argument("--timeout", type=float, default=3.0, help="seconds to listen (default %(default)s)")
+    dc.add_argument("--json", action="store_true", help="machine-readable output")
+    dc.add_argument("--interface", action="append", help="only this interface's address; repeatable")
+
     sub.add_parser("config", help="print the effective configuration and where it came from")
     sub.add_parser(
         "doctor",
@@ -374,6 +383,28 @@ def _update_apply(installation: "Installation", config: AgentConfig, args: argpa
     return 0 if result.ok else 1
 
 
+def cmd_discover(_config: AgentConfig, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from agent.discovery import browse, table
+
+    try:
+        agents = browse(args.timeout, args.interface)
+    except OSError as exc:
+        print(f"echeck-agent: cannot listen for zeroconf on this machine: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([asdict(a) for a in agents], indent=2))
+    elif agents:
+        print(table(agents))
+    else:
+        print(
+            f"none found in {args.timeout:g} s: agents on 127.0.0.1 (the default) do not advertise; "
+            "one with listen_host = 0.0.0.0 does, if multicast passes this network"
+        )
+    return 0
+
+
 COMMANDS = {
     "doctor": cmd_doctor,
     "run": cmd_run,
@@ -383,6 +414,7 @@ COMMANDS = {
     "config": cmd_config,
     "pos-token": cmd_pos_token,
     "update": cmd_update,
+    "discover": cmd_discover,
 }
 
 if __name__ == "__main__":
