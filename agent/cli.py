@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--json", action="store_true", help="machine-readable output")
     dc.add_argument("--interface", action="append", help="only this interface's address; repeatable")
 
+    sx = sub.add_parser(
+        "service-xml",
+        help="write the Windows service's WinSW XML (the installer runs this; an update rewrites it)",
+    )
+    sx.add_argument("--winsw", type=Path, required=True, help="the WinSW executable; the XML goes beside it")
+    sx.add_argument("--executable", type=Path, help="the agent to run (default: this program)")
+
     sub.add_parser("config", help="print the effective configuration and where it came from")
     sub.add_parser(
         "doctor",
@@ -405,6 +412,22 @@ def cmd_discover(_config: AgentConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service_xml(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.winservice import ServiceSpec, winsw_xml
+
+    executable = args.executable or Path(sys.executable).resolve()
+    spec = ServiceSpec(
+        executable,
+        config.source or Path("agent.toml"),
+        config.data_dir.parent / "logs",
+        config.updates.service_name,
+    )
+    path = args.winsw.with_suffix(".xml")
+    path.write_text(winsw_xml(spec), encoding="utf-8")
+    print(f"wrote {path}: service {spec.service_id} runs {executable}")
+    return 0
+
+
 COMMANDS = {
     "doctor": cmd_doctor,
     "run": cmd_run,
@@ -415,6 +438,7 @@ COMMANDS = {
     "pos-token": cmd_pos_token,
     "update": cmd_update,
     "discover": cmd_discover,
+    "service-xml": cmd_service_xml,
 }
 
 if __name__ == "__main__":
