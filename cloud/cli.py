@@ -36,6 +36,7 @@ from cloud.settings import (
     PUBLIC_URL_ENV,
     load_settings,
 )
+from cloud.tracking import cli as tracking_cli
 
 
 def _out(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     delivery_cli.add_commands(sub, add, json_flag)
     privacy_cli.add_commands(sub, add, json_flag)
+    tracking_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",

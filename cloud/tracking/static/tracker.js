@@ -1,6 +1,6 @@
 /* echeck tracker: page views and identify calls for the retailer's site (docs/tracking.md).
    Plain JS, no dependencies. Never sends a raw phone or e-mail: they are normalized and hashed
-   (SHA-256) here. The cloud serves this file with the site's settings in place of __EC_CONFIG__. */
+   (SHA-256) here. The cloud serves this file with the site's settings in C. */
 (function (w, d) {
   "use strict";
   var C = __EC_CONFIG__; // {key, v}
