@@ -54,6 +54,13 @@ PAGES = {
         "e.preventDefault(); ec('subscribe', {email: this.email.value});"
         "document.getElementById('done').hidden = false; });</script>",
     ),
+    "/cookies": (
+        "Настройки cookies",
+        "<p>Мы учитываем посещения только с вашего согласия.</p>"
+        '<button id="agree" type="button">Согласен</button>'
+        "<script>document.getElementById('agree').addEventListener('click', function () {"
+        "ec('consent', true); });</script>",
+    ),
     "/order": (
         "Оформление заказа",
         '<form id="order"><label>Телефон <input name="phone" type="tel" required></label>'
@@ -67,12 +74,18 @@ PAGES = {
 }
 
 
-def page(title: str, body: str, script_src: str) -> str:
+# Pages whose visitors have not consented yet: the site tells the tracker before it loads.
+ASK_CONSENT = {"/cookies"}
+
+
+def page(title: str, body: str, script_src: str, ask_consent: bool = False) -> str:
+    consent = "ec('consent', false);" if ask_consent else ""
     return (
         '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title>"
-        "<script>window.ec=window.ec||function(){(ec.q=ec.q||[]).push(arguments)};</script>"
+        "<script>window.ec=window.ec||function(){(ec.q=ec.q||[]).push(arguments)};"
+        f"{consent}</script>"
         f'<script async src="{html.escape(script_src)}"></script>'
         f"</head><body><h1>{html.escape(title)}</h1>{body}"
         '<nav><a href="/">Главная</a> · <a href="/subscribe">Подписка</a> · <a href="/order">Заказ</a></nav>'
@@ -105,7 +118,8 @@ class Shop:
                 found = PAGES.get(path)
                 if found is None:
                     return self._answer(404, b"not found", "text/plain")
-                return self._answer(200, page(*found, shop.script_src).encode(), "text/html; charset=utf-8")
+                text = page(*found, shop.script_src, ask_consent=path in ASK_CONSENT)
+                return self._answer(200, text.encode(), "text/html; charset=utf-8")
 
             def do_POST(self) -> None:
                 if shop.proxy_target and self.path.startswith(PROXY_PREFIX):
