@@ -114,8 +114,12 @@ def test_the_browser_hashes_contacts_exactly_as_python_does(cloud: Cloud) -> Non
         got = page.evaluate(
             """async ([phones, emails]) => {
                 const out = {phones: [], emails: []};
-                for (const p of phones) { const n = ec.normPhone(p); out.phones.push([n, n && await ec.sha256(n)]); }
-                for (const e of emails) { const n = ec.normEmail(e); out.emails.push([n, n && await ec.sha256(n)]); }
+                for (const p of phones) {
+                    const n = ec.normPhone(p); out.phones.push([n, n && await ec.sha256(n)]);
+                }
+                for (const e of emails) {
+                    const n = ec.normEmail(e); out.emails.push([n, n && await ec.sha256(n)]);
+                }
                 return out;
             }""",
             [PHONES + BAD_PHONES, EMAILS + BAD_EMAILS],
@@ -232,7 +236,8 @@ def test_events_wait_in_the_browser_while_the_collector_is_unreachable(cloud: Cl
         page.fill("input[name=email]", "offline@example.com")
         page.click("button[type=submit]")
         page.wait_for_function(
-            "Object.keys(localStorage).some(k => k.startsWith('ec_q_') && localStorage[k].includes('subscribe'))"
+            "Object.keys(localStorage)"
+            ".some(k => k.startsWith('ec_q_') && localStorage[k].includes('subscribe'))"
         )
         page.wait_for_timeout(2500)  # the first tries and a retry failed: the event waits in localStorage
         assert len(_wait_for(cloud, tenant_id, bool, timeout=0.1)) == 1
