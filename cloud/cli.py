@@ -37,6 +37,7 @@ from cloud.settings import (
     PUBLIC_URL_ENV,
     load_settings,
 )
+from cloud.tracking import cli as tracking_cli
 from sync.protocol import UPDATE_CHANNELS
 
 
@@ -374,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery_cli.add_commands(sub, add, json_flag)
     privacy_cli.add_commands(sub, add, json_flag)
     promo_cli.add_commands(sub, add, json_flag)
+    tracking_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",
