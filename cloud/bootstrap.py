@@ -13,8 +13,11 @@ from sqlalchemy.engine import Engine
 from cloud.db.types import utcnow
 from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
-from cloud.events import MessageBus, ReceiptStored
+from cloud.events import EventsTracked, MessageBus, ReceiptStored
+from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.privacy.keys import IdentityKeys, load_identity_keys
+from cloud.tracking.click_ids import ClickIds
 
 
 @dataclass
@@ -45,15 +48,24 @@ def bootstrap(
     lease_s: float = 60.0,
     http: httpx.Client | None = None,
     clock: Callable[[], datetime] = utcnow,
+    identity_keys: IdentityKeys | None = None,
 ) -> Runtime:
     """The bus and the job registry with every capability's handlers bound. `http` and `clock` are for
-    tests (a client with event hooks, a clock that jumps)."""
+    tests (a client with event hooks, a clock that jumps). `identity_keys` default to the deployment's
+    (`load_identity_keys` of the engine's database)."""
     bus, registry = MessageBus(), JobRegistry()
 
     delivery = DeliverySteps(engine, StepOptions(public_url=public_url, lease_s=lease_s), http, clock)
     registry.register(delivery_jobs.RECEIPTS_STORED, delivery.receipts_stored)
     registry.register(delivery_jobs.STEP, delivery.step)
     bus.subscribe(ReceiptStored, delivery_jobs.RECEIPTS_STORED)
-    # identity, tracking and attribution subscribe here as they land.
+
+    keys = identity_keys or load_identity_keys(engine.url.render_as_string(hide_password=False))
+    linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))
+    registry.register(identity_jobs.RECEIPTS_STORED, linker.receipts_stored)
+    registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)
+    bus.subscribe(ReceiptStored, identity_jobs.RECEIPTS_STORED)
+    bus.subscribe(EventsTracked, identity_jobs.EVENTS_TRACKED)
+    # tracking and attribution subscribe here as they land.
 
     return Runtime(engine, bus, registry, delivery)

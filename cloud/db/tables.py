@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import cloud.accounts.models
 import cloud.delivery.models
 import cloud.fleet.models
+import cloud.identity.models
 import cloud.ingest.models
 import cloud.jobs.models
 import cloud.privacy.models
@@ -22,6 +23,7 @@ CAPABILITY_MODELS = (
     cloud.privacy.models,
     cloud.jobs.models,
     cloud.tracking.models,
+    cloud.identity.models,
 )
 
 
