@@ -194,9 +194,9 @@ def decide(policy: Policy, facts: PairFacts, now: datetime) -> Verdict:
         if len(values) > 1:
             return Verdict(Decision.REFUSED, f"{UNIQUE}:{kind.value}")
     for kind, cap in sorted(policy.caps.items()):
-        counted = [
-            m for m in union if m.kind is kind and (cap.window is None or m.last_seen >= now - cap.window)
-        ]
+        counted = {
+            m.id for m in union if m.kind is kind and (cap.window is None or m.last_seen >= now - cap.window)
+        }
         if len(counted) > cap.most:
             return Verdict(Decision.REFUSED, f"{CAP}:{kind.value}>{cap.most}")
     return Verdict(Decision.LINKED)

@@ -51,7 +51,7 @@ def test_two_different_site_user_ids_never_share_a_profile() -> None:
     right = [m(2, NodeKind.EMAIL), m(4, NodeKind.USER_ID, "t1:u2")]
     verdict = graph.decide(Policy(), facts(left, right), NOW)
     assert (verdict.decision, verdict.reason) == (Decision.REFUSED, "unique:user_id")
-    same = [m(2, NodeKind.EMAIL), m(5, NodeKind.USER_ID, "t1:u1")]
+    same = [m(2, NodeKind.EMAIL), m(3, NodeKind.USER_ID, "t1:u1")]
     assert graph.decide(Policy(), facts(left, same), NOW).merges  # one value twice is no conflict
 
 
