@@ -81,8 +81,13 @@ _ZEROS = (*("0" * n for n in range(1, 16)), "70000000000", "80000000000", "-", "
 
 
 @cache
-def _junk_hashes(keys: IdentityKeys) -> frozenset[str]:
+def _junk_for(rendered_keys: str) -> frozenset[str]:
+    keys = IdentityKeys.parse(rendered_keys)
     return frozenset(h for value in (*graph.JUNK_VALUES, *_ZEROS) for h in keys.every_hash(value))
+
+
+def _junk_hashes(keys: IdentityKeys) -> frozenset[str]:
+    return _junk_for(keys.render())
 
 
 @dataclass(frozen=True, slots=True)
