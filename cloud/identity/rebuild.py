@@ -120,7 +120,8 @@ def _write(
                 for root in roots:
                     copy.write_row((root,))
             cur.execute(
-                "DELETE FROM identity_profile p WHERE NOT EXISTS (SELECT 1 FROM identity_roots r WHERE r.id = p.id)"
+                "DELETE FROM identity_profile p "
+                "WHERE NOT EXISTS (SELECT 1 FROM identity_roots r WHERE r.id = p.id)"
             )
             cur.execute(
                 "INSERT INTO identity_profile (id) SELECT id FROM identity_roots ON CONFLICT DO NOTHING"
