@@ -243,6 +243,8 @@ def why(session: Session, tenant_id: int, a: int, b: int) -> list[Step] | None:
     preferred; None when they are not one profile (or the tenant never saw one of them)."""
     if seen_by(session, tenant_id, [a, b]) != {a, b}:
         return None
+    if a == b:
+        return [] if profile_of(session, a) is not None else None
     profiles = profiles_of(session, [a, b])
     if len(profiles) != 2 or profiles[a] != profiles[b] or profile_of(session, a) is None:
         return None
