@@ -13,12 +13,14 @@ from sqlalchemy.engine import Engine
 from cloud.db.types import utcnow
 from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
-from cloud.events import MessageBus, ReceiptStored
+from cloud.events import EventsTracked, MessageBus, ReceiptStored
+from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
-from cloud.privacy.keys import load_identity_keys
+from cloud.privacy.keys import IdentityKeys, load_identity_keys
 from cloud.tracking import jobs as tracking_jobs
+from cloud.tracking.click_ids import ClickIds
 
 
 @dataclass
@@ -49,9 +51,11 @@ def bootstrap(
     lease_s: float = 60.0,
     http: httpx.Client | None = None,
     clock: Callable[[], datetime] = utcnow,
+    identity_keys: IdentityKeys | None = None,
 ) -> Runtime:
     """The bus and the job registry with every capability's handlers bound. `http` and `clock` are for
-    tests (a client with event hooks, a clock that jumps)."""
+    tests (a client with event hooks, a clock that jumps). `identity_keys` default to the deployment's
+    (`load_identity_keys` of the engine's database)."""
     bus, registry = MessageBus(), JobRegistry()
 
     delivery = DeliverySteps(engine, StepOptions(public_url=public_url, lease_s=lease_s), http, clock)
@@ -64,6 +68,13 @@ def bootstrap(
     # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
     registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
     registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))
-    # identity and attribution subscribe here as they land.
+
+    keys = identity_keys or load_identity_keys(database_url)
+    linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))
+    registry.register(identity_jobs.RECEIPTS_STORED, linker.receipts_stored)
+    registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)
+    bus.subscribe(ReceiptStored, identity_jobs.RECEIPTS_STORED)
+    bus.subscribe(EventsTracked, identity_jobs.EVENTS_TRACKED)
+    # attribution subscribes here as it lands.
 
     return Runtime(engine, bus, registry, delivery)

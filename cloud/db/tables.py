@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import cloud.accounts.models
 import cloud.delivery.models
 import cloud.fleet.models
+import cloud.identity.models
 import cloud.ingest.models
 import cloud.jobs.models
 import cloud.pages.promo.models
@@ -24,6 +25,7 @@ CAPABILITY_MODELS = (
     cloud.jobs.models,
     cloud.tracking.models,
     cloud.pages.promo.models,
+    cloud.identity.models,
 )
 
 
