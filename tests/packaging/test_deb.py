@@ -101,7 +101,11 @@ def start_as_unit(port: int, log: Path) -> subprocess.Popen[bytes]:
             argv,
             user=user.pw_uid,
             group=grp.getgrnam(service["Group"]).gr_gid,
-            extra_groups=service.get("SupplementaryGroups", "").split(),
+            # systemd: the user's own groups (initgroups), plus SupplementaryGroups.
+            extra_groups=sorted(
+                {grp.getgrgid(g).gr_name for g in os.getgrouplist(user.pw_name, user.pw_gid)}
+                | set(service.get("SupplementaryGroups", "").split())
+            ),
             cwd=service["WorkingDirectory"],
             umask=int(service.get("UMask", "0022"), 8),
             env={"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "ECHECK_AGENT_PORT": str(port)},
@@ -138,9 +142,9 @@ def wait_synced(env: dict[str, str], timeout: float = 30) -> None:
     raise AssertionError(f"the receipt did not sync: {outbox_counts(env)}")
 
 
-def one_receipt(agent_url: str, log: Path) -> None:
+def one_receipt(agent_url: str, log: Path, seed: int) -> None:
     """The POS simulator (as a till would call the checkout API): one checkout, closed."""
-    done = run(POS_SIM, "--agent", agent_url, "--receipts", "1", "--rate", "0", "--seed", "16")
+    done = run(POS_SIM, "--agent", agent_url, "--receipts", "1", "--rate", "0", "--seed", str(seed))
     log.write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -205,7 +209,7 @@ def test_deb_installs_syncs_and_keeps_the_outbox(
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
         assert "not enrolled" not in doctor.stdout
 
-        one_receipt(agent_url, tmp_path / "pos-1.log")
+        one_receipt(agent_url, tmp_path / "pos-1.log", seed=16)
         wait_synced(env)
         stored = httpx.get(
             f"{cloud_url}/v1/stores/{seeded.store_id}/receipts",
@@ -219,7 +223,7 @@ def test_deb_installs_syncs_and_keeps_the_outbox(
         agent = start_as_unit(port, agent_log)
         stack.callback(stop_agent)
         wait_healthy(agent_url, agent, agent_log)
-        one_receipt(agent_url, tmp_path / "pos-2.log")
+        one_receipt(agent_url, tmp_path / "pos-2.log", seed=17)  # another register's FN: a new key
         assert run(AGENT, "outbox", "--unsynced", env=env).stdout.strip() == "1"
 
     started = time.monotonic()
