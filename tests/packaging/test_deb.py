@@ -204,6 +204,8 @@ def test_deb_installs_syncs_and_keeps_the_outbox(
         secret = DATA / "ui-secret"
         assert grp.getgrgid(secret.stat().st_gid).gr_name == "echeck-ui", "the cashier's UI reads it"
         assert secret.stat().st_mode & 0o777 == 0o640
+        assert DATA.stat().st_mode & 0o777 == 0o710, "the cashier's group opens ui-secret by name only"
+        assert (DATA / "outbox.sqlite3").stat().st_mode & 0o777 == 0o600
 
         doctor = run(AGENT, "doctor", env=env)
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
