@@ -149,6 +149,8 @@ def one_receipt(agent_url: str, log: Path, seed: int) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# The first test of a session builds the .deb (PyInstaller, ~90 s of CPU; minutes on a loaded machine).
+@pytest.mark.timeout(1500)
 def test_deb_installs_syncs_and_keeps_the_outbox(
     deb_build: DebBuild, clean_machine: None, tmp_path: Path
 ) -> None:
