@@ -29,6 +29,8 @@ from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.page_events import ViewTokens
+from cloud.tracking.router import router as tracking_router
 from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
@@ -80,6 +82,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.identity_keys = load_identity_keys(settings.database_url)
     app.state.click_ids = ClickIds(app.state.identity_keys.keys.values())
+    app.state.view_tokens = ViewTokens(app.state.identity_keys.keys.values())
     app.state.engine = engine
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
@@ -91,6 +94,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(delivery_router)
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
+    app.include_router(tracking_router)  # head office: the pages' fetches, opens, clicks
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

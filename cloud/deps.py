@@ -29,6 +29,7 @@ from cloud.errors import Forbidden, PageForbidden, SignInRequired, Unauthorized
 from cloud.privacy.keys import IdentityKeys
 from cloud.settings import DEFAULT_PUBLIC_URL, Settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.page_events import ViewTokens
 
 SESSION_COOKIE = "echeck_session"
 
@@ -203,3 +204,11 @@ def page_user(permission: Permission) -> Callable[[SignedIn], SignedIn]:
 CurrentRegister = Annotated[Register, Depends(current_register)]
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
 WritingTenant = Annotated[Tenant, Depends(writing_tenant)]
+
+
+def get_view_tokens(request: Request) -> ViewTokens:
+    tokens: ViewTokens = request.app.state.view_tokens
+    return tokens
+
+
+ViewTokensDep = Annotated[ViewTokens, Depends(get_view_tokens)]

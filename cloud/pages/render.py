@@ -23,8 +23,9 @@ def qr_svg(text: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg class="qr" role="img" aria-label="QR-код чека ФНС" ', 1))
 
 
-def receipt_page(view: ReceiptView) -> str:
-    return _render("receipt.html", r=view, qr_svg=qr_svg(view.qr))
+def receipt_page(view: ReceiptView, tracking: dict[str, str] | None = None) -> str:
+    """`tracking`: the page view's token, where its script POSTs, the honeypot link (`pages.tracking`)."""
+    return _render("receipt.html", r=view, qr_svg=qr_svg(view.qr), tracking=tracking)
 
 
 def waiting_page(next_url: str) -> str:
