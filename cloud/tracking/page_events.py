@@ -33,6 +33,7 @@ MIN_FETCH_TO_OPEN_MS = 800
 VIEW_VALID_FOR = timedelta(hours=24)  # a tab left open overnight still reports its block views
 MAX_EVENTS_PER_POST = 50
 HONEYPOT_BLOCK = "_hp"  # the block id of the link no person sees
+HONEYPOT_BURST = timedelta(seconds=10)  # a cookie-less scanner's requests around its honeypot hit
 BROWSER_COOKIE = "ec_bid"
 BROWSER_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
 CLIENT_TYPES = frozenset({EventType.RECEIPT_OPEN, EventType.BLOCK_VIEW})

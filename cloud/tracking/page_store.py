@@ -16,6 +16,7 @@ from cloud.tracking.events import MAX_URL, EventType, TrackedEvent, new_event_id
 from cloud.tracking.models import TrackingEvent
 from cloud.tracking.page_events import (
     HONEYPOT_BLOCK,
+    HONEYPOT_BURST,
     ClientEvent,
     PageView,
     bot_reason,
@@ -56,23 +57,31 @@ def fetch_event(
     )
 
 
-def honeypot_followed(session: Session, receipt_id: int, visitor: Visitor) -> bool:
-    """This browser (anywhere), or this receipt's page with this user agent, followed a honeypot link."""
+def honeypot_followed(session: Session, receipt_id: int, visitor: Visitor, now: datetime) -> bool:
+    """This browser followed a honeypot link (ever, anywhere), or this receipt's page was followed with this
+    user agent in the same burst (±10 s: a scanner without cookies; a person with the same phone model
+    later is not one)."""
     whose = [col(TrackingEvent.receipt_id) == receipt_id]
     if visitor.browser_id is not None:
         whose.append(col(TrackingEvent.browser_id) == visitor.browser_id)
     rows = session.exec(
-        select(TrackingEvent.browser_id, TrackingEvent.receipt_id, TrackingEvent.properties).where(
+        select(
+            TrackingEvent.browser_id,
+            TrackingEvent.receipt_id,
+            TrackingEvent.properties,
+            TrackingEvent.received_at,
+        ).where(
             TrackingEvent.type == EventType.BLOCK_CLICK.value,
             TrackingEvent.block_id == HONEYPOT_BLOCK,
             sa.or_(*whose),
         )
     ).all()
     ua = visitor.ua
-    for browser_id, rid, properties in rows:
+    for browser_id, rid, properties, at in rows:
         if visitor.browser_id is not None and browser_id == visitor.browser_id:
             return True
-        if rid == receipt_id and (properties or {}).get("ua") == ua:
+        same_page = rid == receipt_id and (properties or {}).get("ua") == ua
+        if same_page and abs(now - at) <= HONEYPOT_BURST:
             return True
     return False
 
@@ -84,7 +93,7 @@ def record_page_events(
     reason = (
         bot_reason(visitor.user_agent, visitor.headers)
         or timing_reason(view, now)
-        or ("honeypot" if honeypot_followed(session, view.receipt_id, visitor) else None)
+        or ("honeypot" if honeypot_followed(session, view.receipt_id, visitor, now) else None)
     )
     tracked = [
         TrackedEvent(
@@ -151,7 +160,7 @@ def record_click(
         reason = "honeypot"
     else:
         reason = bot_reason(visitor.user_agent, visitor.headers)
-        if reason is None and honeypot_followed(session, receipt_id, visitor):
+        if reason is None and honeypot_followed(session, receipt_id, visitor, now):
             reason = "honeypot"
         if reason is None and visitor.browser_id is None:
             reason = "no browser id"  # no cookie: nothing ties it to a person's open
