@@ -48,7 +48,8 @@ class Phone:
         assert page.status_code == 200, page.text
         found = re.search(r'id="ec-t" data-vt="([^"]+)" data-ev="([^"]+)"', page.text)
         honeypot = re.search(r'class="ec-hp" href="([^"]+)"', page.text)
-        assert found and honeypot, "the page has no tracking script"
+        assert found, "the page has no tracking script"
+        assert honeypot, "the page has no honeypot link"
         return PageView(
             path, page.text, found.group(1), found.group(2), honeypot.group(1).replace("&amp;", "&")
         )

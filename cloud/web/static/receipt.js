@@ -11,8 +11,8 @@ function add(e){e.at=Date.now();q.push(e);if(open&&!tm)tm=setTimeout(flush,200)}
 function seen(){if(open)return;open=1;q.unshift({id:id("open"),type:"receipt_open",at:Date.now()});flush()}
 var dwell=0;function vis(){clearTimeout(dwell);if(document.visibilityState=="visible")dwell=setTimeout(seen,1000)}
 document.addEventListener("visibilitychange",vis);vis();
-if(window.IntersectionObserver){var o=new IntersectionObserver(function(es){es.forEach(function(e){if(!e.isIntersecting)return;o.unobserve(e.target);
-var b=e.target.getAttribute("data-block"),g=e.target.getAttribute("data-segment"),v={id:id("v:"+b),type:"block_view",block:b};if(g)v.segment=g;add(v)})},{rootMargin:"0px 0px -30% 0px"});
+if(window.IntersectionObserver){var o=new IntersectionObserver(function(es){es.forEach(function(e){if(e.intersectionRatio<.5&&e.intersectionRect.height<innerHeight/2)return;o.unobserve(e.target);
+var b=e.target.getAttribute("data-block"),g=e.target.getAttribute("data-segment"),v={id:id("v:"+b),type:"block_view",block:b};if(g)v.segment=g;add(v)})},{threshold:[0,.25,.5,.75,1]});
 [].forEach.call(document.querySelectorAll("[data-block]"),function(el){o.observe(el)})}
 addEventListener("pagehide",flush);
 })();

@@ -52,7 +52,8 @@ def test_a_persons_open_is_the_push_steps_success_and_a_preview_is_not(rig: Rig)
     assert tl["delivery"]["channel"] == "push"
     assert tl["delivery"]["opened_at"] is not None
     push = tl["attempts"][0]
-    assert push["status"] == "read" and push["read_at"] is not None
+    assert push["status"] == "read"
+    assert push["read_at"] is not None
     assert any("the buyer opened the e-receipt page" in h["what"] for h in push["history"])
     assert [a["channel"] for a in tl["attempts"]] == ["push"]  # Viber never paid for
     assert rig.fakes.viber.messages == []
