@@ -84,8 +84,11 @@ def _prepare(url: str, receipts: int) -> list[str]:
             code = enrollment.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
             register = s.get(Register, enrollment.enroll(s, code).register_id)
             assert register is not None
-            batch = ReceiptBatch(receipts=[_receipt(fd) for fd in range(1, receipts + 1)])
-            ingest_batch(s, register, store.id, batch, load_identity_keys(url), runtime.bus)
+            keys = load_identity_keys(url)
+            for first in range(1, receipts + 1, 1000):  # a batch holds at most 1000
+                fds = range(first, min(first + 1000, receipts + 1))
+                batch = ReceiptBatch(receipts=[_receipt(fd) for fd in fds])
+                ingest_batch(s, register, store.id, batch, keys, runtime.bus)
             ids = list(s.execute(sa.select(ReceiptRow.id)).scalars())  # type: ignore[call-overload]
             delivery.create_deliveries(s, ids, utcnow())
             s.commit()

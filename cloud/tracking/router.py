@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from cloud.accounts.scope import tenant_store_ids
 from cloud.db.types import utcnow
@@ -14,6 +15,7 @@ from sync.protocol import WireDateTime
 
 router = APIRouter(tags=["pages"])
 MAX_PERIOD = timedelta(days=366)
+MAX_ID = 2**63 - 1
 
 
 @router.get(
@@ -31,7 +33,8 @@ def pages_summary(
     since: Annotated[WireDateTime | None, Query(description="ISO 8601; default: 7 days before until")] = None,
     until: Annotated[WireDateTime | None, Query(description="ISO 8601; default: now")] = None,
     store_id: Annotated[
-        list[int] | None, Query(description="only these stores (repeat the parameter)")
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None,
+        Query(description="only these stores (repeat the parameter)", max_length=500),
     ] = None,
 ) -> dict[str, Any]:
     end = _aware(until) if until else utcnow() + timedelta(seconds=1)
