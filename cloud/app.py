@@ -22,6 +22,7 @@ from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
+from cloud.pages.promo.router import router as promo_router
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
@@ -95,6 +96,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.include_router(tracking_router)  # head office: the pages' fetches, opens, clicks
+    app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

@@ -10,6 +10,7 @@ import cloud.delivery.models
 import cloud.fleet.models
 import cloud.ingest.models
 import cloud.jobs.models
+import cloud.pages.promo.models
 import cloud.privacy.models
 import cloud.tracking.models
 from cloud.db.base import metadata
@@ -22,6 +23,7 @@ CAPABILITY_MODELS = (
     cloud.privacy.models,
     cloud.jobs.models,
     cloud.tracking.models,
+    cloud.pages.promo.models,
 )
 
 

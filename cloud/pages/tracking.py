@@ -47,7 +47,18 @@ def visitor_of(request: Request, issue: bool = True) -> tuple[Visitor, bool]:
     return visitor, known is None
 
 
-_JUDGED = ("sec-purpose", "purpose", "x-purpose", "sec-fetch-mode", "sec-fetch-dest", "accept")
+# The headers the bot rules read (cloud.tracking.bots: client hints, scanners' marks, forwarded agents).
+_JUDGED = (
+    "sec-purpose",
+    "purpose",
+    "x-purpose",
+    "sec-ch-ua",
+    "x-scanner",
+    "x-original-user-agent",
+    "x-device-user-agent",
+    "x-operamini-phone-ua",
+    "device-stock-ua",
+)
 
 
 def set_browser_cookie(request: Request, response: Response, visitor: Visitor) -> None:

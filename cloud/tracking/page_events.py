@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cloud.tracking.bots import classify
 from cloud.tracking.events import EventType
 
 DWELL_MS = 1000  # the script reports an open after the page was visible this long
@@ -45,27 +46,16 @@ _MAC = 16
 
 # -- who fetched: the one place the bot rules are asked ----------------------------------------------------
 
-# Until cloud/tracking/bots.py (the maintained lists) lands: the bots that fetch e-receipt links today.
-_BOT_UA = re.compile(
-    r"(bot\b|bot/|bot-|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|viber|slack|discord|"
-    r"skype|vkshare|headless|phantomjs|puppeteer|playwright|selenium|lighthouse|python-|httpx|aiohttp|"
-    r"curl/|wget/|go-http-client|java/|okhttp|libwww|scanner|proofpoint|mimecast|safelinks|barracuda|"
-    r"google-read-aloud)",
-    re.IGNORECASE,
-)
-
 
 def bot_reason(user_agent: str, headers: Mapping[str, str]) -> str | None:
-    """Why this request is no person ("ua:telegram", "no user agent", "prefetch"), None when it may be one."""
-    if not user_agent.strip():
-        return "no user agent"
-    found = _BOT_UA.search(user_agent)
-    if found:
-        return f"ua:{found.group(1).lower().strip('/')}"[:64]
-    purpose = (headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose") or "").lower()
-    if "prefetch" in purpose or "preview" in purpose:
-        return "prefetch"
-    return None
+    """Why this request is no person ("link preview: telegram", "headless", "scanner", "crawler: …",
+    "prefetch"), None when it may be one. The one place the page asks: `bots.classify` holds the lists."""
+    reason = classify(user_agent, headers)
+    if reason is None:
+        purpose = " ".join(headers.get(h, "") for h in ("sec-purpose", "purpose", "x-purpose")).lower()
+        if "prefetch" in purpose or "preview" in purpose:
+            reason = "prefetch"
+    return reason[:64] if reason else None
 
 
 def ua_key(user_agent: str) -> str:

@@ -22,7 +22,7 @@ from tests.support.page_script import PHONE_UA, Phone
 PREVIEWS = {
     "telegram": "TelegramBot (like TwitterBot)",
     "whatsapp": "WhatsApp/2.23.20.0 A",
-    "viber": "Viber/21.5.0 CFNetwork/1474 Darwin/23.0.0",
+    "viber": "Mozilla/5.0 (compatible; ViberLinkPreview/1.0)",
     "slack": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
 }
 DESKTOP_UA = (
@@ -83,7 +83,7 @@ def test_link_previews_fetch_but_never_open_or_click(cloud: Cloud) -> None:
     assert s["fetches"] == {"total": 4, "by_bots": 4, "receipts": 1}
     assert (s["opens"], s["clicks"], s["bot_opens"], s["bot_clicks"]) == (0, 0, 4, 4)
     reasons = {e.bot for e in _events(cloud, reg, EventType.RECEIPT_FETCH)}
-    assert reasons == {"ua:bot", "ua:whatsapp", "ua:viber", "ua:slack"}
+    assert reasons == {f"link preview: {app}" for app in PREVIEWS}
     with cloud.session() as session:
         assert session.execute(sa.select(DeliveryRow.opened_at)).scalar_one() is None
 

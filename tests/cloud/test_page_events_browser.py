@@ -142,5 +142,5 @@ def test_headless_chromes_own_user_agent_is_a_bot(cloud: Cloud, browser: Browser
         _wait_for("the script's report", lambda: len(_events(cloud, reg, EventType.RECEIPT_OPEN)) == 1)
     finally:
         context.close()
-    assert [e.bot for e in _events(cloud, reg, EventType.RECEIPT_OPEN)] == ["ua:headless"]
+    assert [e.bot for e in _events(cloud, reg, EventType.RECEIPT_OPEN)] == ["headless"]
     assert cloud.http.get("/v1/pages/summary", headers=reg.tenant_auth).json()["opens"] == 0

@@ -59,7 +59,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", "received_at", name="pk_tracking_event"),
     )
     op.create_index("ix_tracking_event_tenant_id_received_at", "tracking_event", ["tenant_id", "received_at"])
-    op.create_index("ix_tracking_event_browser_id_received_at", "tracking_event", ["browser_id", "received_at"])
+    op.create_index(
+        "ix_tracking_event_browser_id_received_at", "tracking_event", ["browser_id", "received_at"]
+    )
     op.create_index("ix_tracking_event_receipt_id_type", "tracking_event", ["receipt_id", "type"])
 
 
