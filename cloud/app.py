@@ -32,6 +32,8 @@ from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.page_events import ViewTokens
+from cloud.tracking.page_router import router as page_reports_router
 from cloud.tracking.router import browser as tracker_router
 from cloud.tracking.router import router as tracking_router
 from cloud.web.api_docs import install_api_docs
@@ -85,6 +87,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.identity_keys = load_identity_keys(settings.database_url)
     app.state.click_ids = ClickIds(app.state.identity_keys.keys.values())
+    app.state.view_tokens = ViewTokens(app.state.identity_keys.keys.values())
     app.state.engine = engine
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
@@ -96,6 +99,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(delivery_router)
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
+    app.include_router(page_reports_router)  # head office: the pages' fetches, opens, clicks
     app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
     app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
     app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
