@@ -27,6 +27,9 @@ LABELS = {
     "register.reenrolled": "касса подключена заново",
     "enrollment_code.issued": "код подключения кассы",
     "store.region": "регион магазина",
+    "page_template.saved": "шаблон чека сохранён",
+    "page_template.published": "шаблон чека опубликован",
+    "page_template.rolled_back": "шаблон чека откачен",
 }
 
 

@@ -10,6 +10,7 @@ import cloud.delivery.models
 import cloud.fleet.models
 import cloud.ingest.models
 import cloud.jobs.models
+import cloud.pages.models
 import cloud.privacy.models
 from cloud.db.base import metadata
 
@@ -20,6 +21,7 @@ CAPABILITY_MODELS = (
     cloud.delivery.models,
     cloud.privacy.models,
     cloud.jobs.models,
+    cloud.pages.models,
 )
 
 

@@ -32,5 +32,10 @@ def waiting_page(next_url: str) -> str:
     return _render("waiting.html", next_url=next_url)
 
 
+def form_error_page(message: str, back: str) -> str:
+    """A form the page could not take (a mistyped e-mail): the reason and the way back."""
+    return _render("form_error.html", message=message, back=back)
+
+
 def not_found_page(reason: str = "") -> str:
     return _render("not_found.html", reason=reason)
