@@ -28,6 +28,7 @@ from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
+from cloud.tracking.click_ids import ClickIds
 from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
@@ -78,6 +79,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.identity_keys = load_identity_keys(settings.database_url)
+    app.state.click_ids = ClickIds(app.state.identity_keys.keys.values())
     app.state.engine = engine
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()

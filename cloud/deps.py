@@ -28,6 +28,7 @@ from cloud.accounts.users import scope_of
 from cloud.errors import Forbidden, PageForbidden, SignInRequired, Unauthorized
 from cloud.privacy.keys import IdentityKeys
 from cloud.settings import DEFAULT_PUBLIC_URL, Settings
+from cloud.tracking.click_ids import ClickIds
 
 SESSION_COOKIE = "echeck_session"
 
@@ -71,6 +72,14 @@ def get_identity_keys(request: Request) -> IdentityKeys:
 
 
 IdentityKeysDep = Annotated[IdentityKeys, Depends(get_identity_keys)]
+
+
+def get_click_ids(request: Request) -> ClickIds:
+    click_ids: ClickIds = request.app.state.click_ids
+    return click_ids
+
+
+ClickIdsDep = Annotated[ClickIds, Depends(get_click_ids)]
 
 
 def public_url(request: Request) -> str:

@@ -11,7 +11,9 @@ import cloud.fleet.models
 import cloud.ingest.models
 import cloud.jobs.models
 import cloud.pages.models
+import cloud.pages.promo.models
 import cloud.privacy.models
+import cloud.tracking.models
 from cloud.db.base import metadata
 
 CAPABILITY_MODELS = (
@@ -21,6 +23,8 @@ CAPABILITY_MODELS = (
     cloud.delivery.models,
     cloud.privacy.models,
     cloud.jobs.models,
+    cloud.tracking.models,
+    cloud.pages.promo.models,
     cloud.pages.models,
 )
 

@@ -9,5 +9,6 @@ Subscriptions are made in `cloud.bootstrap`, for the app and for `echeck-cloud w
 
 from cloud.events.bus import MessageBus, get_bus
 from cloud.events.receipts import ReceiptStored
+from cloud.events.tracking import EventsTracked
 
-__all__ = ["MessageBus", "ReceiptStored", "get_bus"]
+__all__ = ["EventsTracked", "MessageBus", "ReceiptStored", "get_bus"]

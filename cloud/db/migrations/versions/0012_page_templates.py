@@ -1,7 +1,7 @@
 """E-receipt templates: immutable versions, the published pointer, holdout exposures, buyers' answers.
 
 Revision ID: 0012_page_templates
-Revises: 0009_receipt_page
+Revises: 0011_promo_codes
 Create Date: 2026-12-01
 
 Written to match cloud/pages/models.py; tests/cloud/test_migrations.py checks that they agree.
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012_page_templates"
-down_revision: str | None = "0009_receipt_page"
+down_revision: str | None = "0011_promo_codes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Attribution of offline sales to online touches, incrementality by holdout, ROPO figures, ad exports."""

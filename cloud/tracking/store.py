@@ -1,0 +1,123 @@
+"""Writing and reading the event store: append-only, each event once by its `event_id`.
+
+Deduplication is a claim on the id in `tracking_event_key` (INSERT ... ON CONFLICT DO NOTHING RETURNING),
+then one multi-row insert of the events whose ids were new. Both run in the caller's transaction, so a
+batch is stored whole or not at all, and a retried batch stores nothing twice.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from cloud.tracking.events import UTM_KEYS, EventType, Identifier, IdentifierKind, TrackedEvent
+from cloud.tracking.models import TrackingEvent, TrackingEventKey
+
+KEYS = TrackingEventKey.__table__  # type: ignore[attr-defined]
+EVENTS = TrackingEvent.__table__  # type: ignore[attr-defined]
+
+
+def record_events(session: Session, events: Sequence[TrackedEvent]) -> list[TrackedEvent]:
+    """Stores the events not seen before; returns them (a resent or repeated event_id is skipped)."""
+    unique = list({e.event_id: e for e in events}.values())
+    if not unique:
+        return []
+    claim = _insert(session, KEYS).on_conflict_do_nothing(index_elements=["event_id"])
+    claimed = set(
+        session.execute(
+            claim.returning(KEYS.c.event_id),
+            [{"event_id": e.event_id, "received_at": e.received_at} for e in unique],
+        ).scalars()
+    )
+    fresh = [e for e in unique if e.event_id in claimed]
+    if fresh:
+        session.execute(sa.insert(EVENTS), [_row(e) for e in fresh])
+    return fresh
+
+
+def events_where(
+    session: Session,
+    tenant_id: int,
+    *,
+    receipt_id: int | None = None,
+    browser_id: str | None = None,
+    types: Iterable[EventType] = (),
+    since: datetime | None = None,
+) -> list[TrackedEvent]:
+    """One tenant's events, oldest first, narrowed by receipt, browser, type and time."""
+    query = select(TrackingEvent).where(TrackingEvent.tenant_id == tenant_id)
+    if receipt_id is not None:
+        query = query.where(TrackingEvent.receipt_id == receipt_id)
+    if browser_id is not None:
+        query = query.where(TrackingEvent.browser_id == browser_id)
+    wanted = [t.value for t in types]
+    if wanted:
+        query = query.where(col(TrackingEvent.type).in_(wanted))
+    if since is not None:
+        query = query.where(TrackingEvent.received_at >= since)
+    query = query.order_by(col(TrackingEvent.received_at), col(TrackingEvent.event_id))
+    return [to_event(row) for row in session.exec(query)]
+
+
+def forget_keys_before(session: Session, cutoff: datetime) -> int:
+    """Ends the dedup window: ids claimed before `cutoff` may be stored again (no retry is that late)."""
+    done = session.execute(sa.delete(KEYS).where(KEYS.c.received_at < cutoff))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def to_event(row: TrackingEvent) -> TrackedEvent:
+    utm = {key: value for key in UTM_KEYS if (value := getattr(row, f"utm_{key}"))}
+    return TrackedEvent(
+        event_id=row.event_id,
+        tenant_id=row.tenant_id,
+        type=EventType(row.type),
+        received_at=row.received_at,
+        client_at=row.client_at,
+        browser_id=row.browser_id,
+        session_id=row.session_id,
+        url=row.url,
+        referrer=row.referrer,
+        utm=utm,
+        yclid=row.yclid,
+        gclid=row.gclid,
+        ec_click=row.ec_click,
+        ym_client_id=row.ym_client_id,
+        receipt_id=row.receipt_id,
+        block_id=row.block_id,
+        identifiers=tuple(Identifier(IdentifierKind(i["kind"]), i["hash"]) for i in row.identifiers or ()),
+        properties=dict(row.properties or {}),
+        bot=row.bot,
+    )
+
+
+def _row(event: TrackedEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "received_at": event.received_at,
+        "tenant_id": event.tenant_id,
+        "type": event.type.value,
+        "client_at": event.client_at,
+        "browser_id": event.browser_id,
+        "session_id": event.session_id,
+        "url": event.url,
+        "referrer": event.referrer,
+        **{f"utm_{key}": event.utm.get(key) for key in UTM_KEYS},
+        "yclid": event.yclid,
+        "gclid": event.gclid,
+        "ec_click": event.ec_click,
+        "ym_client_id": event.ym_client_id,
+        "receipt_id": event.receipt_id,
+        "block_id": event.block_id,
+        "identifiers": [{"kind": i.kind.value, "hash": i.hash} for i in event.identifiers] or None,
+        "properties": dict(event.properties) or None,
+        "bot": event.bot,
+    }
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
