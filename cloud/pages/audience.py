@@ -53,7 +53,9 @@ def audience_for(
         loyalty = loyalty or is_loyalty_member(session, receipt.tenant_id, h)
         app = (
             session.exec(
-                select(PushDevice.id).where(PushDevice.tenant_id == receipt.tenant_id, PushDevice.contact_hash == h)
+                select(PushDevice.id).where(
+                    PushDevice.tenant_id == receipt.tenant_id, PushDevice.contact_hash == h
+                )
             ).first()
             is not None
         )

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cloud.pages.segments import Audience, Condition, first_match, held_out
 
@@ -111,14 +119,12 @@ class LogoSettings(Settings):
     link: Url = ""
 
 
-
 class BannerSettings(Settings):
     headline: Short = ""
     text: Text = ""
     image_url: Url = ""
     link: Url = ""
     button: Short = "Подробнее"
-
 
 
 class ReceiptSettings(Settings):
@@ -134,7 +140,6 @@ class SocialSettings(Settings):
     vk: Url = ""
     ok: Url = ""
     telegram: Url = ""
-
 
 
 class FooterSettings(Settings):
@@ -159,7 +164,11 @@ class Question(StrEnum):
     PET = "pet"
 
 
-QUESTION_LABELS = {Question.EMAIL: "E-mail", Question.BIRTHDAY: "День рождения", Question.PET: "Домашний питомец"}
+QUESTION_LABELS = {
+    Question.EMAIL: "E-mail",
+    Question.BIRTHDAY: "День рождения",
+    Question.PET: "Домашний питомец",
+}
 
 
 class EnrichmentSettings(Settings):
@@ -194,7 +203,6 @@ class Recommendation(BaseModel):
     link: Url = ""
 
 
-
 class RecommendationsSettings(Settings):
     heading: Short = "Вам может понравиться"
     rules: list[Recommendation] = Field(default_factory=list, max_length=20)
@@ -213,7 +221,6 @@ class LinkBannerSettings(Settings):
     image_url: Url = ""
     link: Url = ""
     button: Short = "Перейти"
-
 
 
 SETTINGS: dict[BlockType, type[Settings]] = {
@@ -315,7 +322,9 @@ def default_template() -> Template:
             Block(id="receipt", type=BlockType.RECEIPT),
             Block(id="totals", type=BlockType.TOTALS),
             Block(id="qr", type=BlockType.QR),
-            Block(id="loyalty", type=BlockType.LOYALTY, rules=[Rule(when=Condition(loyalty=True), hidden=True)]),
+            Block(
+                id="loyalty", type=BlockType.LOYALTY, rules=[Rule(when=Condition(loyalty=True), hidden=True)]
+            ),
             Block(id="profile", type=BlockType.ENRICHMENT),
             Block(id="survey", type=BlockType.SURVEY),
             Block(id="footer", type=BlockType.FOOTER),
@@ -336,7 +345,18 @@ def new_block_id(template: Template, kind: BlockType) -> str:
 
 # Settings fields that are tenant text, rendered through the sandbox (the rest are URLs, colours, codes).
 TEXT_FIELDS = frozenset(
-    {"headline", "text", "button", "consent_text", "done", "heading", "note", "question", "comment_label", "alt"}
+    {
+        "headline",
+        "text",
+        "button",
+        "consent_text",
+        "done",
+        "heading",
+        "note",
+        "question",
+        "comment_label",
+        "alt",
+    }
 )
 
 

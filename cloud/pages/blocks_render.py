@@ -70,9 +70,17 @@ def _sandbox() -> ImmutableSandboxedEnvironment:
     return sandboxed_environment()
 
 
+def _literal_escaped(source: str) -> str:
+    """The source with its literal text escaped: autoescape covers only what `{{ }}` prints, and a
+    marketer's `<script>` typed as text must show as text too."""
+    return "".join(
+        str(escape(value)) if kind == "data" else value for _line, kind, value in _sandbox().lex(source)
+    )
+
+
 @lru_cache(maxsize=2048)
 def _compiled(source: str) -> Any:
-    return _sandbox().from_string(source)
+    return _sandbox().from_string(_literal_escaped(source))
 
 
 def tenant_text(source: str, variables: Mapping[str, Any]) -> Markup:
@@ -94,7 +102,7 @@ def text_errors(template: Template, variables: Mapping[str, Any]) -> list[str]:
             for name in TEXT_FIELDS & set(type(settings).model_fields):
                 source = getattr(settings, name)
                 try:
-                    _sandbox().from_string(source).render(**variables)
+                    _sandbox().from_string(_literal_escaped(source)).render(**variables)
                 except TemplateError as exc:
                     problems.append(f"{block.id}.{name}: {exc}")
     return problems
@@ -107,7 +115,13 @@ def sample_variables() -> dict[str, Any]:
 def variables_of(view: ReceiptView) -> dict[str, Any]:
     """What a tenant text may use: `{{ seller }}`, `{{ store }}`, `{{ total | rubles }}`, `{{ address }}`,
     `{{ number }}` (the receipt number)."""
-    return {"seller": view.seller, "store": view.place, "total": view.total, "address": view.address, "number": view.number}
+    return {
+        "seller": view.seller,
+        "store": view.place,
+        "total": view.total,
+        "address": view.address,
+        "number": view.number,
+    }
 
 
 def remaining(until: datetime, now: datetime) -> str:
@@ -123,7 +137,12 @@ def remaining(until: datetime, now: datetime) -> str:
 def style_url(settings: StylesSettings) -> str:
     """The stylesheet of a styles block: its values are in the URL (validated), so it needs no lookup and
     can be cached for ever."""
-    query = {"a": settings.accent[1:], "b": settings.background[1:], "t": settings.text[1:], "f": settings.font}
+    query = {
+        "a": settings.accent[1:],
+        "b": settings.background[1:],
+        "t": settings.text[1:],
+        "f": settings.font,
+    }
     return "/r/style.css?" + urlencode(query)
 
 

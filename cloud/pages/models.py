@@ -25,7 +25,9 @@ class PageTemplate(CloudModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id")
     number: int
-    body: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))  # Template.model_dump(mode="json")
+    body: dict[str, Any] = Field(
+        sa_column=sa.Column(Json, nullable=False)
+    )  # Template.model_dump(mode="json")
     note: str = Field(default="", max_length=200)  # what changed, in the editor's words
     created_by: str = Field(max_length=254)
     created_at: datetime = timestamp_field()

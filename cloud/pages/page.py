@@ -16,6 +16,7 @@ from cloud.pages.audience import audience_for
 from cloud.pages.blocks import (
     BlockType,
     EnrichmentSettings,
+    PromoSettings,
     Question,
     RecommendationsSettings,
     Shown,
@@ -24,12 +25,12 @@ from cloud.pages.blocks import (
 )
 from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_page
 from cloud.pages.models import PageAnswer, PageExposure
+from cloud.pages.promo import service as promo
 from cloud.pages.receipt_view import ReceiptView, receipt_view
 from cloud.pages.segments import Audience
 from cloud.privacy.keys import IdentityKeys
+from cloud.tracking.click_ids import ClickIds
 from sync.protocol import receipt_from_wire
-
-PromoIssuer = Callable[[Session, int, int, str, datetime], PromoView | None]
 
 
 def form_token(keys: IdentityKeys, receipt_id: int, block_id: str) -> str:
@@ -88,15 +89,20 @@ def states_for(
             states[bid] = BlockState(promo=promo, hide=promo is None)
         elif kind is BlockType.RECOMMENDATIONS:
             assert isinstance(s.settings, RecommendationsSettings)
-            picks = tuple(r for r in s.settings.rules if r.category in audience.categories)[: s.settings.limit]
+            picks = tuple(r for r in s.settings.rules if r.category in audience.categories)[
+                : s.settings.limit
+            ]
             states[bid] = BlockState(picks=picks, hide=not picks)
     return states
 
 
-def record_exposures(session: Session, receipt: ReceiptRow, held: list[str], exposed: list[str], now: datetime) -> None:
+def record_exposures(
+    session: Session, receipt: ReceiptRow, held: list[str], exposed: list[str], now: datetime
+) -> None:
     """The holdout draw of this receipt for each block, once (the first open); the lift reads these."""
     if not held and not exposed:
         return
+    assert receipt.id is not None
     known = set(
         session.exec(select(PageExposure.block_id).where(PageExposure.receipt_id == receipt.id)).all()
     )
@@ -121,22 +127,28 @@ def record_exposures(session: Session, receipt: ReceiptRow, held: list[str], exp
         session.rollback()
 
 
-def _promo_issuer() -> PromoIssuer | None:
-    """The promo capability's `issue_for_receipt`, adapted; None until it exists."""
-    try:
-        from cloud.pages.promo import service as promo  # noqa: PLC0415 (optional until promo codes land)
-    except ImportError:
+def issue_promo(
+    session: Session, tenant_id: int, receipt_id: int, rule_name: str, now: datetime
+) -> PromoView | None:
+    """The promo block's code for this receipt (issued on the first open, the same one afterwards)."""
+    issued = promo.issue_for_receipt(
+        session, tenant_id=tenant_id, receipt_id=receipt_id, rule_name=rule_name, now=now
+    )
+    if issued is None:
         return None
+    return PromoView(issued.code, issued.headline, issued.starts_at, issued.expires_at)
 
-    def issue(session: Session, tenant_id: int, receipt_id: int, rule_name: str, now: datetime) -> PromoView | None:
-        issued = promo.issue_for_receipt(
-            session, tenant_id=tenant_id, receipt_id=receipt_id, rule_name=rule_name, now=now
-        )
-        if issued is None:
-            return None
-        return PromoView(issued.code, issued.headline, issued.starts_at, issued.expires_at)
 
-    return issue
+def click_links(click_ids: ClickIds, receipt_id: int, now: datetime) -> Callable[[str, str], str]:
+    """`click_url(block_id, url)` of a page: an outbound link becomes the cloud's redirect carrying
+    `ec_click`; a path on the cloud itself stays as it is."""
+
+    def click_url(block_id: str, url: str) -> str:
+        if url.startswith(("https://", "http://")):
+            return click_ids.outbound_path(receipt_id, block_id, url, now)
+        return url
+
+    return click_url
 
 
 def receipt_page_html(
@@ -148,7 +160,7 @@ def receipt_page_html(
     *,
     page_path: str,
     now: datetime,
-    click_url: Callable[[str, str], str] = plain_link,
+    click_ids: ClickIds | None = None,
 ) -> str:
     assert receipt.id is not None
     view = receipt_view(receipt_from_wire(receipt.payload), tenant, store)
@@ -177,16 +189,19 @@ def receipt_page_html(
             )
         )
     promos: dict[str, PromoView | None] = {}
-    issuer = _promo_issuer() if BlockType.PROMO in kinds else None
     for s in resolution.shown:
-        if s.block.type is BlockType.PROMO and issuer is not None:
-            promos[s.block.id] = issuer(session, receipt.tenant_id, receipt.id, getattr(s.settings, "rule_name"), now)
-    states = states_for(resolution.shown, audience, answered_here=answered_here, profile=profile, promos=promos)
+        if isinstance(s.settings, PromoSettings):
+            promos[s.block.id] = issue_promo(
+                session, receipt.tenant_id, receipt.id, s.settings.rule_name, now
+            )
+    states = states_for(
+        resolution.shown, audience, answered_here=answered_here, profile=profile, promos=promos
+    )
     receipt_id = receipt.id
     ctx = PageContext(
         receipt_id=receipt_id,
         page_path=page_path,
-        click_url=click_url,
+        click_url=click_links(click_ids, receipt_id, now) if click_ids else plain_link,
         form_token=lambda block_id: form_token(keys, receipt_id, block_id),
         now=now,
         states=states,
@@ -198,8 +213,12 @@ def preview_html(template: Template, view: ReceiptView, audience: Audience, now:
     """A version as `audience` would see it, on a sample receipt: nothing is written, forms are disabled,
     the promo block shows a sample code."""
     resolution = resolve(template, audience, None)
-    sample = PromoView("ECHK-7Q4M-2XWD", "Скидка 10% на следующую покупку", None, now + timedelta(days=13, hours=5))
-    promos: dict[str, PromoView | None] = {s.block.id: sample for s in resolution.shown if s.block.type is BlockType.PROMO}
+    sample = PromoView(
+        "ECHK-7Q4M-2XWD", "Скидка 10% на следующую покупку", None, now + timedelta(days=13, hours=5)
+    )
+    promos: dict[str, PromoView | None] = {
+        s.block.id: sample for s in resolution.shown if s.block.type is BlockType.PROMO
+    }
     states = states_for(resolution.shown, audience, answered_here=set(), profile=set(), promos=promos)
     ctx = PageContext(
         receipt_id=None,

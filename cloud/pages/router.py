@@ -1,8 +1,7 @@
 """The buyer's pages: `/r/{token}` (a message's link) and `/r/c/{register}/{landing}` (the popup's QR)."""
 
-from datetime import datetime
-
 import re
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -10,7 +9,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from cloud.db.types import utcnow
-from cloud.deps import IdentityKeysDep, SessionDep
+from cloud.deps import ClickIdsDep, IdentityKeysDep, SessionDep
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.ingest.models import ReceiptRow
 from cloud.pages import actions, render, service
@@ -18,6 +17,7 @@ from cloud.pages.blocks import StylesSettings
 from cloud.pages.blocks_render import stylesheet
 from cloud.pages.page import check_form_token, receipt_page_html
 from cloud.privacy.keys import IdentityKeys
+from cloud.tracking.click_ids import ClickIds
 from cloud.web.forms import read_form
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -47,9 +47,13 @@ PAGE_HEADERS = {
 _BACK = re.compile(r"^/r/[A-Za-z0-9_/-]{1,80}$")
 
 
-def _page(session: Session, keys: IdentityKeys, receipt: ReceiptRow, page_path: str) -> str:
+def _page(
+    session: Session, keys: IdentityKeys, click_ids: ClickIds, receipt: ReceiptRow, page_path: str
+) -> str:
     tenant, store = service.seller_of(session, receipt)
-    return receipt_page_html(session, keys, receipt, tenant, store, page_path=page_path, now=utcnow())
+    return receipt_page_html(
+        session, keys, receipt, tenant, store, page_path=page_path, now=utcnow(), click_ids=click_ids
+    )
 
 
 @router.get("/r/style.css")
@@ -76,34 +80,45 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
     block_id = form.get("b", "")[:32]
     if not receipt_id or not check_form_token(keys, receipt_id, block_id, form.get("t", "")):
         raise Forbidden("форма устарела: откройте чек по ссылке ещё раз")
-    sent = actions.Sent(receipt_id, block_id, form.get("action", ""), form.get("value", ""), form.get("comment", ""))
+    sent = actions.Sent(
+        receipt_id, block_id, form.get("action", ""), form.get("value", ""), form.get("comment", "")
+    )
     try:
         actions.act(session, keys, sent, utcnow())
     except CloudError as exc:
         if not back or exc.status_code >= 500:
             raise
-        return HTMLResponse(render.form_error_page(exc.detail, back), status_code=exc.status_code, headers=NO_STORE)
+        return HTMLResponse(
+            render.form_error_page(exc.detail, back), status_code=exc.status_code, headers=NO_STORE
+        )
     if not back:
         return HTMLResponse(render.form_error_page("Спасибо! Ответ сохранён.", ""), headers=NO_STORE)
     return RedirectResponse(f"{back}#b-{block_id}", status_code=303)
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-def receipt_by_link(token: str, session: SessionDep, keys: IdentityKeysDep) -> HTMLResponse:
+def receipt_by_link(
+    token: str, session: SessionDep, keys: IdentityKeysDep, click_ids: ClickIdsDep
+) -> HTMLResponse:
     receipt = service.receipt_by_link(session, token, utcnow())
     if receipt is None:
         return HTMLResponse(render.not_found_page(), status_code=404)
-    return HTMLResponse(_page(session, keys, receipt, f"/r/{token}"), headers=PAGE_HEADERS)
+    return HTMLResponse(_page(session, keys, click_ids, receipt, f"/r/{token}"), headers=PAGE_HEADERS)
 
 
 @router.get("/r/c/{register_id}/{landing}", response_class=HTMLResponse)
 def receipt_by_landing(
-    register_id: int, landing: str, session: SessionDep, keys: IdentityKeysDep, w: int = 0
+    register_id: int,
+    landing: str,
+    session: SessionDep,
+    keys: IdentityKeysDep,
+    click_ids: ClickIdsDep,
+    w: int = 0,
 ) -> HTMLResponse:
     now: datetime = utcnow()
     receipt = service.receipt_by_landing(session, register_id, landing, now)
     if receipt is not None:
-        page = _page(session, keys, receipt, f"/r/c/{register_id}/{landing}")
+        page = _page(session, keys, click_ids, receipt, f"/r/c/{register_id}/{landing}")
         return HTMLResponse(page, headers={**NO_STORE, **PAGE_HEADERS})
     if service.landing_expired(session, register_id, landing, now):
         return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE)

@@ -73,11 +73,18 @@ def draft(session: Session, tenant_id: int) -> tuple[Template, PageTemplate | No
 
 
 def save(
-    session: Session, tenant_id: int, template: Template, *, actor: str, note: str = "", now: datetime | None = None
+    session: Session,
+    tenant_id: int,
+    template: Template,
+    *,
+    actor: str,
+    note: str = "",
+    now: datetime | None = None,
 ) -> PageTemplate:
     """A new version (never an update of an old one); committed with its audit entry."""
     number = (
-        session.exec(select(func.max(PageTemplate.number)).where(PageTemplate.tenant_id == tenant_id)).one() or 0
+        session.exec(select(func.max(PageTemplate.number)).where(PageTemplate.tenant_id == tenant_id)).one()
+        or 0
     ) + 1
     row = PageTemplate(
         tenant_id=tenant_id,
@@ -102,7 +109,9 @@ def publish(session: Session, tenant_id: int, version_id: int, *, actor: str) ->
         return current
     assert row.id is not None
     if current is None:
-        current = PageTemplatePointer(tenant_id=tenant_id, version_id=row.id, updated_by=actor, updated_at=utcnow())
+        current = PageTemplatePointer(
+            tenant_id=tenant_id, version_id=row.id, updated_by=actor, updated_at=utcnow()
+        )
     else:
         current.previous_id, current.version_id = current.version_id, row.id
         current.updated_by, current.updated_at = actor[:254], utcnow()

@@ -89,7 +89,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["receipt_id"], ["receipt.id"], name="fk_page_answer_receipt_id_receipt"),
         sa.ForeignKeyConstraint(["consent_id"], ["consent.id"], name="fk_page_answer_consent_id_consent"),
         sa.PrimaryKeyConstraint("id", name="pk_page_answer"),
-        sa.UniqueConstraint("receipt_id", "block_id", "field", name="uq_page_answer_receipt_id_block_id_field"),
+        sa.UniqueConstraint(
+            "receipt_id", "block_id", "field", name="uq_page_answer_receipt_id_block_id_field"
+        ),
     )
     op.create_index("ix_page_answer_tenant_id_at", "page_answer", ["tenant_id", "at"])
     op.create_index("ix_page_answer_tenant_id_contact_hash", "page_answer", ["tenant_id", "contact_hash"])
