@@ -85,7 +85,8 @@ def act(session: Session, keys: IdentityKeys, sent: Sent, now: datetime) -> Page
         settings = block.parsed()
         assert isinstance(settings, LoyaltySettings | EnrichmentSettings)
         tenant, store = service.seller_of(session, receipt)
-        text = str(tenant_text(settings.consent_text, variables_of(receipt_view(parsed, tenant, store))))
+        shown = tenant_text(settings.consent_text, variables_of(receipt_view(parsed, tenant, store)))
+        text = shown.unescape()  # the words the buyer read (the page escaped them; nothing else)
         # The version the marketer set, plus the wording's digest: new wording under an old number is a new
         # text, never a conflict with the one shown before.
         version = f"{settings.consent_version}.{hashlib.sha256(text.encode()).hexdigest()[:8]}"

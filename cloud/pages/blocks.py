@@ -376,16 +376,21 @@ class Resolution:
     exposed: list[str]
 
 
-def resolve(template: Template, audience: Audience, receipt_id: int | None) -> Resolution:
+def resolve(
+    template: Template, audience: Audience, receipt_id: int | None, answered: frozenset[str] = frozenset()
+) -> Resolution:
     """Segment rules first (a hidden block is not part of its holdout experiment for this receipt), then
-    the holdout draw (`receipt_id` None, a preview: nothing is held out)."""
+    the holdout draw (`receipt_id` None, a preview: nothing is held out). A block the buyer answered on
+    this receipt (`answered`) stays to say thank you, even if the answer moved them to a hiding segment."""
     shown: list[Shown] = []
     held: list[str] = []
     exposed: list[str] = []
     for block in template.blocks:
         rule = first_match(block.rules, audience)
         if rule is not None and rule.hidden:
-            continue
+            if block.id not in answered:
+                continue
+            rule = None
         if block.holdout and receipt_id is not None:
             if held_out(receipt_id, block.id, block.holdout):
                 held.append(block.id)

@@ -166,18 +166,16 @@ def receipt_page_html(
     view = receipt_view(receipt_from_wire(receipt.payload), tenant, store)
     template = versions.published(session, receipt.tenant_id).template
     audience = audience_for(session, receipt, template.categories)
-    resolution = resolve(template, audience, receipt.id)
+    answered_here = {
+        (b, f)
+        for b, f in session.exec(
+            select(PageAnswer.block_id, PageAnswer.field).where(PageAnswer.receipt_id == receipt.id)
+        )
+    }
+    resolution = resolve(template, audience, receipt.id, frozenset(b for b, _f in answered_here))
     record_exposures(session, receipt, resolution.held_out, resolution.exposed, now)
     kinds = {s.block.type for s in resolution.shown}
-    answered_here: set[tuple[str, str]] = set()
     profile: set[str] = set()
-    if kinds & {BlockType.LOYALTY, BlockType.ENRICHMENT, BlockType.SURVEY}:
-        answered_here = {
-            (b, f)
-            for b, f in session.exec(
-                select(PageAnswer.block_id, PageAnswer.field).where(PageAnswer.receipt_id == receipt.id)
-            )
-        }
     if BlockType.ENRICHMENT in kinds and receipt.contact_hash:
         profile = set(
             session.exec(
