@@ -66,11 +66,13 @@ def test_the_default_template_wraps_every_block_and_keeps_the_legal_page(cloud: 
         ("survey", "survey"),
         ("footer", "footer"),
     ]
-    assert "Кассовый чек. Приход" in page.text and "ФПД" in page.text
+    assert "Кассовый чек. Приход" in page.text
+    assert "ФПД" in page.text
     assert "img-src 'self' data: https:" in page.headers["content-security-policy"]
     assert 'href="/r/style.css?a=1f3b57' in page.text
     css = cloud.http.get("/r/style.css?a=1f3b57&b=f3f3f3&t=111111&f=system")
-    assert css.status_code == 200 and "background:#f3f3f3" in css.text
+    assert css.status_code == 200
+    assert "background:#f3f3f3" in css.text
     assert cloud.http.get("/r/style.css?a=x;}body{&b=f3f3f3&t=111111").status_code == 422
 
 
@@ -106,7 +108,9 @@ def test_segments_personalise_the_page_from_the_current_profile(cloud: Cloud) ->
     assert "Питер VIP" in big
     # The outbound link goes through the click redirect with the block named in its ec_click id.
     link = re.search(r'<a class="button" href="([^"]+)"', big)
-    assert link is not None and link.group(1).startswith("/c/") and "shop.example" in link.group(1)
+    assert link is not None
+    assert link.group(1).startswith("/c/")
+    assert "shop.example" in link.group(1)
     # The page is personalised when it is opened: the buyer installs the app, the same page changes.
     with cloud.session() as s:
         s.add(
@@ -129,9 +133,12 @@ def test_loyalty_sign_up_is_a_post_with_the_pages_token_and_stores_its_consent(c
         )
     path = _post(cloud, reg, 5)
     page = cloud.http.get(path).text
-    assert "Нажимая кнопку, я соглашаюсь" in page and "ООО &#34;Ромашка&#34;" in page
+    assert "Нажимая кнопку, я соглашаюсь" in page
+    assert "ООО &#34;Ромашка&#34;" in page
     form = _form(page, "loyalty")
-    assert form["back"] == path and form["r"] and len(form["t"]) == 32
+    assert form["back"] == path
+    assert form["r"]
+    assert len(form["t"]) == 32
     # A GET changes nothing; a forged or missing token is refused.
     assert cloud.http.get("/r/act", params=form).status_code in (404, 405)
     forged = {**form, "t": "0" * 32, "action": "signup"}
@@ -141,20 +148,21 @@ def test_loyalty_sign_up_is_a_post_with_the_pages_token_and_stores_its_consent(c
     with cloud.session() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(PageAnswer)).scalar_one() == 0
     answer = cloud.http.post("/r/act", data={**form, "action": "signup"})
-    assert answer.status_code == 303 and answer.headers["location"] == f"{path}#b-loyalty"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"{path}#b-loyalty"
     assert cloud.http.post("/r/act", data={**form, "action": "signup"}).status_code == 303  # a double tap
     with cloud.session() as s:
         rows = s.execute(sa.select(PageAnswer)).scalars().all()
         assert [(r.kind, r.field) for r in rows] == [("loyalty", "signup")]
         consent = s.get(ConsentRecord, rows[0].consent_id)
-        assert (
-            consent is not None
-            and consent.purpose == "loyalty"
-            and consent.granted
-            and consent.source == "page"
-        )
+        assert consent is not None
+        assert consent.purpose == "loyalty"
+        assert consent.granted
+        assert consent.source == "page"
         text = s.get(ConsentText, consent.text_id)
-        assert text is not None and text.version.startswith("1.") and 'ООО "Ромашка"' in text.text
+        assert text is not None
+        assert text.version.startswith("1.")
+        assert 'ООО "Ромашка"' in text.text
     after = cloud.http.get(path).text
     assert "Вы участник программы лояльности." in after
     # A member's next receipt no longer offers the sign-up (the default rule hides it).
@@ -165,10 +173,13 @@ def test_profile_questions_follow_the_contacts_receipts_and_the_survey_takes_a_r
     reg = cloud.register()
     first = _post(cloud, reg, 7)
     page = cloud.http.get(first).text
-    assert 'type="email"' in page and 'type="date"' not in page
+    assert 'type="email"' in page
+    assert 'type="date"' not in page
     form = _form(page, "profile")
     bad = cloud.http.post("/r/act", data={**form, "action": "email", "value": "not-an-email"})
-    assert bad.status_code == 422 and "e-mail" in bad.text and first in bad.text
+    assert bad.status_code == 422
+    assert "e-mail" in bad.text
+    assert first in bad.text
     ok = cloud.http.post("/r/act", data={**form, "action": "email", "value": " Maria@Example.RU "})
     assert ok.status_code == 303
     second = cloud.http.get(_post(cloud, reg, 8)).text
@@ -183,7 +194,8 @@ def test_profile_questions_follow_the_contacts_receipts_and_the_survey_takes_a_r
             ("email", "maria@example.ru", ""),
             ("rating", "4", "Быстро"),
         ]
-        assert rows[0].consent_id is not None and rows[1].consent_id is None
+        assert rows[0].consent_id is not None
+        assert rows[1].consent_id is None
     assert 'type="date"' not in _text(cloud.http.get(_post(cloud, reg, 9, contact=None)).text)  # no contact
 
 
@@ -207,7 +219,8 @@ def test_versions_are_immutable_publish_moves_the_pointer_and_rollback_moves_it_
     assert "Версия один" in cloud.http.get(path).text
     v2 = _publish(cloud, reg.tenant_id, two)
     page = cloud.http.get(path).text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; два" in page and "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; два" in page
+    assert "<script>alert" not in page
     with cloud.session() as s:
         pointer = versions.rollback(s, reg.tenant_id, actor="admin@shop.example")
         assert (pointer.version_id, pointer.previous_id) == (v1, v2)
@@ -235,7 +248,8 @@ def test_a_held_out_receipt_gets_the_page_without_the_block_and_is_recorded(clou
         html = cloud.http.get(path).text
         seen[fd] = 'data-block="survey"' in html
         assert ('data-block="survey"' in cloud.http.get(path).text) is seen[fd]
-    assert any(seen.values()) and not all(seen.values())
+    assert any(seen.values())
+    assert not all(seen.values())
     with cloud.session() as s:
         rows = s.execute(sa.select(PageExposure)).scalars().all()
     assert len(rows) == 12  # once per receipt, however often it is opened

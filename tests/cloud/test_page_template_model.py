@@ -119,7 +119,8 @@ def test_the_holdout_is_deterministic_per_receipt_and_block_and_holds_its_share(
     block = Block(id="survey", type=BlockType.SURVEY, holdout=0.5)
     resolutions = [resolve(_template(block.model_copy(update={"id": "s2"})), MOSCOW, r) for r in range(200)]
     held = [r for r in resolutions if "s2" in r.held_out]
-    assert held and all("s2" not in [s.block.id for s in r.shown] for r in held)
+    assert held
+    assert all("s2" not in [s.block.id for s in r.shown] for r in held)
     assert all("s2" in r.exposed for r in resolutions if r not in held)
     assert (
         "s2" not in resolve(_template(block.model_copy(update={"id": "s2"})), MOSCOW, None).held_out
@@ -131,7 +132,8 @@ def test_a_marketers_script_tag_shows_as_text_and_variables_work() -> None:
         "<script>alert(1)</script> Спасибо, {{ seller }}! {{ total | rubles }} ₽",
         {"seller": "<b>Ромашка</b>", "total": 12345},
     )
-    assert "<script>" not in html and "<b>" not in html
+    assert "<script>" not in html
+    assert "<b>" not in html
     assert html == "&lt;script&gt;alert(1)&lt;/script&gt; Спасибо, &lt;b&gt;Ромашка&lt;/b&gt;! 123.45 ₽"
     assert (
         tenant_text("{{ ''.__class__.__mro__ }}", {}) == "{{ &#39;&#39;.__class__.__mro__ }}"
@@ -153,8 +155,10 @@ def test_marketing_block_states() -> None:
     audience = Audience(region="Москва", has_contact=True, receipt_number=2, categories=frozenset({"кофе"}))
     shown = resolve(template, audience, None).shown
     states = states_for(shown, audience, answered_here=set(), profile={"email"}, promos={})
-    assert states["profile"].question is not None and states["profile"].question.value == "birthday"
-    assert not states["loyalty"].done and not states["loyalty"].hide
+    assert states["profile"].question is not None
+    assert states["profile"].question.value == "birthday"
+    assert not states["loyalty"].done
+    assert not states["loyalty"].hide
     assert [p.title for p in states["recs"].picks] == ["Турка -20%"]
     first = Audience(has_contact=True, receipt_number=1)
     states = states_for(shown, first, answered_here={("survey", "rating")}, profile={"email"}, promos={})
