@@ -2,6 +2,7 @@
 current profile when the page opens, versions published and rolled back, the buyer's forms (POST only, with
 the page's signed token) stored with their consent, holdouts recorded, the promo code with its countdown."""
 
+import random
 import re
 from typing import Any
 
@@ -10,13 +11,19 @@ import sqlalchemy as sa
 from cloud.accounts import tenants
 from cloud.accounts.models import AuditEntry
 from cloud.delivery.models import PushDevice
+from cloud.ingest.models import ReceiptRow
 from cloud.pages import versions
-from cloud.pages.blocks import Block, BlockType, Rule, Template, default_template
+from cloud.pages.audience import audience_for
+from cloud.pages.blocks import Block, BlockType, Rule, Template, default_template, resolve
+from cloud.pages.holdout import block_lifts
 from cloud.pages.models import PageAnswer, PageExposure
+from cloud.pages.page import record_exposures
 from cloud.pages.promo import service as promo
 from cloud.pages.promo.rules import Rule as PromoRule
 from cloud.pages.segments import Condition
+from cloud.privacy.consent import Purpose, Source, record_consent
 from cloud.privacy.models import ConsentRecord, ConsentText
+from receipts.contact import BuyerContact, ContactKind
 from sync.protocol import batch_path
 from tests.cloud.conftest import Cloud, Registered, now_utc
 from tests.support.receipts import wire_receipt
@@ -281,3 +288,71 @@ def test_the_promo_block_shows_the_code_and_a_countdown(cloud: Cloud) -> None:
     assert '<script src="/static/countdown.js" defer></script>' in page
     assert code.group(1) in cloud.http.get(path).text  # the same code on every open
     assert cloud.http.get("/static/countdown.js").status_code == 200
+
+
+def test_a_50_percent_holdout_with_a_simulated_effect_shows_the_lift_within_its_interval(
+    cloud: Cloud,
+) -> None:
+    """400 buyers; the block is drawn for half of them. Shown buyers come back with p = 0.30 and join the
+    programme with p = 0.15, held-out ones with 0.15 and 0.05. The service must count exactly what was
+    simulated, and the true effects lie inside the 99 % intervals (one fixed draw; the 95 % coverage over
+    many draws is tested in test_page_template_model)."""
+
+    reg = cloud.register()
+    blocks = [
+        b.model_copy(update={"holdout": 0.5}) if b.id == "survey" else b for b in default_template().blocks
+    ]
+    _publish(cloud, reg.tenant_id, Template(blocks=blocks))
+    n = 400
+    phones = [f"7916{i:07d}" for i in range(n)]
+    first = [wire_receipt(1000 + i, contact={"kind": "phone", "value": p}) for i, p in enumerate(phones)]
+    for i in range(0, n, 200):
+        cloud.http.post(
+            batch_path(reg.store_id), json={"receipts": first[i : i + 200]}, headers=reg.auth
+        ).raise_for_status()
+    rng = random.Random(13)
+    keys = cloud.keys
+    effect = {False: (0.30, 0.15), True: (0.15, 0.05)}  # held_out → (repeat, sign-up) probabilities
+    repeats = []
+    simulated = {True: [0, 0, 0], False: [0, 0, 0]}  # held_out → [receipts, came back, signed up]
+    with cloud.session() as s:
+        template = versions.published(s, reg.tenant_id).template
+        for row in s.execute(sa.select(ReceiptRow).order_by(ReceiptRow.id)).scalars().all():  # type: ignore[arg-type]
+            resolution = resolve(template, audience_for(s, row), row.id)
+            record_exposures(s, row, resolution.held_out, resolution.exposed, now_utc())
+            held = "survey" in resolution.held_out
+            p_repeat, p_signup = effect[held]
+            phone = phones[row.fd_number - 1000]
+            simulated[held][0] += 1
+            if rng.random() < p_repeat:
+                simulated[held][1] += 1
+                repeats.append(wire_receipt(5000 + len(repeats), contact={"kind": "phone", "value": phone}))
+            if rng.random() < p_signup:
+                simulated[held][2] += 1
+                record_consent(
+                    s,
+                    keys,
+                    tenant_id=reg.tenant_id,
+                    contact=BuyerContact(ContactKind.PHONE, phone),
+                    purpose=Purpose.LOYALTY,
+                    granted=True,
+                    text="Согласие",
+                    text_version="1",
+                    source=Source.TILL,
+                    now=now_utc(),
+                )
+        s.commit()
+    cloud.http.post(batch_path(reg.store_id), json={"receipts": repeats}, headers=reg.auth).raise_for_status()
+    with cloud.session() as s:
+        (lift,) = block_lifts(s, reg.tenant_id, ["survey"], confidence=0.99)
+    assert (lift.shown, lift.held_out) == (simulated[False][0], simulated[True][0])
+    assert 0.4 < lift.held_out / n < 0.6
+    assert lift.repeats is not None
+    assert lift.signups is not None
+    assert round(lift.repeats.treated * lift.shown) == simulated[False][1]
+    assert round(lift.repeats.holdout * lift.held_out) == simulated[True][1]
+    assert round(lift.signups.treated * lift.shown) == simulated[False][2]
+    assert round(lift.signups.holdout * lift.held_out) == simulated[True][2]
+    assert lift.repeats.covers(0.30 - 0.15), lift.repeats
+    assert lift.signups.covers(0.15 - 0.05), lift.signups
+    assert lift.repeats.ci_low > 0  # 200 per group are enough to see a 15-point effect
