@@ -44,6 +44,7 @@ from cloud.pages.editor_forms import (
     rules_from_form,
     settings_from_form,
 )
+from cloud.pages.holdout import block_lifts
 from cloud.pages.page import preview_html
 from cloud.pages.receipt_view import receipt_view
 from cloud.pages.segments import Audience
@@ -141,6 +142,8 @@ def _editor_page(
     draft, draft_row = versions.draft(session, tenant_id)
     pointer = versions.pointer(session, tenant_id)
     segments = segments_of(draft)
+    live = versions.published(session, tenant_id).template
+    lifts = block_lifts(session, tenant_id, [b.id for b in live.blocks if b.holdout])
     return render_office(
         request,
         signed_in,
@@ -158,6 +161,7 @@ def _editor_page(
         segment=min(max(segment, 0), len(segments) - 1),
         preview_version=draft_row.id if draft_row else 0,
         widths=PREVIEW_WIDTHS,
+        lifts=lifts,
         notice=notice,
         error=error,
     )

@@ -4,15 +4,15 @@ import re
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from cloud.db.types import utcnow
-from cloud.deps import ClickIdsDep, IdentityKeysDep, SessionDep
+from cloud.deps import ClickIdsDep, IdentityKeysDep, ReportReader, SessionDep
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.ingest.models import ReceiptRow
-from cloud.pages import actions, render, service
+from cloud.pages import actions, exports, render, service
 from cloud.pages.blocks import StylesSettings
 from cloud.pages.blocks_render import stylesheet
 from cloud.pages.page import check_form_token, receipt_page_html
@@ -21,6 +21,7 @@ from cloud.tracking.click_ids import ClickIds
 from cloud.web.forms import read_form
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+api = APIRouter(tags=["pages"])
 
 NO_STORE = {"Cache-Control": "no-store"}
 # The waiting page reloads every 5 s with `?w=<attempt>`; after this many the token is taken as unknown:
@@ -126,3 +127,21 @@ def receipt_by_landing(
         return HTMLResponse(render.not_found_page(UNKNOWN), status_code=404, headers=NO_STORE)
     next_url = f"/r/c/{register_id}/{landing}?w={max(w, 0) + 1}"
     return HTMLResponse(render.waiting_page(next_url), headers=NO_STORE)
+
+
+@api.get(
+    "/v1/pages/answers.csv",
+    response_class=StreamingResponse,
+    summary="Buyers' answers from e-receipt pages (CSV, for the CRM)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def answers_export(
+    caller: ReportReader, session: SessionDep, since: datetime | None = None
+) -> StreamingResponse:
+    """Loyalty sign-ups, profile answers (e-mail, birthday, pet) and survey ratings, oldest first; `since`
+    (ISO time) for the rows after the last export. `contact` is filled only where the buyer consented."""
+    return StreamingResponse(
+        exports.answers_csv(session, caller.tenant_id, since, caller.store_ids),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="answers.csv"'},
+    )

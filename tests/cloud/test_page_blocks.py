@@ -356,3 +356,25 @@ def test_a_50_percent_holdout_with_a_simulated_effect_shows_the_lift_within_its_
     assert lift.repeats.covers(0.30 - 0.15), lift.repeats
     assert lift.signups.covers(0.15 - 0.05), lift.signups
     assert lift.repeats.ci_low > 0  # 200 per group are enough to see a 15-point effect
+
+
+def test_answers_are_exported_for_the_crm_with_the_contact_only_where_consented(cloud: Cloud) -> None:
+    reg = cloud.register()
+    path = _post(cloud, reg, 60)
+    page = cloud.http.get(path).text
+    cloud.http.post("/r/act", data={**_form(page, "loyalty"), "action": "signup"})
+    cloud.http.post(
+        "/r/act", data={**_form(page, "survey"), "action": "rating", "value": "5", "comment": "Ок"}
+    )
+    export = cloud.http.get("/v1/pages/answers.csv", headers=reg.tenant_auth)
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    lines = export.text.strip().splitlines()
+    assert lines[0] == "at,receipt_id,store_id,block_id,kind,field,value,comment,contact,consent_id"
+    assert ",loyalty,loyalty,signup,,,79161234567," in lines[1]
+    assert lines[2].endswith(",survey,survey,rating,5,Ок,,")
+    assert cloud.http.get("/v1/pages/answers.csv").status_code == 401
+    later = cloud.http.get(
+        "/v1/pages/answers.csv", params={"since": "2100-01-01T00:00:00Z"}, headers=reg.tenant_auth
+    )
+    assert later.text.strip().splitlines() == [lines[0]]
