@@ -123,7 +123,8 @@ def _seed(url: str, base: str) -> dict[str, str]:
         )
         moscow = tenants.create_store(s, tenant_id, "Тверская 7", "Москва")
         spb = tenants.create_store(s, tenant_id, "Невский 20", "Санкт-Петербург")
-        assert moscow.id is not None and spb.id is not None
+        assert moscow.id is not None
+        assert spb.id is not None
         tenants.set_store_details(
             s,
             moscow.id,
