@@ -24,6 +24,7 @@ from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.editor import router as page_editor_router
 from cloud.pages.router import api as pages_api
+from cloud.pages.promo.router import router as promo_router
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
@@ -95,6 +96,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.include_router(pages_api)  # the buyers' answers for the CRM
     app.include_router(page_editor_router)  # head office: the e-receipt template editor (HTML)
+    app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

@@ -26,6 +26,7 @@ from cloud.errors import CloudError, InvalidInput
 from cloud.fleet import enrollment
 from cloud.fleet.status import list_stores
 from cloud.logs import configure_logging, logging_config
+from cloud.pages.promo import cli as promo_cli
 from cloud.privacy import cli as privacy_cli
 from cloud.privacy.keys import IdentityKeyError
 from cloud.settings import (
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     delivery_cli.add_commands(sub, add, json_flag)
     privacy_cli.add_commands(sub, add, json_flag)
+    promo_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",

@@ -30,6 +30,10 @@ LABELS = {
     "page_template.saved": "шаблон чека сохранён",
     "page_template.published": "шаблон чека опубликован",
     "page_template.rolled_back": "шаблон чека откачен",
+    "promo_rule.created": "создано правило промокодов",
+    "promo_rule.changed": "изменено правило промокодов",
+    "promo_rule.stopped": "выдача промокодов остановлена",
+    "promo_rule.resumed": "выдача промокодов возобновлена",
 }
 
 
