@@ -23,8 +23,8 @@ from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.editor import router as page_editor_router
-from cloud.pages.router import api as pages_api
 from cloud.pages.promo.router import router as promo_router
+from cloud.pages.router import api as pages_api
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
