@@ -15,6 +15,7 @@ from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
 from cloud.events import MessageBus, ReceiptStored
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
 from cloud.privacy.keys import load_identity_keys
@@ -60,6 +61,7 @@ def bootstrap(
     database_url = engine.url.render_as_string(hide_password=False)
     reminders = PromoReminders(delivery, lambda: load_identity_keys(database_url))
     registry.register(promo_jobs.REMINDER, reminders.remind)
+    registry.register(page_webhook.WEBHOOK, page_webhook.AnswerWebhooks(engine, delivery.http).send)
     # identity, tracking and attribution subscribe here as they land.
 
     return Runtime(engine, bus, registry, delivery)

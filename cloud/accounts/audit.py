@@ -30,6 +30,8 @@ LABELS = {
     "page_template.saved": "шаблон чека сохранён",
     "page_template.published": "шаблон чека опубликован",
     "page_template.rolled_back": "шаблон чека откачен",
+    "page_webhook.set": "вебхук ответов покупателей",
+    "page_webhook.disabled": "вебхук ответов выключен",
     "promo_rule.created": "создано правило промокодов",
     "promo_rule.changed": "изменено правило промокодов",
     "promo_rule.stopped": "выдача промокодов остановлена",

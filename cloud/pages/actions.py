@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.ingest.models import ReceiptRow
-from cloud.pages import service, versions
+from cloud.pages import service, versions, webhook
 from cloud.pages.blocks import BlockType, EnrichmentSettings, LoyaltySettings, Question
 from cloud.pages.blocks_render import tenant_text, variables_of
 from cloud.pages.models import PageAnswer
@@ -118,9 +118,11 @@ def act(session: Session, keys: IdentityKeys, sent: Sent, now: datetime) -> Page
     )
     session.add(answer)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:  # sent twice (a double tap): the first one counts
         session.rollback()
         return None
+    webhook.enqueue(session, answer)  # the CRM gets it, in the same transaction
+    session.commit()
     session.refresh(answer)
     return answer

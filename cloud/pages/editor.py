@@ -23,7 +23,7 @@ from cloud.accounts.sessions import SignedIn
 from cloud.db.types import utcnow
 from cloud.deps import SessionDep, page_user
 from cloud.errors import CloudError, InvalidInput
-from cloud.pages import versions
+from cloud.pages import versions, webhook
 from cloud.pages.blocks import (
     LABELS,
     LEGAL,
@@ -162,6 +162,7 @@ def _editor_page(
         preview_version=draft_row.id if draft_row else 0,
         widths=PREVIEW_WIDTHS,
         lifts=lifts,
+        hook=webhook.webhook_of(session, tenant_id),
         notice=notice,
         error=error,
     )
@@ -366,3 +367,29 @@ def preview(version_id: int, signed_in: Editor, session: SessionDep, segment: in
     tenant, store = _tenant_and_store(session, tenant_id, audience)
     view = receipt_view(sample_receipt(template, audience, now), tenant, store)
     return HTMLResponse(preview_html(template, view, audience, now), headers=PREVIEW_HEADERS)
+
+
+@router.post(f"{BASE}/webhook", response_class=HTMLResponse)
+async def set_webhook(request: Request, signed_in: Editor, session: SessionDep) -> Response:
+    """Point the CRM webhook at a URL (a new signing secret, shown once), or turn it off."""
+    form = await read_form(request)
+    check_csrf(form, signed_in.session.csrf_token)
+    me = signed_in.user
+    if form.get("off"):
+        webhook.disable_webhook(session, me.tenant_id, actor=me.email)
+        return _editor_page(request, signed_in, session, notice="Вебхук выключен.")
+    try:
+        secret = webhook.set_webhook(session, me.tenant_id, form.get("url", ""), actor=me.email)
+    except CloudError as exc:
+        return _editor_page(request, signed_in, session, error=exc.detail, status_code=exc.status_code)
+    return render_office(
+        request,
+        signed_in,
+        "office/issued.html",
+        title="Вебхук для CRM",
+        explanation="Каждый ответ покупателя уйдёт POST-запросом на этот адрес. Проверяйте подпись "
+        "X-Echeck-Signature этим секретом (HMAC-SHA256 от «t.тело»; docs/pages.md).",
+        secret=secret,
+        note="Секрет показан один раз.",
+        back=BASE,
+    )

@@ -6,6 +6,7 @@ and the buyer's answers (loyalty sign-ups, profile answers, survey ratings).
 - `page_exposure`: per (receipt, block with a holdout): shown or held out, decided once when the page is
   first opened; lift compares sign-ups and repeat purchases of the two groups.
 - `page_answer`: what a buyer sent from the page, with the consent record it was given under.
+- `page_webhook`: where the tenant's CRM wants each answer posted (the signing secret encrypted at rest).
 """
 
 from datetime import datetime
@@ -78,3 +79,14 @@ class PageAnswer(CloudModel, table=True):
     contact_hash: str | None = Field(default=None, max_length=64)
     consent_id: int | None = Field(default=None, sa_column=sa.Column(BigId, sa.ForeignKey("consent.id")))
     at: datetime = timestamp_field()
+
+
+class PageWebhook(CloudModel, table=True):
+    __tablename__ = "page_webhook"
+
+    tenant_id: int = Field(foreign_key="tenant.id", primary_key=True)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=500)  # "fernet:…" (cloud.secret_key)
+    enabled: bool = True
+    updated_by: str = Field(max_length=254)
+    updated_at: datetime = timestamp_field()

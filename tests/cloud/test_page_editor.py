@@ -2,13 +2,18 @@
 segment rules and holdout are edited with plain forms (CSRF-checked), each change is a new version,
 previews are framed by the editor only, publish and roll back move what buyers see."""
 
+import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import sqlalchemy as sa
 
 from cloud.pages.models import PageTemplate
+from cloud.pages.webhook import verify
 from sync.protocol import batch_path
-from tests.cloud.conftest import Cloud
+from tests.cloud.conftest import Cloud, now_utc
 from tests.support.receipts import wire_receipt
 
 
@@ -108,3 +113,65 @@ def test_an_admin_edits_a_block_previews_publishes_and_rolls_back(cloud: Cloud) 
         audit = b.get("/admin/audit").text
         assert "шаблон чека откачен" in audit
         assert "шаблон чека опубликован" in audit
+
+
+class _Crm(BaseHTTPRequestHandler):
+    """The tenant's CRM: refuses the first delivery (500), takes the rest; keeps what it got."""
+
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    fail_first: ClassVar[list[bool]] = [True]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.got.append((dict(self.headers), body))
+        status = 500 if self.fail_first and self.fail_first.pop() else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_answers_go_to_the_crm_webhook_signed_and_retried(cloud: Cloud) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Crm)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reg = cloud.register()
+        cloud.user(reg.tenant_id, "admin@shop.example", "admin")
+        with cloud.browser("admin@shop.example") as b:
+            csrf = _csrf(b.get("/admin/page").text)
+            refused = b.post("/admin/page/webhook", data={"csrf": csrf, "url": "http://crm.example/hook"})
+            assert refused.status_code == 422
+            url = f"http://127.0.0.1:{server.server_port}/hook"
+            issued = b.post("/admin/page/webhook", data={"csrf": csrf, "url": url})
+            secret = re.search(r'class="secret"[^>]*>([^<]+)<', issued.text)
+            assert secret is not None
+        receipt = wire_receipt(
+            2, contact={"kind": "phone", "value": "79161234567"}, extra={"landing": "landing-hook-0002"}
+        )
+        cloud.http.post(batch_path(reg.store_id), json={"receipts": [receipt]}, headers=reg.auth)
+        page = cloud.http.get(f"/r/c/{reg.register_id}/landing-hook-0002").text
+        section = page.split('data-block="loyalty"', 1)[1].split("</section>", 1)[0]
+        form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', section))
+        assert cloud.http.post("/r/act", data={**form, "action": "signup"}).status_code == 303
+        cloud.run_jobs()  # the CRM answers 500: the job waits for its retry
+        assert len(_Crm.got) == 1
+        with cloud.session() as s:
+            s.execute(
+                sa.text("UPDATE job SET due_at = :now WHERE name = 'pages.webhook'"), {"now": now_utc()}
+            )
+            s.commit()
+        cloud.run_jobs()
+        assert len(_Crm.got) == 2
+        headers, body = _Crm.got[-1]
+        assert verify(secret.group(1).strip(), headers["X-Echeck-Signature"], body)
+        assert not verify("another secret", headers["X-Echeck-Signature"], body)
+        sent = json.loads(body)
+        assert headers["X-Echeck-Delivery"] == str(sent["id"]) == _Crm.got[0][0]["X-Echeck-Delivery"]
+        assert (sent["kind"], sent["field"], sent["contact"]) == ("loyalty", "signup", "79161234567")
+        assert sent["consent_id"] is not None
+        cloud.run_jobs()
+        assert len(_Crm.got) == 2  # delivered once
+    finally:
+        server.shutdown()

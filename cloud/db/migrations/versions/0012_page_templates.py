@@ -1,4 +1,5 @@
-"""E-receipt templates: immutable versions, the published pointer, holdout exposures, buyers' answers.
+"""E-receipt templates: immutable versions, the published pointer, holdout exposures, buyers' answers and
+the CRM webhook they are posted to.
 
 Revision ID: 0012_page_templates
 Revises: 0011_promo_codes
@@ -94,10 +95,22 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_page_answer_tenant_id_at", "page_answer", ["tenant_id", "at"])
+    op.create_table(
+        "page_webhook",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=500), nullable=False),
+        sa.Column("secret", sa.String(length=500), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("updated_by", sa.String(length=254), nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenant.id"], name="fk_page_webhook_tenant_id_tenant"),
+        sa.PrimaryKeyConstraint("tenant_id", name="pk_page_webhook"),
+    )
     op.create_index("ix_page_answer_tenant_id_contact_hash", "page_answer", ["tenant_id", "contact_hash"])
 
 
 def downgrade() -> None:
+    op.drop_table("page_webhook")
     op.drop_table("page_answer")
     op.drop_table("page_exposure")
     op.drop_table("page_template_pointer")
