@@ -4,6 +4,7 @@ record (the exact text shown, its version, the page it came from). Sending the s
 nothing the second time."""
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,8 +20,46 @@ from cloud.pages.models import PageAnswer
 from cloud.pages.receipt_view import receipt_view
 from cloud.privacy.consent import Purpose, Source, record_consent
 from cloud.privacy.keys import IdentityKeys
+from cloud.tracking.events import EventType, Identifier, IdentifierKind, TrackedEvent
+from cloud.tracking.store import record_events
 from receipts.contact import InvalidContact, normalize_email
 from sync.protocol import receipt_from_wire
+
+
+def _track(
+    session: Session,
+    keys: IdentityKeys,
+    answer: PageAnswer,
+    receipt: ReceiptRow,
+    browser_id: str | None,
+    now: datetime,
+) -> None:
+    """A sign-up is a `signup` event, an e-mail typed in is an `identify` event (with the keyed hashes of the
+    receipt's contact and the new e-mail): the identity graph links them, and the browser, from these."""
+    if answer.field not in ("signup", Question.EMAIL):
+        return
+    identifiers = []
+    if receipt.contact_hash and receipt.contact_kind in (IdentifierKind.PHONE, IdentifierKind.EMAIL):
+        identifiers.append(Identifier(IdentifierKind(receipt.contact_kind), receipt.contact_hash))
+    if answer.field == Question.EMAIL:
+        identifiers.append(Identifier(IdentifierKind.EMAIL, keys.hash(answer.value)))
+    record_events(
+        session,
+        [
+            TrackedEvent(
+                event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"echeck:page_answer:{answer.id}")),
+                tenant_id=answer.tenant_id,
+                type=EventType.SIGNUP if answer.field == "signup" else EventType.IDENTIFY,
+                received_at=now,
+                browser_id=browser_id,
+                receipt_id=answer.receipt_id,
+                block_id=answer.block_id,
+                identifiers=tuple(identifiers),
+                properties={"kind": answer.kind, "field": answer.field},
+            )
+        ],
+    )
+
 
 PETS = {"cat": "кошка", "dog": "собака", "other": "другой", "none": "нет"}
 
@@ -32,6 +71,7 @@ class Sent:
     action: str  # signup | email | birthday | pet | rating
     value: str = ""
     comment: str = ""
+    browser_id: str | None = None  # the page's `ec_bid` cookie, when the browser has one
 
 
 def _value(action: str, value: str, now: datetime) -> str:
@@ -123,6 +163,7 @@ def act(session: Session, keys: IdentityKeys, sent: Sent, now: datetime) -> Page
         session.rollback()
         return None
     webhook.enqueue(session, answer)  # the CRM gets it, in the same transaction
+    _track(session, keys, answer, receipt, sent.browser_id, now)
     session.commit()
     session.refresh(answer)
     return answer

@@ -81,8 +81,14 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
     block_id = form.get("b", "")[:32]
     if not receipt_id or not check_form_token(keys, receipt_id, block_id, form.get("t", "")):
         raise Forbidden("форма устарела: откройте чек по ссылке ещё раз")
+    browser_id = request.cookies.get("ec_bid")
     sent = actions.Sent(
-        receipt_id, block_id, form.get("action", ""), form.get("value", ""), form.get("comment", "")
+        receipt_id,
+        block_id,
+        form.get("action", ""),
+        form.get("value", ""),
+        form.get("comment", ""),
+        browser_id=browser_id[:200] if browser_id else None,
     )
     try:
         actions.act(session, keys, sent, utcnow())

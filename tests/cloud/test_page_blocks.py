@@ -23,6 +23,8 @@ from cloud.pages.promo.rules import Rule as PromoRule
 from cloud.pages.segments import Condition
 from cloud.privacy.consent import Purpose, Source, record_consent
 from cloud.privacy.models import ConsentRecord, ConsentText
+from cloud.tracking.events import EventType
+from cloud.tracking.store import events_where
 from receipts.contact import BuyerContact, ContactKind
 from sync.protocol import batch_path
 from tests.cloud.conftest import Cloud, Registered, now_utc
@@ -170,6 +172,11 @@ def test_loyalty_sign_up_is_a_post_with_the_pages_token_and_stores_its_consent(c
         assert text is not None
         assert text.version.startswith("1.")
         assert 'ООО "Ромашка"' in text.text
+    with cloud.session() as s:
+        (signup,) = events_where(s, reg.tenant_id, receipt_id=rows[0].receipt_id)
+    assert signup.type is EventType.SIGNUP
+    assert signup.block_id == "loyalty"
+    assert [i.hash for i in signup.identifiers] == [cloud.keys.hash("79161234567")]
     after = cloud.http.get(path).text
     assert "Вы участник программы лояльности." in after
     # A member's next receipt no longer offers the sign-up (the default rule hides it).
