@@ -162,6 +162,12 @@ def stylesheet(settings: StylesSettings) -> str:
     )
 
 
+def _block_templates() -> dict[str, Any]:
+    """The block partials, looked up once per render (a dynamic include would stat each file per block)."""
+    env = environment()
+    return {t.value: env.get_template(f"pages/blocks/{t.value}.html") for t in BlockType}
+
+
 def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
     variables = variables_of(view)
     styles = next((s.settings for s in shown if isinstance(s.settings, StylesSettings)), None)
@@ -184,5 +190,6 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
             countdown=promo_shown,
             remaining=lambda until: remaining(until, ctx.now),
             preview=ctx.receipt_id is None,
+            partials=_block_templates(),
         )
     )

@@ -2,6 +2,7 @@
 (autoescaped: every value from a receipt is escaped). The FNS QR code is an inline SVG: no script, no
 request to anyone else."""
 
+from functools import lru_cache
 from typing import Any
 
 import qrcode
@@ -16,8 +17,10 @@ def _render(name: str, **context: Any) -> str:
     return environment().get_template(f"pages/{name}").render(**context)
 
 
+@lru_cache(maxsize=4096)
 def qr_svg(text: str) -> Markup:
-    """`text` as an SVG QR code (paths only; qrcode writes nothing from `text` into the markup)."""
+    """`text` as an SVG QR code (paths only; qrcode writes nothing from `text` into the markup). Cached:
+    drawing it (qrcode's mask selection) is most of a page's render time, and a page is reloaded."""
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     svg = image.to_string(encoding="unicode")
     return Markup(svg.replace("<svg ", '<svg class="qr" role="img" aria-label="QR-код чека ФНС" ', 1))
