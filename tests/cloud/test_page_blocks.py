@@ -385,3 +385,32 @@ def test_answers_are_exported_for_the_crm_with_the_contact_only_where_consented(
         "/v1/pages/answers.csv", params={"since": "2100-01-01T00:00:00Z"}, headers=reg.tenant_auth
     )
     assert later.text.strip().splitlines() == [lines[0]]
+
+
+def test_a_delayed_promo_code_says_when_it_starts(cloud: Cloud) -> None:
+    reg = cloud.register()
+    with cloud.session() as s:
+        promo.save_rule(
+            s,
+            reg.tenant_id,
+            PromoRule(name="later", percent=5, valid_days=7, start_delay_h=48),
+            actor="test",
+            now=now_utc(),
+        )
+    blocks = [
+        *default_template().blocks,
+        Block(id="promo", type=BlockType.PROMO, settings={"rule_name": "later"}),
+    ]
+    _publish(cloud, reg.tenant_id, Template(blocks=blocks))
+    page = cloud.http.get(_post(cloud, reg, 70)).text
+    assert re.search(
+        r'Начнёт действовать через <span class="countdown" data-until="[^"]+">(1 д 23|2 д 00):\d\d:\d\d<',
+        page,
+    )
+    assert "Действует ещё" not in page
+    unknown = [
+        *default_template().blocks,
+        Block(id="promo", type=BlockType.PROMO, settings={"rule_name": "nosuch"}),
+    ]
+    _publish(cloud, reg.tenant_id, Template(blocks=unknown))
+    assert 'data-block="promo"' not in cloud.http.get(_post(cloud, reg, 71)).text  # no code, no block
