@@ -32,6 +32,8 @@ from cloud.privacy.router import router as privacy_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.router import browser as tracker_router
+from cloud.tracking.router import router as tracking_router
 from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
@@ -97,6 +99,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(pages_api)  # the buyers' answers for the CRM
     app.include_router(page_editor_router)  # head office: the e-receipt template editor (HTML)
     app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
+    app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
+    app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

@@ -19,6 +19,7 @@ from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
 from cloud.privacy.keys import load_identity_keys
+from cloud.tracking import jobs as tracking_jobs
 
 
 @dataclass
@@ -62,6 +63,9 @@ def bootstrap(
     reminders = PromoReminders(delivery, lambda: load_identity_keys(database_url))
     registry.register(promo_jobs.REMINDER, reminders.remind)
     registry.register(page_webhook.WEBHOOK, page_webhook.AnswerWebhooks(engine, delivery.http).send)
-    # identity, tracking and attribution subscribe here as they land.
+    # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
+    registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
+    registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))
+    # identity and attribution subscribe here as they land.
 
     return Runtime(engine, bus, registry, delivery)
