@@ -2,7 +2,7 @@
 the CRM webhook they are posted to.
 
 Revision ID: 0012_page_templates
-Revises: 0011_promo_codes
+Revises: 0015_tracking_partitions
 Create Date: 2026-12-01
 
 Written to match cloud/pages/models.py; tests/cloud/test_migrations.py checks that they agree.
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012_page_templates"
-down_revision: str | None = "0011_promo_codes"
+down_revision: str | None = "0015_tracking_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
