@@ -24,7 +24,9 @@ from cloud.identity.router import router as identity_router
 from cloud.identity.web import router as identity_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
+from cloud.pages.editor import router as page_editor_router
 from cloud.pages.promo.router import router as promo_router
+from cloud.pages.router import api as pages_api
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
@@ -100,6 +102,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.include_router(page_reports_router)  # head office: the pages' fetches, opens, clicks
+    app.include_router(pages_api)  # the buyers' answers for the CRM
+    app.include_router(page_editor_router)  # head office: the e-receipt template editor (HTML)
     app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
     app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
     app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)

@@ -16,6 +16,7 @@ from cloud.delivery.steps import DeliverySteps, StepOptions
 from cloud.events import EventsTracked, MessageBus, ReceiptStored
 from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
 from cloud.privacy.keys import IdentityKeys, load_identity_keys
@@ -65,6 +66,7 @@ def bootstrap(
     database_url = engine.url.render_as_string(hide_password=False)
     reminders = PromoReminders(delivery, lambda: load_identity_keys(database_url))
     registry.register(promo_jobs.REMINDER, reminders.remind)
+    registry.register(page_webhook.WEBHOOK, page_webhook.AnswerWebhooks(engine, delivery.http).send)
     # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
     registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
     registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))

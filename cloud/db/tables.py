@@ -11,6 +11,7 @@ import cloud.fleet.models
 import cloud.identity.models
 import cloud.ingest.models
 import cloud.jobs.models
+import cloud.pages.models
 import cloud.pages.promo.models
 import cloud.privacy.models
 import cloud.tracking.models
@@ -26,6 +27,7 @@ CAPABILITY_MODELS = (
     cloud.tracking.models,
     cloud.pages.promo.models,
     cloud.identity.models,
+    cloud.pages.models,
 )
 
 

@@ -9,7 +9,6 @@ import qrcode
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
-from cloud.pages.receipt_view import ReceiptView
 from cloud.web.templating import environment
 
 
@@ -45,14 +44,14 @@ def qr_svg(text: str) -> Markup:
     )
 
 
-def receipt_page(view: ReceiptView, tracking: dict[str, str] | None = None) -> str:
-    """`tracking`: the page view's token, where its script POSTs, the honeypot link (`pages.tracking`)."""
-    return _render("receipt.html", r=view, qr_svg=qr_svg(view.qr), tracking=tracking)
-
-
 def waiting_page(next_url: str) -> str:
     """Scanned before the receipt reached the cloud (usually a second): look again shortly."""
     return _render("waiting.html", next_url=next_url)
+
+
+def form_error_page(message: str, back: str) -> str:
+    """A form the page could not take (a mistyped e-mail): the reason and the way back."""
+    return _render("form_error.html", message=message, back=back)
 
 
 def not_found_page(reason: str = "") -> str:

@@ -20,6 +20,7 @@ from cloud.identity.erasure import erase_contact
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.ingest.service import content_hash
 from cloud.logs import event
+from cloud.pages.models import PageAnswer, PageExposure
 from cloud.privacy.keys import IdentityKeys
 from cloud.privacy.models import ConsentRecord, ErasureRequest
 from receipts.contact import BuyerContact
@@ -97,6 +98,9 @@ ERASERS: dict[str, Callable[[Session, Subject], int]] = {
     "receipts": erase_receipts,
     "push_devices": _delete_by_hash(PushDevice, PushDevice.contact_hash),
     "opt_outs": _delete_by_hash(OptOut, OptOut.contact_hash),
+    # The page's answers (an e-mail typed into the profile form) before the consents they refer to.
+    "page_answers": _delete_by_hash(PageAnswer, PageAnswer.contact_hash),
+    "page_exposures": _delete_by_hash(PageExposure, PageExposure.contact_hash),
     "consents": _delete_by_hash(ConsentRecord, ConsentRecord.subject_hash),
     "identity_links": erase_identity,
 }

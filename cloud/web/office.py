@@ -13,6 +13,7 @@ from cloud.web.templating import render
 # The menu: (path, label, permission); a user sees the entries their role allows.
 MENU = (
     ("/fleet", "Кассы", Permission.FLEET),
+    ("/admin/page", "Шаблон чека", Permission.TEMPLATES),
     ("/admin/users", "Пользователи", Permission.USERS),
     ("/admin/keys", "API-ключи", Permission.SETTINGS),
     ("/identity", "Покупатели", Permission.SETTINGS),

@@ -100,6 +100,8 @@ def test_erasure_leaves_nothing_of_the_buyer_but_keeps_the_fiscal_record(
         "receipts": 2,
         "push_devices": 1,
         "opt_outs": 1,
+        "page_answers": 0,
+        "page_exposures": 0,
         "consents": 1,
         "identity_links": 4,  # two sightings, the tenant's sighting row, the node
     }
