@@ -37,6 +37,7 @@ from cloud.settings import (
     PUBLIC_URL_ENV,
     load_settings,
 )
+from sync.protocol import UPDATE_CHANNELS
 
 
 def _out(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
@@ -181,6 +182,20 @@ def cmd_store_region(args: argparse.Namespace) -> None:
     _out(args, doc, f"store {doc['id']}: region {doc['region'] or '(none)'}")
 
 
+def cmd_store_channel(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        stores = tenants.set_update_channel(
+            session, args.tenant, args.channel, store_ids=args.store, region=args.region
+        )
+        doc = {"channel": args.channel, "stores": [s.id for s in stores]}
+    names = ", ".join(str(s) for s in doc["stores"])
+    _out(
+        args,
+        doc,
+        f"update channel {args.channel} for store(s) {names}: their registers switch at their next heartbeat",
+    )
+
+
 def cmd_store_list(args: argparse.Namespace) -> None:
     with _session(args) as session:
         rows: list[dict[str, Any]] = []
@@ -193,19 +208,33 @@ def cmd_store_list(args: argparse.Namespace) -> None:
                     "queue_depth": r.queue_depth,
                     "rejected_count": r.rejected_count,
                     "revoked": r.revoked_at is not None,
+                    "agent_version": r.agent_version,
+                    "update_channel": r.update_channel,
                 }
                 for r in registers
             ]
-            rows.append({"id": store.id, "name": store.name, "region": store.region, "registers": regs})
+            rows.append(
+                {
+                    "id": store.id,
+                    "name": store.name,
+                    "region": store.region,
+                    "update_channel": store.update_channel,
+                    "registers": regs,
+                }
+            )
     lines = []
     for s in rows:
         region = f" [{s['region']}]" if s["region"] else ""
-        lines.append(f"{s['id']:>6}  {s['name']}{region}  ({len(s['registers'])} registers)")
+        lines.append(
+            f"{s['id']:>6}  {s['name']}{region}  ({len(s['registers'])} registers, "
+            f"channel {s['update_channel']})"
+        )
         for r in s["registers"]:
             seen = f"{r['last_heartbeat_at']:%Y-%m-%d %H:%M:%S}Z" if r["last_heartbeat_at"] else "never"
             lines.append(
                 f"        register {r['id']} {r['hostname'] or '?'}: last seen {seen}, "
-                f"queue {r['queue_depth']}, rejected {r['rejected_count']}"
+                f"queue {r['queue_depth']}, rejected {r['rejected_count']}, "
+                f"version {r['agent_version'] or '?'} on {r['update_channel'] or 'no channel'}"
                 + (", REVOKED" if r["revoked"] else "")
             )
     _out(
@@ -296,9 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--taxation", choices=sorted(TAXATION), help="taxation system (tag 1055)")
     json_flag(p)
 
-    store = sub.add_parser("store", help="stores of a retailer: add, list, region, set").add_subparsers(
-        dest="action", required=True
-    )
+    store = sub.add_parser(
+        "store", help="stores of a retailer: add, list, region, set, channel"
+    ).add_subparsers(dest="action", required=True)
     p = add("add", cmd_store_add, "add a store to a retailer", store)
     p.add_argument(
         "--tenant", type=int, required=True, metavar="ID", help="the retailer's id (`tenant list`)"
@@ -309,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("region", cmd_store_region, "set or clear a store's region", store)
     p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
     p.add_argument("--region", default="", help="the region; empty clears it")
+    json_flag(p)
+    p = add(
+        "channel",
+        cmd_store_channel,
+        "put stores on an update channel (beta: the few stores that get a release first)",
+        store,
+    )
+    p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")
+    p.add_argument("--channel", required=True, choices=UPDATE_CHANNELS, help="stable or beta")
+    p.add_argument("--store", type=int, action="append", metavar="ID", help="a store's id; repeatable")
+    p.add_argument("--region", help="every store of this region instead")
     json_flag(p)
     p = add("set", cmd_store_set, "set what the e-receipt page prints about the store", store)
     p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
