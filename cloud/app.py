@@ -20,6 +20,8 @@ from cloud.errors import install_error_handlers
 from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
+from cloud.identity.router import router as identity_router
+from cloud.identity.web import router as identity_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.promo.router import router as promo_router
@@ -93,6 +95,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
     app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
+    app.include_router(identity_router)  # head office: profiles, why, split
+    app.include_router(identity_web_router)  # the head-office identity page (HTML)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

@@ -10,14 +10,17 @@ from datetime import datetime
 import httpx
 from sqlalchemy.engine import Engine
 
+from cloud.attribution import jobs as attribution_jobs
 from cloud.db.types import utcnow
 from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
-from cloud.events import MessageBus, ReceiptStored
+from cloud.events import EventsTracked, MessageBus, ReceiptStored
+from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
-from cloud.privacy.keys import load_identity_keys
+from cloud.privacy.keys import IdentityKeys, load_identity_keys
+from cloud.tracking.click_ids import ClickIds
 
 
 @dataclass
@@ -48,9 +51,11 @@ def bootstrap(
     lease_s: float = 60.0,
     http: httpx.Client | None = None,
     clock: Callable[[], datetime] = utcnow,
+    identity_keys: IdentityKeys | None = None,
 ) -> Runtime:
     """The bus and the job registry with every capability's handlers bound. `http` and `clock` are for
-    tests (a client with event hooks, a clock that jumps)."""
+    tests (a client with event hooks, a clock that jumps). `identity_keys` default to the deployment's
+    (`load_identity_keys` of the engine's database)."""
     bus, registry = MessageBus(), JobRegistry()
 
     delivery = DeliverySteps(engine, StepOptions(public_url=public_url, lease_s=lease_s), http, clock)
@@ -60,6 +65,17 @@ def bootstrap(
     database_url = engine.url.render_as_string(hide_password=False)
     reminders = PromoReminders(delivery, lambda: load_identity_keys(database_url))
     registry.register(promo_jobs.REMINDER, reminders.remind)
-    # identity, tracking and attribution subscribe here as they land.
+    keys = identity_keys or load_identity_keys(engine.url.render_as_string(hide_password=False))
+    linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))
+    registry.register(identity_jobs.RECEIPTS_STORED, linker.receipts_stored)
+    registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)
+    bus.subscribe(ReceiptStored, identity_jobs.RECEIPTS_STORED)
+    bus.subscribe(EventsTracked, identity_jobs.EVENTS_TRACKED)
+    # attribution after identity: a late receipt marks its attributed day dirty; the periodic job re-reads
+    # identity's merge log and attributes due days.
+    attribution = attribution_jobs.AttributionJobs(engine, clock)
+    registry.register(attribution_jobs.DAILY, attribution.daily)
+    registry.register(attribution_jobs.RECEIPTS_STORED, attribution.receipts_stored)
+    bus.subscribe(ReceiptStored, attribution_jobs.RECEIPTS_STORED)
 
     return Runtime(engine, bus, registry, delivery)

@@ -15,6 +15,7 @@ MENU = (
     ("/fleet", "Кассы", Permission.FLEET),
     ("/admin/users", "Пользователи", Permission.USERS),
     ("/admin/keys", "API-ключи", Permission.SETTINGS),
+    ("/identity", "Покупатели", Permission.SETTINGS),
     ("/admin/audit", "Журнал", Permission.AUDIT),
 )
 
