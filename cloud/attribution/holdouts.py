@@ -1,7 +1,7 @@
 """Holdouts: a share of buyers, receipts or stores kept out of a campaign or an e-receipt block.
 
 A unit's group is a hash of (the holdout's salt, the unit's key): deterministic, so the same buyer is held out
-wherever the draw is made, and recorded in `attribution_holdout_assignment` when first drawn, so the lift is
+wherever the draw is made, and recorded in `attribution_assignment` when first drawn, so the lift is
 measured over exactly the units that were assigned (also if the share is changed later: a recorded unit
 keeps its group).
 
@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session
 
 from cloud.attribution import sources
 from cloud.attribution.lift import Lift, LiftInputError, mean_lift, rate_lift
+from cloud.attribution.sources import table_of
 from cloud.attribution.tables import AttributionHoldout, AttributionHoldoutAssignment
 from cloud.db.types import utcnow
 
-HOLDOUT = sa.inspect(AttributionHoldout).local_table
-ASSIGNMENT = sa.inspect(AttributionHoldoutAssignment).local_table
+HOLDOUT = table_of(AttributionHoldout)
+ASSIGNMENT = table_of(AttributionHoldoutAssignment)
 RECEIPT = sources.RECEIPT
 SALE = sources.SALE
 
@@ -151,22 +152,31 @@ def assign(session: Session, holdout: Holdout, unit_keys: Iterable[str]) -> dict
             groups[key] = bool(out)
     now = utcnow()
     new = [
-        {"holdout_id": holdout.id, "unit_key": k, "held_out": held_out(holdout.salt, k, holdout.share), "assigned_at": now}
+        {
+            "holdout_id": holdout.id,
+            "unit_key": k,
+            "held_out": held_out(holdout.salt, k, holdout.share),
+            "assigned_at": now,
+        }
         for k in keys
         if k not in groups
     ]
     for part in sources.chunks(new, 5000):
         session.execute(sa.insert(ASSIGNMENT), list(part))
-    groups.update({r["unit_key"]: r["held_out"] for r in new})
+    groups.update({str(r["unit_key"]): bool(r["held_out"]) for r in new})
     return groups
 
 
 def known_buyers(session: Session, tenant_id: int, before: datetime | None = None) -> list[str]:
     """The contact hashes of the tenant's buyers with a phone (the audience a buyer holdout draws from)."""
-    query = sa.select(sa.distinct(RECEIPT.c.contact_hash)).where(
-        RECEIPT.c.tenant_id == tenant_id,
-        RECEIPT.c.contact_hash.is_not(None),
-        RECEIPT.c.contact_kind == "phone",
+    query = (
+        sa.select(RECEIPT.c.contact_hash)
+        .distinct()
+        .where(
+            RECEIPT.c.tenant_id == tenant_id,
+            RECEIPT.c.contact_hash.is_not(None),
+            RECEIPT.c.contact_kind == "phone",
+        )
     )
     if before is not None:
         query = query.where(RECEIPT.c.received_at < before)
@@ -202,7 +212,9 @@ class HoldoutLift:
 def measure(session: Session, holdout: Holdout, confidence: float = 0.95) -> HoldoutLift:
     groups = dict(
         session.execute(
-            sa.select(ASSIGNMENT.c.unit_key, ASSIGNMENT.c.held_out).where(ASSIGNMENT.c.holdout_id == holdout.id)
+            sa.select(ASSIGNMENT.c.unit_key, ASSIGNMENT.c.held_out).where(
+                ASSIGNMENT.c.holdout_id == holdout.id
+            )
         ).all()
     )
     tz = sources.zone(None)
@@ -259,7 +271,9 @@ def measure(session: Session, holdout: Holdout, confidence: float = 0.95) -> Hol
         pass
     try:
         revenue = mean_lift(
-            [float(outcome.get(k, 0)) for k in treated], [float(outcome.get(k, 0)) for k in control], confidence
+            [float(outcome.get(k, 0)) for k in treated],
+            [float(outcome.get(k, 0)) for k in control],
+            confidence,
         )
         inc_rev = revenue.absolute * len(treated)
     except LiftInputError:
@@ -268,7 +282,12 @@ def measure(session: Session, holdout: Holdout, confidence: float = 0.95) -> Hol
 
 
 def _receipt_outcomes(
-    session: Session, holdout: Holdout, keys: list[str], end: datetime, outcome: dict[str, int], bought: set[str]
+    session: Session,
+    holdout: Holdout,
+    keys: list[str],
+    end: datetime,
+    outcome: dict[str, int],
+    bought: set[str],
 ) -> None:
     """A receipt's outcome: its buyer's sale receipts after it, before the window's end (at most 30 days)."""
     ids = [int(k) for k in keys if k.isdigit()]
@@ -276,7 +295,9 @@ def _receipt_outcomes(
     for part in sources.chunks(ids):
         for rid, h, issued in session.execute(
             sa.select(RECEIPT.c.id, RECEIPT.c.contact_hash, RECEIPT.c.issued_at).where(
-                RECEIPT.c.tenant_id == holdout.tenant_id, RECEIPT.c.id.in_(part), RECEIPT.c.contact_hash.is_not(None)
+                RECEIPT.c.tenant_id == holdout.tenant_id,
+                RECEIPT.c.id.in_(part),
+                RECEIPT.c.contact_hash.is_not(None),
             )
         ):
             firsts[int(rid)] = (str(h), issued)

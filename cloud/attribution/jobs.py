@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Tenant
 from cloud.attribution import service, sources
+from cloud.attribution.sources import table_of
 from cloud.attribution.tables import AttributionCursor
 from cloud.db.types import utcnow
 from cloud.events import ReceiptStored
@@ -28,7 +29,7 @@ log = logging.getLogger("cloud.attribution")
 
 DAILY = Job("attribution.daily", every_s=900.0, max_attempts=3)
 RECEIPTS_STORED = Job("attribution.receipts_stored", max_attempts=5)
-CURSOR = sa.inspect(AttributionCursor).local_table
+CURSOR = table_of(AttributionCursor)
 MERGES_CURSOR = "identity_merge_log"
 REATTRIBUTE_DAYS = 90  # how far back a late merge re-attributes
 
@@ -51,7 +52,7 @@ class AttributionJobs:
             tenants = (
                 [tenant_id]
                 if tenant_id is not None
-                else [int(t) for t in session.execute(sa.select(sa.inspect(Tenant).local_table.c.id)).scalars()]
+                else [int(t) for t in session.execute(sa.select(table_of(Tenant).c.id)).scalars()]
             )
             self.take_merges(session, tenants, today)
         done: list[service.DayResult] = []
@@ -77,7 +78,9 @@ class AttributionJobs:
             since = today - timedelta(days=REATTRIBUTE_DAYS)
             for tenant in tenants:
                 attributed = _attributed_days(session, tenant)
-                days = {d for d in sources.days_of_profiles(session, tenant, profiles, since) if d in attributed}
+                days = {
+                    d for d in sources.days_of_profiles(session, tenant, profiles, since) if d in attributed
+                }
                 marked += service.mark_dirty(session, tenant, days, "identity merge")
         if last != (after or 0) or after is None:
             values = {"value": last, "updated_at": datetime.now(UTC)}

@@ -140,7 +140,9 @@ def by_channel(rows: Sequence[CreditRow]) -> dict[str, tuple[float, int]]:
     return out
 
 
-def summary(session: Session, tenant_id: int, filters: Filters, model: Model = DEFAULT_MODEL) -> dict[str, Any]:
+def summary(
+    session: Session, tenant_id: int, filters: Filters, model: Model = DEFAULT_MODEL
+) -> dict[str, Any]:
     """Headline ROPO figures and the model's credit per channel, JSON-able."""
     inputs = ropo_inputs(session, tenant_id, filters)
     total = ropo_report(inputs.purchases, inputs.journeys, by=Dimension.TOTAL)

@@ -31,6 +31,7 @@ from cloud.attribution import sources
 from cloud.attribution.journeys import Journey, Purchase, Touch, TouchKind, build_journeys
 from cloud.attribution.markov import MarkovPath, removal_effects
 from cloud.attribution.models import Model, apportion, touch_weights
+from cloud.attribution.sources import table_of
 from cloud.attribution.tables import (
     AttributionDay,
     AttributionPurchase,
@@ -39,10 +40,10 @@ from cloud.attribution.tables import (
 )
 from cloud.db.types import utcnow
 
-DAY = sa.inspect(AttributionDay).local_table
-PURCHASE = sa.inspect(AttributionPurchase).local_table
-RESULT = sa.inspect(AttributionResult).local_table
-SETTINGS = sa.inspect(AttributionSettings).local_table
+DAY = table_of(AttributionDay)
+PURCHASE = table_of(AttributionPurchase)
+RESULT = table_of(AttributionResult)
+SETTINGS = table_of(AttributionSettings)
 SEP = "\x1f"
 
 

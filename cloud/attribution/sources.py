@@ -36,20 +36,26 @@ from cloud.ingest.models import ReceiptRow
 from cloud.pages.promo.models import PromoCode, PromoRule
 from cloud.tracking.models import TrackingEvent
 
+
+def table_of(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
 DEFAULT_TZ = "Europe/Moscow"
 SALE = 1  # tag 1054 "приход": refunds and corrections are not purchases
 SESSION_GAP = timedelta(minutes=30)
 CHUNK = 900  # ids per IN list (SQLite's default limit is 999 variables)
 
-RECEIPT = sa.inspect(ReceiptRow).local_table
-STORE = sa.inspect(Store).local_table
-NODE = sa.inspect(IdentityNode).local_table
-MEMBER = sa.inspect(IdentityMember).local_table
-SEEN = sa.inspect(IdentitySeen).local_table
-MERGES = sa.inspect(IdentityMergeLog).local_table
-EVENT = sa.inspect(TrackingEvent).local_table
-CODE = sa.inspect(PromoCode).local_table
-RULE = sa.inspect(PromoRule).local_table
+RECEIPT = table_of(ReceiptRow)
+STORE = table_of(Store)
+NODE = table_of(IdentityNode)
+MEMBER = table_of(IdentityMember)
+SEEN = table_of(IdentitySeen)
+MERGES = table_of(IdentityMergeLog)
+EVENT = table_of(TrackingEvent)
+CODE = table_of(PromoCode)
+RULE = table_of(PromoRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,16 +226,14 @@ def profiles_of_merges(session: Session, after_id: int) -> tuple[set[int], int]:
     return profiles, last
 
 
-def days_of_profiles(
-    session: Session, tenant_id: int, profile_ids: Iterable[int], since: date
-) -> set[date]:
+def days_of_profiles(session: Session, tenant_id: int, profile_ids: Iterable[int], since: date) -> set[date]:
     """The local days since `since` on which these profiles bought (their receipts' contacts' profiles)."""
     days: set[date] = set()
     listed = sorted(set(profile_ids))
     start = datetime.combine(since, time())
     for part in chunks(listed):
         rows = session.execute(
-            sa.select(sa.distinct(sa.func.date(RECEIPT.c.issued_at)))
+            sa.select(RECEIPT.c.issued_at)
             .join(
                 NODE,
                 sa.and_(NODE.c.kind == RECEIPT.c.contact_kind, NODE.c.value == RECEIPT.c.contact_hash),
@@ -241,8 +245,8 @@ def days_of_profiles(
                 MEMBER.c.profile_id.in_(part),
             )
         )
-        for (value,) in rows:
-            days.add(value if isinstance(value, date) else date.fromisoformat(str(value)[:10]))
+        for (issued,) in rows:
+            days.add(issued.date())
     return days
 
 

@@ -10,7 +10,7 @@
   figures by store, region, period, channel and campaign are read from here (distinct buyers over any period).
 - `attribution_result`: per day, model, store, channel and campaign: credited conversions and revenue.
   Rewritten whole for a day when the day is attributed again.
-- `attribution_holdout` and `attribution_holdout_assignment`: a share of buyers, receipts or stores kept out
+- `attribution_holdout` and `attribution_assignment`: a share of buyers, receipts or stores kept out
   of a campaign or an e-receipt block; each unit's group drawn by hash (deterministic) and recorded.
 """
 
@@ -69,7 +69,9 @@ class AttributionPurchase(CloudModel, table=True):
 class AttributionResult(CloudModel, table=True):
     __tablename__ = "attribution_result"
     __table_args__ = (
-        sa.UniqueConstraint("tenant_id", "day", "model", "store_id", "channel", "campaign"),
+        sa.UniqueConstraint(
+            "tenant_id", "day", "model", "store_id", "channel", "campaign", name="uq_attribution_result_key"
+        ),
         sa.Index(None, "tenant_id", "model", "day"),
     )
 
@@ -103,7 +105,7 @@ class AttributionHoldout(CloudModel, table=True):
 
 
 class AttributionHoldoutAssignment(CloudModel, table=True):
-    __tablename__ = "attribution_holdout_assignment"
+    __tablename__ = "attribution_assignment"
 
     holdout_id: int = Field(foreign_key="attribution_holdout.id", primary_key=True)
     unit_key: str = Field(max_length=64, primary_key=True)  # a buyer's contact hash, a receipt or store id

@@ -64,7 +64,9 @@ def upgrade() -> None:
         sa.Column("profile_id", sa.BigInteger(), nullable=True),
         sa.Column("touched", sa.Boolean(), nullable=False),
         sa.Column("touches", Json, nullable=True),
-        sa.ForeignKeyConstraint(["receipt_id"], ["receipt.id"], name="fk_attribution_purchase_receipt_id_receipt"),
+        sa.ForeignKeyConstraint(
+            ["receipt_id"], ["receipt.id"], name="fk_attribution_purchase_receipt_id_receipt"
+        ),
         sa.ForeignKeyConstraint(["store_id"], ["store.id"], name="fk_attribution_purchase_store_id_store"),
         _tenant_fk("attribution_purchase"),
         sa.PrimaryKeyConstraint("receipt_id", name="pk_attribution_purchase"),
@@ -94,7 +96,7 @@ def upgrade() -> None:
             "store_id",
             "channel",
             "campaign",
-            name="uq_attribution_result_tenant_id_day_model_store_id_channel_campaign",
+            name="uq_attribution_result_key",
         ),
     )
     op.create_index(
@@ -119,7 +121,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "name", name="uq_attribution_holdout_tenant_id_name"),
     )
     op.create_table(
-        "attribution_holdout_assignment",
+        "attribution_assignment",
         sa.Column("holdout_id", sa.Integer(), nullable=False),
         sa.Column("unit_key", sa.String(length=64), nullable=False),
         sa.Column("held_out", sa.Boolean(), nullable=False),
@@ -127,9 +129,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["holdout_id"],
             ["attribution_holdout.id"],
-            name="fk_attribution_holdout_assignment_holdout_id_attribution_holdout",
+            name="fk_attribution_assignment_holdout_id_attribution_holdout",
         ),
-        sa.PrimaryKeyConstraint("holdout_id", "unit_key", name="pk_attribution_holdout_assignment"),
+        sa.PrimaryKeyConstraint("holdout_id", "unit_key", name="pk_attribution_assignment"),
     )
     op.create_table(
         "attribution_cursor",
@@ -144,7 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_receipt_tenant_id_issued_at", table_name="receipt")
     op.drop_table("attribution_cursor")
-    op.drop_table("attribution_holdout_assignment")
+    op.drop_table("attribution_assignment")
     op.drop_table("attribution_holdout")
     op.drop_index("ix_attribution_result_tenant_id_model_day", table_name="attribution_result")
     op.drop_table("attribution_result")
