@@ -45,7 +45,8 @@ def table_of(model: Any) -> sa.Table:
 DEFAULT_TZ = "Europe/Moscow"
 SALE = 1  # tag 1054 "приход": refunds and corrections are not purchases
 SESSION_GAP = timedelta(minutes=30)
-CHUNK = 900  # ids per IN list (SQLite's default limit is 999 variables)
+CHUNK = 900  # ids per IN list on SQLite (its default limit is 999 variables)
+PG_CHUNK = 50_000  # on PostgreSQL: one index scan per list instead of many small ones
 
 RECEIPT = table_of(ReceiptRow)
 STORE = table_of(Store)
@@ -73,6 +74,8 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    if not items:
+        return
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -134,7 +137,8 @@ def touches_of_profiles(
     site: dict[str, str] = {}  # site browser id -> profile
     page: dict[str, str] = {}  # e-receipt page browser id -> profile
     listed = sorted(set(profile_ids))
-    for part in chunks(listed):
+    size = PG_CHUNK if session.get_bind().dialect.name == "postgresql" else CHUNK
+    for part in chunks(listed, size):
         rows = session.execute(
             sa.select(MEMBER.c.profile_id, NODE.c.value)
             .join(NODE, NODE.c.id == MEMBER.c.node_id)
@@ -154,7 +158,7 @@ def touches_of_profiles(
     clicks_seen: set[str] = set()
     for browser_ids, types, owner in ((page, ("block_click",), page), (site, ("pageview",), site)):
         ids = sorted(browser_ids)
-        for part in chunks(ids):
+        for part in chunks(ids, size):
             query = (
                 sa.select(
                     EVENT.c.browser_id,
