@@ -10,6 +10,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy.engine import Engine
 
+from cloud.attribution import jobs as attribution_jobs
 from cloud.db.types import utcnow
 from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
@@ -77,6 +78,11 @@ def bootstrap(
     registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)
     bus.subscribe(ReceiptStored, identity_jobs.RECEIPTS_STORED)
     bus.subscribe(EventsTracked, identity_jobs.EVENTS_TRACKED)
-    # attribution subscribes here as it lands.
+    # attribution after identity: a late receipt marks its attributed day dirty; the periodic job re-reads
+    # identity's merge log and attributes due days.
+    attribution = attribution_jobs.AttributionJobs(engine, clock)
+    registry.register(attribution_jobs.DAILY, attribution.daily)
+    registry.register(attribution_jobs.RECEIPTS_STORED, attribution.receipts_stored)
+    bus.subscribe(ReceiptStored, attribution_jobs.RECEIPTS_STORED)
 
     return Runtime(engine, bus, registry, delivery)

@@ -6,6 +6,7 @@ A new capability adds its `models` module here, and nowhere else needs to know i
 import sqlalchemy as sa
 
 import cloud.accounts.models
+import cloud.attribution.tables
 import cloud.delivery.models
 import cloud.fleet.models
 import cloud.identity.models
@@ -28,6 +29,7 @@ CAPABILITY_MODELS = (
     cloud.pages.promo.models,
     cloud.identity.models,
     cloud.pages.models,
+    cloud.attribution.tables,
 )
 
 
