@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from demo import marketing, tour
 from demo import processes as p
-from demo import tour
 
 TOUR_FAILED = 3  # the trading day held, but a check of the tour (head office, privacy, the till) failed
 
@@ -89,6 +89,10 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         providers = p.fakes_service(logs / "fakes.log")  # e-mail, push, Viber and SMS providers, faked
         services.append(providers.service.start())
         p.configure_delivery(database_url, tenant_id, api_key, cloud.url, providers.ports)
+    with console.status("head office: the promo rule, the shop's tracker, the e-receipt template ..."):
+        campaign = marketing.Campaign(args.seed)
+        campaign.set_up(database_url, tenant_id, cloud.url, owner, logs, services)
+    with console.status("starting the agent ..."):
         atol = p.atol_bench(logs) if args.hook == "atol" else None
         if atol is not None:
             services.append(atol.emulator.start(wait_path=p.ATOL_READY))
@@ -158,6 +162,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         status,
         providers.ports,
         args.seed,
+        campaign,
     )
     if atol is not None:
         journal = p.atol_journal(atol.emulator.url)
@@ -192,6 +197,7 @@ def _tour(
     status: dict[str, Any],
     fake_ports: dict[str, int],
     seed: int,
+    campaign: marketing.Campaign,
 ) -> tour.TourRun:
     """What head office, privacy and the till added, measured now; the erasure last (it changes data)."""
     checks = tour.TourRun()
@@ -206,10 +212,12 @@ def _tour(
         checks.check(
             "read-only API key", lambda: tour.read_only_key(database_url, tenant_id, cloud_url, store_id)
         )
+        campaign.before_pages(cloud_url, api_key, store_id)
         checks.check(
             "buyers open and click",
-            lambda: tour.buyers_open_and_click(cloud_url, api_key, fake_ports, seed),
+            lambda: tour.buyers_open_and_click(cloud_url, api_key, fake_ports, seed, campaign.visitor),
         )
+        campaign.after_pages(cloud_url, api_key, store_id, int(status["register_id"]))
         checks.check(
             "erasure by phone",
             lambda: tour.erase_buyer(database_url, tenant_id, cloud_url, api_key, store_id),
@@ -225,6 +233,11 @@ def _tour(
     console.print(table)
     for link in links:
         console.print(f"  an e-receipt        {link}", soft_wrap=True)
+    market, market_links = campaign.table(cloud_url)
+    console.print(market)
+    for line in market_links:
+        console.print(line, soft_wrap=True)
+    checks.failed += campaign.run.failed
     return checks
 
 

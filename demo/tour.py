@@ -61,6 +61,7 @@ def _expect(response: httpx.Response, status: int, what: str) -> httpx.Response:
 # -- head office: the owner signs in as a browser does; an integration's read-only key -----------------------
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+HIDDEN_FIELD = _HIDDEN  # a form's hidden fields, for the demo's other simulated browsers
 _REGISTER_ROW = re.compile(r'<tr id="register-(\d+)"')
 
 
@@ -307,7 +308,12 @@ def _receipt_links(fake_ports: dict[str, int]) -> list[str]:
     return [f"/r/{t}" for t in tokens]
 
 
-def _person(cloud_url: str, path: str, reloads: int, click: bool) -> None:
+# What a person does after looking at their page (demo/web_buyers.py): (their phone, the page's path, its
+# HTML, where a block's link took them or None).
+PageVisitor = Callable[[httpx.Client, str, str, str | None], None]
+
+
+def _person(cloud_url: str, path: str, reloads: int, click: bool, visitor: PageVisitor | None = None) -> None:
     """One buyer's phone: fetch the page, stay a second, POST the view and the blocks in sight (the script's
     uuids kept per tab, so a reload re-sends the same ones), maybe follow a block's link."""
     ids: dict[str, str] = {}
@@ -327,11 +333,15 @@ def _person(cloud_url: str, path: str, reloads: int, click: bool) -> None:
             sent = phone.post(found.group(2), json={"t": found.group(1), "events": events})
             _expect(sent, 204, "the page's view report")
         links = _BLOCK_LINK.findall(_HONEYPOT_A.sub("", page.text))
+        landing = None
         if click and links:
             went = phone.get(links[0].replace("&amp;", "&"))
             _expect(went, 303, "a block's link")
-            if "ec_click=" not in went.headers["location"]:
+            landing = went.headers["location"]
+            if "ec_click=" not in landing:
                 raise TourCheckFailed("a block's link landed without ec_click")
+        if visitor is not None:
+            visitor(phone, path, page.text, landing)
 
 
 def _preview(cloud_url: str, path: str) -> None:
@@ -346,7 +356,9 @@ def _scanner(cloud_url: str, path: str) -> None:
             scanner.get(link.replace("&amp;", "&"))
 
 
-def buyers_open_and_click(cloud_url: str, api_key: str, fake_ports: dict[str, int], seed: int) -> list[Row]:
+def buyers_open_and_click(
+    cloud_url: str, api_key: str, fake_ports: dict[str, int], seed: int, visitor: PageVisitor | None = None
+) -> list[Row]:
     """Simulated buyers: link previews fetch some receipts, scanners follow every link of others, people
     open about half (some reload), a third of those click a block. Then head office's figures."""
     links = _receipt_links(fake_ports)[:60]
@@ -357,7 +369,9 @@ def buyers_open_and_click(cloud_url: str, api_key: str, fake_ports: dict[str, in
     bots = [path for path in links if rng.random() < 0.4]
     scanned = [path for path in links if rng.random() < 0.1]
     with ThreadPoolExecutor(8) as pool:
-        jobs = [pool.submit(_person, cloud_url, path, reloads, click) for path, reloads, click in people]
+        jobs = [
+            pool.submit(_person, cloud_url, path, reloads, click, visitor) for path, reloads, click in people
+        ]
         jobs += [pool.submit(_preview, cloud_url, path) for path in bots]
         jobs += [pool.submit(_scanner, cloud_url, path) for path in scanned]
         for job in jobs:
