@@ -89,10 +89,8 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         providers = p.fakes_service(logs / "fakes.log")  # e-mail, push, Viber and SMS providers, faked
         services.append(providers.service.start())
         p.configure_delivery(database_url, tenant_id, api_key, cloud.url, providers.ports)
-    with console.status("head office: the promo rule, the shop's tracker, the e-receipt template ..."):
-        campaign = marketing.Campaign(args.seed)
-        campaign.set_up(database_url, tenant_id, cloud.url, owner, logs, services)
-    with console.status("starting the agent ..."):
+        campaign = marketing.Campaign(args.seed)  # head office's template, promo rule and shop, meanwhile
+        campaign.start_set_up(database_url, tenant_id, cloud.url, owner, logs, services)
         atol = p.atol_bench(logs) if args.hook == "atol" else None
         if atol is not None:
             services.append(atol.emulator.start(wait_path=p.ATOL_READY))
@@ -102,6 +100,8 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         p.enroll_agent(config, cloud.url, p.enrollment_code(database_url, store_id))
         agent = p.agent_service(config, agent_port, logs / "agent.log")
         services.append(agent.start())
+    with console.status("head office: the promo rule, the shop's tracker, the e-receipt template ..."):
+        campaign.wait_set_up()
     console.print(
         f"cloud {cloud.url}  ·  agent {agent.url}  ·  tenant {tenant_id}, store {store_id}  ·  {workdir}"
     )
@@ -144,6 +144,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
                 break
             time.sleep(0.2)
     elapsed = time.monotonic() - started
+    campaign.start_browsing(cloud.url, api_key, store_id)  # beside the deliveries and the first checks
     delivery = _wait_for_deliveries(cloud.url, api_key)
     status = p.agent_status(agent.url)
     in_cloud = p.cloud_count(cloud.url, api_key, store_id)
@@ -212,7 +213,7 @@ def _tour(
         checks.check(
             "read-only API key", lambda: tour.read_only_key(database_url, tenant_id, cloud_url, store_id)
         )
-        campaign.before_pages(cloud_url, api_key, store_id)
+        campaign.before_pages()
         checks.check(
             "buyers open and click",
             lambda: tour.buyers_open_and_click(cloud_url, api_key, fake_ports, seed, campaign.visitor),

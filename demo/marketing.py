@@ -9,7 +9,9 @@ Everything goes through CLIs and HTTP (the demo imports none of echeck's code).
 
 import re
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ BANNER_ID = "banner"
 PROMO_ID = "promo"
 EDITOR = "/admin/page"
 UTM = "utm_source=echeck&utm_medium=ereceipt&utm_campaign=demo-banner"
+BACKGROUND_WAIT_S = 180.0  # the set-up and the shop's visitors run beside other steps: waited for this long
 IDENTITY_WAIT_S = 20.0  # identity links in the cloud's job worker: wait this long at most for it
 
 
@@ -157,8 +160,10 @@ def set_up(
     started = time.monotonic()
     shop_port = p.free_port()
     shop_url = f"http://127.0.0.1:{shop_port}"
-    rule = promo_rule(database_url, tenant_id)
-    site = tracker_site(database_url, tenant_id, shop_url)
+    with ThreadPoolExecutor(2) as pool:  # two CLIs, each a second or more of start-up: side by side
+        making_rule = pool.submit(promo_rule, database_url, tenant_id)
+        site = tracker_site(database_url, tenant_id, shop_url)
+        rule = making_rule.result()
     services.append(
         shop_service(shop_port, cloud_url, site["site_key"], logs / "shop.log").start(wait_path="/")
     )
@@ -317,8 +322,9 @@ class Campaign:
         self.run = TourRun()
         self.setup: Marketing | None = None
         self.web: WebBuyers | None = None
+        self._thread: threading.Thread | None = None
 
-    def set_up(
+    def start_set_up(
         self,
         database_url: str,
         tenant_id: int,
@@ -327,21 +333,52 @@ class Campaign:
         logs: Path,
         services: list[p.Service],
     ) -> None:
+        """Head office's set-up in a thread of its own, while the register is enrolled and the agent starts
+        (both mostly wait for CLIs): `wait_set_up` joins it."""
+
         def made() -> list[Row]:
             self.setup = set_up(database_url, tenant_id, cloud_url, owner, logs, services)
             self.web = WebBuyers(self.setup.shop_url, self.seed)
             return self.setup.rows
 
-        self.run.check("head office's template, promo rule, tracker", made)
+        self._in_background("head office's template, promo rule, tracker", made)
 
-    def before_pages(self, cloud_url: str, api_key: str, store_id: int) -> None:
-        """The day's buyers who visited the shop before their purchase (dated so)."""
+    def wait_set_up(self) -> None:
+        self._join("head office's template, promo rule, tracker")
+
+    def start_browsing(self, cloud_url: str, api_key: str, store_id: int) -> None:
+        """The day's buyers who visited the shop before their purchase (dated so), in a thread while the
+        e-receipts go out and the tour's first checks run; `before_pages` joins it."""
         if self.web is not None:
             web = self.web
-            self.run.check(
+            self._in_background(
                 "shop visitors before the purchase",
                 lambda: web.browse_before_purchase(list(_receipts(cloud_url, api_key, store_id))),
             )
+
+    def before_pages(self) -> None:
+        self._join("shop visitors before the purchase")
+
+    def _in_background(self, name: str, step: Callable[[], list[Row]]) -> None:
+        def run() -> None:
+            try:
+                self.run.check(name, step)
+            except Exception as exc:  # a thread's surprise must reach the summary, not stderr
+                self.run.failed.append((name, f"{type(exc).__name__}: {exc}"))
+                self.run.rows.append((name, "FAILED (see below)"))
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    def _join(self, name: str) -> None:
+        if self._thread is None:
+            return
+        self._thread.join(BACKGROUND_WAIT_S)
+        if self._thread.is_alive():
+            self.run.failed.append((name, f"not done after {BACKGROUND_WAIT_S:.0f} s"))
+            self.run.rows.append((name, "FAILED (see below)"))
+            self.setup = self.web = None  # what follows it is skipped
+        self._thread = None
 
     @property
     def visitor(self) -> PageVisitor | None:

@@ -38,9 +38,9 @@ SOURCES = (  # where the shop's visitors come from (utm_source, utm_medium, utm_
     ("email", "newsletter", "weekly"),
     ("", "", ""),  # typed the address, or a bookmark
 )
-WEB_SHARE = 0.45  # share of the day's buyers with a contact who visited the shop before
+WEB_SHARE = 0.35  # share of the day's buyers with a contact who visited the shop before
 IDENTIFY_SHARE = 0.75  # of those, who subscribed or ordered online (and so gave the shop their contact)
-ANONYMOUS = 25  # visitors who never give a contact
+ANONYMOUS = 12  # visitors who never give a contact
 SIGNUP_SHARE = 0.3  # people on their e-receipt page who join the loyalty programme
 RETRIES = 6  # a 429 or 5xx from the collector is retried, as the script does, with its Retry-After
 
@@ -197,7 +197,8 @@ class WebBuyers:
         )
         with ShopBrowser(self.shop_url, self.tally) as browser:
             browser.open(landing, when)
-            browser.open("/catalog", when + timedelta(seconds=rng.uniform(5, 60)))
+            if rng.random() < 0.5:
+                browser.open("/catalog", when + timedelta(seconds=rng.uniform(5, 60)))
             if contact is None or rng.random() >= IDENTIFY_SHARE:
                 return False
             at = when + timedelta(minutes=rng.uniform(1, 5))
