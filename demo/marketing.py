@@ -7,6 +7,8 @@ after the day, what it brought: sign-ups, promo codes issued and redeemed by a P
 Everything goes through CLIs and HTTP (the demo imports none of echeck's code).
 """
 
+import csv
+import io
 import re
 import sys
 import threading
@@ -189,14 +191,8 @@ def signups(cloud_url: str, api_key: str) -> int:
     answer = httpx.get(
         f"{cloud_url}/v1/pages/answers.csv", headers={"Authorization": f"Bearer {api_key}"}, timeout=30
     )
-    lines = _expect(answer, 200, "GET /v1/pages/answers.csv").text.splitlines()
-    header = lines[0].split(",")
-    kind, what = header.index("kind"), header.index("field")
-    return sum(
-        1
-        for line in lines[1:]
-        if (cells := line.split(",")) and cells[kind] == "loyalty" and cells[what] == "signup"
-    )
+    rows = csv.DictReader(io.StringIO(_expect(answer, 200, "GET /v1/pages/answers.csv").text))
+    return sum(1 for row in rows if row["kind"] == "loyalty" and row["field"] == "signup")
 
 
 def redeem_codes(
@@ -287,6 +283,7 @@ def identity_figures(
                 f"{len(waiting)} of {len(sample)} receipts of shop visitors who gave their contact have no "
                 f"web history in their profile after {IDENTITY_WAIT_S:.0f} s"
             )
+        scan = time.monotonic()
         profiles = dict(
             zip(receipt_ids, pool.map(lambda r: _profile_of(client, r), receipt_ids), strict=True)
         )
@@ -294,11 +291,15 @@ def identity_figures(
         web = dict(
             zip(distinct, pool.map(lambda pid: _web_history(client, pid, shop_url), distinct), strict=True)
         )
+        scanned = time.monotonic() - scan
     known = {r: pid for r, pid in profiles.items() if pid is not None}
     with_web = [r for r, pid in known.items() if web[pid]]
     total = len(receipt_ids) or 1
     rows = [
-        ("buyer profiles among the day's receipts", f"{len(distinct)} ({len(known)} receipts with a buyer)"),
+        (
+            "buyer profiles among the day's receipts",
+            f"{len(distinct)} ({len(known)} receipts with a buyer), read in {scanned:.1f} s",
+        ),
         (
             "receipts whose buyer has web history",
             f"{len(with_web)} of {len(receipt_ids)} ({len(with_web) / total:.0%}), "
