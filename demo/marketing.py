@@ -433,5 +433,5 @@ class Campaign:
                 links.append(f"  a buyer's profile   {value}")
             else:
                 table.add_row(label, value, style="red" if value.startswith("FAILED") else None)
-        table.add_row("wall time of these steps", f"{self.run.seconds:.1f} s")
+        table.add_row("time of these steps (some beside others)", f"{self.run.seconds:.1f} s")
         return table, links
