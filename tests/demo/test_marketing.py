@@ -30,9 +30,10 @@ def test_an_email_hashes_as_the_tracker_and_the_receipts_do(spelled: str) -> Non
 
 def test_a_failed_set_up_in_the_background_is_a_failed_check_and_skips_what_needs_it(tmp_path: Path) -> None:
     campaign = marketing.Campaign(seed=1)
-    # No cloud answers here and the CLI has no database: the set-up fails inside its thread.
+    # No cloud answers here and the CLI's database was never migrated: the set-up fails inside its thread.
     no_cloud = "http://127.0.0.1:9"
-    campaign.start_set_up("sqlite:///nonexistent-dir/x.db", 1, no_cloud, ("a", "b"), tmp_path, [])
+    unmigrated = f"sqlite:///{tmp_path / 'cloud.db'}"
+    campaign.start_set_up(unmigrated, 1, no_cloud, ("a", "b"), tmp_path, [])
     started = time.monotonic()
     campaign.wait_set_up()
     assert time.monotonic() - started < marketing.BACKGROUND_WAIT_S
