@@ -159,7 +159,7 @@ def seed_month(
                 for n in range(days * receipts_per_register_day):
                     fd += 1
                     at = start + timedelta(seconds=rng.random() * days * 86400)
-                    cashier = CASHIERS[(register_id + n // 40) % len(CASHIERS)]
+                    cashier = CASHIERS[(register_id + n // 10) % len(CASHIERS)]
                     rate = capture[store_id] * (0.8 if cashier == CASHIERS[1] else 1.0)
                     buyer = rng.randrange(buyers)
                     contact = (

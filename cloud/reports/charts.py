@@ -11,11 +11,12 @@ chart kinds are ~150 lines with their own tests (tests/cloud/reports/test_charts
 from collections.abc import Callable, Sequence
 from html import escape
 
-WIDTH = 640
-BAR_HEIGHT = 22
+WIDTH = 640  # columns
+BAR_WIDTH = 440  # bars: narrow, so that their text stays legible when a phone scales the chart down
+BAR_HEIGHT = 24
 GAP = 6
-LABEL_WIDTH = 210
-VALUE_WIDTH = 90
+LABEL_WIDTH = 150
+VALUE_WIDTH = 80
 COLUMN_HEIGHT = 180
 COLORS = ("#1f6fb2", "#2e9e6a", "#d08a1a", "#8a4fbf", "#c2444b", "#4a8f99", "#7a7a7a")
 EMPTY = '<p class="muted">нет данных за период</p>'
@@ -37,10 +38,10 @@ def bars(
     if not items:
         return EMPTY
     top = max(v for _, v in items) or 1.0
-    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    span = BAR_WIDTH - LABEL_WIDTH - VALUE_WIDTH
     height = len(items) * (BAR_HEIGHT + GAP) + GAP
     parts = [
-        f'<svg class="chart" role="img" aria-label="{_text(label, 200)}" viewBox="0 0 {WIDTH} {height}" '
+        f'<svg class="chart" role="img" aria-label="{_text(label, 200)}" viewBox="0 0 {BAR_WIDTH} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i, (name, value) in enumerate(items):
@@ -48,11 +49,11 @@ def bars(
         w = max(1.0, span * value / top) if value else 0.0
         mid = y + BAR_HEIGHT / 2 + 5
         parts.append(
-            f'<text x="{LABEL_WIDTH - 8}" y="{mid:.1f}" text-anchor="end" font-size="14" fill="#333">'
-            f"{_text(name)}</text>"
+            f'<text x="{LABEL_WIDTH - 8}" y="{mid:.1f}" text-anchor="end" font-size="15" fill="#333">'
+            f"{_text(name, 18)}</text>"
             f'<rect x="{LABEL_WIDTH}" y="{y}" width="{w:.1f}" height="{BAR_HEIGHT}" rx="3" '
             f'fill="{COLORS[i % len(COLORS)] if len(items) <= len(COLORS) else COLORS[0]}"/>'
-            f'<text x="{LABEL_WIDTH + w + 6:.1f}" y="{mid:.1f}" font-size="14" fill="#333">'
+            f'<text x="{LABEL_WIDTH + w + 6:.1f}" y="{mid:.1f}" font-size="15" fill="#333">'
             f"{_text(fmt(value), 20)}</text>"
         )
     parts.append("</svg>")
@@ -93,13 +94,13 @@ def columns(
         cx = x + width / 2
         if i in shown:
             parts.append(
-                f'<text x="{cx:.1f}" y="{COLUMN_HEIGHT - 6}" text-anchor="middle" font-size="13" '
+                f'<text x="{cx:.1f}" y="{COLUMN_HEIGHT - 6}" text-anchor="middle" font-size="16" '
                 f'fill="#555">{_text(name, 12)}</text>'
             )
         if i == peak:
             parts.append(
                 f'<text x="{cx:.1f}" y="{header + plot_h - h - 6:.1f}" text-anchor="middle" '
-                f'font-size="13" fill="#333">{_text(fmt(value), 20)}</text>'
+                f'font-size="16" fill="#333">{_text(fmt(value), 20)}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)

@@ -62,6 +62,7 @@ def xlsx_bytes(dashboard: Dashboard, filters: Filters, scope: str) -> bytes:
         Kind.KOPECKS: book.add_format({"num_format": "# ##0.00"}),
         Kind.SECONDS: book.add_format({"num_format": "0.0"}),
         Kind.NUMBER: book.add_format({"num_format": "0.00"}),
+        Kind.SKEW: book.add_format({"num_format": "+0.0;-0.0;0.0"}),
     }
     taken: set[str] = set()
     first = book.add_worksheet(_sheet_name("Показатели", taken))

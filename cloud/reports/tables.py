@@ -17,6 +17,7 @@ class Kind(StrEnum):
     KOPECKS = "kopecks"  # money in kopecks, shown in rubles
     SECONDS = "seconds"
     NUMBER = "number"  # a float, two decimals
+    SKEW = "skew"  # signed seconds, one decimal: a register's clock against the cloud's
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,8 @@ def format_value(value: Any, kind: Kind) -> str:
         if seconds < 7200:
             return f"{seconds / 60:.1f} мин".replace(".", ",")
         return f"{seconds / 3600:.1f} ч".replace(".", ",")
+    if kind is Kind.SKEW:
+        return f"{round(float(value), 1) + 0.0:+.1f}".replace(".", ",") + "\u00a0с"  # never "-0,0"
     return _group(f"{float(value):,.2f}").replace(".", ",")
 
 
@@ -160,7 +163,7 @@ def export_value(value: Any, kind: Kind) -> Any:
         return round(int(value) / 100, 2)
     if kind is Kind.SHARE:
         return round(float(value), 4)
-    if kind in (Kind.SECONDS, Kind.NUMBER):
+    if kind in (Kind.SECONDS, Kind.NUMBER, Kind.SKEW):
         return round(float(value), 2)
     return value
 
@@ -169,7 +172,7 @@ def export_label(column: Column) -> str:
     """A column's heading in exports, with the unit the exported number is in."""
     if column.kind is Kind.KOPECKS:
         return f"{column.label}, ₽"
-    if column.kind is Kind.SECONDS:
+    if column.kind in (Kind.SECONDS, Kind.SKEW):
         return f"{column.label}, с"
     if column.kind is Kind.SHARE:
         return f"{column.label}, доля"

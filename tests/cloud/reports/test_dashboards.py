@@ -45,11 +45,14 @@ def shop(database_url: str) -> Iterator[Shop]:
     with Session(engine) as s:
         tenant, _key = tenants.create_tenant(s, "Acme")
         other, _ = tenants.create_tenant(s, "Other")
-        assert tenant.id and other.id
+        assert tenant.id
+        assert other.id
         moscow = tenants.create_store(s, tenant.id, "Тверская 7", "Москва").id
         kazan = tenants.create_store(s, tenant.id, "Баумана 3", "Казань").id
         foreign = tenants.create_store(s, other.id, "Чужой", "Москва").id
-        assert moscow and kazan and foreign
+        assert moscow
+        assert kazan
+        assert foreign
         regs = {}
         for store, tid in ((moscow, tenant.id), (kazan, tenant.id), (foreign, other.id)):
             reg = Register(
@@ -275,7 +278,8 @@ def test_a_regional_analyst_sees_only_their_stores_whatever_the_filters_say(shop
 def test_fleet_has_business_figures_beside_the_technical_ones(shop: Shop) -> None:
     d = dash(shop, "fleet")
     f = fig(d)
-    assert f["registers"] == 2 and f["online"] == 2
+    assert f["registers"] == 2
+    assert f["online"] == 2
     assert f["receipts_today"] == 6
     assert f["capture_today"] == pytest.approx(4 / 6)
     regs = d.table("registers").rows  # type: ignore[union-attr]
@@ -300,7 +304,8 @@ def test_elements_counts_views_clicks_and_marks_missing_sources(shop: Shop) -> N
             "offline_revenue": 0,
         }
     ]
-    assert d.table("holdout").missing and d.table("answers").missing  # type: ignore[union-attr]
+    assert d.table("holdout").missing
+    assert d.table("answers").missing
     assert fig(dash(shop, "elements", segment="card"))["impressions"] == 0
 
 

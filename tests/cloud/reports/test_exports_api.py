@@ -31,7 +31,8 @@ def test_csv_and_xlsx_of_every_table_keep_the_scope(cloud: Cloud, chain: tuple[C
     with cloud.browser("kazan@shop.example") as b:
         page = b.get("/reports/sending")
         assert page.status_code == 200
-        assert "Баумана 3" in page.text and "Тверская 7" not in page.text
+        assert "Баумана 3" in page.text
+        assert "Тверская 7" not in page.text
         resp = b.get("/reports/sending/tables/stores.csv")
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/csv")
@@ -81,7 +82,8 @@ def test_read_api_pages_a_table_as_json_and_csv_for_the_tenants_key(
     assert first.status_code == 200
     body = first.json()
     assert body["total"] >= 6  # (register, cashier) pairs: at least one per register
-    assert body["per_page"] == 4 and len(body["items"]) == 4
+    assert body["per_page"] == 4
+    assert len(body["items"]) == 4
     receipts = [i["receipts"] for i in body["items"]]
     assert receipts == sorted(receipts, reverse=True)
     everything = []
@@ -111,7 +113,8 @@ def test_another_tenants_key_reads_nothing_of_this_tenant(cloud: Cloud, chain: t
     body = cloud.http.get(
         "/v1/reports/sending/stores", headers={"Authorization": f"Bearer {other_key}"}
     ).json()
-    assert body["items"] == [] and body["total"] == 0
+    assert body["items"] == []
+    assert body["total"] == 0
 
 
 def test_old_fleet_address_redirects_and_roles_open_what_they_may(
@@ -119,13 +122,16 @@ def test_old_fleet_address_redirects_and_roles_open_what_they_may(
 ) -> None:
     with cloud.browser("it@shop.example") as b:
         old = b.get("/fleet?store=1", follow_redirects=False)
-        assert old.status_code == 301 and old.headers["location"] == "/reports/fleet?store=1"
+        assert old.status_code == 301
+        assert old.headers["location"] == "/reports/fleet?store=1"
         page = b.get("/reports/fleet")
-        assert page.status_code == 200 and "Перевыпустить" in page.text
+        assert page.status_code == 200
+        assert "Перевыпустить" in page.text
         assert b.get("/reports/sending").status_code == 403  # store IT: the fleet, not the reports
     with cloud.browser("kazan@shop.example") as b:
         page = b.get("/reports/fleet")
-        assert page.status_code == 200 and "Чеков сегодня" in page.text
+        assert page.status_code == 200
+        assert "Чеков сегодня" in page.text
         assert "Перевыпустить" not in page.text  # an analyst reads; store IT acts
 
 
@@ -134,6 +140,7 @@ def test_pages_are_csp_clean_html(cloud: Cloud, chain: tuple[Chain, str]) -> Non
         for slug in ("fleet", "sending", "elements", "ropo"):
             resp: httpx.Response = b.get(f"/reports/{slug}")
             assert resp.status_code == 200, slug
-            assert "style=" not in resp.text and "<script" not in resp.text
+            assert "style=" not in resp.text
+            assert "<script" not in resp.text
             assert "default-src 'self'" in resp.headers["content-security-policy"]
         assert b.get("/reports/sending", params={"since": "вчера"}).status_code == 422

@@ -40,8 +40,11 @@ def test_filters_hold_in_links_and_tables_keep_their_own_sort_and_page() -> None
     assert f.page_of("stores") == 3
     assert f.page_of("cashiers") == 1
     link = f.link("/reports/sending", stores_page=4)
-    assert "store=7" in link and "region=%D0%9A" in link and "stores_sort=-capture" in link
-    assert "stores_page=4" in link and "evil" not in link
+    assert "store=7" in link
+    assert "region=%D0%9A" in link
+    assert "stores_sort=-capture" in link
+    assert "stores_page=4" in link
+    assert "evil" not in link
     assert "stores_sort" not in f.filter_query()  # another dashboard: the filters, not this page's tables
 
 
@@ -77,8 +80,10 @@ TABLE = Table(
 def test_sorting_puts_empty_values_last_both_ways() -> None:
     asc = sort_rows(TABLE.rows, "n", desc=False)
     desc = sort_rows(TABLE.rows, "n", desc=True)
-    assert asc[0]["n"] == 0 and asc[-1]["n"] is None
-    assert desc[0]["n"] == 6 and desc[-1]["n"] is None
+    assert asc[0]["n"] == 0
+    assert asc[-1]["n"] is None
+    assert desc[0]["n"] == 6
+    assert desc[-1]["n"] is None
 
 
 def test_pages_cover_every_row_once_and_unknown_sort_falls_back() -> None:
@@ -104,10 +109,13 @@ def test_russian_number_formats() -> None:
 def test_bar_chart_is_well_formed_svg_with_escaped_labels_and_proportional_bars() -> None:
     svg = charts.bars([("<script>", 10), ("Б", 5), ("В", 0)], "доли")
     root = ET.fromstring(svg)
-    assert root.tag.endswith("svg") and root.get("aria-label") == "доли"
-    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert root.tag.endswith("svg")
+    assert root.get("aria-label") == "доли"
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
     widths = [float(r.get("width", 0)) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
-    assert widths[0] == pytest.approx(2 * widths[1]) and widths[2] == 0
+    assert widths[0] == pytest.approx(2 * widths[1])
+    assert widths[2] == 0
     assert "style=" not in svg  # the CSP allows no inline style
 
 
