@@ -2,11 +2,13 @@
 
 import logging
 import secrets
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from anyio import to_thread
@@ -28,7 +30,7 @@ from agent.local_schemas import PREFIX, SECRET_FILE, SECRET_HEADER
 from agent.local_secret import write_secret
 from agent.pos_token import PosTokenCheck, required
 from agent.service import CheckoutService
-from agent.status import AgentStatus, OutboxView, SyncView, age_seconds, latency_view
+from agent.status import AgentStatus, OutboxView, SyncView, UpdatesView, age_seconds, latency_view
 from agent.ui_presence import UiPresence
 from pos_plugin.api import build_router as build_pos_router
 from pos_plugin.api import install_error_handlers
@@ -36,6 +38,9 @@ from sync.cloud_client import BearerToken
 from sync.outbox import Outbox
 from sync.settings import SyncSettings
 from sync.worker import SyncWorker
+
+if TYPE_CHECKING:
+    from agent.updates.worker import UpdateWorker
 
 log = logging.getLogger(__name__)
 API_THREADS = 8  # threads for the local API's sync endpoints (anyio's default is 40)
@@ -63,6 +68,46 @@ class Agent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.hook: RunningHook | None = None  # the ATOL proxy or Shtrih-M tap, when configured
+        self.updates = self._build_updates()
+        self._update_thread: threading.Thread | None = None
+
+    def _build_updates(self) -> "UpdateWorker | None":
+        """The update thread of a packaged agent (`[updates]` with a repository); None otherwise."""
+        settings = self.config.updates
+        if not settings.enabled:
+            return None
+        # Imported only here: tufup and TUF stay out of an agent without updates (the memory target).
+        from agent.updates.client import UpdateClient
+        from agent.updates.layout import Installation, LayoutError, check_separate
+        from agent.updates.worker import UpdateWorker
+        from agent.winservice import launch_apply
+
+        # A packaged agent runs as <root>/versions/<v>/echeck-agent/echeck-agent(.exe).
+        root = (
+            Path(settings.install_root)
+            if settings.install_root
+            else Path(sys.executable).resolve().parents[3]
+        )
+        try:
+            check_separate(root, self.config.data_dir)
+        except LayoutError as exc:
+            log.error("updates off: %s", exc)
+            return None
+        installation = Installation(root)
+        return UpdateWorker(
+            installation,
+            lambda channel: UpdateClient(installation, settings.repository_url, channel),
+            channel=self.update_channel,
+            open_checkouts=self.checkouts.open_count,
+            launch=lambda version: launch_apply(root, version),
+            check_interval_s=settings.check_interval_s,
+            settle_s=settings.settle_s,
+        )
+
+    def update_channel(self) -> str:
+        """The store's channel as the cloud last said (heartbeat answer), else the configured one."""
+        worker = self.worker.status if self.worker else None
+        return (worker.update_channel if worker else None) or self.config.updates.channel
 
     def _load_enrollment(self) -> Enrollment | None:
         try:
@@ -106,6 +151,7 @@ class Agent:
             agent_version=__version__,
             instance_id=self.instance_id,
             session_id=self.session_id,
+            update_channel=self.config.updates.channel if self.config.updates.enabled else None,
         )
 
     @property
@@ -113,6 +159,11 @@ class Agent:
         return self.config.cloud_url or (self.enrollment.cloud_url if self.enrollment else None)
 
     def start(self) -> None:
+        if self.updates is not None and self._update_thread is None:
+            self._update_thread = threading.Thread(
+                target=self.updates.run, args=(self._stop,), name="updates", daemon=True
+            )
+            self._update_thread.start()
         if self.worker is None or self._thread is not None:
             return
         self._stop.clear()
@@ -140,6 +191,9 @@ class Agent:
         if self._thread is not None:
             self._thread.join(timeout=15)
             self._thread = None
+        if self._update_thread is not None:
+            self._update_thread.join(timeout=15)  # a download in progress is abandoned (re-done later)
+            self._update_thread = None
         self.outbox.close()
 
     def wake_sync(self) -> bool:
@@ -203,6 +257,20 @@ class Agent:
             if worker
             else None,
             latency=latency_view(self.outbox.ack_latencies(limit=10_000)),
+            updates=self._updates_view(),
+        )
+
+    def _updates_view(self) -> UpdatesView | None:
+        if self.updates is None:
+            return None
+        view = self.updates.view()
+        return UpdatesView(
+            channel=view.channel,
+            running=view.running,
+            staged=view.staged,
+            decision=view.decision,
+            last_result=view.last_result,
+            last_error=view.last_error,
         )
 
 
@@ -216,7 +284,12 @@ def create_app(agent: Agent) -> FastAPI:
         to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         agent.start()
         agent.start_hook()
-        advert = start_advertising(agent.config.listen_host, agent.config.listen_port)
+        enrolled = agent.enrollment
+        advert = start_advertising(
+            agent.config.listen_host,
+            agent.config.listen_port,
+            f"store {enrolled.store_id} register {enrolled.register_id}" if enrolled else None,
+        )
         try:
             yield
         finally:
@@ -258,9 +331,9 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(cashier)
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["agent"], summary="The agent answers")
+    @app.get("/healthz", tags=["agent"], summary="The agent answers, with its version (the updater's probe)")
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "version": __version__}
 
     app.add_middleware(agent.ui_presence.middleware)
     app.add_middleware(HostGuard, names=allowed_names(config.listen_host, config.allowed_hosts))  # outermost

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.config import (
@@ -17,6 +18,9 @@ from agent.config import (
     require_named_file,
 )
 from agent.logs import FORMATS, setup_logging
+
+if TYPE_CHECKING:
+    from agent.updates.layout import Installation
 
 # Heavier modules are imported inside the commands that need them: `run` is a long-running process with a
 # memory budget (≤ 80 MB, docs/performance.md) and must decide what gets loaded before anything loads it.
@@ -50,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cloud-url", help="send receipts to this cloud instead of the enrolled one")
     run.add_argument("--log-file", type=Path, help="also write JSON logs to this file")
 
-    en = sub.add_parser("enroll", help="enroll this register with the code from head office")
-    en.add_argument("--cloud-url", required=True, help="the echeck cloud, e.g. https://echeck.example.ru")
+    en = sub.add_parser(
+        "enroll",
+        help="enroll this register with the code from head office; again (a new code) to replace its token "
+        "or bring a revoked register back: the same register, its queued receipts kept",
+    )
+    en.add_argument(
+        "--cloud-url",
+        "--cloud",
+        dest="enroll_cloud",
+        help="the echeck cloud, e.g. https://echeck.example.ru (default: the one enrolled with before)",
+    )
     en.add_argument("--code", required=True, help="the enrollment code, e.g. K7QF-9MZC")
 
     st = sub.add_parser(
@@ -71,6 +84,38 @@ def build_parser() -> argparse.ArgumentParser:
         "requeue", help="send dead-lettered receipts (refused by the cloud) again, once the cause is fixed"
     )
     rq.add_argument("--key", action="append", help="only this receipt (FN:FD:FPD); repeatable")
+
+    up = sub.add_parser(
+        "update",
+        help="signed updates of the packaged agent (Windows; Linux: apt): status, check, apply",
+    )
+    up_sub = up.add_subparsers(dest="update_command", required=True, metavar="ACTION")
+    up_sub.add_parser("status", help="running, staged and failed versions, the channel, the last result")
+    up_sub.add_parser("check", help="check the channel now and stage a newer signed version (not applied)")
+    ap = up_sub.add_parser(
+        "apply",
+        help="switch the service to the staged version once no checkout is open; roll back if it does not "
+        "start healthy (the installer's scheduled task runs this)",
+    )
+    ap.add_argument("--root", type=Path, help="the install root (default: [updates] install_root)")
+    ap.add_argument("--version", dest="target_version", help="the staged version (default: the pending one)")
+    ap.add_argument("--winsw", type=Path, help="the service wrapper (default: ROOT/echeck-agent-service.exe)")
+
+    dc = sub.add_parser(
+        "discover",
+        help="list the echeck agents on this LAN (zeroconf _echeck-agent._tcp; agents listening beyond "
+        "127.0.0.1 advertise themselves)",
+    )
+    dc.add_argument("--timeout", type=float, default=3.0, help="seconds to listen (default %(default)s)")
+    dc.add_argument("--json", action="store_true", help="machine-readable output")
+    dc.add_argument("--interface", action="append", help="only this interface's address; repeatable")
+
+    sx = sub.add_parser(
+        "service-xml",
+        help="write the Windows service's WinSW XML (the installer runs this; an update rewrites it)",
+    )
+    sx.add_argument("--winsw", type=Path, required=True, help="the WinSW executable; the XML goes beside it")
+    sx.add_argument("--executable", type=Path, help="the agent to run (default: this program)")
 
     sub.add_parser("config", help="print the effective configuration and where it came from")
     sub.add_parser(
@@ -138,19 +183,35 @@ def cmd_run(config: AgentConfig, _args: argparse.Namespace) -> int:
 
 def cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.credentials import open_store
-    from agent.enrollment import EnrollmentError, enroll
+    from agent.enrollment import EnrollmentError, NotEnrolled, enroll, load_enrollment
+    from agent.outbox_probe import probe
 
+    try:
+        before = load_enrollment(config.enrollment_path)
+    except NotEnrolled:
+        before = None
+    cloud_url = args.enroll_cloud or config.cloud_url or (before.cloud_url if before else None)
+    if not cloud_url:
+        print(
+            "echeck-agent: give the cloud: --cloud https://echeck.example.ru (as head office said)",
+            file=sys.stderr,
+        )
+        return 2
     store = open_store(config.credentials, config.data_dir)
     try:
-        enrollment = enroll(args.cloud_url, args.code, store, config.enrollment_path)
+        enrollment = enroll(cloud_url, args.code, store, config.enrollment_path)
     except EnrollmentError as exc:
         print(f"echeck-agent: {exc}", file=sys.stderr)
         return 1
+    again = before is not None and before.register_id == enrollment.register_id
     print(
-        f"Enrolled: register {enrollment.register_id} of store {enrollment.store_id} "
-        f"at {enrollment.cloud_url}.\n"
+        f"Enrolled{' again' if again else ''}: register {enrollment.register_id} of store "
+        f"{enrollment.store_id} at {enrollment.cloud_url}.\n"
         f"The token is kept in {store.description}."
     )
+    if before is not None:
+        kept = probe(config.outbox_path).pending
+        print(f"{kept} queued receipt(s) kept; the running agent sends them after a restart.")
     return 0
 
 
@@ -247,6 +308,126 @@ def cmd_doctor(config: AgentConfig, _args: argparse.Namespace) -> int:
     return exit_code(findings)
 
 
+def cmd_update(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.updates.layout import Installation, LayoutError
+
+    settings = config.updates
+    root = getattr(args, "root", None) or (Path(settings.install_root) if settings.install_root else None)
+    if root is None:
+        print(
+            "echeck-agent: no install root: set [updates] install_root (or --root); on Linux the .deb "
+            "updates through apt (docs/updates.md)",
+            file=sys.stderr,
+        )
+        return 2
+    installation = Installation(root)
+    try:
+        if args.update_command == "status":
+            return _update_status(installation, config)
+        if args.update_command == "check":
+            return _update_check(installation, config)
+        return _update_apply(installation, config, args)
+    except LayoutError as exc:
+        print(f"echeck-agent: {exc}", file=sys.stderr)
+        return 1
+
+
+def _update_status(installation: "Installation", config: AgentConfig) -> int:
+    state = installation.state()
+    print(f"install root {installation.root}; channel {config.updates.channel} (the cloud may name another)")
+    print(f"running {installation.current() or 'nothing'}; installed {', '.join(installation.installed())}")
+    print(f"staged {installation.staged() or 'nothing'}; failed {', '.join(state.failed) or 'none'}")
+    print(f"last result: {state.last_result or 'no update applied yet'}")
+    return 0
+
+
+def _update_check(installation: "Installation", config: AgentConfig) -> int:
+    from agent.updates.client import UpdateClient, UpdateRefused
+
+    if not config.updates.enabled:
+        print("echeck-agent: [updates] repository_url is not set: updates are off", file=sys.stderr)
+        return 2
+    try:
+        staged = UpdateClient(
+            installation, config.updates.repository_url, config.updates.channel
+        ).check_and_stage()
+    except UpdateRefused as exc:
+        print(f"echeck-agent: {exc}; nothing was installed", file=sys.stderr)
+        return 1
+    print(f"staged {staged.version}: applied once no checkout is open" if staged else "up to date")
+    return 0
+
+
+def _update_apply(installation: "Installation", config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.agent_probe import ask_agent
+    from agent.updates.apply import apply_staged, http_version_probe
+    from agent.winservice import PENDING_FILE, ServiceSpec, WinswService
+
+    pending = installation.root / PENDING_FILE
+    version = args.target_version or (
+        pending.read_text().strip() if pending.exists() else installation.staged()
+    )
+    if not version:
+        print("nothing staged")
+        return 0
+    answer = ask_agent(config)
+    if answer.status is not None and answer.status.open_checkouts:
+        print(f"update {version} waits: {answer.status.open_checkouts} checkout(s) open", file=sys.stderr)
+        return 3
+    winsw = args.winsw or installation.root / "echeck-agent-service.exe"
+    spec = ServiceSpec(
+        Path(), config.source or Path("agent.toml"), config.data_dir / "logs", config.updates.service_name
+    )
+    result = apply_staged(
+        installation,
+        version,
+        WinswService(winsw, spec),
+        http_version_probe(f"http://127.0.0.1:{config.listen_port}"),
+        health_timeout_s=config.updates.health_timeout_s,
+    )
+    pending.unlink(missing_ok=True)
+    print(result.message)
+    return 0 if result.ok else 1
+
+
+def cmd_discover(_config: AgentConfig, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from agent.discovery import browse, table
+
+    try:
+        agents = browse(args.timeout, args.interface)
+    except OSError as exc:
+        print(f"echeck-agent: cannot listen for zeroconf on this machine: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([asdict(a) for a in agents], indent=2))
+    elif agents:
+        print(table(agents))
+    else:
+        print(
+            f"none found in {args.timeout:g} s: agents on 127.0.0.1 (the default) do not advertise; "
+            "one with listen_host = 0.0.0.0 does, if multicast passes this network"
+        )
+    return 0
+
+
+def cmd_service_xml(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.winservice import ServiceSpec, winsw_xml
+
+    executable = args.executable or Path(sys.executable).resolve()
+    spec = ServiceSpec(
+        executable,
+        config.source or Path("agent.toml"),
+        config.data_dir.parent / "logs",
+        config.updates.service_name,
+    )
+    path = args.winsw.with_suffix(".xml")
+    path.write_text(winsw_xml(spec), encoding="utf-8")
+    print(f"wrote {path}: service {spec.service_id} runs {executable}")
+    return 0
+
+
 COMMANDS = {
     "doctor": cmd_doctor,
     "run": cmd_run,
@@ -255,6 +436,9 @@ COMMANDS = {
     "requeue": cmd_requeue,
     "config": cmd_config,
     "pos-token": cmd_pos_token,
+    "update": cmd_update,
+    "discover": cmd_discover,
+    "service-xml": cmd_service_xml,
 }
 
 if __name__ == "__main__":

@@ -59,6 +59,24 @@ class ShtrihSettings:
 
 
 @dataclass(frozen=True)
+class UpdateSettings:
+    """[updates]: signed updates of a packaged agent (Windows; Linux updates through apt). Off while
+    `repository_url` is empty."""
+
+    repository_url: str = ""  # the TUF repository head office publishes (metadata/ and targets/ under it)
+    install_root: str = ""  # where versions/ and `current` live; empty: the directory above the program's
+    channel: str = "stable"  # until the cloud's heartbeat answer names the store's channel
+    check_interval_s: float = 3600.0
+    settle_s: float = 30.0  # no checkout open for this long before the update is applied
+    health_timeout_s: float = 60.0  # the new version must answer healthy within this, else rollback
+    service_name: str = "echeck-agent"  # the Windows service the applier stops and starts
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.repository_url)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8765
@@ -71,6 +89,7 @@ class AgentConfig:
     ask_timeout_s: float = 20.0  # how long a hook waits for the cashier's answer before the sale goes on
     atol: AtolSettings = field(default_factory=AtolSettings)
     shtrih: ShtrihSettings = field(default_factory=ShtrihSettings)
+    updates: UpdateSettings = field(default_factory=UpdateSettings)
     # The local API answers only requests whose Host is loopback, an IP address, this machine's name or one
     # of these names (DNS rebinding: a web page must not reach the API under its own domain).
     allowed_hosts: tuple[str, ...] = ()
@@ -96,12 +115,12 @@ class AgentConfig:
     def to_toml(self) -> str:
         lines = ["[agent]"]
         for key, value in asdict(self).items():
-            if key in ("sync", "source", "atol", "shtrih") or value is None:
+            if key in ("sync", "source", "atol", "shtrih", "updates") or value is None:
                 continue
             lines.append(f"{key} = {_toml_value(value)}")
         lines.append("\n[sync]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(self.sync).items()]
-        for section in ("atol", "shtrih"):
+        for section in ("atol", "shtrih", "updates"):
             lines.append(f"\n[{section}]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(getattr(self, section)).items()]
         return "\n".join(lines) + "\n"
@@ -148,7 +167,7 @@ def load_config(
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         values.update(doc.get("agent", {}))
         sync_values.update(doc.get("sync", {}))
-        values.update({section: doc[section] for section in ("atol", "shtrih") if section in doc})
+        values.update({section: doc[section] for section in ("atol", "shtrih", "updates") if section in doc})
         source = path
     values.update({name: env[key] for key, name in ENV_KEYS.items() if env.get(key)})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -172,6 +191,10 @@ def _build(values: dict[str, Any], sync_values: dict[str, Any], source: Path) ->
         raise ConfigError(f"{source}: hook must be one of {', '.join(HOOKS)}, not {config.hook!r}")
     if config.credentials not in ("auto", "keyring", "file"):
         raise ConfigError(f"{source}: credentials must be auto, keyring or file, not {config.credentials!r}")
+    if config.updates.channel not in ("stable", "beta"):
+        raise ConfigError(
+            f"{source}: [updates] channel must be stable or beta, not {config.updates.channel!r}"
+        )
     if config.cloud_url and not config.cloud_url.startswith(("http://", "https://")):
         raise ConfigError(f"{source}: cloud_url must start with https:// (or http:// on a test bench)")
     return config
@@ -182,7 +205,7 @@ def _coerce(name: str, value: Any, cls: type) -> Any:
     if name not in kinds:
         raise ConfigError(f"unknown setting {name!r}")
     kind = kinds[name]
-    if kind in (AtolSettings, ShtrihSettings):
+    if kind in (AtolSettings, ShtrihSettings, UpdateSettings):
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table")
         return replace(kind(), **{k: _coerce(k, v, kind) for k, v in value.items()})

@@ -28,7 +28,14 @@ UNSYNCED_WARN_S = 3600.0  # the oldest unsynced receipt: a warning after an hour
 UNSYNCED_ERROR_S = 86400.0
 TIMEOUT_S = 5.0
 ENROLL_HINT = "run `echeck-agent enroll --cloud-url URL --code CODE` with a new code from head office"
-REVOKED = "head office revoked this register in the cloud: its receipts are refused"
+REVOKED = "revoked by the cloud"  # every revoked finding starts so (status, doctor, the agent's log)
+
+
+def revoked(kept: int) -> str:
+    return (
+        f"{REVOKED}: {kept} receipts kept; head office revoked this register, so the cloud refuses its "
+        "receipts until it is enrolled again (the queue stays on this machine)"
+    )
 
 
 def diagnose(config: AgentConfig) -> list[Finding]:
@@ -114,6 +121,7 @@ def _heartbeat(url: str, token: str, outbox: OutboxFacts) -> list[Finding]:
         register_time=now,
     )
     body = beat.model_dump(mode="json", exclude_none=True)
+    kept = outbox.pending
     headers = {"Authorization": f"Bearer {token}", "User-Agent": f"echeck-agent/{__version__} doctor"}
     try:
         response = httpx.post(url + HEARTBEAT_PATH, json=body, headers=headers, timeout=TIMEOUT_S)
@@ -124,7 +132,7 @@ def _heartbeat(url: str, token: str, outbox: OutboxFacts) -> list[Finding]:
         return [
             Finding(
                 Level.ERROR,
-                REVOKED,
+                revoked(kept),
                 "if that was a mistake, " + ENROLL_HINT,
             )
         ]

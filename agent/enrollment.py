@@ -36,12 +36,19 @@ class Enrollment:
 def enroll(
     cloud_url: str, code: str, store: CredentialStore, path: Path, timeout: float = 15.0
 ) -> Enrollment:
+    """Trade the code for a token. A register enrolled before sends its old token (live or revoked): the
+    cloud then enrolls the same register again (same id and history) instead of making a new one. Only
+    the token and enrollment.json change; the outbox is never touched."""
+    previous = store.get(TOKEN_NAME)
+    headers = {"Authorization": f"Bearer {previous}"} if previous else {}
     request = EnrollRequest(
         code=code.strip().upper(), hostname=socket.gethostname(), agent_version=__version__
     )
     _check_cloud_url(cloud_url)
     try:
-        response = httpx.post(cloud_url.rstrip("/") + ENROLL_PATH, json=request.model_dump(), timeout=timeout)
+        response = httpx.post(
+            cloud_url.rstrip("/") + ENROLL_PATH, json=request.model_dump(), headers=headers, timeout=timeout
+        )
     except httpx.HTTPError as exc:
         raise EnrollmentError(
             f"cannot reach the cloud at {cloud_url} ({exc}): check the address and the network"

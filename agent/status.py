@@ -39,6 +39,17 @@ class SyncView(BaseModel):
     register_revoked: bool = False
 
 
+class UpdatesView(BaseModel):
+    """Signed updates of a packaged agent (None in the status when `[updates]` is off)."""
+
+    channel: str
+    running: str | None
+    staged: str | None = None
+    decision: str = ""
+    last_result: str | None = None
+    last_error: str | None = None
+
+
 class LatencyView(BaseModel):
     """Receipt closed → acknowledged by the cloud, seconds, over the most recent acknowledged receipts."""
 
@@ -61,6 +72,7 @@ class AgentStatus(BaseModel):
     outbox: OutboxView
     sync: SyncView | None
     latency: LatencyView
+    updates: UpdatesView | None = None
 
 
 def latency_view(samples: list[float]) -> LatencyView:

@@ -18,6 +18,7 @@ from agent.doctor import (
     check_disk,
     check_reachable,
     check_token,
+    revoked,
 )
 from agent.enrollment import NotEnrolled, load_enrollment
 from agent.findings import Finding, Level
@@ -175,11 +176,13 @@ def _sync(config: AgentConfig, status: AgentStatus) -> list[Finding]:
         )
     found: list[Finding] = []
     if getattr(sync, "register_revoked", False):  # the worker says so (SyncView.register_revoked)
-        found.append(Finding(Level.ERROR, REVOKED, "if that was a mistake, " + ENROLL_HINT))
+        found.append(
+            Finding(Level.ERROR, revoked(status.outbox.pending), "if that was a mistake, " + ENROLL_HINT)
+        )
     elif sync.token_refused and status.cloud_url:
         # Refused or revoked? One authenticated call tells (the cloud records nothing for a refused token).
         answer = check_token(config, status.cloud_url.rstrip("/"), probe(config.outbox_path))
-        if answer[0].what == REVOKED:
+        if answer[0].what.startswith(REVOKED):
             found.append(answer[0])
         else:
             found.append(Finding(Level.ERROR, "the cloud REFUSES this register's token", ENROLL_HINT))

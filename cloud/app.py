@@ -22,6 +22,7 @@ from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
+from cloud.pages.promo.router import router as promo_router
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
@@ -31,6 +32,8 @@ from cloud.reports.router import router as reports_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.router import browser as tracker_router
+from cloud.tracking.router import router as tracking_router
 from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
@@ -95,6 +98,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(delivery_router)
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
+    app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
+    app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
+    app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

@@ -36,6 +36,7 @@ ROUTE_LIMITS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"^/v1/delivery/app/events$"), 256 * KB),
     (re.compile(r"^/v1/registers/heartbeat$"), 64 * KB),
     (re.compile(r"^/v1/enroll$"), 4 * KB),
+    (re.compile(r"^/t/[^/]+/collect$"), 64 * KB),  # the tracker's batches are ≤ 40 KB (sendBeacon: 64 KB)
 )
 DEFAULT_LIMIT = 1 * MB
 

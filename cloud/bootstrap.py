@@ -15,6 +15,10 @@ from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
 from cloud.events import MessageBus, ReceiptStored
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.pages.promo import jobs as promo_jobs
+from cloud.pages.promo.reminders import PromoReminders
+from cloud.privacy.keys import load_identity_keys
+from cloud.tracking import jobs as tracking_jobs
 
 
 @dataclass
@@ -54,6 +58,12 @@ def bootstrap(
     registry.register(delivery_jobs.RECEIPTS_STORED, delivery.receipts_stored)
     registry.register(delivery_jobs.STEP, delivery.step)
     bus.subscribe(ReceiptStored, delivery_jobs.RECEIPTS_STORED)
-    # identity, tracking and attribution subscribe here as they land.
+    database_url = engine.url.render_as_string(hide_password=False)
+    reminders = PromoReminders(delivery, lambda: load_identity_keys(database_url))
+    registry.register(promo_jobs.REMINDER, reminders.remind)
+    # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
+    registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
+    registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))
+    # identity and attribution subscribe here as they land.
 
     return Runtime(engine, bus, registry, delivery)

@@ -26,6 +26,7 @@ from cloud.errors import CloudError, InvalidInput
 from cloud.fleet import enrollment
 from cloud.fleet.status import list_stores
 from cloud.logs import configure_logging, logging_config
+from cloud.pages.promo import cli as promo_cli
 from cloud.privacy import cli as privacy_cli
 from cloud.privacy.keys import IdentityKeyError
 from cloud.settings import (
@@ -36,6 +37,8 @@ from cloud.settings import (
     PUBLIC_URL_ENV,
     load_settings,
 )
+from cloud.tracking import cli as tracking_cli
+from sync.protocol import UPDATE_CHANNELS
 
 
 def _out(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
@@ -180,6 +183,20 @@ def cmd_store_region(args: argparse.Namespace) -> None:
     _out(args, doc, f"store {doc['id']}: region {doc['region'] or '(none)'}")
 
 
+def cmd_store_channel(args: argparse.Namespace) -> None:
+    with _session(args) as session:
+        stores = tenants.set_update_channel(
+            session, args.tenant, args.channel, store_ids=args.store, region=args.region
+        )
+        doc = {"channel": args.channel, "stores": [s.id for s in stores]}
+    names = ", ".join(str(s) for s in doc["stores"])
+    _out(
+        args,
+        doc,
+        f"update channel {args.channel} for store(s) {names}: their registers switch at their next heartbeat",
+    )
+
+
 def cmd_store_list(args: argparse.Namespace) -> None:
     with _session(args) as session:
         rows: list[dict[str, Any]] = []
@@ -192,19 +209,33 @@ def cmd_store_list(args: argparse.Namespace) -> None:
                     "queue_depth": r.queue_depth,
                     "rejected_count": r.rejected_count,
                     "revoked": r.revoked_at is not None,
+                    "agent_version": r.agent_version,
+                    "update_channel": r.update_channel,
                 }
                 for r in registers
             ]
-            rows.append({"id": store.id, "name": store.name, "region": store.region, "registers": regs})
+            rows.append(
+                {
+                    "id": store.id,
+                    "name": store.name,
+                    "region": store.region,
+                    "update_channel": store.update_channel,
+                    "registers": regs,
+                }
+            )
     lines = []
     for s in rows:
         region = f" [{s['region']}]" if s["region"] else ""
-        lines.append(f"{s['id']:>6}  {s['name']}{region}  ({len(s['registers'])} registers)")
+        lines.append(
+            f"{s['id']:>6}  {s['name']}{region}  ({len(s['registers'])} registers, "
+            f"channel {s['update_channel']})"
+        )
         for r in s["registers"]:
             seen = f"{r['last_heartbeat_at']:%Y-%m-%d %H:%M:%S}Z" if r["last_heartbeat_at"] else "never"
             lines.append(
                 f"        register {r['id']} {r['hostname'] or '?'}: last seen {seen}, "
-                f"queue {r['queue_depth']}, rejected {r['rejected_count']}"
+                f"queue {r['queue_depth']}, rejected {r['rejected_count']}, "
+                f"version {r['agent_version'] or '?'} on {r['update_channel'] or 'no channel'}"
                 + (", REVOKED" if r["revoked"] else "")
             )
     _out(
@@ -295,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--taxation", choices=sorted(TAXATION), help="taxation system (tag 1055)")
     json_flag(p)
 
-    store = sub.add_parser("store", help="stores of a retailer: add, list, region, set").add_subparsers(
-        dest="action", required=True
-    )
+    store = sub.add_parser(
+        "store", help="stores of a retailer: add, list, region, set, channel"
+    ).add_subparsers(dest="action", required=True)
     p = add("add", cmd_store_add, "add a store to a retailer", store)
     p.add_argument(
         "--tenant", type=int, required=True, metavar="ID", help="the retailer's id (`tenant list`)"
@@ -308,6 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("region", cmd_store_region, "set or clear a store's region", store)
     p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
     p.add_argument("--region", default="", help="the region; empty clears it")
+    json_flag(p)
+    p = add(
+        "channel",
+        cmd_store_channel,
+        "put stores on an update channel (beta: the few stores that get a release first)",
+        store,
+    )
+    p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")
+    p.add_argument("--channel", required=True, choices=UPDATE_CHANNELS, help="stable or beta")
+    p.add_argument("--store", type=int, action="append", metavar="ID", help="a store's id; repeatable")
+    p.add_argument("--region", help="every store of this region instead")
     json_flag(p)
     p = add("set", cmd_store_set, "set what the e-receipt page prints about the store", store)
     p.add_argument("--store", type=int, required=True, metavar="ID", help="the store's id (`store list`)")
@@ -332,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     delivery_cli.add_commands(sub, add, json_flag)
     privacy_cli.add_commands(sub, add, json_flag)
+    promo_cli.add_commands(sub, add, json_flag)
+    tracking_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",

@@ -129,6 +129,15 @@ def writing_tenant(session: SessionDep, creds: BearerDep) -> Tenant:
     return tenant
 
 
+def writing_key(session: SessionDep, creds: BearerDep) -> ApiKey:
+    """A live API key with the `write` scope (its tenant and name, for records of who wrote); a read key
+    gets 403."""
+    key = _api_key(session, creds)
+    if api_keys.WRITE not in api_keys.scopes_of(key):
+        raise Forbidden(f"the api key {key.prefix}… may only read: this needs a key with the 'write' scope")
+    return key
+
+
 def caller_of_user(session: Session, signed_in: SignedIn) -> Caller:
     user = signed_in.user
     assert user.id is not None
@@ -203,3 +212,4 @@ def page_user(permission: Permission) -> Callable[[SignedIn], SignedIn]:
 CurrentRegister = Annotated[Register, Depends(current_register)]
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
 WritingTenant = Annotated[Tenant, Depends(writing_tenant)]
+WritingKey = Annotated[ApiKey, Depends(writing_key)]

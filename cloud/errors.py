@@ -104,6 +104,29 @@ class Gone(CloudError):
     code = "gone"
 
 
+class PromoUnknown(NotFound):
+    """No such promo code at this tenant (a typo, or another retailer's code)."""
+
+    code = "promo_unknown"
+
+
+class PromoExpired(Gone):
+    code = "promo_expired"
+
+
+class PromoNotStarted(Conflict):
+    """The code is genuine but works only from its start time (a rule with a start delay)."""
+
+    code = "promo_not_started"
+
+
+class PromoRedeemed(Conflict):
+    """The code was redeemed already, by another purchase (a retry with the same idempotency key is not
+    this: it gets the first redemption back)."""
+
+    code = "promo_already_redeemed"
+
+
 class PayloadTooLarge(CloudError):
     status_code = 413
     code = "payload_too_large"

@@ -110,6 +110,23 @@ def keyed_hash(key: bytes, normalized: str) -> str:
     return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def identity_hash(key: bytes, normalized: str) -> str:
+    """The identity key of a phone or e-mail: HMAC-SHA256 over the hex SHA-256 of the normalized value.
+
+    Keyed over the SHA-256 (not the value itself) so that the two ways a contact reaches the cloud give the
+    same key: a receipt carries the normalized value, a retailer's site carries only the SHA-256 its browser
+    computed (it holds no secret). `identity_hash(k, v) == identity_hash_of_sha256(k, hash_identifier(v))`.
+    """
+    return identity_hash_of_sha256(key, hash_identifier(normalized))
+
+
+def identity_hash_of_sha256(key: bytes, sha256_hex: str) -> str:
+    """The identity key from the plain SHA-256 a browser sent (lowercase hex, 64 characters)."""
+    if len(sha256_hex) != 64 or any(c not in "0123456789abcdef" for c in sha256_hex):
+        raise InvalidContact("a SHA-256 must be 64 lowercase hex characters")
+    return hmac.new(key, sha256_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
 def mask(kind: ContactKind, normalized: str) -> str:
     """What logs and screens may show: '+7 *** ***-45-67', 'j***@gmail.com'."""
     if kind is ContactKind.PHONE:

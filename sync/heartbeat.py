@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sync.answers import CloudAnswer
 from sync.outbox import OutboxStats
-from sync.protocol import Heartbeat, HeartbeatAck
+from sync.protocol import UPDATE_CHANNELS, Heartbeat, HeartbeatAck
 from sync.settings import SyncSettings
 
 RECOVERED_SHOWN = 5  # quarantined outbox files named in a heartbeat (newest)
@@ -27,6 +27,7 @@ def build_heartbeat(
     recovered: Sequence[str] = (),
     write_error: str | None = None,
     dead_letter: Sequence[str] = (),
+    update_channel: str | None = None,
 ) -> Heartbeat:
     oldest = stats.oldest_pending_closed_at
     return Heartbeat(
@@ -45,6 +46,7 @@ def build_heartbeat(
         outbox_recovered=list(recovered)[-RECOVERED_SHOWN:],
         write_error=write_error,
         dead_letter=[line[:DEAD_LETTER_CHARS] for line in dead_letter],
+        update_channel=next((c for c in UPDATE_CHANNELS if c == update_channel), None),
     )
 
 

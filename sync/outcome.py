@@ -42,3 +42,5 @@ class SyncStatus:
     # The cloud answered 403 `register_revoked`: head office revoked this register's token. Nothing is
     # sent (a rare re-check only) and the whole queue is kept until store IT enrolls the register again.
     register_revoked: bool = False
+    # The update channel followed now: the settings' until a heartbeat answer names the store's.
+    update_channel: str | None = None

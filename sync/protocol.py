@@ -14,7 +14,7 @@ second), over-long strings. In a receipt that rejects the receipt, not the batch
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -233,6 +233,12 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+UpdateChannel = Literal[
+    "stable", "beta"
+]  # stable: every store; beta: the few stores that get a release first
+UPDATE_CHANNELS: tuple[UpdateChannel, ...] = ("stable", "beta")
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -329,6 +335,9 @@ class Heartbeat(_Wire):
     dead_letter: list[Annotated[str, _cut(300)]] = Field(
         default_factory=list, max_length=20, description="Latest dead-lettered receipts: 'key: reason'"
     )
+    update_channel: UpdateChannel | None = Field(
+        default=None, description="The update channel the register follows now (packaged agents only)"
+    )
 
 
 HEARTBEAT_V1_FIELDS = frozenset(
@@ -345,8 +354,16 @@ HEARTBEAT_V1_FIELDS = frozenset(
 
 
 class HeartbeatAck(_Wire):
+    # A tolerant reader from here on: a later cloud may say more than this agent knows.
+    model_config = ConfigDict(extra="ignore")
+
     cloud_time: datetime
     clock_skew_s: float = Field(description="register_time minus cloud_time, seconds")
+    update_channel: UpdateChannel | None = Field(
+        default=None,
+        description="The channel head office assigned to the register's store; only sent to an agent whose "
+        "heartbeat named a channel (older agents refuse unknown fields)",
+    )
 
 
 class Problem(BaseModel):

@@ -31,6 +31,9 @@ class SyncSettings:
     agent_version: str = ""
     instance_id: str | None = None  # this machine's agent (the heartbeat tells clones apart by it)
     session_id: str | None = None  # this run of the agent
+    # The update channel a packaged agent starts on (its config); the cloud's heartbeat answer may change
+    # it. None: not a packaged agent, no channel in the heartbeat.
+    update_channel: str | None = None
 
     @property
     def backlog_limit(self) -> int:

@@ -85,6 +85,7 @@ class SyncWorker:
         self._last_purge_at: datetime | None = None
         self._purged = 0
         self._over_quota = False
+        self._update_channel = settings.update_channel
 
     # --- the caller's side: cheap, never blocks ------------------------------------------------------
 
@@ -111,6 +112,7 @@ class SyncWorker:
                 purged=self._purged,
                 over_quota=self._over_quota,
                 register_revoked=self._revoked,
+                update_channel=self._update_channel,
             )
 
     # --- one round -----------------------------------------------------------------------------------
@@ -348,7 +350,12 @@ class SyncWorker:
             self._transport_failure = False
             self._next_attempt = time.monotonic() + self.settings.refused_backoff_s
         if revoked:
-            log.error("REGISTER REVOKED by head office: receipts stay queued; enroll the register again")
+            kept = self.outbox.stats().pending
+            log.error(
+                "revoked by the cloud: %d receipts kept; head office revoked this register, enroll it again",
+                kept,
+                extra={"kept": kept},
+            )
         else:
             log.error("register token refused by the cloud; receipts stay queued", extra={"error": error})
 
@@ -368,6 +375,7 @@ class SyncWorker:
             recovered=[p.name for p in self.outbox.quarantined()],
             write_error=self.outbox.write_health().error,
             dead_letter=[f"{e.key}: {e.reason}" for e in self.outbox.rejected(limit=3)],
+            update_channel=self._update_channel,
         )
         answer = self.cloud.post_heartbeat(beat)
         if isinstance(answer, CloudAnswer) and answer.status_code in (401, 403):
@@ -386,6 +394,13 @@ class SyncWorker:
             self._revoked = False  # the token works: whatever was revoked is not any more
             self._last_heartbeat_at = now
             self._clock_skew_s = ack.clock_skew_s
+            if self._update_channel is not None and ack.update_channel is not None:
+                if ack.update_channel != self._update_channel:
+                    log.warning(
+                        "update channel set by head office",
+                        extra={"channel": ack.update_channel, "was": self._update_channel},
+                    )
+                self._update_channel = ack.update_channel
             if self._transport_failure:
                 # The cloud answers again: the rows waiting out a network backoff can go now.
                 self._next_attempt = time.monotonic()

@@ -27,6 +27,10 @@ LABELS = {
     "register.reenrolled": "касса подключена заново",
     "enrollment_code.issued": "код подключения кассы",
     "store.region": "регион магазина",
+    "promo_rule.created": "создано правило промокодов",
+    "promo_rule.changed": "изменено правило промокодов",
+    "promo_rule.stopped": "выдача промокодов остановлена",
+    "promo_rule.resumed": "выдача промокодов возобновлена",
 }
 
 

@@ -39,6 +39,11 @@ class Store(CloudModel, table=True):
     address: str | None = Field(default=None, max_length=500)
     settlement_place: str | None = Field(default=None, max_length=500)
     time_zone: str | None = Field(default=None, max_length=64)  # IANA name, e.g. "Europe/Moscow"
+    # The update channel of the store's registers (0014): stable, or beta for the stores that get a
+    # release first. Head office sets it (`echeck-cloud store channel`); heartbeat answers carry it.
+    update_channel: str = Field(
+        default="stable", max_length=16, sa_column_kwargs={"server_default": "stable"}
+    )
 
 
 class Register(CloudModel, table=True):
@@ -71,6 +76,8 @@ class Register(CloudModel, table=True):
     dead_letter: list[str] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
     clone_suspected_at: datetime | None = timestamp_field(nullable=True)
     clone_detail: str | None = Field(default=None, max_length=500)
+    # The update channel the register's agent follows, as its heartbeat says (0014; None: not packaged).
+    update_channel: str | None = Field(default=None, max_length=16)
 
 
 class RegisterToken(CloudModel, table=True):

@@ -14,6 +14,7 @@ from cloud.accounts.models import Store, Tenant
 from cloud.db.types import utcnow
 from cloud.errors import InvalidInput, NotFound
 from cloud.logs import event
+from sync.protocol import UPDATE_CHANNELS
 
 log = logging.getLogger("cloud.accounts")
 FIRST_KEY_NAME = "основной ключ"
@@ -75,6 +76,40 @@ def set_region(session: Session, store_id: int, region: str | None, actor: str =
     session.commit()
     session.refresh(store)
     return store
+
+
+def set_update_channel(
+    session: Session,
+    tenant_id: int,
+    channel: str,
+    *,
+    store_ids: list[int] | None = None,
+    region: str | None = None,
+    actor: str = audit.CLI,
+) -> list[Store]:
+    """Put stores (by id, or every store of a region) on an update channel; their registers hear it in the
+    answer to their next heartbeat. A store of another tenant is NotFound."""
+    if channel not in UPDATE_CHANNELS:
+        raise InvalidInput(f"unknown update channel {channel!r}: one of {', '.join(UPDATE_CHANNELS)}")
+    if store_ids:
+        stores = [_store(session, store_id) for store_id in store_ids]
+        for store in stores:
+            if store.tenant_id != tenant_id:
+                raise NotFound(f"store {store.id} does not exist for tenant {tenant_id}")
+    elif region:
+        stores = [s for s in stores_of(session, tenant_id) if s.region == region]
+        if not stores:
+            raise NotFound(f"tenant {tenant_id} has no store in region {region!r}")
+    else:
+        raise InvalidInput("name the stores (--store) or a region (--region)")
+    for store in stores:
+        store.update_channel = channel
+        session.add(store)
+        audit.record(session, tenant_id, actor, "store.update_channel", f"store {store.id}", channel=channel)
+    session.commit()
+    for store in stores:
+        session.refresh(store)
+    return stores
 
 
 def stores_of(session: Session, tenant_id: int, store_ids: frozenset[int] | None = None) -> list[Store]:

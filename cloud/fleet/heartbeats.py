@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from cloud.accounts.models import Register
+from cloud.accounts.models import Register, Store
 from cloud.db.types import utcnow
 from cloud.fleet.clones import note_session
 from cloud.logs import event
-from sync.protocol import Heartbeat, HeartbeatAck
+from sync.protocol import UPDATE_CHANNELS, Heartbeat, HeartbeatAck
 
 log = logging.getLogger("cloud.fleet")
 
@@ -37,6 +37,7 @@ def record_heartbeat(session: Session, register: Register, beat: Heartbeat) -> H
     register.outbox_recovered = list(beat.outbox_recovered) or None
     register.write_error = beat.write_error[:1000] if beat.write_error else None
     register.dead_letter = list(beat.dead_letter) or None
+    register.update_channel = beat.update_channel or register.update_channel
     if beat.session_id:
         note_session(session, register, beat.session_id, beat.instance_id, now)
     session.add(register)
@@ -63,4 +64,8 @@ def record_heartbeat(session: Session, register: Register, beat: Heartbeat) -> H
         clock_skew_s=round(skew, 1),
         last_error=beat.last_error or "",
     )
-    return HeartbeatAck(cloud_time=now, clock_skew_s=round(skew, 3))
+    ack = HeartbeatAck(cloud_time=now, clock_skew_s=round(skew, 3))
+    if beat.update_channel is not None:  # only agents that know channels hear theirs (older ones forbid it)
+        store = session.get(Store, register.store_id)
+        ack.update_channel = next((c for c in UPDATE_CHANNELS if store and c == store.update_channel), None)
+    return ack

@@ -54,6 +54,7 @@ def enroll(
 @router.post(
     HEARTBEAT_PATH,
     response_model=HeartbeatAck,
+    response_model_exclude_none=True,
     summary="Report a register's health (queue depth, errors, clock)",
     responses=error_responses(401, 403),
 )
@@ -96,6 +97,7 @@ def stores(session: SessionDep, caller: FleetReader) -> StoreList:
                 tenant_id=store.tenant_id,
                 name=store.name,
                 region=store.region,
+                update_channel=store.update_channel,
                 registers=[RegisterOut.model_validate(r) for r in registers],
             )
             for store, registers in list_stores(session, caller.tenant_id, caller.store_ids)

@@ -23,6 +23,9 @@ class RegisterOut(_Out):
     last_sync_at: datetime | None
     last_error: str | None
     clock_skew_s: float | None = Field(description="Register clock minus cloud clock, seconds")
+    update_channel: str | None = Field(
+        default=None, description="The update channel the register follows (its heartbeat says)"
+    )
 
 
 class StoreOut(_Out):
@@ -30,6 +33,9 @@ class StoreOut(_Out):
     tenant_id: int
     name: str
     region: str | None = None
+    update_channel: str = Field(
+        default="stable", description="The channel head office assigned: stable | beta"
+    )
     registers: list[RegisterOut] = Field(default_factory=list)
 
 
@@ -100,12 +106,18 @@ class RegisterHealth(BaseModel):
     dead_letter_count: int
     dead_letter: list[str] = Field(description="Latest dead-lettered receipts, 'key: reason'")
     problems: list[str] = Field(description="What needs attention, in sentences")
+    update_channel: str | None = Field(
+        default=None, description="The update channel the register follows (its heartbeat says)"
+    )
 
 
 class StoreHealth(BaseModel):
     id: int
     name: str
     region: str | None = None
+    update_channel: str = Field(
+        default="stable", description="The channel head office assigned: stable | beta"
+    )
     state: str | None = Field(description="The worst state of its registers; null without registers")
     registers: list[RegisterHealth]
 

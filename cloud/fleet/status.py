@@ -49,6 +49,7 @@ def fleet_status(
                 id=store.id or 0,
                 name=store.name,
                 region=store.region,
+                update_channel=store.update_channel,
                 state=state.value if state else None,
                 registers=rows,
             )
@@ -98,6 +99,7 @@ def _health(r: Register, now: datetime, policy: FleetPolicy) -> RegisterHealth:
         dead_letter_count=r.rejected_count,
         dead_letter=list(r.dead_letter or []),
         problems=problems,
+        update_channel=r.update_channel,
     )
 
 

@@ -27,6 +27,7 @@ STORE_COLUMNS = (
     Column("store", "Магазин", Kind.TEXT),
     Column("region", "Регион", Kind.TEXT),
     Column("state", "Состояние", Kind.TEXT),
+    Column("update_channel", "Обновления", Kind.TEXT),
     Column("registers", "Касс"),
     Column("online", "На связи"),
     Column("with_problems", "С проблемами"),
@@ -96,6 +97,7 @@ def fleet(session: Session, view: View, filters: Filters, policy: FleetPolicy, n
                 "region": store.region,
                 "state": STATE_LABELS.get(store.state, "—"),
                 "state_key": store.state or "none",
+                "update_channel": "бета" if store.update_channel == "beta" else "основной канал",
                 "registers": len(store.registers),
                 "online": sum(r.state == "online" for r in store.registers),
                 "with_problems": sum(bool(r.problems) for r in store.registers),
@@ -118,7 +120,10 @@ def fleet(session: Session, view: View, filters: Filters, policy: FleetPolicy, n
                     "oldest_unsynced_s": r.oldest_unsynced_age_s,
                     "last_sync": _moment(r.last_sync_at),
                     "clock_skew_s": r.clock_skew_s,
-                    "version": r.agent_version or None,
+                    "version": (r.agent_version or "—")
+                    + (f" ({r.update_channel})" if r.update_channel else "")
+                    if r.agent_version or r.update_channel
+                    else None,
                     "receipts_today": by_register.get(r.id, (0, 0, 0))[1],
                     "problems": "; ".join(r.problems) or None,
                 }

@@ -55,3 +55,25 @@ class TrackingEvent(CloudModel, table=True):
     identifiers: list[dict[str, str]] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
     properties: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
     bot: str | None = Field(default=None, max_length=64)
+
+
+class TrackingSite(CloudModel, table=True):
+    """A retailer's web site (one or more origins) with the tracker: its public key names it in the
+    script's and the collector's URLs (`/t/{site_key}/t.js`, `/t/{site_key}/collect`)."""
+
+    __tablename__ = "tracking_site"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    site_key: str = Field(max_length=40, unique=True)
+    created_at: datetime = timestamp_field()
+
+
+class TrackingSiteOrigin(CloudModel, table=True):
+    """An origin (`https://shop.example`) allowed to send events for a site: CORS answers only these."""
+
+    __tablename__ = "tracking_site_origin"
+
+    origin: str = Field(primary_key=True, max_length=255)
+    site_id: int = Field(foreign_key="tracking_site.id", index=True)
+    added_at: datetime = timestamp_field()

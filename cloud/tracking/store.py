@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -25,6 +26,9 @@ def record_events(session: Session, events: Sequence[TrackedEvent]) -> list[Trac
     unique = list({e.event_id: e for e in events}.values())
     if not unique:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = set(session.execute(_PG_RECORD, {"rows": _pg_rows(unique)}).scalars())
+        return [e for e in unique if e.event_id in claimed]
     claim = _insert(session, KEYS).on_conflict_do_nothing(index_elements=["event_id"])
     claimed = set(
         session.execute(
@@ -36,6 +40,52 @@ def record_events(session: Session, events: Sequence[TrackedEvent]) -> list[Trac
     if fresh:
         session.execute(sa.insert(EVENTS), [_row(e) for e in fresh])
     return fresh
+
+
+# PostgreSQL: claim and insert in one statement over the batch sent as one JSON array (as ingest does): the
+# text never changes (psycopg and PostgreSQL parse it once), and a batch is one round trip.
+_PG_COLUMNS = (
+    ("event_id", "text"),
+    ("received_at", "timestamptz"),
+    ("tenant_id", "integer"),
+    ("type", "text"),
+    ("client_at", "timestamptz"),
+    ("browser_id", "text"),
+    ("session_id", "text"),
+    ("url", "text"),
+    ("referrer", "text"),
+    *((f"utm_{key}", "text") for key in UTM_KEYS),
+    ("yclid", "text"),
+    ("gclid", "text"),
+    ("ec_click", "text"),
+    ("ym_client_id", "text"),
+    ("receipt_id", "bigint"),
+    ("block_id", "text"),
+    ("identifiers", "jsonb"),
+    ("properties", "jsonb"),
+    ("bot", "text"),
+)
+_PG_NAMES = ", ".join(name for name, _ in _PG_COLUMNS)
+_PG_RECORD = sa.text(
+    "WITH input AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
+    + ", ".join(f"{name} {kind}" for name, kind in _PG_COLUMNS)
+    + ")), claimed AS (INSERT INTO tracking_event_key (event_id, received_at) "
+    "SELECT event_id, received_at FROM input ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+    f"INSERT INTO tracking_event ({_PG_NAMES}) SELECT {_PG_NAMES} FROM input JOIN claimed USING (event_id) "
+    "RETURNING event_id"
+)
+
+
+def _pg_rows(events: Sequence[TrackedEvent]) -> str:
+    return orjson.dumps([_row(e) for e in events]).decode()
+
+
+def without_commit_wait(session: Session) -> None:
+    """This transaction's COMMIT does not wait for the WAL flush (PostgreSQL's `synchronous_commit = off`):
+    a crash of the database server may lose the last fraction of a second of events, never corrupt or half-
+    store them. For the site tracker's page views, whose browsers were answered already; not for money."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def events_where(

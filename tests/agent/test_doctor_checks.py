@@ -94,7 +94,7 @@ def test_revoked_register(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     with enrolled_behind(tmp_path, revoked()) as register:
         code, out = doctor(register, capsys)
     assert code == 1
-    assert "error    head office revoked this register in the cloud" in out
+    assert "error    revoked by the cloud: " in out
 
 
 def test_clock_skew(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

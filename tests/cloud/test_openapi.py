@@ -44,3 +44,21 @@ def test_ingest_and_delivery_routes_declare_their_error_answers_as_error_body(tm
                 assert ref.endswith("/ErrorBody"), f"{method} {path} {code}: {ref}"
             checked += 1
     assert checked >= 7
+
+
+def test_promo_routes_are_in_the_contract(tmp_path: object) -> None:
+    doc = create_app(f"sqlite:///{tmp_path}/c.db").openapi()
+    paths = doc["paths"]
+    redeem = paths["/v1/promo/redeem"]["post"]
+    assert {"200", "401", "403", "404", "409", "410", "422"} <= set(redeem["responses"])
+    for code in ("404", "409", "410"):
+        assert redeem["responses"][code]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ErrorBody"
+        )
+    assert "promo_already_redeemed" in redeem["description"]
+    assert {"200", "401", "404"} <= set(paths["/v1/promo/check"]["post"]["responses"])
+    assert "put" in paths["/v1/promo/rules/{name}"]
+    assert "get" in paths["/v1/promo/stats"]
+    schemas = doc["components"]["schemas"]
+    assert {"RedeemIn", "RedeemOut", "CodeOut", "RuleIn", "RuleOut", "StatsOut"} <= set(schemas)
+    assert "idempotency_key" in schemas["RedeemIn"]["required"]

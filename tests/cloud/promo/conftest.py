@@ -10,6 +10,7 @@ from cloud.accounts.audit import CLI
 from cloud.pages.promo import service
 from cloud.pages.promo.rules import Rule
 from tests.cloud.conftest import Cloud, Registered
+from tests.cloud.delivery.conftest import fakes  # noqa: F401  (the fake providers, for reminder tests)
 from tests.support.receipts import wire_receipt
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
