@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 WIDTH = 640  # columns
-BAR_WIDTH = 440  # bars: narrow, so that their text stays legible when a phone scales the chart down
+BAR_WIDTH = 500  # bars: narrow, so that their text stays legible when a phone scales the chart down
 BAR_HEIGHT = 24
 GAP = 6
 LABEL_WIDTH = 150
-VALUE_WIDTH = 80
+VALUE_WIDTH = 130
 COLUMN_HEIGHT = 180
 COLORS = ("#1f6fb2", "#2e9e6a", "#d08a1a", "#8a4fbf", "#c2444b", "#4a8f99", "#7a7a7a")
 EMPTY = '<p class="muted">нет данных за период</p>'

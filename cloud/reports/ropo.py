@@ -58,6 +58,33 @@ ROPO_COLUMNS = (
     Column("ropo_revenue_share_identified", "Доля ROPO в выручке известных", Kind.SHARE),
     Column("ropo_buyers", "Доля покупателей с касанием", Kind.SHARE),
 )
+# What the touch channels (cloud.attribution.journeys.Channel) are called on the page.
+CHANNEL_LABELS = {
+    "direct": "прямые заходы",
+    "paid_search": "платный поиск",
+    "paid_social": "реклама в соцсетях",
+    "display": "медийная реклама",
+    "organic_search": "поиск",
+    "organic_social": "соцсети",
+    "email": "e-mail рассылки",
+    "messenger": "мессенджеры",
+    "sms": "SMS",
+    "referral": "переходы с сайтов",
+    "affiliate": "партнёры",
+    "ereceipt": "электронный чек",
+    "promo_code": "промокод",
+    "other": "другое",
+}
+# By channel or campaign, a row counts the purchases with a touch of it: its denominators are all purchases.
+TOUCH_COLUMNS = (
+    Column("key", "Срез", Kind.TEXT),
+    Column("ropo_receipts", "Чеков с касанием"),
+    Column("ropo_share", "Доля чеков", Kind.SHARE),
+    Column("ropo_revenue", "Их выручка", Kind.KOPECKS),
+    Column("ropo_revenue_share", "Доля выручки", Kind.SHARE),
+    Column("ropo_revenue_share_identified", "Доля в выручке известных", Kind.SHARE),
+    Column("ropo_buyers", "Доля покупателей", Kind.SHARE),
+)
 CREDIT_COLUMNS = (
     Column("key", "Канал", Kind.TEXT),
     Column("conversions", "Покупок (доля)", Kind.NUMBER),
@@ -192,10 +219,14 @@ def ropo_inputs(session: Session, view: View, filters: Filters) -> RopoInputs:
     return RopoInputs(purchases, journeys, len(profile_of), missing)
 
 
-def _ropo_rows(rows: list[RopoRow]) -> list[dict[str, Any]]:
+def label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, channel)
+
+
+def _ropo_rows(rows: list[RopoRow], channels: bool = False) -> list[dict[str, Any]]:
     return [
         {
-            "key": row.key,
+            "key": label(row.key) if channels else row.key,
             "receipts": row.receipts,
             "revenue": row.revenue,
             "identified": row.identified_share,
@@ -224,7 +255,7 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
     chosen = attributions[model]
     credits: list[dict[str, Any]] = [
         {
-            "key": c.key,
+            "key": label(c.key),
             "conversions": c.conversions,
             "revenue": c.revenue,
             "revenue_share": share(c.revenue, chosen.revenue),
@@ -286,7 +317,7 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
             Chart(
                 f"Выручка по каналам: {MODEL_LABELS[model]}",
                 charts.bars(
-                    [(c.key, c.revenue / 100) for c in chosen.credits],
+                    [(label(c.key), c.revenue / 100) for c in chosen.credits],
                     "Выручка по каналам",
                     lambda v: format_value(round(v * 100), Kind.KOPECKS),
                 ),
@@ -312,16 +343,18 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
             Table(
                 "channels",
                 "ROPO по каналам",
-                ROPO_COLUMNS,
-                _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.CHANNEL)),
+                TOUCH_COLUMNS,
+                _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.CHANNEL), channels=True),
                 default_sort="ropo_revenue",
             ),
             Table(
                 "campaigns",
                 "ROPO по кампаниям",
-                ROPO_COLUMNS,
+                TOUCH_COLUMNS,
                 _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.CAMPAIGN)),
                 default_sort="ropo_revenue",
+                note="Строка считает покупки, перед которыми было касание этого канала (кампании); у одной "
+                "покупки их может быть несколько, поэтому строки не складываются в итог.",
             ),
             Table(
                 "stores",

@@ -83,45 +83,66 @@ def _joined(filters: Filters) -> Any:
 
 
 def sending(session: Session, view: View, filters: Filters) -> Dashboard:
+    """Four queries over the period's receipts: one grouped by (store, register, cashier, channel, status)
+    that every table but the days' is summed from, the attempts' cost by (store, channel), the delivery
+    time percentiles, and the days."""
     dialect = session.get_bind().dialect.name
     operator_price = delivery_config.load(session, view.viewer.tenant_id).prices[OPERATOR]
     where = [*receipt_where(view, filters), *channel_condition(filters)]
-    froms = _joined(filters)
     r, d = RECEIPT, DELIVERY
     opened = sa.case((r.c.id.in_(_real_opens(view, filters)), 1), else_=0)
-    per_store = session.execute(
+    cashier = cashier_expression()
+    groups = session.execute(
         sa.select(
             r.c.store_id,
+            r.c.register_id,
+            cashier,
+            d.c.channel,
+            d.c.status,
             sa.func.count(),
             sa.func.count(r.c.contact_hash),
             sa.func.count(d.c.id),
-            sa.func.sum(sa.case((d.c.status == DELIVERED, 1), else_=0)),
             sa.func.sum(opened),
             sa.func.count(d.c.opened_at),
         )
-        .select_from(froms)
+        .select_from(_joined(filters))
         .where(*where)
-        .group_by(r.c.store_id)
+        .group_by(r.c.store_id, r.c.register_id, cashier, d.c.channel, d.c.status)
     ).all()
-    cost_where = [*where, ATTEMPT.c.delivery_id == d.c.id]
-    attempt_froms = RECEIPT.join(DELIVERY, d.c.receipt_id == r.c.id).join(
-        ATTEMPT, ATTEMPT.c.delivery_id == d.c.id
-    )
-    cost_by_store = dict(
-        session.execute(
-            sa.select(r.c.store_id, sa.func.sum(ATTEMPT.c.price))
-            .select_from(attempt_froms)
-            .where(*cost_where)
-            .group_by(r.c.store_id)
-        ).all()
-    )
+    attempts = session.execute(
+        sa.select(r.c.store_id, ATTEMPT.c.channel, sa.func.count(), sa.func.sum(ATTEMPT.c.price))
+        .select_from(
+            RECEIPT.join(DELIVERY, d.c.receipt_id == r.c.id).join(ATTEMPT, ATTEMPT.c.delivery_id == d.c.id)
+        )
+        .where(*where)
+        .group_by(r.c.store_id, ATTEMPT.c.channel)
+    ).all()
+    cost_by_store: dict[int, int] = {}
+    attempts_by_channel: dict[str, tuple[int, int]] = {}
+    for store_id, channel, n, cost in attempts:
+        cost_by_store[store_id] = cost_by_store.get(store_id, 0) + int(cost or 0)
+        tries, spent = attempts_by_channel.get(channel, (0, 0))
+        attempts_by_channel[channel] = (tries + int(n), spent + int(cost or 0))
+    per_store: dict[int, list[int]] = {}  # receipts, with contact, deliveries, delivered, opened, viewed
+    per_cashier: dict[tuple[int, int, str | None], list[int]] = {}
+    delivered_by_channel: dict[str, int] = {}
+    for store_id, register_id, name, channel, status, n, contact, deliveries, n_opened, viewed in groups:
+        done = int(n) if status == DELIVERED else 0
+        values = (int(n), int(contact), int(deliveries), done, int(n_opened or 0), int(viewed))
+        acc = per_store.setdefault(store_id, [0] * 6)
+        for i, v in enumerate(values):
+            acc[i] += v
+        c = per_cashier.setdefault((store_id, register_id, name), [0, 0])
+        c[0] += int(n)
+        c[1] += int(contact)
+        if done and channel:
+            delivered_by_channel[channel] = delivered_by_channel.get(channel, 0) + done
     rows: list[dict[str, Any]] = []
     total = {"receipts": 0, "with_contact": 0, "deliveries": 0, "delivered": 0, "opened": 0, "viewed": 0}
     total_cost = 0
-    for store_id, receipts, with_contact, deliveries, delivered, n_opened, viewed in per_store:
+    for store_id, (receipts, with_contact, deliveries, delivered, n_opened, viewed) in per_store.items():
         info = view.stores.get(store_id)
-        cost = int(cost_by_store.get(store_id) or 0)
-        delivered, n_opened = int(delivered or 0), int(n_opened or 0)
+        cost = cost_by_store.get(store_id, 0)
         rows.append(
             {
                 "store_id": store_id,
@@ -140,7 +161,7 @@ def sending(session: Session, view: View, filters: Filters) -> Dashboard:
         for key, value in zip(
             total, (receipts, with_contact, deliveries, delivered, n_opened, viewed), strict=True
         ):
-            total[key] += int(value or 0)
+            total[key] += value
         total_cost += cost
     operator_cost = total["deliveries"] * operator_price
     p50, p95 = percentiles(
@@ -190,9 +211,9 @@ def sending(session: Session, view: View, filters: Filters) -> Dashboard:
         Figure("Время доставки, медиана", p50, Kind.SECONDS, "от получения чека до «доставлено»", id="p50"),
         Figure("Время доставки, 95 %", p95, Kind.SECONDS, id="p95"),
     ]
-    channels = _channels(session, where, total["delivered"])
+    channels = _channels(delivered_by_channel, attempts_by_channel, total["delivered"])
     days = _days(session, view, filters, dialect)
-    cashiers = _cashiers(session, view, filters, where)
+    cashiers = _cashiers(view, per_cashier)
     pct = lambda v: format_value(v, Kind.SHARE)  # noqa: E731
     chart_list = [
         Chart(
@@ -243,29 +264,7 @@ def _saving_note(operator_cost: int, cost: int, operator_price: int) -> str:
     )
 
 
-def _channels(session: Session, where: list[Any], delivered_total: int) -> Table:
-    r, d = RECEIPT, DELIVERY
-    delivered = dict(
-        session.execute(
-            sa.select(d.c.channel, sa.func.count())
-            .select_from(RECEIPT.join(DELIVERY, d.c.receipt_id == r.c.id))
-            .where(*where, d.c.status == DELIVERED)
-            .group_by(d.c.channel)
-        ).all()
-    )
-    attempts = {
-        channel: (n, cost)
-        for channel, n, cost in session.execute(
-            sa.select(ATTEMPT.c.channel, sa.func.count(), sa.func.sum(ATTEMPT.c.price))
-            .select_from(
-                RECEIPT.join(DELIVERY, d.c.receipt_id == r.c.id).join(
-                    ATTEMPT, ATTEMPT.c.delivery_id == d.c.id
-                )
-            )
-            .where(*where)
-            .group_by(ATTEMPT.c.channel)
-        ).all()
-    }
+def _channels(delivered: dict[str, int], attempts: dict[str, tuple[int, int]], delivered_total: int) -> Table:
     rows = []
     others = sorted(str(c) for c in (set(delivered) | set(attempts)) - set(CHANNELS) - {None})
     for channel in [*CHANNELS, *others]:
@@ -308,17 +307,9 @@ def cashier_expression() -> Any:
     return RECEIPT.c.payload["extra"]["cashier"].as_string()
 
 
-def _cashiers(session: Session, view: View, filters: Filters, where: list[Any]) -> Table:
-    r = RECEIPT
-    cashier = cashier_expression()
-    found = session.execute(
-        sa.select(r.c.store_id, r.c.register_id, cashier, sa.func.count(), sa.func.count(r.c.contact_hash))
-        .select_from(_joined(filters))
-        .where(*where)
-        .group_by(r.c.store_id, r.c.register_id, cashier)
-    ).all()
+def _cashiers(view: View, per_cashier: dict[tuple[int, int, str | None], list[int]]) -> Table:
     rows = []
-    for store_id, register_id, name, n, c in found:
+    for (store_id, register_id, name), (n, c) in per_cashier.items():
         info = view.stores.get(store_id)
         rows.append(
             {

@@ -137,8 +137,10 @@ def format_value(value: Any, kind: Kind) -> str:
         return _group(f"{int(value):,}")
     if kind is Kind.SHARE:
         return f"{float(value) * 100:.1f}".replace(".", ",") + " %"
-    if kind is Kind.KOPECKS:
-        return _group(f"{int(value) / 100:,.2f}").replace(".", ",") + " ₽"
+    if kind is Kind.KOPECKS:  # whole rubles from 1 000 ₽ on: figures stay readable (exports keep kopecks)
+        if abs(int(value)) >= 100_000:
+            return _group(f"{round(int(value) / 100):,}") + "\u00a0₽"
+        return _group(f"{int(value) / 100:,.2f}").replace(".", ",") + "\u00a0₽"
     if kind is Kind.SECONDS:
         seconds = float(value)
         if seconds < 120:

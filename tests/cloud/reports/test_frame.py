@@ -100,7 +100,8 @@ def test_pages_cover_every_row_once_and_unknown_sort_falls_back() -> None:
 def test_russian_number_formats() -> None:
     assert format_value(1234567, Kind.INT) == "1\u00a0234\u00a0567"
     assert format_value(0.1234, Kind.SHARE) == "12,3 %"
-    assert format_value(123456, Kind.KOPECKS) == "1\u00a0234,56 ₽"
+    assert format_value(123456, Kind.KOPECKS) == "1\u00a0235\u00a0₽"  # whole rubles from 1 000 ₽
+    assert format_value(99999, Kind.KOPECKS) == "999,99\u00a0₽"
     assert format_value(95, Kind.SECONDS) == "95 с"
     assert format_value(600, Kind.SECONDS) == "10,0 мин"
     assert format_value(None, Kind.INT) == "—"
