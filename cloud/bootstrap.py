@@ -18,6 +18,8 @@ from cloud.jobs import JobRegistry, Worker, WorkerOptions
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
 from cloud.privacy.keys import load_identity_keys
+from cloud.reports import weekly as reports_weekly
+from cloud.reports.weekly import WeeklyReports
 from cloud.tracking import jobs as tracking_jobs
 
 
@@ -64,6 +66,10 @@ def bootstrap(
     # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
     registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
     registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))
+    # reports: the weekly e-mail of last week's figures to head office, planned hourly, sent Monday 09:00.
+    weekly = WeeklyReports(engine, public_url, clock)
+    registry.register(reports_weekly.WEEKLY_PLAN, weekly.plan)
+    registry.register(reports_weekly.WEEKLY_SEND, weekly.send)
     # identity and attribution subscribe here as they land.
 
     return Runtime(engine, bus, registry, delivery)

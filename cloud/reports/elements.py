@@ -153,9 +153,12 @@ def _promo(session: Session, view: View, filters: Filters) -> Table:
 
 
 def elements(session: Session, view: View, filters: Filters) -> Dashboard:
-    per_block = _counts(session, view, filters, [EVENT.c.block_id])
-    segment = segment_expression()
-    per_segment = _counts(session, view, filters, [segment, EVENT.c.block_id])
+    per_segment = _counts(session, view, filters, [segment_expression(), EVENT.c.block_id])
+    per_block: dict[tuple[Any, ...], dict[str, int]] = {}
+    for (_segment, block_id), counts in per_segment.items():  # one query; the blocks summed from it
+        into = per_block.setdefault((block_id,), {})
+        for kind, n in counts.items():
+            into[kind] = into.get(kind, 0) + n
     offline = _offline_after_click(session, view, filters)
     blocks = []
     totals = {"block_view": 0, "block_click": 0, "pageview": 0, "order": 0, "signup": 0}
