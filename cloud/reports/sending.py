@@ -22,6 +22,7 @@ from cloud.reports.sql import (
     percentiles,
     receipt_where,
     seconds_between,
+    store_in,
 )
 from cloud.reports.tables import Chart, Column, Dashboard, Figure, Kind, Table, format_value, share
 from cloud.tracking.models import TrackingEvent
@@ -77,6 +78,25 @@ def _real_opens(view: View, filters: Filters) -> Any:
     )
 
 
+def _deliveries(view: View, filters: Filters) -> tuple[Any, list[Any]]:
+    """The period's deliveries in view: read from `delivery` alone (its own tenant, store and creation time,
+    which is the receipt's arrival) unless a segment needs the receipt."""
+    d = DELIVERY
+    if filters.segment:
+        return RECEIPT.join(DELIVERY, d.c.receipt_id == RECEIPT.c.id), [
+            *receipt_where(view, filters),
+            *channel_condition(filters),
+        ]
+    start, end = filters.utc_range()
+    return DELIVERY, [
+        d.c.tenant_id == view.viewer.tenant_id,
+        d.c.created_at >= start,
+        d.c.created_at < end,
+        *store_in(d.c.store_id, view),
+        *channel_condition(filters),
+    ]
+
+
 def _joined(filters: Filters) -> Any:
     """Receipts with their delivery, if any (an inner join when a channel is chosen)."""
     return RECEIPT.join(DELIVERY, DELIVERY.c.receipt_id == RECEIPT.c.id, isouter=not filters.channel)
@@ -109,13 +129,12 @@ def sending(session: Session, view: View, filters: Filters) -> Dashboard:
         .where(*where)
         .group_by(r.c.store_id, r.c.register_id, cashier, d.c.channel, d.c.status)
     ).all()
+    delivery_from, delivery_where = _deliveries(view, filters)
     attempts = session.execute(
-        sa.select(r.c.store_id, ATTEMPT.c.channel, sa.func.count(), sa.func.sum(ATTEMPT.c.price))
-        .select_from(
-            RECEIPT.join(DELIVERY, d.c.receipt_id == r.c.id).join(ATTEMPT, ATTEMPT.c.delivery_id == d.c.id)
-        )
-        .where(*where)
-        .group_by(r.c.store_id, ATTEMPT.c.channel)
+        sa.select(d.c.store_id, ATTEMPT.c.channel, sa.func.count(), sa.func.sum(ATTEMPT.c.price))
+        .select_from(delivery_from.join(ATTEMPT, ATTEMPT.c.delivery_id == d.c.id))
+        .where(*delivery_where)
+        .group_by(d.c.store_id, ATTEMPT.c.channel)
     ).all()
     cost_by_store: dict[int, int] = {}
     attempts_by_channel: dict[str, tuple[int, int]] = {}
@@ -167,8 +186,8 @@ def sending(session: Session, view: View, filters: Filters) -> Dashboard:
     p50, p95 = percentiles(
         session,
         seconds_between(d.c.finished_at, d.c.created_at, dialect),
-        [*where, d.c.status == DELIVERED, d.c.finished_at.is_not(None)],
-        RECEIPT.join(DELIVERY, d.c.receipt_id == r.c.id),
+        [*delivery_where, d.c.status == DELIVERED, d.c.finished_at.is_not(None)],
+        delivery_from,
         (0.5, 0.95),
     )
     figures = [
@@ -290,7 +309,7 @@ def _days(session: Session, view: View, filters: Filters, dialect: str) -> Table
         str(k): (n, c)
         for k, n, c in session.execute(
             sa.select(day, sa.func.count(), sa.func.count(r.c.contact_hash))
-            .select_from(_joined(filters))
+            .select_from(_joined(filters) if filters.channel else RECEIPT)
             .where(*receipt_where(view, filters), *channel_condition(filters))
             .group_by(day)
         ).all()

@@ -60,9 +60,9 @@ def utc_offset_hours(filters: Filters) -> float:
 
 
 def local_day(column: Any, filters: Filters, dialect: str) -> Any:
-    """The calendar day of a UTC timestamp in the tenant's zone, as 'YYYY-MM-DD' text."""
-    if dialect == "postgresql":
-        return sa.func.to_char(sa.func.timezone(filters.time_zone, column), "YYYY-MM-DD")
+    """The calendar day of a UTC timestamp in the tenant's zone ('YYYY-MM-DD' once passed through str())."""
+    if dialect == "postgresql":  # a date (str() of it is 'YYYY-MM-DD'): cheaper to group by than to_char
+        return sa.cast(sa.func.timezone(filters.time_zone, column), sa.Date)
     # SQLite: no zone database; the period's offset (Russia keeps no summer time since 2014).
     return sa.func.strftime("%Y-%m-%d", column, f"{utc_offset_hours(filters):+.2f} hours")
 
