@@ -1,11 +1,12 @@
 """Head office's dashboards (HTML), their exports (CSV, XLSX, PDF) and the read API (JSON, CSV). Thin: the
 figures come from cloud.reports.service, the scope from the caller's role (cloud.accounts.scope)."""
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from cloud.accounts.callers import Caller
@@ -14,7 +15,7 @@ from cloud.accounts.scope import resolve
 from cloud.accounts.sessions import SignedIn
 from cloud.accounts.users import scope_of
 from cloud.deps import ReportReader, SessionDep, SignedInUser
-from cloud.errors import NotFound, PageForbidden
+from cloud.errors import NotFound, PageForbidden, error_responses
 from cloud.reports import exports
 from cloud.reports.filters import CHANNELS, SEGMENTS, Filters, parse
 from cloud.reports.scope import Viewer, visible_stores
@@ -34,7 +35,7 @@ from cloud.web.templating import environment
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/v1/reports", tags=["reports"])
-PRINT_CSS = Path(__file__).parent / "templates" / "print.css"
+PRINT_CSS = FilePath(__file__).parent / "templates" / "print.css"
 PRINT_ROWS = 500  # a PDF shows at most this many rows of a table (the XLSX has them all)
 MAX_PER_PAGE = 1000
 
@@ -168,46 +169,133 @@ def dashboard_pdf(request: Request, slug: str, signed_in: SignedInUser, session:
 # The read API: for the tenant's own BI. An API key reads the whole tenant; a signed-in user their scope.
 
 
+class DashboardRef(BaseModel):
+    slug: str
+    title: str
+
+
+class DashboardList(BaseModel):
+    dashboards: list[DashboardRef]
+
+
+class FigureOut(BaseModel):
+    id: str
+    label: str
+    value: float | int | str | None
+    kind: str = Field(
+        description="int | share (0..1) | kopecks (exported as rubles) | seconds | number | text"
+    )
+
+
+class TableRef(BaseModel):
+    id: str
+    title: str
+    rows: int
+    missing: str | None = Field(description="Why the table has no data yet ('нет данных'), if so")
+
+
+class DashboardOut(BaseModel):
+    dashboard: str
+    title: str
+    filters: dict[str, str]
+    figures: list[FigureOut]
+    tables: list[TableRef]
+    notes: list[str]
+
+
+class ColumnOut(BaseModel):
+    key: str
+    label: str
+    kind: str
+    unit: str = Field(description="The heading with the unit the value is in (₽, доля, с)")
+
+
+class TablePage(BaseModel):
+    dashboard: str
+    table: str
+    title: str
+    filters: dict[str, str]
+    columns: list[ColumnOut]
+    items: list[dict[str, Any]]
+    page: int
+    per_page: int
+    pages: int
+    total: int
+    missing: str | None
+
+
+Since = Annotated[str | None, Query(max_length=10, description="First day, YYYY-MM-DD (default: 6 days ago)")]
+Until = Annotated[str | None, Query(max_length=10, description="Last day, YYYY-MM-DD (default: today)")]
+StoreParam = Annotated[str | None, Query(max_length=18, description="A store id (within the caller's scope)")]
+Region = Annotated[str | None, Query(max_length=100)]
+Segment = Annotated[str | None, Query(max_length=10, description="card | contact | anonymous")]
+ChannelParam = Annotated[str | None, Query(max_length=10, description="email | push | viber | sms")]
+ModelParam = Annotated[str | None, Query(max_length=40, description="ROPO: the attribution model")]
+
+
 def _api_viewer(caller: Caller, slug: str) -> Viewer:
     if not entry(slug).allowed(caller.permissions):
         caller.require(Permission.REPORTS)
     return Viewer(caller.tenant_id, caller.store_ids)
 
 
-@api.get("", summary="The dashboards this API reads")
-def list_dashboards(caller: ReportReader) -> dict[str, Any]:
-    return {
-        "dashboards": [
-            {"slug": e.slug, "title": e.title} for e in DASHBOARDS if e.allowed(caller.permissions)
+@api.get("", summary="The dashboards this API reads", responses=error_responses(403))
+def list_dashboards(caller: ReportReader) -> DashboardList:
+    return DashboardList(
+        dashboards=[
+            DashboardRef(slug=e.slug, title=e.title) for e in DASHBOARDS if e.allowed(caller.permissions)
         ]
-    }
+    )
 
 
-@api.get("/{slug}", summary="A dashboard's figures and tables (filters as on the page)")
-def dashboard_json(request: Request, slug: str, caller: ReportReader, session: SessionDep) -> dict[str, Any]:
+@api.get(
+    "/{slug}",
+    summary="A dashboard's figures and tables (the filters as on the page)",
+    responses=error_responses(403, 404),
+)
+def dashboard_json(
+    request: Request,
+    slug: Annotated[str, Path(max_length=20)],
+    caller: ReportReader,
+    session: SessionDep,
+    since: Since = None,
+    until: Until = None,
+    store: StoreParam = None,
+    region: Region = None,
+    segment: Segment = None,
+    channel: ChannelParam = None,
+    model: ModelParam = None,
+) -> DashboardOut:
     viewer = _api_viewer(caller, slug)
     dashboard, filters = _dashboard(request, session, viewer, slug)
-    return {
-        "dashboard": dashboard.slug,
-        "title": dashboard.title,
-        "filters": filters.values(),
-        "figures": [
-            {"id": f.id, "label": f.label, "value": export_value(f.value, f.kind), "kind": f.kind.value}
+    return DashboardOut(
+        dashboard=dashboard.slug,
+        title=dashboard.title,
+        filters=filters.values(),
+        figures=[
+            FigureOut(id=f.id, label=f.label, value=export_value(f.value, f.kind), kind=f.kind.value)
             for f in dashboard.figures
         ],
-        "tables": [
-            {"id": t.id, "title": t.title, "rows": len(t.rows), "missing": t.missing}
-            for t in dashboard.tables
+        tables=[
+            TableRef(id=t.id, title=t.title, rows=len(t.rows), missing=t.missing) for t in dashboard.tables
         ],
-        "notes": dashboard.notes,
-    }
+        notes=dashboard.notes,
+    )
 
 
-@api.get("/{slug}/{table_id}", summary="One table of a dashboard, paginated, as JSON or CSV")
+@api.get(
+    "/{slug}/{table_id}",
+    summary="One table of a dashboard, paginated, as JSON or CSV",
+    response_model=TablePage,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(403, 404),
+    },
+)
 def table_json(
     request: Request,
-    slug: str,
-    table_id: str,
+    slug: Annotated[str, Path(max_length=20)],
+    table_id: Annotated[str, Path(max_length=40)],
     caller: ReportReader,
     session: SessionDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -216,6 +304,13 @@ def table_json(
         str | None, Query(max_length=40, description="a column key; '-' first: descending")
     ] = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    since: Since = None,
+    until: Until = None,
+    store: StoreParam = None,
+    region: Region = None,
+    segment: Segment = None,
+    channel: ChannelParam = None,
+    model: ModelParam = None,
 ) -> Response:
     viewer = _api_viewer(caller, slug)
     dashboard, filters = _dashboard(request, session, viewer, slug)

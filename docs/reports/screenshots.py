@@ -79,7 +79,16 @@ def shoot(base: str) -> None:
                 page.wait_for_load_state()
                 for slug in DASHBOARDS if not who else ("sending",):
                     page.goto(f"/reports/{slug}?since={_month_ago()}")
-                    page.screenshot(path=str(HERE / f"{who}{slug}-{width}.png"), full_page=True)
+                    # A phone's shot: the first three screens (a whole dashboard is tens of screens long).
+                    height = page.evaluate("document.documentElement.scrollHeight")
+                    clip = {
+                        "x": 0,
+                        "y": 0,
+                        "width": width,
+                        "height": min(height, 2400 if width < 400 else 4000),
+                    }
+                    page.screenshot(path=str(HERE / f"{who}{slug}-{width}.png"), full_page=True, clip=clip)
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width, (slug, width)
                 context.close()
         browser.close()
 
