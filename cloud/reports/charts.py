@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 WIDTH = 640  # columns
-BAR_WIDTH = 500  # bars: narrow, so that their text stays legible when a phone scales the chart down
+BAR_WIDTH = 520  # bars: narrow, so that their text stays legible when a phone scales the chart down
 BAR_HEIGHT = 24
 GAP = 6
-LABEL_WIDTH = 150
+LABEL_WIDTH = 175
 VALUE_WIDTH = 130
 COLUMN_HEIGHT = 180
 COLORS = ("#1f6fb2", "#2e9e6a", "#d08a1a", "#8a4fbf", "#c2444b", "#4a8f99", "#7a7a7a")
@@ -50,7 +50,7 @@ def bars(
         mid = y + BAR_HEIGHT / 2 + 5
         parts.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{mid:.1f}" text-anchor="end" font-size="15" fill="#333">'
-            f"{_text(name, 18)}</text>"
+            f"{_text(name, 17)}</text>"
             f'<rect x="{LABEL_WIDTH}" y="{y}" width="{w:.1f}" height="{BAR_HEIGHT}" rx="3" '
             f'fill="{COLORS[i % len(COLORS)] if len(items) <= len(COLORS) else COLORS[0]}"/>'
             f'<text x="{LABEL_WIDTH + w + 6:.1f}" y="{mid:.1f}" font-size="15" fill="#333">'
