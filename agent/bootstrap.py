@@ -315,7 +315,9 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(build_pos_router(lambda: agent.checkouts, pos_token.allows))
     if not pos_token.required:
         _document_optional_token(app)
-    ui_secret = write_secret(config.data_dir / SECRET_FILE)  # new each start; the cashier UI reads it
+    ui_secret = write_secret(
+        config.data_dir / SECRET_FILE, group=config.ui_group
+    )  # new each start; the cashier UI reads it
 
     def may_see_status(request: Request) -> bool:
         sent = request.headers.get(SECRET_HEADER)

@@ -117,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     sx.add_argument("--winsw", type=Path, required=True, help="the WinSW executable; the XML goes beside it")
     sx.add_argument("--executable", type=Path, help="the agent to run (default: this program)")
 
+    ob = sub.add_parser(
+        "outbox",
+        help="count the receipts on this register, read from the outbox file (the agent may be stopped); "
+        "exit 2 when the outbox cannot be read",
+    )
+    ob.add_argument(
+        "--unsynced",
+        action="store_true",
+        help="print only how many receipts are not in the cloud (waiting + dead-lettered), for scripts",
+    )
     sub.add_parser("config", help="print the effective configuration and where it came from")
     sub.add_parser(
         "doctor",
@@ -142,11 +152,39 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"echeck-agent: configuration error: {exc}", file=sys.stderr)
         return 2
+    become_data_owner(config.data_dir)
     setup_logging(config.log_level, getattr(args, "log_file", None), style=args.log_format)
     try:
         return COMMANDS[args.command](config, args)
     except KeyboardInterrupt:
         return 130
+
+
+def become_data_owner(data_dir: Path) -> None:
+    """Run as root on a data directory another user owns (the packaged agent's `echeck`): act as that user.
+
+    Otherwise `sudo echeck-agent enroll` would leave a root-owned token and enrollment that the service
+    cannot read, and even a read-only look at the outbox may create SQLite's -shm file as root.
+    Only the packaged (frozen) agent: its files are world-readable in /opt/echeck, while a source install
+    may sit where that user cannot read the modules still to be imported (a Python under /root).
+    """
+    if not getattr(sys, "frozen", False) or os.name != "posix" or os.geteuid() != 0:
+        return
+    if not data_dir.is_dir():
+        return
+    owner = data_dir.stat().st_uid
+    if owner == 0:
+        return
+    import pwd
+
+    try:
+        user = pwd.getpwuid(owner)
+    except KeyError:  # a number without an account: stay root rather than guess
+        return
+    os.initgroups(user.pw_name, user.pw_gid)
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    os.environ["HOME"] = user.pw_dir
 
 
 def keep_unused_modules_out() -> None:
@@ -264,6 +302,24 @@ def cmd_requeue(config: AgentConfig, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if unknown else 0
+
+
+def cmd_outbox(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.outbox_probe import probe
+
+    facts = probe(config.outbox_path)
+    if facts.problem:
+        print(f"echeck-agent: cannot read the outbox {config.outbox_path}: {facts.problem}", file=sys.stderr)
+        return 2
+    unsynced = facts.pending + facts.rejected
+    if args.unsynced:
+        print(unsynced)
+    else:
+        print(
+            f"{config.outbox_path}: {unsynced} receipt(s) not in the cloud ({facts.pending} waiting, "
+            f"{facts.rejected} dead-lettered), {facts.acked} synced and kept"
+        )
+    return 0
 
 
 def cmd_config(config: AgentConfig, _args: argparse.Namespace) -> int:
@@ -435,6 +491,7 @@ COMMANDS = {
     "status": cmd_status,
     "requeue": cmd_requeue,
     "config": cmd_config,
+    "outbox": cmd_outbox,
     "pos-token": cmd_pos_token,
     "update": cmd_update,
     "discover": cmd_discover,

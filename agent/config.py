@@ -5,6 +5,7 @@ agent with no file listens on 127.0.0.1:8765 and keeps its data in the platform'
 """
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -98,6 +99,9 @@ class AgentConfig:
     max_open_checkouts: int = 100  # past it new opens get 429; a live checkout is never evicted
     checkout_idle_s: float = 3600.0  # an open checkout untouched this long counts as abandoned
     min_free_disk_mb: float = 200.0  # `doctor` and `status` warn below this on the data directory's disk
+    # A group whose members may read the local UI secret: the cashier's account when the agent runs as
+    # another user (the .deb's `echeck` service user; the group is `echeck-ui`). Empty: only the agent's user.
+    ui_group: str = ""
     source: Path | None = None  # the file this came from, for `echeck-agent config`
 
     @property
@@ -137,7 +141,15 @@ ENV_KEYS = {
 }
 
 
+# Where the .deb puts the packaged agent's configuration (installer/linux/agent.toml).
+SYSTEM_CONFIG = Path("/etc/echeck/agent.toml")
+
+
 def default_config_path() -> Path:
+    """The packaged (frozen) agent on a machine with the system configuration reads that one, so store IT's
+    `echeck-agent doctor` sees what the service sees; otherwise this user's config directory."""
+    if getattr(sys, "frozen", False) and os.name == "posix" and SYSTEM_CONFIG.is_file():
+        return SYSTEM_CONFIG
     return Path(platformdirs.user_config_dir(APP)) / "agent.toml"
 
 

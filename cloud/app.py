@@ -20,9 +20,13 @@ from cloud.errors import install_error_handlers
 from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
 from cloud.fleet.web import router as fleet_web_router
+from cloud.identity.router import router as identity_router
+from cloud.identity.web import router as identity_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
+from cloud.pages.editor import router as page_editor_router
 from cloud.pages.promo.router import router as promo_router
+from cloud.pages.router import api as pages_api
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
@@ -32,6 +36,8 @@ from cloud.reports.router import router as reports_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.page_events import ViewTokens
+from cloud.tracking.page_router import router as page_reports_router
 from cloud.tracking.router import browser as tracker_router
 from cloud.tracking.router import router as tracking_router
 from cloud.web.api_docs import install_api_docs
@@ -85,6 +91,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.identity_keys = load_identity_keys(settings.database_url)
     app.state.click_ids = ClickIds(app.state.identity_keys.keys.values())
+    app.state.view_tokens = ViewTokens(app.state.identity_keys.keys.values())
     app.state.engine = engine
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
@@ -98,9 +105,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(delivery_router)
     app.include_router(privacy_router)
     app.include_router(pages_router)  # the buyer's e-receipt pages
+    app.include_router(page_reports_router)  # head office: the pages' fetches, opens, clicks
+    app.include_router(pages_api)  # the buyers' answers for the CRM
+    app.include_router(page_editor_router)  # head office: the e-receipt template editor (HTML)
     app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
     app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
     app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
+    app.include_router(identity_router)  # head office: profiles, why, split
+    app.include_router(identity_web_router)  # the head-office identity page (HTML)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it
 

@@ -10,17 +10,21 @@ from datetime import datetime
 import httpx
 from sqlalchemy.engine import Engine
 
+from cloud.attribution import jobs as attribution_jobs
 from cloud.db.types import utcnow
 from cloud.delivery import jobs as delivery_jobs
 from cloud.delivery.steps import DeliverySteps, StepOptions
-from cloud.events import MessageBus, ReceiptStored
+from cloud.events import EventsTracked, MessageBus, ReceiptStored
+from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
-from cloud.privacy.keys import load_identity_keys
+from cloud.privacy.keys import IdentityKeys, load_identity_keys
 from cloud.reports import weekly as reports_weekly
 from cloud.reports.weekly import WeeklyReports
 from cloud.tracking import jobs as tracking_jobs
+from cloud.tracking.click_ids import ClickIds
 
 
 @dataclass
@@ -51,9 +55,11 @@ def bootstrap(
     lease_s: float = 60.0,
     http: httpx.Client | None = None,
     clock: Callable[[], datetime] = utcnow,
+    identity_keys: IdentityKeys | None = None,
 ) -> Runtime:
     """The bus and the job registry with every capability's handlers bound. `http` and `clock` are for
-    tests (a client with event hooks, a clock that jumps)."""
+    tests (a client with event hooks, a clock that jumps). `identity_keys` default to the deployment's
+    (`load_identity_keys` of the engine's database)."""
     bus, registry = MessageBus(), JobRegistry()
 
     delivery = DeliverySteps(engine, StepOptions(public_url=public_url, lease_s=lease_s), http, clock)
@@ -63,13 +69,26 @@ def bootstrap(
     database_url = engine.url.render_as_string(hide_password=False)
     reminders = PromoReminders(delivery, lambda: load_identity_keys(database_url))
     registry.register(promo_jobs.REMINDER, reminders.remind)
+    registry.register(page_webhook.WEBHOOK, page_webhook.AnswerWebhooks(engine, delivery.http).send)
     # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
     registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
     registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))
+
+    keys = identity_keys or load_identity_keys(database_url)
+    linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))
+    registry.register(identity_jobs.RECEIPTS_STORED, linker.receipts_stored)
+    registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)
+    bus.subscribe(ReceiptStored, identity_jobs.RECEIPTS_STORED)
+    bus.subscribe(EventsTracked, identity_jobs.EVENTS_TRACKED)
+    # attribution after identity: a late receipt marks its attributed day dirty; the periodic job re-reads
+    # identity's merge log and attributes due days.
+    attribution = attribution_jobs.AttributionJobs(engine, clock)
+    registry.register(attribution_jobs.DAILY, attribution.daily)
+    registry.register(attribution_jobs.RECEIPTS_STORED, attribution.receipts_stored)
+    bus.subscribe(ReceiptStored, attribution_jobs.RECEIPTS_STORED)
     # reports: the weekly e-mail of last week's figures to head office, planned hourly, sent Monday 09:00.
     weekly = WeeklyReports(engine, public_url, clock)
     registry.register(reports_weekly.WEEKLY_PLAN, weekly.plan)
     registry.register(reports_weekly.WEEKLY_SEND, weekly.send)
-    # identity and attribution subscribe here as they land.
 
     return Runtime(engine, bus, registry, delivery)

@@ -25,6 +25,7 @@ from cloud.delivery import cli as delivery_cli
 from cloud.errors import CloudError, InvalidInput
 from cloud.fleet import enrollment
 from cloud.fleet.status import list_stores
+from cloud.identity import cli as identity_cli
 from cloud.logs import configure_logging, logging_config
 from cloud.pages.promo import cli as promo_cli
 from cloud.privacy import cli as privacy_cli
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_cli.add_commands(sub, add, json_flag)
     promo_cli.add_commands(sub, add, json_flag)
     tracking_cli.add_commands(sub, add, json_flag)
+    identity_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",

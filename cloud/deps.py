@@ -29,6 +29,7 @@ from cloud.errors import Forbidden, PageForbidden, SignInRequired, Unauthorized
 from cloud.privacy.keys import IdentityKeys
 from cloud.settings import DEFAULT_PUBLIC_URL, Settings
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.page_events import ViewTokens
 
 SESSION_COOKIE = "echeck_session"
 
@@ -213,3 +214,11 @@ CurrentRegister = Annotated[Register, Depends(current_register)]
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
 WritingTenant = Annotated[Tenant, Depends(writing_tenant)]
 WritingKey = Annotated[ApiKey, Depends(writing_key)]
+
+
+def get_view_tokens(request: Request) -> ViewTokens:
+    tokens: ViewTokens = request.app.state.view_tokens
+    return tokens
+
+
+ViewTokensDep = Annotated[ViewTokens, Depends(get_view_tokens)]

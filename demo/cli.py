@@ -146,7 +146,19 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
     ok = report["made"] == status["outbox"]["acked"] == in_cloud and report["errors"] == 0
     _summary(report, status, in_cloud, elapsed, cloud.url, agent.url, store_id, api_key, owner, workdir)
     _delivery_summary(delivery)
-    checks = _tour(database_url, tenant_id, api_key, store_id, owner, cloud.url, agent.url, config, status)
+    checks = _tour(
+        database_url,
+        tenant_id,
+        api_key,
+        store_id,
+        owner,
+        cloud.url,
+        agent.url,
+        config,
+        status,
+        providers.ports,
+        args.seed,
+    )
     if atol is not None:
         journal = p.atol_journal(atol.emulator.url)
         console.print(
@@ -178,10 +190,12 @@ def _tour(
     agent_url: str,
     config: Path,
     status: dict[str, Any],
+    fake_ports: dict[str, int],
+    seed: int,
 ) -> tour.TourRun:
     """What head office, privacy and the till added, measured now; the erasure last (it changes data)."""
     checks = tour.TourRun()
-    with console.status("the tour: doctor, the local API's guards, head office, an erasure ..."):
+    with console.status("the tour: doctor, the local API's guards, head office, buyers, an erasure ..."):
         checks.check("echeck-agent doctor", lambda: tour.doctor(config))
         checks.check("local API guards", lambda: tour.local_api_guards(agent_url))
         checks.check("POS ask with no cashier UI", lambda: tour.ask_without_ui(agent_url))
@@ -193,16 +207,24 @@ def _tour(
             "read-only API key", lambda: tour.read_only_key(database_url, tenant_id, cloud_url, store_id)
         )
         checks.check(
+            "buyers open and click",
+            lambda: tour.buyers_open_and_click(cloud_url, api_key, fake_ports, seed),
+        )
+        checks.check(
             "erasure by phone",
             lambda: tour.erase_buyer(database_url, tenant_id, cloud_url, api_key, store_id),
         )
-    table = Table(title="head office · privacy · the till", show_header=False, title_justify="left")
+    table = Table(title="head office · buyers · privacy · the till", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
+    links = [value for label, value in checks.rows if label == tour.RECEIPT_LINK]
     for label, value in checks.rows:
-        table.add_row(label, value, style="red" if value.startswith("FAILED") else None)
+        if label != tour.RECEIPT_LINK:  # printed whole below: a table cell would cut it
+            table.add_row(label, value, style="red" if value.startswith("FAILED") else None)
     table.add_row("wall time of these checks", f"{checks.seconds:.1f} s")
     console.print(table)
+    for link in links:
+        console.print(f"  an e-receipt        {link}", soft_wrap=True)
     return checks
 
 

@@ -4,12 +4,15 @@ Each check drives a CLI or an HTTP API (never our code) and returns summary rows
 `TourCheckFailed` with the sentence to print, and the demo goes on with the next one.
 """
 
+import random
 import re
 import statistics
 import subprocess
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,3 +281,103 @@ def ask_without_ui(agent_url: str) -> list[Row]:
         # An agent built before the no_ui answer waits every ask out: say so, it is what this build does.
         return [row, ("  no no_ui answer in this agent", f"each ask waits its {ASK_WAIT_S:g} s out")]
     return [row]
+
+
+# -- buyers: open their e-receipts and click, as the page's script would ------------------------------------
+
+_LINK = re.compile(r"/r/([A-Za-z0-9_-]{16,32})")
+_TRACKING = re.compile(r'id="ec-t" data-vt="([^"]+)" data-ev="([^"]+)"')
+_BLOCK = re.compile(r'data-block="([^"]+)"(?: data-segment="([^"]+)")?')
+_BLOCK_LINK = re.compile(r'href="(/c/[^"]+)"')
+_HONEYPOT_A = re.compile(r'<a class="ec-hp"[^>]*>.*?</a>', re.S)  # no person sees it, so none follows it
+PHONE_UA = "Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"
+PREVIEW_UA = "TelegramBot (like TwitterBot)"
+SCANNER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+RECEIPT_LINK = "an e-receipt"
+DWELL_S = 1.1  # the page's script reports a view after a second of visible page
+
+
+def _receipt_links(fake_ports: dict[str, int]) -> list[str]:
+    """The e-receipt links the buyers got, read from the fake providers' inboxes."""
+    tokens: dict[str, None] = {}
+    for name in ("smtp-control", "fcm", "viber", "smsru"):
+        r = httpx.get(f"http://127.0.0.1:{fake_ports[name]}/_fake/messages", timeout=10)
+        for token in _LINK.findall(r.text):
+            tokens[token] = None
+    return [f"/r/{t}" for t in tokens]
+
+
+def _person(cloud_url: str, path: str, reloads: int, click: bool) -> None:
+    """One buyer's phone: fetch the page, stay a second, POST the view and the blocks in sight (the script's
+    uuids kept per tab, so a reload re-sends the same ones), maybe follow a block's link."""
+    ids: dict[str, str] = {}
+    with httpx.Client(base_url=cloud_url, headers={"User-Agent": PHONE_UA}, timeout=30) as phone:
+        for _ in range(1 + reloads):
+            page = _expect(phone.get(path), 200, f"GET {path}")
+            found = _TRACKING.search(page.text)
+            if found is None:
+                raise TourCheckFailed("the e-receipt page has no view script")
+            time.sleep(DWELL_S)
+            events: list[dict[str, Any]] = [
+                {"id": ids.setdefault("open", str(uuid.uuid4())), "type": "receipt_open"}
+            ]
+            for block, segment in _BLOCK.findall(page.text):
+                view = {"id": ids.setdefault(block, str(uuid.uuid4())), "type": "block_view", "block": block}
+                events.append(view | ({"segment": segment} if segment else {}))
+            sent = phone.post(found.group(2), json={"t": found.group(1), "events": events})
+            _expect(sent, 204, "the page's view report")
+        links = _BLOCK_LINK.findall(_HONEYPOT_A.sub("", page.text))
+        if click and links:
+            went = phone.get(links[0].replace("&amp;", "&"))
+            _expect(went, 303, "a block's link")
+            if "ec_click=" not in went.headers["location"]:
+                raise TourCheckFailed("a block's link landed without ec_click")
+
+
+def _preview(cloud_url: str, path: str) -> None:
+    _expect(httpx.get(cloud_url + path, headers={"User-Agent": PREVIEW_UA}, timeout=30), 200, "a preview")
+
+
+def _scanner(cloud_url: str, path: str) -> None:
+    """A mail scanner: fetches the page and follows every link on it, the invisible one too."""
+    with httpx.Client(base_url=cloud_url, headers={"User-Agent": SCANNER_UA}, timeout=30) as scanner:
+        page = _expect(scanner.get(path), 200, "a scanner's fetch")
+        for link in _BLOCK_LINK.findall(page.text):  # the honeypot's among them
+            scanner.get(link.replace("&amp;", "&"))
+
+
+def buyers_open_and_click(cloud_url: str, api_key: str, fake_ports: dict[str, int], seed: int) -> list[Row]:
+    """Simulated buyers: link previews fetch some receipts, scanners follow every link of others, people
+    open about half (some reload), a third of those click a block. Then head office's figures."""
+    links = _receipt_links(fake_ports)[:60]
+    if not links:
+        raise TourCheckFailed("no e-receipt link reached the fake providers")
+    rng = random.Random(seed)
+    people = [(path, rng.choice((0, 0, 1, 2)), rng.random() < 0.35) for path in links if rng.random() < 0.5]
+    bots = [path for path in links if rng.random() < 0.4]
+    scanned = [path for path in links if rng.random() < 0.1]
+    with ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(_person, cloud_url, path, reloads, click) for path, reloads, click in people]
+        jobs += [pool.submit(_preview, cloud_url, path) for path in bots]
+        jobs += [pool.submit(_scanner, cloud_url, path) for path in scanned]
+        for job in jobs:
+            job.result()
+    auth = {"Authorization": f"Bearer {api_key}"}
+    s = _expect(
+        httpx.get(f"{cloud_url}/v1/pages/summary", headers=auth, timeout=30), 200, "pages summary"
+    ).json()
+    if s["opens"] != len(people):
+        raise TourCheckFailed(f"{len(people)} buyers opened their receipt, the cloud counted {s['opens']}")
+
+    def pct(rate: float | None) -> str:
+        return "-" if rate is None else f"{rate:.0%}"
+
+    blocks = ", ".join(f"{b['block_id']} {pct(b['ctr'])}" for b in s["blocks"]) or "no blocks on the page yet"
+    return [
+        ("e-receipt pages fetched (by bots)", f"{s['fetches']['total']} ({s['fetches']['by_bots']})"),
+        ("opened by a person / links sent", f"{s['opens']} / {s['sent']}  (open rate {pct(s['open_rate'])})"),
+        ("  not counted: bot views, scanner clicks", f"{s['bot_opens']}, {s['bot_clicks']}"),
+        ("clicks (receipt × block) / CTR", f"{s['clicks']} / {pct(s['ctr'])}"),
+        ("  CTR per block", blocks),
+        (RECEIPT_LINK, f"{cloud_url}{links[0]}"),
+    ]

@@ -103,21 +103,21 @@ def hash_identifier(normalized: str) -> str:
 
 
 def keyed_hash(key: bytes, normalized: str) -> str:
-    """Lowercase hex HMAC-SHA256 of the normalized value with a secret key: the identity key the cloud stores.
-
-    Without the key, nobody can test a guessed phone against it (REFERENCE.md, "hashing").
-    """
-    return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def identity_hash(key: bytes, normalized: str) -> str:
-    """The identity key of a phone or e-mail: HMAC-SHA256 over the hex SHA-256 of the normalized value.
+    """The identity key the cloud stores for a phone or e-mail: HMAC-SHA256 over the hex SHA-256 of the
+    normalized value, with a secret key. Without the key nobody can test a guessed phone against it
+    (REFERENCE.md, "hashing").
 
     Keyed over the SHA-256 (not the value itself) so that the two ways a contact reaches the cloud give the
     same key: a receipt carries the normalized value, a retailer's site carries only the SHA-256 its browser
-    computed (it holds no secret). `identity_hash(k, v) == identity_hash_of_sha256(k, hash_identifier(v))`.
+    computed (it holds no secret). `keyed_hash(k, v) == identity_hash_of_sha256(k, hash_identifier(v))`.
     """
     return identity_hash_of_sha256(key, hash_identifier(normalized))
+
+
+def legacy_keyed_hash(key: bytes, normalized: str) -> str:
+    """The keyed hash of rows stored before 0.2 (HMAC over the value itself): lookups and erasure still find
+    them, `echeck-cloud privacy rekey` moves them to `keyed_hash`."""
+    return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def identity_hash_of_sha256(key: bytes, sha256_hex: str) -> str:

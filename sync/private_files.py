@@ -13,6 +13,9 @@ log = logging.getLogger("echeck.outbox")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# A directory its installer made 0710 stays so: its group may open a file by name but list nothing, and
+# every file here is 0600 except the one shared on purpose (the .deb's ui-secret, group echeck-ui, 0640).
+TRAVERSE_ONLY = 0o710
 
 
 def create_private(path: pathlib.Path) -> None:
@@ -24,7 +27,11 @@ def create_private(path: pathlib.Path) -> None:
         pass
     else:
         os.close(fd)
-    restrict(path.parent, DIR_MODE)
+    try:
+        kept = stat.S_IMODE(path.parent.stat().st_mode) == TRAVERSE_ONLY
+    except FileNotFoundError:
+        kept = False
+    restrict(path.parent, TRAVERSE_ONLY if kept else DIR_MODE)
 
 
 def restrict_files(path: pathlib.Path, extra: list[pathlib.Path] | None = None) -> None:

@@ -6,6 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
+from ui import __version__
 from ui.agent_client import DEFAULT_AGENT, default_secret_file
 
 DEFAULT_KEY = "F12"  # the popup's hotkey (ui.hotkey) unless --hotkey says otherwise
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_KEY}); grabbed only while the popup is up. 'none': a touch or click only",
     )
     parser.add_argument("--no-tray", action="store_true", help="popup only (kiosk setups without a tray)")
+    parser.add_argument("--version", action="version", version=f"echeck-ui {__version__}")
     return parser
 
 

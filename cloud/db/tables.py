@@ -6,10 +6,13 @@ A new capability adds its `models` module here, and nowhere else needs to know i
 import sqlalchemy as sa
 
 import cloud.accounts.models
+import cloud.attribution.tables
 import cloud.delivery.models
 import cloud.fleet.models
+import cloud.identity.models
 import cloud.ingest.models
 import cloud.jobs.models
+import cloud.pages.models
 import cloud.pages.promo.models
 import cloud.privacy.models
 import cloud.tracking.models
@@ -24,6 +27,9 @@ CAPABILITY_MODELS = (
     cloud.jobs.models,
     cloud.tracking.models,
     cloud.pages.promo.models,
+    cloud.identity.models,
+    cloud.pages.models,
+    cloud.attribution.tables,
 )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from cloud.db.types import utcnow
+from cloud.delivery import config as delivery_config
 from cloud.delivery import store
 from cloud.delivery.cascade import AttemptStatus, Channel, Delivery, Status, plan, reported
 from cloud.delivery.channels.base import ProviderReport
@@ -359,22 +360,47 @@ def _apply_one(
     return changed
 
 
-def open_page(session: Session, token: str, now: datetime) -> tuple[ReceiptRow, DeliveryRow] | None:
-    """The buyer opened the e-receipt: the real "opened" (pixels fire without a human)."""
+def receipt_for_link(session: Session, token: str) -> tuple[ReceiptRow, DeliveryRow] | None:
+    """The receipt a message's link names. Reading it is a fetch, not an open: link previews, mail
+    scanners and `curl` fetch pages too (the page's script reports a person's open: `page_opened`)."""
+    row = session.exec(select(DeliveryRow).where(DeliveryRow.link_token == token)).first()
+    if row is None:
+        return None
+    receipt = session.get(ReceiptRow, row.receipt_id)
+    assert receipt is not None
+    return receipt, row
 
-    def open_once() -> tuple[ReceiptRow, DeliveryRow] | None:
-        found = select(DeliveryRow).where(DeliveryRow.link_token == token)
-        row = session.exec(found.execution_options(populate_existing=True)).first()
-        if row is None:
-            return None
-        receipt = session.get(ReceiptRow, row.receipt_id)
-        assert receipt is not None
-        if row.opened_at is None:
-            row.opened_at = now
-            session.add(row)
+
+def page_opened(session: Session, receipt_id: int, now: datetime) -> bool:
+    """A person opened the receipt's e-receipt page (the real "opened"): stamp the delivery once, and when
+    its current step waits for its message to be delivered (the push step's "delivered or opened"), the
+    open is that step's success: reading the receipt's link means the message arrived. Commits. Returns
+    whether the cascade changed."""
+
+    def open_once() -> bool:
+        row = session.exec(
+            select(DeliveryRow)
+            .where(DeliveryRow.receipt_id == receipt_id)
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None or row.opened_at is not None:
             session.commit()
-            event(log, logging.INFO, "receipt.opened", tenant_id=row.tenant_id, delivery_id=row.id)
-        return receipt, row
+            return False
+        changed = False
+        if row.status == Status.WAITING.value:
+            attempts = store.attempts_of(session, row.id or 0)
+            current = attempts.get(row.step_index)
+            if current is not None and current.status == AttemptStatus.ACCEPTED.value:
+                prices = delivery_config.load(session, row.tenant_id).prices
+                # re-reads the row under its lock (populate_existing): stamp the open after it
+                changed = _apply_one(
+                    session, current, AttemptStatus.READ, "the buyer opened the e-receipt page", prices, now
+                )
+        row.opened_at = now
+        session.add(row)
+        session.commit()
+        event(log, logging.INFO, "receipt.opened", tenant_id=row.tenant_id, delivery_id=row.id)
+        return changed
 
     return store.retry_stale(open_once, session.rollback)
 

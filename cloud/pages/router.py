@@ -1,19 +1,31 @@
-"""The buyer's pages: `/r/{token}` (a message's link) and `/r/c/{register}/{landing}` (the popup's QR)."""
+"""The buyer's pages: `/r/{token}` (a message's link) and `/r/c/{register}/{landing}` (the popup's QR), the
+page's forms and script events, and the click redirect."""
 
+import re
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from cloud.db.types import utcnow
-from cloud.deps import SessionDep
+from cloud.deps import ClickIdsDep, IdentityKeysDep, ReportReader, SessionDep, ViewTokensDep, public_url
+from cloud.errors import CloudError, Forbidden, InvalidInput
+from cloud.events import MessageBus, get_bus
 from cloud.ingest.models import ReceiptRow
-from cloud.pages import render, service
-from cloud.pages.receipt_view import receipt_view
-from sync.protocol import receipt_from_wire
+from cloud.pages import actions, exports, render, service, tracking
+from cloud.pages.blocks import StylesSettings
+from cloud.pages.blocks_render import stylesheet
+from cloud.pages.page import check_form_token, receipt_page_html
+from cloud.privacy.keys import IdentityKeys
+from cloud.tracking.click_ids import ClickIds, with_click_id
+from cloud.tracking.page_events import ViewTokens
+from cloud.web.forms import read_form
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+api = APIRouter(tags=["pages"])
 
 NO_STORE = {"Cache-Control": "no-store"}
 # The waiting page reloads every 5 s with `?w=<attempt>`; after this many the token is taken as unknown:
@@ -29,28 +41,191 @@ EXPIRED = (
 )
 
 
-def _page(session: Session, receipt: ReceiptRow) -> str:
+# The receipt page shows the tenant's images (logo, banners) from their own servers over HTTPS; everything
+# else stays as strict as the cloud's default policy (no inline script or style, forms post here only).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+}
+_BACK = re.compile(r"^/r/[A-Za-z0-9_/-]{1,80}$")
+
+
+def _page(
+    request: Request,
+    session: Session,
+    keys: IdentityKeys,
+    receipt: ReceiptRow,
+    tokens: ViewTokens,
+    click_ids: ClickIds,
+    via: str,
+    headers: dict[str, str],
+) -> HTMLResponse:
+    """The receipt's page from the tenant's template, its fetch recorded in the same transaction, the
+    browser id cookie set."""
+    now = utcnow()
     tenant, store = service.seller_of(session, receipt)
-    return render.receipt_page(receipt_view(receipt_from_wire(receipt.payload), tenant, store))
+    visitor, new_browser = tracking.visitor_of(request)
+    page_url = public_url(request) + request.url.path
+    track = tracking.page_fetched(
+        session, tokens, click_ids, receipt, visitor, now, via, request.headers.get("referer"), page_url
+    )
+    html = receipt_page_html(
+        session,
+        keys,
+        receipt,
+        tenant,
+        store,
+        page_path=request.url.path,
+        now=now,
+        click_ids=click_ids,
+        tracking=track,
+    )
+    session.commit()
+    response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
+    if new_browser:
+        tracking.set_browser_cookie(request, response, visitor)
+    return response
+
+
+@router.get("/r/style.css")
+def page_style(a: str = "", b: str = "", t: str = "", f: str = "system") -> Response:
+    """A styles block's stylesheet: its values are the query (validated), so it is the same for ever."""
+    try:
+        settings = StylesSettings(accent=f"#{a}", background=f"#{b}", text=f"#{t}", font=f)  # type: ignore[arg-type]
+    except ValidationError:
+        raise InvalidInput("unknown style values") from None
+    return Response(
+        stylesheet(settings),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+@router.post("/r/act")
+async def page_action(request: Request, session: SessionDep, keys: IdentityKeysDep) -> Response:
+    """A form of the page: loyalty sign-up, a profile answer, a survey. Back to the page (303)."""
+    form = await read_form(request)
+    back = form.get("back", "")
+    back = back if _BACK.match(back) else ""
+    receipt_id = int(form["r"]) if form.get("r", "").isdigit() and len(form["r"]) < 19 else 0
+    block_id = form.get("b", "")[:32]
+    if not receipt_id or not check_form_token(keys, receipt_id, block_id, form.get("t", "")):
+        raise Forbidden("форма устарела: откройте чек по ссылке ещё раз")
+    browser_id = request.cookies.get("ec_bid")
+    sent = actions.Sent(
+        receipt_id,
+        block_id,
+        form.get("action", ""),
+        form.get("value", ""),
+        form.get("comment", ""),
+        browser_id=browser_id[:200] if browser_id else None,
+    )
+    try:
+        actions.act(session, keys, sent, utcnow())
+    except CloudError as exc:
+        if not back or exc.status_code >= 500:
+            raise
+        return HTMLResponse(
+            render.form_error_page(exc.detail, back), status_code=exc.status_code, headers=NO_STORE
+        )
+    if not back:
+        return HTMLResponse(render.form_error_page("Спасибо! Ответ сохранён.", ""), headers=NO_STORE)
+    return RedirectResponse(f"{back}#b-{block_id}", status_code=303)
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-def receipt_by_link(token: str, session: SessionDep) -> HTMLResponse:
+def receipt_by_link(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    keys: IdentityKeysDep,
+    tokens: ViewTokensDep,
+    click_ids: ClickIdsDep,
+) -> HTMLResponse:
     receipt = service.receipt_by_link(session, token, utcnow())
     if receipt is None:
         return HTMLResponse(render.not_found_page(), status_code=404)
-    return HTMLResponse(_page(session, receipt))
+    return _page(request, session, keys, receipt, tokens, click_ids, "link", {})
 
 
 @router.get("/r/c/{register_id}/{landing}", response_class=HTMLResponse)
-def receipt_by_landing(register_id: int, landing: str, session: SessionDep, w: int = 0) -> HTMLResponse:
+def receipt_by_landing(
+    register_id: int,
+    landing: str,
+    request: Request,
+    session: SessionDep,
+    keys: IdentityKeysDep,
+    tokens: ViewTokensDep,
+    click_ids: ClickIdsDep,
+    w: int = 0,
+) -> HTMLResponse:
     now: datetime = utcnow()
     receipt = service.receipt_by_landing(session, register_id, landing, now)
     if receipt is not None:
-        return HTMLResponse(_page(session, receipt), headers=NO_STORE)
+        return _page(request, session, keys, receipt, tokens, click_ids, "qr", NO_STORE)
     if service.landing_expired(session, register_id, landing, now):
         return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE)
     if w >= MAX_WAITS:  # a bad token waits as long as a good one would, so it reveals nothing, then says so
         return HTMLResponse(render.not_found_page(UNKNOWN), status_code=404, headers=NO_STORE)
     next_url = f"/r/c/{register_id}/{landing}?w={max(w, 0) + 1}"
     return HTMLResponse(render.waiting_page(next_url), headers=NO_STORE)
+
+
+@router.post(tracking.EVENTS_PATH, status_code=204)
+def page_events(
+    request: Request,
+    session: SessionDep,
+    tokens: ViewTokensDep,
+    bus: Annotated[MessageBus, Depends(get_bus)],
+    t: Annotated[str, Body(max_length=200)],
+    events: Annotated[list[dict[str, Any]], Body(max_length=50)],
+) -> Response:
+    """The page's script: a person's view (`receipt_open`) and blocks scrolled into view (`block_view`),
+    with the page view's signed token. Always 204 for a well-formed request; counting is the server's."""
+    visitor, _new = tracking.visitor_of(request, issue=False)  # no cookie: the token's browser id
+    try:
+        tracking.page_events(session, bus, tokens, t, events, visitor, utcnow())
+    except tracking.BadPageEvents as exc:
+        raise InvalidInput(str(exc)) from exc
+    return Response(status_code=204)
+
+
+@router.get("/c/{click_id}")
+def click(
+    click_id: str,
+    request: Request,
+    session: SessionDep,
+    click_ids: ClickIdsDep,
+    bus: Annotated[MessageBus, Depends(get_bus)],
+    to: Annotated[str, Query(max_length=2000)] = "",
+    s: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """An outbound link of an e-receipt page: record the click, then on to the target with `ec_click`.
+    A link this cloud did not sign is 404: never an open redirect."""
+    visitor, _new = tracking.visitor_of(request, issue=False)  # no cookie: no browser id to credit
+    found = tracking.clicked(session, bus, click_ids, click_id, to, s, visitor, utcnow())
+    if found is None:
+        return HTMLResponse(render.not_found_page(), status_code=404)
+    return RedirectResponse(
+        with_click_id(to, click_id), status_code=303, headers={"Cache-Control": "no-store"}
+    )
+
+
+@api.get(
+    "/v1/pages/answers.csv",
+    response_class=StreamingResponse,
+    summary="Buyers' answers from e-receipt pages (CSV, for the CRM)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def answers_export(
+    caller: ReportReader, session: SessionDep, since: datetime | None = None
+) -> StreamingResponse:
+    """Loyalty sign-ups, profile answers (e-mail, birthday, pet) and survey ratings, oldest first; `since`
+    (ISO time) for the rows after the last export. `contact` is filled only where the buyer consented."""
+    return StreamingResponse(
+        exports.answers_csv(session, caller.tenant_id, since, caller.store_ids),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="answers.csv"'},
+    )

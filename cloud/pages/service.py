@@ -7,7 +7,6 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from cloud.accounts.models import Store, Tenant
 from cloud.delivery import service as delivery
-from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
 
 # The popup's QR code is scanned at the till; a receipt older than this is not what the buyer is after.
@@ -15,10 +14,10 @@ LANDING_WINDOW = timedelta(days=2)
 
 
 def receipt_by_link(session: Session, token: str, now: datetime) -> ReceiptRow | None:
-    """The link in an e-mail, push, Viber or SMS; opening it is the real "opened"."""
+    """The link in an e-mail, push, Viber or SMS. Reading it is a fetch; the page's script reports opens."""
     if not 16 <= len(token) <= 32:
         return None
-    found = delivery.open_page(session, token, now)
+    found = delivery.receipt_for_link(session, token)
     return found[0] if found else None
 
 
@@ -62,10 +61,4 @@ def receipt_by_landing(session: Session, register_id: int, landing: str, now: da
     """The popup's QR code: the agent put `extra.landing` into the receipt; None until it has synced."""
     if not 12 <= len(landing) <= 32:
         return None
-    row = session.exec(landing_query(register_id, landing, now)).first()
-    if row is None:
-        return None
-    link = session.exec(select(DeliveryRow.link_token).where(DeliveryRow.receipt_id == row.id)).first()
-    if link:
-        delivery.open_page(session, link, now)  # scanning at the till is an open too
-    return row
+    return session.exec(landing_query(register_id, landing, now)).first()

@@ -18,6 +18,7 @@ class Purpose(StrEnum):
     E_RECEIPT = "e_receipt"  # the buyer asked for the e-receipt (54-FZ): delivery may use the contact
     ADVERTISING = "advertising"  # 38-FZ: marketing messages and ad audiences
     LOYALTY = "loyalty"  # joined the loyalty programme
+    PROFILE = "profile"  # answered the e-receipt page's profile questions (e-mail, birthday, pet)
 
 
 class Source(StrEnum):

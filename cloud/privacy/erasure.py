@@ -14,10 +14,13 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from cloud.db.types import utcnow
 from cloud.delivery.models import OptOut, PushDevice
+from cloud.identity.erasure import erase_contact
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.ingest.service import content_hash
 from cloud.logs import event
+from cloud.pages.models import PageAnswer, PageExposure
 from cloud.privacy.keys import IdentityKeys
 from cloud.privacy.models import ConsentRecord, ErasureRequest
 from receipts.contact import BuyerContact
@@ -85,12 +88,21 @@ def _delete_by_hash(model: Any, hash_column: Any) -> Callable[[Session, Subject]
     return erase
 
 
-# Every capability that keeps something of a buyer erases it here; identity's links join this list.
+def erase_identity(session: Session, subject: Subject) -> int:
+    """The buyer's identity nodes, links and sightings (at the tenant, or everywhere)."""
+    return erase_contact(session, subject.hashes, subject.tenant_id, utcnow())
+
+
+# Every capability that keeps something of a buyer erases it here.
 ERASERS: dict[str, Callable[[Session, Subject], int]] = {
     "receipts": erase_receipts,
     "push_devices": _delete_by_hash(PushDevice, PushDevice.contact_hash),
     "opt_outs": _delete_by_hash(OptOut, OptOut.contact_hash),
+    # The page's answers (an e-mail typed into the profile form) before the consents they refer to.
+    "page_answers": _delete_by_hash(PageAnswer, PageAnswer.contact_hash),
+    "page_exposures": _delete_by_hash(PageExposure, PageExposure.contact_hash),
     "consents": _delete_by_hash(ConsentRecord, ConsentRecord.subject_hash),
+    "identity_links": erase_identity,
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import platformdirs
 import sqlalchemy as sa
 
-from receipts.contact import hash_identifier, identity_hash, identity_hash_of_sha256, keyed_hash
+from receipts.contact import hash_identifier, identity_hash_of_sha256, keyed_hash, legacy_keyed_hash
 
 IDENTITY_KEY_ENV = "ECHECK_IDENTITY_KEY"
 KEY_FILE_NAME = "identity-keys"
@@ -41,26 +41,19 @@ class IdentityKeys:
         """The keyed hash new rows get."""
         return keyed_hash(self.keys[self.current], normalized)
 
-    def identity(self, normalized: str) -> str:
-        """The identity graph's key of a normalized phone or e-mail from a receipt: HMAC(key, SHA-256 hex).
-
-        Equal to `identity_of_sha256` of the SHA-256 a retailer's site sends for the same contact, which is
-        how a receipt and a web visit meet in one profile (docs/tracking.md, "Identifiers").
-        """
-        return identity_hash(self.keys[self.current], normalized)
-
     def identity_of_sha256(self, sha256_hex: str) -> str:
         """The identity key of a contact known only by its plain SHA-256 (what the tracker sends)."""
         return identity_hash_of_sha256(self.keys[self.current], sha256_hex)
 
-    def every_identity(self, normalized: str) -> list[str]:
-        """The identity key under every listed key (lookups after a rotation, erasure)."""
-        digest = hash_identifier(normalized)
-        return [identity_hash_of_sha256(k, digest) for k in self.keys.values()]
-
     def every_hash(self, normalized: str) -> list[str]:
-        """Every form a stored row may hold: each key's, and the plain SHA-256 of rows from before keys."""
-        return [keyed_hash(k, normalized) for k in self.keys.values()] + [hash_identifier(normalized)]
+        """Every form a stored row may hold: each key's, each key's pre-0.2 form, and the plain SHA-256 of
+        rows from before keys."""
+        keys = self.keys.values()
+        return [
+            *(keyed_hash(k, normalized) for k in keys),
+            *(legacy_keyed_hash(k, normalized) for k in keys),
+            hash_identifier(normalized),
+        ]
 
     @classmethod
     def parse(cls, text: str) -> "IdentityKeys":

@@ -14,8 +14,10 @@ from cloud.web.templating import render
 MENU = (
     ("/reports/fleet", "Кассы", frozenset({Permission.FLEET, Permission.REPORTS})),
     ("/reports/sending", "Отчёты", frozenset({Permission.REPORTS})),
+    ("/admin/page", "Шаблон чека", frozenset({Permission.TEMPLATES})),
     ("/admin/users", "Пользователи", frozenset({Permission.USERS})),
     ("/admin/keys", "API-ключи", frozenset({Permission.SETTINGS})),
+    ("/identity", "Покупатели", frozenset({Permission.SETTINGS})),
     ("/admin/audit", "Журнал", frozenset({Permission.AUDIT})),
 )
 

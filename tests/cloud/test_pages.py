@@ -11,6 +11,8 @@ from cloud.accounts import tenants
 from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
 from cloud.pages.router import MAX_WAITS
+from cloud.tracking.events import EventType
+from cloud.tracking.store import events_where
 from sync.protocol import batch_path
 from tests.cloud.conftest import Cloud, Registered
 from tests.support.receipts import wire_receipt
@@ -61,7 +63,7 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#34;", '"').replace("&amp;", "&")
 
 
-def test_qr_landing_waits_then_shows_the_receipt_and_counts_as_opened(cloud: Cloud) -> None:
+def test_qr_landing_waits_then_shows_the_receipt_a_fetch_not_an_open(cloud: Cloud) -> None:
     reg = cloud.register()
     url = f"/r/c/{reg.register_id}/{LANDING}"
     waiting = cloud.http.get(url)
@@ -87,7 +89,10 @@ def test_qr_landing_waits_then_shows_the_receipt_and_counts_as_opened(cloud: Clo
     assert "m***@example.ru" in shown.text  # the contact is masked
     with cloud.session() as s:
         opened = s.execute(sa.select(DeliveryRow)).scalar_one().opened_at
-    assert opened is not None
+        fetches = events_where(s, reg.tenant_id, types=[EventType.RECEIPT_FETCH])
+    assert opened is None  # a fetch is no open: only the page's script, run by a person, reports one
+    assert [e.properties["via"] for e in fetches] == ["qr"]
+    assert fetches[0].bot is not None  # python-httpx: no person's browser
     other = cloud.http.get(f"/r/c/{reg.register_id + 1}/{LANDING}")  # another register's token space
     assert "Чек почти готов" in other.text
 
@@ -154,7 +159,8 @@ def test_every_legal_field_of_a_sale_with_two_vat_rates(cloud: Cloud) -> None:
     # The FNS QR: the string under it, and an inline SVG (no script, no image from elsewhere).
     assert "t=20261123T1427&s=232.00&fn=9251440300227597&i=7&fp=600000007&n=1" in text
     assert re.search(r'<svg class="qr"[^>]*>.*?<path d="M', page.text, re.S)
-    assert "<script" not in page.text
+    # The one script is the cloud's own (the view and block reports), never inline, nothing from elsewhere.
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/static/receipt.js" defer>']
     assert "http://" not in page.text.replace("http://www.w3.org/2000/svg", "")
 
 

@@ -151,6 +151,17 @@ def test_an_outbox_an_older_agent_left_world_readable_is_made_owner_only_on_open
                     assert _mode(data / name) == 0o600, name
 
 
+def test_a_directory_made_traverse_only_for_a_group_stays_so(tmp_path: Path) -> None:
+    """The .deb makes /var/lib/echeck 0710 (group echeck-ui: the cashier's UI opens ui-secret by name)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chmod(data, 0o710)
+    with Outbox(data / "outbox.sqlite3") as box:
+        box.enqueue(make_receipt(1))
+        assert _mode(data) == 0o710
+        assert _mode(data / "outbox.sqlite3") == 0o600
+
+
 def test_quarantined_files_are_owner_only_too(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     path.write_bytes(os.urandom(8192))

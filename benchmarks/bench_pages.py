@@ -1,0 +1,198 @@
+"""The e-receipt page on PostgreSQL through the real server (`--workers 2`, as `echeck-cloud serve` runs
+it): pages/s with every fetch recorded as a `receipt_fetch` event in the page's transaction, beside a bare
+endpoint on the same server returning the same bytes; p95 and page weight (page + stylesheet + script).
+
+Issue 13's targets: ≥ 500 pages/s on 2 cores and ≥ 0.5× the bare endpoint's rate.
+"""
+
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from benchmarks import Figure
+from benchmarks.bench_sync import _pg_database
+from benchmarks.support.http_load import Load, run_load
+from benchmarks.support.page_server import BARE_FILE_ENV, BARE_PATH
+from cloud.accounts import tenants
+from cloud.accounts.models import Register
+from cloud.bootstrap import bootstrap
+from cloud.db import make_engine, migrate
+from cloud.db.types import utcnow
+from cloud.delivery import service as delivery
+from cloud.delivery.models import DeliveryRow
+from cloud.fleet import enrollment
+from cloud.ingest.models import ReceiptRow
+from cloud.ingest.service import ingest_batch
+from cloud.privacy.keys import load_identity_keys
+from cloud.settings import JOB_WORKER_ENV
+from demo import processes as p
+from sync.protocol import ReceiptBatch
+
+CONNECTIONS = 16
+
+
+def _receipt(fd: int) -> dict[str, object]:
+    total = 5200 + fd % 1000
+    return {
+        "fiscal": {
+            "fn_serial": "9251440300227597",
+            "fd_number": fd,
+            "fpd": 600000000 + fd,
+            "registration_number": "0001633468026797",
+            "shift_number": 363,
+            "receipt_number": fd % 1000,
+            "issued_at": "2026-11-23T14:27:00",
+            "calculation_type": 1,
+        },
+        "items": [
+            {"name": "Молоко 3,2 %", "price": total, "quantity": "1", "total": total, "vat": "vat10"},
+            {"name": "Хлеб бородинский", "price": 6500, "quantity": "2", "total": 13000, "vat": "vat10"},
+            {"name": "Кофе зерновой 1 кг", "price": 149900, "quantity": "1", "total": 149900, "vat": "vat20"},
+        ],
+        "payments": [{"kind": "card", "amount": total + 13000 + 149900}],
+        "total": total + 13000 + 149900,
+        "contact": {"kind": "phone", "value": f"7916{fd % 10_000_000:07d}"},
+        "loyalty_card": None,
+        "extra": {"cashier": "Иванова А."},
+    }
+
+
+def _prepare(url: str, receipts: int) -> list[str]:
+    """A tenant with its legal details, a store, `receipts` receipts with their deliveries: the links."""
+    migrate(url)
+    engine = make_engine(url)
+    runtime = bootstrap(engine, "http://bench.invalid")
+    try:
+        with Session(engine) as s:
+            tenant, _key = tenants.create_tenant(s, "Bench")
+            assert tenant.id is not None
+            tenants.set_tenant_details(
+                s, tenant.id, legal_name='ООО "Бенч"', inn="7707083893", taxation="osn"
+            )
+            store = tenants.create_store(s, tenant.id, "Bench store")
+            assert store.id is not None
+            tenants.set_store_details(
+                s, store.id, address="г. Москва, ул. Тверская, 7", time_zone="Europe/Moscow"
+            )
+            code = enrollment.issue_enrollment_code(s, store.id, timedelta(hours=1)).code
+            register = s.get(Register, enrollment.enroll(s, code).register_id)
+            assert register is not None
+            keys = load_identity_keys(url)
+            for first in range(1, receipts + 1, 1000):  # a batch holds at most 1000
+                fds = range(first, min(first + 1000, receipts + 1))
+                batch = ReceiptBatch(receipts=[_receipt(fd) for fd in fds])
+                ingest_batch(s, register, store.id, batch, keys, runtime.bus)
+            ids = list(s.execute(sa.select(ReceiptRow.id)).scalars())  # type: ignore[call-overload]
+            delivery.create_deliveries(s, ids, utcnow())
+            s.commit()
+            tokens = s.execute(sa.select(DeliveryRow.link_token)).scalars()  # type: ignore[call-overload]
+            return [f"/r/{t}" for t in tokens]
+    finally:
+        runtime.close()
+        engine.dispose()
+
+
+def _server(url: str, tmp: Path, bare: Path) -> p.Service:
+    port = p.free_port()
+    code = (
+        "from cloud.serving import serve; "
+        f"serve('benchmarks.support.page_server:app', factory=True, host='127.0.0.1', port={port}, "
+        "workers=2, log_level='warning', proxy_headers=True)"
+    )
+    env = {
+        **os.environ,
+        "ECHECK_DATABASE_URL": url,
+        JOB_WORKER_ENV: "0",
+        BARE_FILE_ENV: str(bare),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    return p.Service(
+        "cloud-pages", [sys.executable, "-c", code], f"http://127.0.0.1:{port}", tmp / "cloud.log", env
+    )
+
+
+def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
+    url, admin, database = _pg_database(admin_url)
+    try:
+        links = _prepare(url, receipts)
+        with tempfile.TemporaryDirectory(prefix="echeck-bench-pages-") as tmp:
+            bare = Path(tmp) / "page.html"
+            bare.write_bytes(b"")
+            server = _server(url, Path(tmp), bare)
+            # The bare endpoint serves the bytes of a real page: fetch one through a first server, then
+            # restart with them (the bare route reads its file once, at start).
+            server.start()
+            try:
+                page = httpx.get(server.url + links[0], headers={"User-Agent": "Mozilla/5.0"}, timeout=30)
+                page.raise_for_status()
+                css = httpx.get(server.url + "/static/receipt.css", timeout=30).content
+                js = httpx.get(server.url + "/static/receipt.js", timeout=30).content
+            finally:
+                server.stop()
+            bare.write_bytes(page.content)
+            server = _server(url, Path(tmp), bare)
+            server.start()
+            try:
+                run_load(server.url, links[:50], CONNECTIONS, 1.0)  # warm-up: imports, pools, caches
+                pages: Load = run_load(server.url, links, CONNECTIONS, seconds)
+                ceiling: Load = run_load(server.url, [BARE_PATH], CONNECTIONS, seconds)
+                with make_engine(url).connect() as conn:
+                    recorded = conn.execute(
+                        sa.text("SELECT count(*) FROM tracking_event WHERE type = 'receipt_fetch'")
+                    ).scalar_one()
+            finally:
+                server.stop()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+    ratio = pages.per_second / ceiling.per_second
+    weight = len(page.content) + len(css) + len(js)
+    return [
+        Figure(
+            "pages",
+            f"e-receipt pages/s, PostgreSQL, --workers 2, {CONNECTIONS} connections, fetch recorded",
+            pages.per_second,
+            "/s",
+            "≥ 500",
+            pages.per_second >= 500,
+        ),
+        Figure("pages", "bare endpoint, same bytes, same server", ceiling.per_second, "/s"),
+        Figure("pages", "page rate / bare rate", ratio, "×", "≥ 0.5", ratio >= 0.5),
+        Figure("pages", "page p50 / p95", pages.p50_ms, "ms", f"p95 {pages.p95_ms:.1f} ms"),
+        Figure("pages", "bare p50 / p95", ceiling.p50_ms, "ms", f"p95 {ceiling.p95_ms:.1f} ms"),
+        Figure(
+            "pages",
+            "fetch events recorded / pages served",
+            recorded,
+            "",
+            f"{pages.requests + 51} served",  # + the warm-up's and the first fetch
+            pages.errors == 0,
+        ),
+        Figure(
+            "pages",
+            "page weight: HTML + CSS + JS (uncompressed)",
+            weight / 1000,
+            "KB",
+            "≤ 100 KB",
+            weight <= 100_000,
+        ),
+        Figure("pages", "of which the view/click script", len(js), "B"),
+    ]
+
+
+def run(quick: bool) -> list[Figure]:
+    pg = os.environ.get("ECHECK_BENCH_DATABASE_URL") or os.environ.get("ECHECK_TEST_DATABASE_URL")
+    if not pg:
+        return [Figure("pages", "skipped: set ECHECK_BENCH_DATABASE_URL to a PostgreSQL server", 0, "")]
+    started = time.monotonic()
+    figures = bench_pages(pg, 3.0 if quick else 10.0, 200 if quick else 2000)
+    figures.append(Figure("pages", "bench wall time", time.monotonic() - started, "s"))
+    return figures

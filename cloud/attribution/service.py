@@ -1,0 +1,270 @@
+"""Attribution over stored data: one local day of one tenant at a time, stored, re-run when it changes.
+
+`attribute_day` reads the day's sale receipts with their buyers' profiles and those profiles' touches in the
+lookback (cloud/attribution/sources.py), builds the journeys, runs every model and rewrites the day's rows
+of `attribution_purchase` and `attribution_result` in one transaction (idempotent: a re-run replaces).
+
+Which days: `mark_dirty` records a day that must be attributed again (a receipt synced late, an identity
+merge that joined a buyer's browser to the buyer after the fact); `due_days` lists yesterday and today if
+never done, and every dirty day. The periodic job (cloud/attribution/jobs.py) runs them.
+
+Credit rows are per (day, model, store, channel, campaign). Rule-based models split each purchase over its
+touches; the Markov model's removal effects are estimated per channel over the day's converting journeys
+(the daily job sees no paths that ended without a sale, so a channel's raw removal effect is the share of
+the day's journeys that visit it) and each channel's credit is spread over its stores and campaigns by
+those touches' linear weights. Revenue is apportioned in whole kopecks per model and day.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cloud.attribution import sources
+from cloud.attribution.journeys import Journey, Purchase, Touch, TouchKind, build_journeys
+from cloud.attribution.markov import MarkovPath, removal_effects
+from cloud.attribution.models import Model, apportion, touch_weights
+from cloud.attribution.sources import table_of
+from cloud.attribution.tables import (
+    AttributionDay,
+    AttributionPurchase,
+    AttributionResult,
+    AttributionSettings,
+)
+from cloud.db.types import utcnow
+
+DAY = table_of(AttributionDay)
+PURCHASE = table_of(AttributionPurchase)
+RESULT = table_of(AttributionResult)
+SETTINGS = table_of(AttributionSettings)
+SEP = "\x1f"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    lookback: timedelta = timedelta(days=30)
+    half_life: timedelta = timedelta(days=7)
+
+
+def settings_of(session: Session, tenant_id: int) -> TenantSettings:
+    row = session.execute(sa.select(SETTINGS).where(SETTINGS.c.tenant_id == tenant_id)).first()
+    if row is None:
+        return TenantSettings()
+    return TenantSettings(timedelta(days=row.lookback_days), timedelta(days=row.half_life_days))
+
+
+def set_settings(session: Session, tenant_id: int, lookback_days: int, half_life_days: float) -> None:
+    if not 1 <= lookback_days <= 90 or not 0 < half_life_days <= 90:
+        raise ValueError("lookback 1..90 days, half-life (0, 90] days")
+    values = {"lookback_days": lookback_days, "half_life_days": half_life_days, "updated_at": utcnow()}
+    stmt = _insert(session, SETTINGS).values(tenant_id=tenant_id, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id"], set_=values))
+
+
+# --- which days -------------------------------------------------------------------------------------------
+
+
+def mark_dirty(session: Session, tenant_id: int, days: Iterable[date], reason: str) -> int:
+    """Days to attribute again (created dirty if never seen). Joins the caller's transaction."""
+    listed = sorted(set(days))
+    for day in listed:
+        stmt = _insert(session, DAY).values(tenant_id=tenant_id, day=day, dirty=True, reason=reason[:40])
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["tenant_id", "day"], set_={"dirty": True, "reason": reason[:40]}
+            )
+        )
+    return len(listed)
+
+
+def due_days(session: Session, tenant_id: int, today: date) -> list[date]:
+    """Dirty days, and yesterday and today when never attributed, oldest first."""
+    rows = session.execute(sa.select(DAY.c.day, DAY.c.dirty).where(DAY.c.tenant_id == tenant_id)).all()
+    known = {r.day: r.dirty for r in rows}
+    due = {d for d, dirty in known.items() if dirty}
+    due.update(d for d in (today - timedelta(days=1), today) if d not in known)
+    return sorted(due)
+
+
+# --- one day ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DayResult:
+    day: date
+    purchases: int = 0
+    identified: int = 0
+    touched: int = 0
+    revenue: int = 0
+    touched_revenue: int = 0
+    journeys: list[Journey] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def attribute_day(session: Session, tenant_id: int, day: date) -> DayResult:
+    """Attribute one local day and store it (replacing what was stored). Not committed here."""
+    started = clock.perf_counter()
+    conf = settings_of(session, tenant_id)
+    day_purchases = sources.purchases_of_day(session, tenant_id, day)
+    result = DayResult(day)
+    journeys: list[Journey] = []
+    if day_purchases:
+        profiles = {int(p.purchase.profile_id) for p in day_purchases if p.purchase.profile_id is not None}
+        first = min(p.purchase.at for p in day_purchases)
+        last = max(p.purchase.at for p in day_purchases)
+        touches = sources.touches_of_profiles(session, tenant_id, profiles, first - conf.lookback, last)
+        promos = sources.promo_touches(session, tenant_id, [p.receipt_id for p in day_purchases])
+        purchases: list[Purchase] = []
+        for p in day_purchases:
+            promo = promos.get(p.receipt_id)
+            if promo is not None and p.purchase.profile_id is not None:
+                at = min(promo.at, p.purchase.at)  # the code was redeemed for this purchase
+                touches.setdefault(p.purchase.profile_id, []).append(_at(promo, at))
+            purchases.append(p.purchase)
+        journeys = build_journeys(touches, purchases, conf.lookback, with_non_converting=False)
+    by_receipt = {j.purchase.receipt_id: j for j in journeys if j.purchase is not None}
+
+    session.execute(sa.delete(PURCHASE).where(PURCHASE.c.tenant_id == tenant_id, PURCHASE.c.day == day))
+    session.execute(sa.delete(RESULT).where(RESULT.c.tenant_id == tenant_id, RESULT.c.day == day))
+    rows = []
+    for p in day_purchases:
+        journey = by_receipt.get(p.purchase.receipt_id)
+        touches_out = [_touch_json(t) for t in journey.touches] if journey else []
+        result.purchases += 1
+        result.revenue += p.purchase.revenue
+        if p.purchase.profile_id is not None:
+            result.identified += 1
+        if touches_out:
+            result.touched += 1
+            result.touched_revenue += p.purchase.revenue
+        rows.append(
+            {
+                "receipt_id": p.receipt_id,
+                "tenant_id": tenant_id,
+                "day": day,
+                "at": p.purchase.at,
+                "store_id": p.store_id,
+                "revenue": p.purchase.revenue,
+                "profile_id": int(p.purchase.profile_id) if p.purchase.profile_id is not None else None,
+                "touched": bool(touches_out),
+                "touches": touches_out or None,
+            }
+        )
+    for part in sources.chunks(rows, 5000):
+        session.execute(sa.insert(PURCHASE), list(part))
+    credit_rows = [
+        {"tenant_id": tenant_id, "day": day, **row} for row in credit_day(journeys, half_life=conf.half_life)
+    ]
+    for part in sources.chunks(credit_rows, 5000):
+        session.execute(sa.insert(RESULT), list(part))
+    result.seconds = clock.perf_counter() - started
+    values = {
+        "dirty": False,
+        "reason": "",
+        "purchases": result.purchases,
+        "computed_at": utcnow(),
+        "seconds": result.seconds,
+    }
+    stmt = _insert(session, DAY).values(tenant_id=tenant_id, day=day, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "day"], set_=values))
+    result.journeys = journeys
+    return result
+
+
+def credit_day(
+    journeys: Sequence[Journey], *, half_life: timedelta = timedelta(days=7)
+) -> list[dict[str, Any]]:
+    """Every model's credit rows (model, store_id, channel, campaign, conversions, revenue) for journeys
+    of one day. Revenue of each model adds up exactly to the revenue of the journeys with a touch."""
+    converting = [j for j in journeys if j.purchase is not None and j.touches]
+    total_revenue = sum(j.revenue for j in converting)
+    out: list[dict[str, Any]] = []
+    linear: dict[str, dict[str, float]] = {}  # channel -> bucket -> linear weight (for Markov's spread)
+    for model in Model:
+        conversions: dict[str, float] = {}
+        revenue: dict[str, float] = {}
+        if model is Model.MARKOV:
+            if not converting:
+                continue
+            paths: dict[tuple[str, ...], float] = {}
+            for j in converting:
+                key = j.channels
+                paths[key] = paths.get(key, 0.0) + 1.0
+            shares = removal_effects([MarkovPath(p, c) for p, c in sorted(paths.items())]).shares
+            for channel, share in shares.items():
+                spread = linear.get(channel, {})
+                weight = sum(spread.values())
+                for bucket, w in spread.items():
+                    conversions[bucket] = conversions.get(bucket, 0.0) + share * len(converting) * w / weight
+                    revenue[bucket] = revenue.get(bucket, 0.0) + share * total_revenue * w / weight
+        else:
+            for j in converting:
+                assert j.purchase is not None
+                weights = touch_weights(model, j, half_life=half_life)
+                for touch, w in zip(j.touches, weights, strict=True):
+                    if not w:
+                        continue
+                    bucket = SEP.join((j.purchase.store_id or "0", touch.channel, _campaign_of(touch)))
+                    conversions[bucket] = conversions.get(bucket, 0.0) + w
+                    revenue[bucket] = revenue.get(bucket, 0.0) + w * j.revenue
+                    if model is Model.LINEAR:
+                        linear.setdefault(touch.channel, {})[bucket] = (
+                            linear.setdefault(touch.channel, {}).get(bucket, 0.0) + w
+                        )
+        kopecks = apportion(total_revenue, revenue)
+        for bucket in sorted(conversions):
+            store, channel, campaign = bucket.split(SEP)
+            out.append(
+                {
+                    "model": model.value,
+                    "store_id": int(store),
+                    "channel": channel,
+                    "campaign": campaign[:300],
+                    "conversions": conversions[bucket],
+                    "revenue": kopecks.get(bucket, 0),
+                }
+            )
+    return out
+
+
+def run_due(session_factory: Any, tenant_id: int, today: date) -> list[DayResult]:
+    """Attribute every due day of a tenant, one transaction per day."""
+    with session_factory() as session:
+        days = due_days(session, tenant_id, today)
+    done = []
+    for day in days:
+        with session_factory() as session, session.begin():
+            done.append(attribute_day(session, tenant_id, day))
+    return done
+
+
+def _campaign_of(touch: Touch) -> str:
+    if touch.kind is not TouchKind.SITE_SESSION:
+        return f"{touch.channel} / {touch.campaign or '-'}"
+    return f"{touch.source or '-'} / {touch.medium or '-'} / {touch.campaign or touch.channel}"
+
+
+def _touch_json(touch: Touch) -> dict[str, Any]:
+    return {
+        "at": touch.at.astimezone(UTC).isoformat(),
+        "kind": touch.kind.value,
+        "channel": touch.channel,
+        "campaign": _campaign_of(touch),
+    }
+
+
+def _at(touch: Touch, at: datetime) -> Touch:
+    return Touch(at=at, kind=touch.kind, channel=touch.channel, campaign=touch.campaign)
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -1,0 +1,80 @@
+"""The `Audience` of a page when it is opened, from what the cloud knows now: the receipt, its store's
+region, loyalty (a card on the receipt, or a loyalty consent granted and not withdrawn), an installed app
+(a push token registered for the contact), and the contact's receipt count. One function, so the identity
+graph can extend it in one place."""
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from cloud.accounts.models import Store
+from cloud.delivery.models import PushDevice
+from cloud.ingest.models import ReceiptRow
+from cloud.pages.segments import Audience
+from cloud.privacy.consent import Purpose
+from cloud.privacy.models import ConsentRecord
+
+
+def categories_of(item_names: Sequence[str], categories: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    """Purchased categories: a category whose keyword is part of an item's name (case-insensitive)."""
+    names = [n.casefold() for n in item_names]
+    return frozenset(
+        category
+        for category, words in categories.items()
+        if any(w.strip() and w.strip().casefold() in n for w in words for n in names)
+    )
+
+
+def is_loyalty_member(session: Session, tenant_id: int, contact_hash: str) -> bool:
+    latest = session.exec(
+        select(ConsentRecord.granted)
+        .where(
+            ConsentRecord.tenant_id == tenant_id,
+            ConsentRecord.subject_hash == contact_hash,
+            ConsentRecord.purpose == Purpose.LOYALTY,
+        )
+        .order_by(col(ConsentRecord.id).desc())
+        .limit(1)
+    ).first()
+    return bool(latest)
+
+
+def audience_for(
+    session: Session, receipt: ReceiptRow, categories: Mapping[str, Sequence[str]] | None = None
+) -> Audience:
+    store = session.get(Store, receipt.store_id)
+    names = [str(i.get("name", "")) for i in receipt.payload.get("items", []) if isinstance(i, dict)]
+    loyalty = bool(receipt.loyalty_card)
+    app = False
+    number = 1
+    h = receipt.contact_hash
+    if h:
+        loyalty = loyalty or is_loyalty_member(session, receipt.tenant_id, h)
+        app = (
+            session.exec(
+                select(PushDevice.id).where(
+                    PushDevice.tenant_id == receipt.tenant_id, PushDevice.contact_hash == h
+                )
+            ).first()
+            is not None
+        )
+        number = session.exec(
+            select(func.count())
+            .select_from(ReceiptRow)
+            .where(
+                ReceiptRow.contact_hash == h,
+                ReceiptRow.tenant_id == receipt.tenant_id,
+                col(ReceiptRow.id) <= receipt.id,
+            )
+        ).one()
+    return Audience(
+        region=store.region if store else None,
+        loyalty_member=loyalty,
+        app_installed=app,
+        total=receipt.total,
+        categories=categories_of(names, categories or {}),
+        store_id=receipt.store_id,
+        receipt_number=max(int(number), 1),
+        has_contact=h is not None,
+    )

@@ -1,0 +1,243 @@
+"""Putting one buyer's page together when it is opened: the published template, the audience from the
+current profile, segment rules and holdouts, each marketing block's state (signed up? which question?
+which promo code?), then the HTML. Also the editor's preview of any version for a sample audience."""
+
+import hmac
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cloud.accounts.models import Store, Tenant
+from cloud.ingest.models import ReceiptRow
+from cloud.pages import versions
+from cloud.pages.audience import audience_for
+from cloud.pages.blocks import (
+    BlockType,
+    EnrichmentSettings,
+    PromoSettings,
+    Question,
+    RecommendationsSettings,
+    Shown,
+    Template,
+    resolve,
+)
+from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_page
+from cloud.pages.models import PageAnswer, PageExposure
+from cloud.pages.promo import service as promo
+from cloud.pages.receipt_view import ReceiptView, receipt_view
+from cloud.pages.segments import Audience
+from cloud.privacy.keys import IdentityKeys
+from cloud.tracking.click_ids import ClickIds
+from sync.protocol import receipt_from_wire
+
+
+def form_token(keys: IdentityKeys, receipt_id: int, block_id: str) -> str:
+    """The token a page's form carries: only someone who was shown the page has it (CSRF for a page
+    without a session), and it names the receipt and the block it may change."""
+    return keys.hash(f"page-form:{receipt_id}:{block_id}")[:32]
+
+
+def check_form_token(keys: IdentityKeys, receipt_id: int, block_id: str, token: str) -> bool:
+    return hmac.compare_digest(form_token(keys, receipt_id, block_id), token)
+
+
+def plain_link(_block_id: str, url: str) -> str:
+    return url
+
+
+def _question(settings: EnrichmentSettings, answered: set[str], receipt_number: int) -> Question | None:
+    """The n-th receipt asks the first unanswered question among the first n of the configured order."""
+    for q in settings.order[: max(receipt_number, 1)]:
+        if q.value not in answered:
+            return q
+    return None
+
+
+def states_for(
+    shown: list[Shown],
+    audience: Audience,
+    *,
+    answered_here: set[tuple[str, str]],
+    profile: set[str],
+    promos: dict[str, PromoView | None],
+) -> dict[str, BlockState]:
+    """Each marketing block's state. `answered_here`: (block id, field) sent from this receipt's page;
+    `profile`: enrichment fields this contact answered on any page; `promos`: the code each promo block
+    issued (None: no code for this receipt)."""
+    states: dict[str, BlockState] = {}
+    for s in shown:
+        bid, kind = s.block.id, s.block.type
+        mine = {f for b, f in answered_here if b == bid}
+        if kind is BlockType.LOYALTY:
+            if "signup" in mine or audience.loyalty_member:
+                states[bid] = BlockState(done=True)
+            else:
+                states[bid] = BlockState(hide=not audience.has_contact)
+        elif kind is BlockType.ENRICHMENT:
+            assert isinstance(s.settings, EnrichmentSettings)
+            question = _question(s.settings, profile, audience.receipt_number)
+            if mine:
+                states[bid] = BlockState(done=True)
+            else:
+                states[bid] = BlockState(question=question, hide=question is None or not audience.has_contact)
+        elif kind is BlockType.SURVEY:
+            states[bid] = BlockState(done="rating" in mine)
+        elif kind is BlockType.PROMO:
+            promo = promos.get(bid)
+            states[bid] = BlockState(promo=promo, hide=promo is None)
+        elif kind is BlockType.RECOMMENDATIONS:
+            assert isinstance(s.settings, RecommendationsSettings)
+            picks = tuple(r for r in s.settings.rules if r.category in audience.categories)[
+                : s.settings.limit
+            ]
+            states[bid] = BlockState(picks=picks, hide=not picks)
+    return states
+
+
+def record_exposures(
+    session: Session, receipt: ReceiptRow, held: list[str], exposed: list[str], now: datetime
+) -> None:
+    """The holdout draw of this receipt for each block, once (the first open); the lift reads these."""
+    if not held and not exposed:
+        return
+    assert receipt.id is not None
+    known = set(
+        session.exec(select(PageExposure.block_id).where(PageExposure.receipt_id == receipt.id)).all()
+    )
+    rows = [
+        PageExposure(
+            tenant_id=receipt.tenant_id,
+            receipt_id=receipt.id,
+            block_id=block_id,
+            held_out=block_id in held,
+            contact_hash=receipt.contact_hash,
+            at=now,
+        )
+        for block_id in [*held, *exposed]
+        if block_id not in known
+    ]
+    if not rows:
+        return
+    session.add_all(rows)
+    try:
+        session.commit()
+    except IntegrityError:  # a second open at the same moment recorded it first
+        session.rollback()
+
+
+def issue_promo(
+    session: Session, tenant_id: int, receipt_id: int, rule_name: str, now: datetime
+) -> PromoView | None:
+    """The promo block's code for this receipt (issued on the first open, the same one afterwards)."""
+    issued = promo.issue_for_receipt(
+        session, tenant_id=tenant_id, receipt_id=receipt_id, rule_name=rule_name, now=now
+    )
+    if issued is None:
+        return None
+    return PromoView(issued.code, issued.headline, issued.starts_at, issued.expires_at)
+
+
+def click_links(click_ids: ClickIds, receipt_id: int, now: datetime) -> Callable[[str, str], str]:
+    """`click_url(block_id, url)` of a page: an outbound link becomes the cloud's redirect carrying
+    `ec_click`; a path on the cloud itself stays as it is."""
+
+    def click_url(block_id: str, url: str) -> str:
+        if url.startswith(("https://", "http://")):
+            return click_ids.outbound_path(receipt_id, block_id, url, now)
+        return url
+
+    return click_url
+
+
+def receipt_page_html(
+    session: Session,
+    keys: IdentityKeys,
+    receipt: ReceiptRow,
+    tenant: Tenant,
+    store: Store,
+    *,
+    page_path: str,
+    now: datetime,
+    click_ids: ClickIds | None = None,
+    tracking: Mapping[str, str] | None = None,
+) -> str:
+    """`tracking`: what the page's script needs (cloud.pages.tracking.page_fetched); None: no script."""
+    assert receipt.id is not None
+    view = receipt_view(receipt_from_wire(receipt.payload), tenant, store)
+    template = versions.published(session, receipt.tenant_id).template
+    audience = audience_for(session, receipt, template.categories)
+    answered_here = {
+        (b, f)
+        for b, f in session.exec(
+            select(PageAnswer.block_id, PageAnswer.field).where(PageAnswer.receipt_id == receipt.id)
+        )
+    }
+    resolution = resolve(template, audience, receipt.id, frozenset(b for b, _f in answered_here))
+    record_exposures(session, receipt, resolution.held_out, resolution.exposed, now)
+    kinds = {s.block.type for s in resolution.shown}
+    profile: set[str] = set()
+    if BlockType.ENRICHMENT in kinds and receipt.contact_hash:
+        profile = set(
+            session.exec(
+                select(PageAnswer.field).where(
+                    PageAnswer.tenant_id == receipt.tenant_id,
+                    PageAnswer.contact_hash == receipt.contact_hash,
+                    PageAnswer.kind == "enrichment",
+                )
+            )
+        )
+    promos: dict[str, PromoView | None] = {}
+    for s in resolution.shown:
+        if isinstance(s.settings, PromoSettings):
+            promos[s.block.id] = issue_promo(
+                session, receipt.tenant_id, receipt.id, s.settings.rule_name, now
+            )
+    states = states_for(
+        resolution.shown, audience, answered_here=answered_here, profile=profile, promos=promos
+    )
+    receipt_id = receipt.id
+    ctx = PageContext(
+        receipt_id=receipt_id,
+        page_path=page_path,
+        click_url=click_links(click_ids, receipt_id, now) if click_ids else plain_link,
+        form_token=lambda block_id: form_token(keys, receipt_id, block_id),
+        now=now,
+        states=states,
+        tracking=tracking,
+    )
+    return render_page(view, resolution.shown, ctx)
+
+
+def preview_html(template: Template, view: ReceiptView, audience: Audience, now: datetime) -> str:
+    """A version as `audience` would see it, on a sample receipt: nothing is written, forms are disabled,
+    the promo block shows a sample code."""
+    resolution = resolve(template, audience, None)
+    sample = PromoView(
+        "ECHK-7Q4M-2XWD", "Скидка 10% на следующую покупку", None, now + timedelta(days=13, hours=5)
+    )
+    promos: dict[str, PromoView | None] = {
+        s.block.id: sample for s in resolution.shown if s.block.type is BlockType.PROMO
+    }
+    states = states_for(resolution.shown, audience, answered_here=set(), profile=set(), promos=promos)
+    ctx = PageContext(
+        receipt_id=None,
+        page_path="",
+        click_url=plain_link,
+        form_token=lambda _b: "",
+        now=now,
+        states=states,
+    )
+    return render_page(view, resolution.shown, ctx)
+
+
+def answers_of(session: Session, tenant_id: int, since: datetime | None = None) -> list[PageAnswer]:
+    query = select(PageAnswer).where(PageAnswer.tenant_id == tenant_id)
+    if since is not None:
+        query = query.where(PageAnswer.at >= since)
+    return list(session.exec(query.order_by(col(PageAnswer.id))))
+
+
+def utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""Acceptance of the packaged register (the .deb), as root on Debian."""
