@@ -12,7 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from cloud.pages import holdout
+from cloud.pages.models import PageAnswer, PageExposure
 from cloud.pages.promo.models import PromoCode, PromoRule
+from cloud.privacy.models import ConsentRecord
 from cloud.reports import charts
 from cloud.reports.filters import SEGMENTS, Filters
 from cloud.reports.scope import View
@@ -23,6 +26,9 @@ from cloud.tracking.models import TrackingEvent
 EVENT: sa.Table = TrackingEvent.__table__  # type: ignore[attr-defined]
 PROMO: sa.Table = PromoCode.__table__  # type: ignore[attr-defined]
 RULE: sa.Table = PromoRule.__table__  # type: ignore[attr-defined]
+ANSWER: sa.Table = PageAnswer.__table__  # type: ignore[attr-defined]
+EXPOSURE: sa.Table = PageExposure.__table__  # type: ignore[attr-defined]
+CONSENT: sa.Table = ConsentRecord.__table__  # type: ignore[attr-defined]
 AFTER_CLICK_DAYS = 30  # a purchase this soon after a click counts as "after the click"
 
 BLOCK_COLUMNS = (
@@ -152,6 +158,140 @@ def _promo(session: Session, view: View, filters: Filters) -> Table:
     )
 
 
+ANSWER_KINDS = {"loyalty": "программа лояльности", "enrichment": "анкета", "survey": "опрос"}
+ANSWER_COLUMNS = (
+    Column("kind", "Блок-форма", Kind.TEXT),
+    Column("block", "Блок", Kind.TEXT),
+    Column("field", "Поле", Kind.TEXT),
+    Column("answers", "Ответов"),
+    Column("buyers", "Покупателей"),
+)
+HOLDOUT_COLUMNS = (
+    Column("block", "Блок", Kind.TEXT),
+    Column("shown", "Показан (чеков)"),
+    Column("held_out", "Контрольная группа"),
+    Column("signup_lift", "Прирост регистраций, п.п.", Kind.NUMBER),
+    Column("signup_ci", "95 % интервал", Kind.TEXT),
+    Column("repeat_lift", "Прирост повторных покупок, п.п.", Kind.NUMBER),
+    Column("repeat_ci", "95 % интервал ", Kind.TEXT),
+)
+
+
+def _answers(session: Session, view: View, filters: Filters) -> Table:
+    """Answers left in the page's forms, by block and field (counts only: the values are personal)."""
+    start, end = filters.utc_range()
+    a = ANSWER
+    rows = session.execute(
+        sa.select(
+            a.c.kind, a.c.block_id, a.c.field, sa.func.count(), sa.func.count(sa.distinct(a.c.contact_hash))
+        )
+        .select_from(a.join(RECEIPT, RECEIPT.c.id == a.c.receipt_id))
+        .where(
+            a.c.tenant_id == view.viewer.tenant_id,
+            a.c.at >= start,
+            a.c.at < end,
+            *store_in(RECEIPT.c.store_id, view),
+            *segment_condition(filters.segment),
+        )
+        .group_by(a.c.kind, a.c.block_id, a.c.field)
+    ).all()
+    return Table(
+        "answers",
+        "Ответы в формах чека",
+        ANSWER_COLUMNS,
+        [
+            {"kind": ANSWER_KINDS.get(k, k), "block": b, "field": f, "answers": n, "buyers": buyers}
+            for k, b, f, n, buyers in rows
+        ],
+        default_sort="answers",
+        note="Сами ответы (e-mail, дата рождения, оценки) — в выгрузке CRM шаблона чека, не здесь.",
+    )
+
+
+def _pp(value: float) -> float:
+    return round(value * 100, 2)
+
+
+def _holdouts(session: Session, view: View, filters: Filters) -> Table:
+    """Blocks with a holdout: receipts of the period in view that showed the block against those held out of
+    it; sign-ups and repeat purchases (in the stores in view) within 30 days; lift with its interval."""
+    start, end = filters.utc_range()
+    e = EXPOSURE
+    exposed = session.execute(
+        sa.select(e.c.block_id, e.c.receipt_id, e.c.held_out, e.c.contact_hash, RECEIPT.c.received_at)
+        .select_from(e.join(RECEIPT, RECEIPT.c.id == e.c.receipt_id))
+        .where(
+            e.c.tenant_id == view.viewer.tenant_id,
+            e.c.contact_hash.is_not(None),
+            RECEIPT.c.received_at >= start,
+            RECEIPT.c.received_at < end,
+            *store_in(RECEIPT.c.store_id, view),
+            *segment_condition(filters.segment),
+        )
+    ).all()
+    held_blocks = {b for b, _r, held, _h, _at in exposed if held}
+    exposed = [x for x in exposed if x[0] in held_blocks]
+    hashes = sorted({h for _b, _r, _held, h, _at in exposed})
+    later: dict[str, list[tuple[int, Any]]] = {}
+    joined: dict[str, list[Any]] = {}
+    horizon = end + holdout.WINDOW
+    for chunk in (hashes[i : i + 500] for i in range(0, len(hashes), 500)):
+        for rid, h, at in session.execute(
+            sa.select(RECEIPT.c.id, RECEIPT.c.contact_hash, RECEIPT.c.received_at).where(
+                RECEIPT.c.tenant_id == view.viewer.tenant_id,
+                RECEIPT.c.contact_hash.in_(chunk),
+                RECEIPT.c.received_at >= start,
+                RECEIPT.c.received_at < horizon,
+                *store_in(RECEIPT.c.store_id, view),
+            )
+        ):
+            later.setdefault(h, []).append((rid, at))
+        for h, at in session.execute(
+            sa.select(CONSENT.c.subject_hash, CONSENT.c.recorded_at).where(
+                CONSENT.c.tenant_id == view.viewer.tenant_id,
+                CONSENT.c.purpose == "loyalty",
+                CONSENT.c.granted.is_(True),
+                CONSENT.c.subject_hash.in_(chunk),
+            )
+        ):
+            joined.setdefault(h, []).append(at)
+    by_block: dict[str, list[holdout.Outcome]] = {}
+    for block, receipt_id, held, h, at in exposed:
+        came_back = any(r > receipt_id and at <= w <= at + holdout.WINDOW for r, w in later.get(h, ()))
+        signed_up = any(at <= w <= at + holdout.WINDOW for w in joined.get(h, ()))
+        by_block.setdefault(block, []).append(holdout.Outcome(bool(held), signed_up, came_back))
+    rows = []
+    for block, outcomes in sorted(by_block.items()):
+        lift = holdout.lift_of(block, outcomes)
+        rows.append(
+            {
+                "block": block,
+                "shown": lift.shown,
+                "held_out": lift.held_out,
+                "signup_lift": _pp(lift.signups.absolute) if lift.signups else None,
+                "signup_ci": _ci(lift.signups),
+                "repeat_lift": _pp(lift.repeats.absolute) if lift.repeats else None,
+                "repeat_ci": _ci(lift.repeats),
+            }
+        )
+    return Table(
+        "holdout",
+        "Контрольные группы (holdout): прирост",
+        HOLDOUT_COLUMNS,
+        rows,
+        default_sort="shown",
+        missing=None if rows else "за период нет чеков с блоками, у которых есть контрольная группа",
+        note="Прирост — разница долей (показан − контрольная группа) за 30 дней после чека, в процентных "
+        "пунктах; интервал — 95 % (cloud/attribution/lift.py). Интервал, накрывающий 0, — эффект не доказан.",
+    )
+
+
+def _ci(lift: Any) -> str | None:
+    if lift is None:
+        return None
+    return f"{_pp(lift.ci_low):+.2f} … {_pp(lift.ci_high):+.2f}".replace(".", ",")
+
+
 def elements(session: Session, view: View, filters: Filters) -> Dashboard:
     per_segment = _counts(session, view, filters, [segment_expression(), EVENT.c.block_id])
     per_block: dict[tuple[Any, ...], dict[str, int]] = {}
@@ -240,23 +380,8 @@ def elements(session: Session, view: View, filters: Filters) -> Dashboard:
             ),
             Table("segments", "По блокам и сегментам", SEGMENT_COLUMNS, segments, default_sort="impressions"),
             promo,
-            Table(
-                "answers",
-                "Ответы на вопросы профиля",
-                (Column("question", "Вопрос", Kind.TEXT),),
-                [],
-                missing="ответы на вопросы профиля ещё не записываются "
-                "(редактор шаблонов и анкеты — в работе)",
-            ),
-            Table(
-                "holdout",
-                "Контрольные группы (holdout) и прирост",
-                (Column("block", "Блок", Kind.TEXT),),
-                [],
-                missing="назначение контрольных групп ещё не записывается: "
-                "прирост с доверительным интервалом (cloud/attribution/lift.py) появится, "
-                "когда блоки начнут держать holdout",
-            ),
+            _answers(session, view, filters),
+            _holdouts(session, view, filters),
         ],
         notes=notes,
     )

@@ -16,6 +16,7 @@ from cloud.db import make_engine, migrate
 from cloud.delivery.models import AttemptRow, DeliveryRow
 from cloud.fleet.health import FleetPolicy
 from cloud.ingest.models import ReceiptRow
+from cloud.pages.models import PageAnswer, PageExposure
 from cloud.reports.filters import parse
 from cloud.reports.scope import Viewer
 from cloud.reports.service import build
@@ -304,8 +305,8 @@ def test_elements_counts_views_clicks_and_marks_missing_sources(shop: Shop) -> N
             "offline_revenue": 0,
         }
     ]
-    assert d.table("holdout").missing
-    assert d.table("answers").missing
+    assert d.table("holdout").missing  # no block with a holdout yet
+    assert d.table("answers").rows == []
     assert fig(dash(shop, "elements", segment="card"))["impressions"] == 0
 
 
@@ -317,3 +318,45 @@ def test_ropo_reports_identified_share_and_says_what_is_missing(shop: Shop) -> N
     assert f["ropo_share"] == 0  # no site sessions yet
     assert any("cloud/identity" in n for n in d.notes)
     assert d.table("credit").title.endswith("цепи Маркова")  # type: ignore[union-attr]
+
+
+def test_holdout_lift_and_answers_per_block_in_scope(shop: Shop) -> None:
+    with Session(shop.engine) as s:
+        # Receipts 1 (buyer a) and 3 (c) showed the block, 2 (b) was held out of it, Kazan's 5 (d) too.
+        for receipt_id, held, contact in ((1, False, "a"), (3, False, "c"), (2, True, "b"), (5, True, "d")):
+            s.add(
+                PageExposure(
+                    tenant_id=shop.tenant_id,
+                    receipt_id=receipt_id,
+                    block_id="loyalty",
+                    held_out=held,
+                    contact_hash=contact,
+                    at=NOW,
+                )
+            )
+        s.add(
+            PageAnswer(
+                tenant_id=shop.tenant_id,
+                receipt_id=1,
+                block_id="form",
+                kind="enrichment",
+                field="birthday",
+                value="01.01",
+                contact_hash="a",
+                at=NOW,
+            )
+        )
+        s.commit()
+        _receipt(s, shop, shop.moscow, "a", None, None)  # buyer a came back (receipt 8, same day)
+        s.commit()
+    d = dash(shop, "elements")
+    (row,) = d.table("holdout").rows  # type: ignore[union-attr]
+    assert (row["shown"], row["held_out"]) == (2, 2)  # Moscow and Kazan
+    assert row["repeat_lift"] == 50.0  # 1 of 2 shown came back, 0 of 2 held out
+    assert row["signup_lift"] == 0.0
+    answers = d.table("answers").rows  # type: ignore[union-attr]
+    assert answers == [{"kind": "анкета", "block": "form", "field": "birthday", "answers": 1, "buyers": 1}]
+    kazan = dash(shop, "elements", frozenset({shop.kazan}))
+    (only,) = kazan.table("holdout").rows  # type: ignore[union-attr]
+    assert (only["shown"], only["held_out"], only["repeat_lift"]) == (0, 1, None)
+    assert kazan.table("answers").rows == []  # type: ignore[union-attr]
