@@ -10,13 +10,14 @@ functions do the rest. Until the identity graph (cloud/identity) and the attribu
 The dashboard says so in its notes.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from cloud.attribution import reads
 from cloud.attribution.journeys import (
     DEFAULT_LOOKBACK,
     Journey,
@@ -97,7 +98,7 @@ CREDIT_COLUMNS = (
 class RopoInputs:
     purchases: list[Purchase]
     journeys: list[Journey]
-    linked_browsers: int
+    linked_browsers: int | None  # None: the stored journeys (identity linked them)
     missing: list[str]
 
 
@@ -246,8 +247,38 @@ def chosen_model(filters: Filters) -> Model:
     return Model(value) if value in Model._value2member_map_ else DEFAULT_MODEL
 
 
+def stored_inputs(session: Session, view: View, filters: Filters) -> RopoInputs | None:
+    """The attribution jobs' stored purchases and journeys of the period in view (cloud.attribution.reads),
+    or None while no day of the period has been attributed."""
+    stored = reads.ropo_inputs(
+        session,
+        view.viewer.tenant_id,
+        reads.Filters(
+            start=filters.since,
+            end=filters.until,
+            store_ids=frozenset(view.ids) if view.restricted else None,
+        ),
+    )
+    if not stored.days_attributed and not stored.purchases:
+        return None
+    purchases = [
+        replace(p, store_id=stored.stores.get(int(p.store_id or 0), p.store_id), region=p.region or "—")
+        for p in stored.purchases
+    ]
+    by_receipt = {p.receipt_id: p for p in purchases}
+    journeys = [
+        Journey(j.profile_id, j.touches, by_receipt[j.purchase.receipt_id]) if j.purchase else j
+        for j in stored.journeys
+    ]
+    notes = [
+        f"Атрибуция из заданий (cloud/attribution): посчитано дней {stored.days_attributed}, ждут пересчёта "
+        f"{stored.days_dirty}. Фильтры сегмента и канала доставки к ней не применяются.",
+    ]
+    return RopoInputs(purchases, journeys, None, notes)
+
+
 def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
-    inputs = ropo_inputs(session, view, filters)
+    inputs = stored_inputs(session, view, filters) or ropo_inputs(session, view, filters)
     model = chosen_model(filters)
     total = ropo_report(inputs.purchases, inputs.journeys)
     t = total[0] if total else None
