@@ -31,6 +31,8 @@ from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
 from cloud.privacy.keys import load_identity_keys
 from cloud.privacy.router import router as privacy_router
+from cloud.reports.router import api as reports_api
+from cloud.reports.router import router as reports_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
 from cloud.tracking.click_ids import ClickIds
@@ -97,6 +99,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)
     app.include_router(sign_in_router)  # head office: sign-in, invitations
     app.include_router(admin_web_router)  # head office: users, API keys, audit log
+    app.include_router(reports_router)  # head office: dashboards and their exports (HTML, CSV, XLSX, PDF)
+    app.include_router(reports_api)  # the read API of the dashboards' tables, for the tenant's BI
     app.include_router(ingest_router)
     app.include_router(delivery_router)
     app.include_router(privacy_router)

@@ -21,6 +21,8 @@ from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
 from cloud.privacy.keys import IdentityKeys, load_identity_keys
+from cloud.reports import weekly as reports_weekly
+from cloud.reports.weekly import WeeklyReports
 from cloud.tracking import jobs as tracking_jobs
 from cloud.tracking.click_ids import ClickIds
 
@@ -84,5 +86,9 @@ def bootstrap(
     registry.register(attribution_jobs.DAILY, attribution.daily)
     registry.register(attribution_jobs.RECEIPTS_STORED, attribution.receipts_stored)
     bus.subscribe(ReceiptStored, attribution_jobs.RECEIPTS_STORED)
+    # reports: the weekly e-mail of last week's figures to head office, planned hourly, sent Monday 09:00.
+    weekly = WeeklyReports(engine, public_url, clock)
+    registry.register(reports_weekly.WEEKLY_PLAN, weekly.plan)
+    registry.register(reports_weekly.WEEKLY_SEND, weekly.send)
 
     return Runtime(engine, bus, registry, delivery)

@@ -1,5 +1,7 @@
-"""The head-office fleet page: the stores in the user's scope with their registers' state, and store IT's
-actions (an enrollment code for a store, rotate or revoke a register's token). Server-rendered."""
+"""Store IT's actions on the fleet (an enrollment code for a store, rotate or revoke a register's token).
+
+The fleet page itself moved to head office's dashboards (cloud/reports, `/reports/fleet`), in Russian with
+business figures beside the technical ones; `/fleet` redirects there and these forms post from it."""
 
 from datetime import timedelta
 from typing import Annotated
@@ -17,8 +19,6 @@ from cloud.accounts.users import scope_of
 from cloud.deps import SessionDep, page_user
 from cloud.errors import NotFound
 from cloud.fleet import enrollment
-from cloud.fleet.router import PolicyDep
-from cloud.fleet.status import fleet_status
 from cloud.settings import DEFAULT_ENROLL_TTL_HOURS
 from cloud.web.forms import check_csrf, read_form
 from cloud.web.office import render_office
@@ -26,28 +26,16 @@ from cloud.web.office import render_office
 router = APIRouter(include_in_schema=False)
 FleetUser = Annotated[SignedIn, Depends(page_user(Permission.FLEET))]
 
-STATE_LABELS = {
-    "online": "на связи",
-    "offline": "не на связи",
-    "stale": "давно молчит",
-    "never_seen": "ещё не выходила на связь",
-    "revoked": "токен отозван",
-    None: "нет касс",
-}
-
 
 def _visible(session: Session, signed_in: SignedIn) -> frozenset[int] | None:
     return resolve(session, signed_in.user.tenant_id, scope_of(signed_in.user))
 
 
-@router.get("/fleet", response_class=HTMLResponse)
-def fleet_page(
-    request: Request, signed_in: FleetUser, session: SessionDep, policy: PolicyDep
-) -> HTMLResponse:
-    status = fleet_status(session, signed_in.user.tenant_id, policy, store_ids=_visible(session, signed_in))
-    return render_office(
-        request, signed_in, "office/fleet.html", status=status, state_labels=STATE_LABELS, can_manage=True
-    )
+@router.get("/fleet")
+def fleet_page(request: Request) -> Response:
+    """The old address: the fleet dashboard now lives in the reports (bookmarks and alerts keep working)."""
+    query = request.url.query
+    return RedirectResponse("/reports/fleet" + (f"?{query}" if query else ""), status_code=301)
 
 
 def _own_store(session: Session, signed_in: SignedIn, store_id: int) -> Store:
@@ -82,13 +70,28 @@ def _code_page(
         secret=issued.code,
         note=f"Одноразовый, действует до {issued.expires_at:%d.%m.%Y %H:%M} UTC. На кассе: "
         f"echeck-agent enroll --cloud-url {request.app.state.settings.public_url} --code {issued.code}",
-        back="/fleet",
+        back="/reports/fleet",
     )
+
+
+@router.post("/fleet/stores/code", response_class=HTMLResponse)
+async def chosen_store_code(request: Request, signed_in: FleetUser, session: SessionDep) -> Response:
+    """The dashboard's form: the store is chosen in a list."""
+    form = await read_form(request)
+    check_csrf(form, signed_in.session.csrf_token)
+    store_id = form.get("store_id", "")
+    if not store_id.isdigit() or len(store_id) > 18:
+        raise NotFound("магазин не найден")
+    return _issue_store_code(request, signed_in, session, int(store_id))
 
 
 @router.post("/fleet/stores/{store_id}/code", response_class=HTMLResponse)
 async def store_code(request: Request, store_id: int, signed_in: FleetUser, session: SessionDep) -> Response:
     check_csrf(await read_form(request), signed_in.session.csrf_token)
+    return _issue_store_code(request, signed_in, session, store_id)
+
+
+def _issue_store_code(request: Request, signed_in: SignedIn, session: Session, store_id: int) -> Response:
     store = _own_store(session, signed_in, store_id)
     issued = enrollment.issue_enrollment_code(
         session, store_id, timedelta(hours=DEFAULT_ENROLL_TTL_HOURS), actor=signed_in.user.email
@@ -119,4 +122,4 @@ async def revoke(request: Request, register_id: int, signed_in: FleetUser, sessi
     register_credentials.revoke_register(
         session, signed_in.user.tenant_id, register_id, actor=signed_in.user.email
     )
-    return RedirectResponse(f"/fleet#register-{register_id}", status_code=303)
+    return RedirectResponse("/reports/fleet#table-registers", status_code=303)

@@ -10,21 +10,26 @@ from cloud.accounts.sessions import SignedIn
 from cloud.accounts.users import scope_of
 from cloud.web.templating import render
 
-# The menu: (path, label, permission); a user sees the entries their role allows.
+# The menu: (path, label, permissions); a user sees the entries their role allows (any one of them).
 MENU = (
-    ("/fleet", "Кассы", Permission.FLEET),
-    ("/admin/page", "Шаблон чека", Permission.TEMPLATES),
-    ("/admin/users", "Пользователи", Permission.USERS),
-    ("/admin/keys", "API-ключи", Permission.SETTINGS),
-    ("/identity", "Покупатели", Permission.SETTINGS),
-    ("/admin/audit", "Журнал", Permission.AUDIT),
+    ("/reports/fleet", "Кассы", frozenset({Permission.FLEET, Permission.REPORTS})),
+    ("/reports/sending", "Отчёты", frozenset({Permission.REPORTS})),
+    ("/admin/page", "Шаблон чека", frozenset({Permission.TEMPLATES})),
+    ("/admin/users", "Пользователи", frozenset({Permission.USERS})),
+    ("/admin/keys", "API-ключи", frozenset({Permission.SETTINGS})),
+    ("/identity", "Покупатели", frozenset({Permission.SETTINGS})),
+    ("/admin/audit", "Журнал", frozenset({Permission.AUDIT})),
 )
+
+
+def _allows(role: Role, permissions: frozenset[Permission]) -> bool:
+    return any(role.allows(p) for p in permissions)
 
 
 def home_path(role: Role) -> str:
     """Where a user lands after sign-in: the first page their role may open."""
-    for path, _label, permission in MENU:
-        if role.allows(permission):
+    for path, _label, permissions in MENU:
+        if _allows(role, permissions):
             return path
     return "/account"
 
@@ -33,7 +38,7 @@ def render_office(
     request: Request, signed_in: SignedIn, name: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     role = Role(signed_in.user.role)
-    menu = [(path, label) for path, label, permission in MENU if role.allows(permission)]
+    menu = [(path, label) for path, label, permissions in MENU if _allows(role, permissions)]
     return render(
         request,
         name,

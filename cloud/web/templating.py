@@ -1,7 +1,8 @@
 """Jinja2 environments.
 
 - `environment()`: the cloud's own templates (head office in `cloud/web/templates`, the buyer's pages in
-  `cloud/pages/templates`), autoescaped, names prefixed `office/` and `pages/`.
+  `cloud/pages/templates`, dashboards in `cloud/reports/templates`), autoescaped, names prefixed `office/`,
+  `pages/` and `reports/`.
 - `sandboxed_environment()`: for templates a tenant edits (the e-receipt template): Jinja2's immutable
   sandbox, autoescaped, no access to attributes starting with `_`, no mutation of the data passed in, and
   no loader (a tenant's template cannot include the cloud's files).
@@ -43,6 +44,7 @@ def environment() -> Environment:
             {
                 "office": PackageLoader("cloud.web", "templates"),
                 "pages": PackageLoader("cloud.pages", "templates"),
+                "reports": PackageLoader("cloud.reports", "templates"),
             }
         ),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -72,6 +74,6 @@ def render(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """Render `name` (e.g. "office/fleet.html") into an HTML answer."""
+    """Render `name` (e.g. "office/users.html") into an HTML answer."""
     html = environment().get_template(name).render(request=request, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

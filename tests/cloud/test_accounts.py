@@ -68,7 +68,7 @@ def test_a_regional_manager_sees_only_their_stores_in_every_answer(cloud: Cloud)
         assert [s["name"] for s in status["stores"]] == ["Баумана 3"]
         assert status["totals"]["registers"] == 1
         assert [s["id"] for s in it.get("/v1/stores").json()["stores"]] == [chain["kazan"]]
-        page = it.get("/fleet")
+        page = it.get("/reports/fleet")  # /fleet moved to the dashboards
         assert "Баумана 3" in page.text
         assert "Тверская 7" not in page.text
         assert "Арбат 12" not in page.text
@@ -95,11 +95,11 @@ def test_an_analyst_is_refused_on_admin_pages(cloud: Cloud) -> None:
     tenant_id, _key = cloud.tenant()
     cloud.user(tenant_id, "analyst@shop.example", "analyst")
     with cloud.browser("analyst@shop.example") as analyst:
-        for path in ("/admin/users", "/admin/keys", "/admin/audit", "/fleet"):
+        for path in ("/admin/users", "/admin/keys", "/admin/audit"):
             page = analyst.get(path)
             assert page.status_code == 403, path
             assert "Нет доступа" in page.text
-        assert analyst.get("/").headers["location"] == "/account"
+        assert analyst.get("/").headers["location"] == "/reports/fleet"  # an analyst reads the dashboards
         assert (
             analyst.post("/admin/users/invite", data={"email": "x@y.example", "role": "owner"}).status_code
             == 403
@@ -264,7 +264,7 @@ def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: C
     other = cloud.register((tenant_id, key), cloud.store(tenant_id, "Баумана 3", "Казань"))
     cloud.user(tenant_id, "it@shop.example", "store_it", regions=["Москва"])
     with cloud.browser("it@shop.example") as it:
-        page = it.get("/fleet")
+        page = it.get("/reports/fleet")
         csrf = _csrf(page)
         assert (
             it.post(f"/fleet/registers/{mine.register_id}/revoke", data={}).status_code == 403
@@ -272,7 +272,7 @@ def test_store_it_revokes_and_rotates_from_the_fleet_page_only_in_scope(cloud: C
         assert it.post(f"/fleet/registers/{other.register_id}/revoke", data={"csrf": csrf}).status_code == 404
         done = it.post(f"/fleet/registers/{mine.register_id}/revoke", data={"csrf": csrf})
         assert done.status_code == 303
-        assert "токен отозван" in it.get("/fleet").text
+        assert "токен отозван" in it.get("/reports/fleet").text
         code = it.post(f"/fleet/registers/{mine.register_id}/rotate", data={"csrf": csrf})
         assert re.search(r'id="secret">[A-Z0-9]{4}-[A-Z0-9]{4}<', code.text)
         new_till = it.post(f"/fleet/stores/{mine.store_id}/code", data={"csrf": csrf})
@@ -358,7 +358,7 @@ def test_html_answers_carry_security_headers_and_assets_are_local(cloud: Cloud) 
     hop = cloud.http.post(
         "/login", data={"email": "owner@shop.example", "password": PASSWORD, "next": "//evil.example/x"}
     )
-    assert hop.headers["location"] == "/fleet"
+    assert hop.headers["location"] == "/reports/fleet"
 
 
 def test_the_tenants_single_key_becomes_a_read_write_key(database_url: str) -> None:

@@ -125,9 +125,10 @@ def test_the_fleet_page_needs_a_session_and_escapes_what_registers_send(cloud: C
     reg = cloud.register()
     cloud.user(reg.tenant_id, "it@shop.example", "store_it")
     _beat(cloud, reg, last_error="<script>alert(1)</script>")
-    page = cloud.http.get("/fleet")
+    assert cloud.http.get("/fleet").headers["location"] == "/reports/fleet"  # moved to the dashboards
+    page = cloud.http.get("/reports/fleet")
     assert page.status_code == 303
-    assert page.headers["location"] == "/login?next=%2Ffleet"
+    assert page.headers["location"] == "/login?next=%2Freports%2Ffleet"
     bad = cloud.http.post("/login", data={"email": "it@shop.example", "password": "wrong password"})
     assert bad.status_code == 401
     assert "неверный e-mail или пароль" in bad.text
@@ -141,7 +142,7 @@ def test_the_fleet_page_needs_a_session_and_escapes_what_registers_send(cloud: C
     assert "samesite=lax" in cookie.lower()
     assert "Secure" not in cookie  # plain http on loopback; https sets it
     assert reg.api_key not in cookie  # the cookie holds a random session id, never a key
-    page = cloud.http.get("/fleet")
+    page = cloud.http.get("/reports/fleet")
     assert page.status_code == 200
     assert "Tverskaya 7" in page.text
     assert "на связи" in page.text
@@ -151,7 +152,7 @@ def test_the_fleet_page_needs_a_session_and_escapes_what_registers_send(cloud: C
     assert csrf is not None
     out = cloud.http.post("/logout", data={"csrf": csrf.group(1)})
     assert out.status_code == 303
-    assert cloud.http.get("/fleet").status_code == 303
+    assert cloud.http.get("/reports/fleet").status_code == 303
 
 
 def test_gzip_batches_are_accepted_and_bad_encodings_refused(cloud: Cloud) -> None:
@@ -188,6 +189,6 @@ def test_the_fleet_page_shows_the_clock_without_a_minus_zero(cloud: Cloud) -> No
     # A few ms either side of the cloud's clock (the request's own latency decides the sign).
     _beat(cloud, reg, register_time=(now_utc() + timedelta(milliseconds=10)).isoformat())
     cloud.http.post("/login", data={"email": "it@shop.example", "password": PASSWORD})
-    page = cloud.http.get("/fleet").text
-    assert "-0.0" not in page
-    assert re.search(r"[+-]\d+\.\d&nbsp;с", page)
+    page = cloud.http.get("/reports/fleet").text
+    assert "-0,0" not in page
+    assert re.search(r"[+-]\d+,\d\u00a0с", page)

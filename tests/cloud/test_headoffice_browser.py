@@ -79,7 +79,7 @@ def test_sign_in_and_sign_out(cloud: Cloud, open_page: object) -> None:
     cloud.user(reg.tenant_id, "it@shop.example", "store_it")
     w = open_page()  # type: ignore[operator]
     w.page.goto("/fleet")
-    assert w.page.url.endswith("/login?next=%2Ffleet")
+    assert w.page.url.endswith("/login?next=%2Freports%2Ffleet")  # /fleet moved to the dashboards
     w.page.fill("#email", "it@shop.example")
     w.page.fill("#password", "not the password")
     w.page.click("#sign-in")
@@ -117,11 +117,15 @@ def test_an_analyst_is_refused_on_admin_pages(cloud: Cloud, open_page: object) -
     cloud.user(tenant_id, "analyst@shop.example", "analyst")
     w = open_page()  # type: ignore[operator]
     sign_in(w, "analyst@shop.example")
-    for path in ("/admin/users", "/admin/keys", "/admin/audit", "/fleet"):
+    for path in ("/admin/users", "/admin/keys", "/admin/audit"):
         response = w.page.goto(path)
         assert response is not None
         assert response.status == 403, path
         assert w.page.inner_text("h1") == "Нет доступа"
+    # The fleet is a dashboard now: an analyst reads it, without store IT's buttons.
+    w.page.goto("/fleet")
+    assert w.page.url.endswith("/reports/fleet")
+    assert w.page.locator("button:has-text('Перевыпустить')").count() == 0
     # The menu offers nothing the role cannot open.
     assert w.page.locator("header a[href='/admin/users']").count() == 0
 
@@ -168,9 +172,9 @@ def test_an_admin_invites_and_the_invitee_sets_a_password(cloud: Cloud, open_pag
     invitee.page.fill("#password", "a long new password")
     invitee.page.fill("#password2", "a long new password")
     invitee.page.click("#accept")
-    invitee.page.wait_for_url("**/account")
-    assert "аналитик" in invitee.page.inner_text("main")
-    assert "регионы: Москва" in invitee.page.inner_text("main")
+    invitee.page.wait_for_url("**/reports/fleet")  # an analyst lands on the dashboards
+    assert "аналитик" in invitee.page.inner_text("header")
+    assert "регионы: Москва" in invitee.page.inner_text("header")
     admin.page.goto("/admin/users")
     assert "new.analyst@shop.example" in admin.page.inner_text("table")
     admin.page.goto("/admin/audit")
@@ -205,7 +209,7 @@ def test_no_column_is_hidden_at_phone_or_desktop_width(cloud: Cloud, open_page: 
     cloud.user(reg.tenant_id, "owner@shop.example", "owner")
     w = open_page(width)  # type: ignore[operator]
     sign_in(w, "owner@shop.example")
-    for path in ("/fleet", "/admin/users", "/admin/keys", "/admin/audit"):
+    for path in ("/reports/fleet", "/admin/users", "/admin/keys", "/admin/audit"):
         w.page.goto(path)
         assert w.page.evaluate(HIDDEN_WIDTH) <= 1, path
     w.clean()

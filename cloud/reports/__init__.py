@@ -1,0 +1,1 @@
+"""Head office's dashboards (fleet, sending, template elements, ROPO), their exports and the read API."""
