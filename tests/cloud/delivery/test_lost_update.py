@@ -26,7 +26,7 @@ def _claimed(rig: Rig) -> tuple[Runtime, Claimed]:
     rig.fakes.mail.default = Mode.SILENT
     rig.send_receipts(["buyer@example.ru"])
     runtime = rig.runtime()
-    assert runtime.worker().run_once() >= 1  # "receipt stored" → the delivery (and identity's, attribution's jobs)
+    assert runtime.worker().run_once() >= 1  # "receipt stored": delivery, identity, attribution
     with rig.session() as s:
         delivery_id = s.exec(select(DeliveryRow.id)).one()
     assert delivery_id is not None
@@ -38,7 +38,7 @@ def _claimed(rig: Rig) -> tuple[Runtime, Claimed]:
 def test_a_write_based_on_a_stale_read_fails_instead_of_undoing_the_other(rig: Rig) -> None:
     rig.send_receipts(["buyer@example.ru"])
     worker = rig.worker()
-    assert worker.run_once() >= 1  # "receipt stored" → the delivery (and identity's, attribution's jobs)
+    assert worker.run_once() >= 1  # "receipt stored": delivery, identity, attribution
     worker.close()
     with rig.session() as first, rig.session() as second:
         mine = first.exec(select(DeliveryRow)).one()
