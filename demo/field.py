@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -103,8 +103,8 @@ class FieldOptions:
     member_share: float = 0.7  # CRM members: the campaign's audience, always give their phone
     holdout_share: float = 0.3  # of members: never exposed to the paid campaign
     walk_in_contact: float = 0.55  # walk-ins who leave a phone or e-mail at the till
-    identify_p: float = 0.8  # a session signs in, subscribes or orders (links its browser)
-    wipe_p: float = 0.12  # a device's cookies wiped before a session
+    identify_p: float = 0.9  # a session signs in, subscribes or orders (links its browser)
+    wipe_p: float = 0.06  # a device's cookies wiped before a session
     app_p: float = 0.3  # phone buyers with the retailer's app (push)
     viber_p: float = 0.6  # phone buyers reachable on Viber
     open_p: float = 0.5  # e-receipts opened by the buyer
@@ -177,12 +177,12 @@ def draw_buyers(o: FieldOptions) -> list[Buyer]:
         devices = rng.choice((1, 1, 2, 2, 3))
         wanted: list[str] = []
         if member and not holdout:
-            wanted += ["yandex_cpc"] * (rng.random() < 0.5) + ["vk_ads"] * (rng.random() < 0.35)
-        if member and rng.random() < 0.3:
+            wanted += ["yandex_cpc"] * (rng.random() < 0.45) + ["vk_ads"] * (rng.random() < 0.3)
+        if member and rng.random() < 0.25:
             wanted.append("email")
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
             wanted.append("organic")
-        visits = [c for c in wanted for _ in range(rng.choice((1, 1, 2)))]
+        visits = [c for c in wanted for _ in range(rng.choice((1, 2, 2, 3)))]
         rng.shuffle(visits)
         bids = [_bid(rng) for _ in range(devices)]
         sessions = []
@@ -190,15 +190,14 @@ def draw_buyers(o: FieldOptions) -> list[Buyer]:
             device = rng.randrange(devices)
             if rng.random() < o.wipe_p:
                 bids[device] = _bid(rng)
-            identify = (
-                rng.choice(("login", "login", "subscribe", "order")) if rng.random() < o.identify_p else None
-            )
+            kinds = ("login",) * 5 + ("order",) * 2 + ("subscribe",)
+            identify = rng.choice(kinds) if rng.random() < o.identify_p else None
             sessions.append(Session(channel, device, bids[device], identify))
         lifts = {c: CHANNELS[c].lift for c in visits}
         p_buy = min(0.95, BASE_P + sum(lifts.values()))
         p_without = min(0.95, BASE_P + sum(v for c, v in lifts.items() if not CHANNELS[c].paid))
         buys = rng.random() < p_buy
-        revenue = int(rng.lognormvariate(7.3, 0.6)) * 100  # roubles → kopecks, ~1 500 RUB median
+        revenue = int(rng.lognormvariate(7.3, 0.45)) * 100  # roubles → kopecks, ~1 500 RUB median
         phone = f"79{rng.randrange(10**9):09d}"
         email = f"buyer{n}.{rng.randrange(10**6)}@field.example"
         if member:
@@ -287,20 +286,69 @@ def truth_of(buyers: list[Buyer]) -> Truth:
 
 
 def _visible(b: Buyer) -> bool:
-    signed_in = {s.bid for s in b.sessions if s.identify}
-    return any(s.bid in signed_in for s in b.sessions)
+    """Whether the cloud can know this buyer's browsing: a session's browser joined to the contact the till
+    recorded through what the site's events carry (a login or order names the phone and the e-mail, a
+    subscription only the e-mail)."""
+    if not b.contact or not b.sessions:
+        return False
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for s in b.sessions:
+        named = {"login": ("phone", "email"), "order": ("phone", "email"), "subscribe": ("email",)}
+        for kind in named.get(s.identify or "", ()):
+            parent[find(s.bid)] = find(kind)
+    return any(find(s.bid) == find(b.contact["kind"]) for s in b.sessions)
 
 
 # -- the chain through the APIs -------------------------------------------------------------------------
 
 
+class Admin(Protocol):
+    """What an operator does on the cloud's machine (the CLIs): stores, enrollment codes, running the
+    attribution now. `CliAdmin` runs `echeck-cloud`; a test may pass its own."""
+
+    def add_stores(self, names: list[tuple[str, str]]) -> list[int]: ...
+    def enrollment_codes(self, store_ids: list[int]) -> list[str]: ...
+    def attribute(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class CliAdmin:
+    database_url: str
+    tenant_id: int
+
+    def _parallel(self, commands: list[list[str]]) -> list[dict[str, Any]]:
+        with ThreadPoolExecutor(4) as pool:  # each CLI call is mostly its start-up: run them side by side
+            return list(pool.map(p.run_json, commands))
+
+    def add_stores(self, names: list[tuple[str, str]]) -> list[int]:
+        base = [*p.cloud_cli(self.database_url), "store", "add", "--tenant", str(self.tenant_id)]
+        made = self._parallel([[*base, name, "--region", region, "--json"] for name, region in names])
+        return [int(m["id"]) for m in made]
+
+    def enrollment_codes(self, store_ids: list[int]) -> list[str]:
+        base = [*p.cloud_cli(self.database_url), "enroll-code"]
+        return [
+            str(m["code"]) for m in self._parallel([[*base, "--store", str(s), "--json"] for s in store_ids])
+        ]
+
+    def attribute(self) -> dict[str, Any]:
+        args = ["attribution", "run", "--tenant", str(self.tenant_id), "--wait", "60", "--json"]
+        return p.run_json([*p.cloud_cli(self.database_url), *args])
+
+
 @dataclass
 class Chain:
     cloud_url: str
-    database_url: str
+    admin: Admin
     tenant_id: int
     api_key: str
-    fake_ports: dict[str, int]
+    fake_ports: dict[str, int]  # the fake providers' ports (empty: no providers, no e-receipt reaches anyone)
     stores: list[int] = field(default_factory=list)
     registers: list[tuple[int, str, str]] = field(default_factory=list)  # (store id, token, FN serial)
     site_key: str = ""
@@ -314,33 +362,16 @@ def set_up(chain: Chain, o: FieldOptions) -> None:
     """Stores with a region each (`echeck-cloud store add`), a register per store enrolled over HTTP, the
     shop's origin registered for the tracker."""
     regions = ("Москва", "Санкт-Петербург", "Казань", "Екатеринбург")
-    for n in range(o.stores):
-        made = p.run_json(
-            [
-                *p.cloud_cli(chain.database_url),
-                "store",
-                "add",
-                "--tenant",
-                str(chain.tenant_id),
-                f"Field store {n + 1}",
-                "--region",
-                regions[n % len(regions)],
-                "--json",
-            ]
-        )
-        chain.stores.append(made["id"])
-        code = p.enrollment_code(chain.database_url, made["id"])
-        answer = (
-            httpx.post(
-                f"{chain.cloud_url}/v1/enroll",
-                json={"code": code, "hostname": f"field-till-{n + 1}"},
-                timeout=30,
-            )
-            .raise_for_status()
-            .json()
+    names = [(f"Field store {n + 1}", regions[n % len(regions)]) for n in range(o.stores)]
+    chain.stores = chain.admin.add_stores(names)
+    for n, (store_id, code) in enumerate(
+        zip(chain.stores, chain.admin.enrollment_codes(chain.stores), strict=True)
+    ):
+        answer = httpx.post(
+            f"{chain.cloud_url}/v1/enroll", json={"code": code, "hostname": f"field-till-{n + 1}"}, timeout=30
         )
         fn = f"92514403{o.seed % 10**4:04d}{n:04d}"
-        chain.registers.append((made["id"], answer["token"], fn))
+        chain.registers.append((store_id, answer.raise_for_status().json()["token"], fn))
     site = httpx.post(
         f"{chain.cloud_url}/v1/tracking/site/origins", json={"origin": SHOP}, headers=chain.auth, timeout=30
     )
@@ -391,7 +422,12 @@ def browse(chain: Chain, http: httpx.Client, b: Buyer, rng: random.Random) -> in
             for _ in range(rng.randrange(3))
         ]
         if s.identify == "login":
-            ids = {"email": sha256_hex(normalize_email(b.email)), "user_id": f"u{b.n}"}
+            # the shop's account knows the buyer's phone and e-mail (the script hashes both)
+            ids = {
+                "phone": sha256_hex(b.phone),
+                "email": sha256_hex(normalize_email(b.email)),
+                "user_id": f"u{b.n}",
+            }
             events.append(_event("login", s.bid, sid, f"{SHOP}/login", ids=ids))
         elif s.identify == "subscribe":
             events.append(_event("subscribe", s.bid, sid, f"{SHOP}/", ids={"email": sha256_hex(b.email)}))
@@ -496,6 +532,8 @@ def reach(chain: Chain, buyers: list[Buyer]) -> None:
                 headers=chain.auth,
                 timeout=30,
             ).raise_for_status()
+    if "viber" not in chain.fake_ports:
+        return
     viber = {v: "accept" for b in phones if b.viber for v in (b.phone, "+" + b.phone)}
     httpx.post(
         f"http://127.0.0.1:{chain.fake_ports['viber']}/_fake/behaviour",
@@ -528,7 +566,7 @@ def _messages(chain: Chain, buyers: list[Buyer]) -> dict[str, Buyer]:
     for b in buyers:
         whose.update({b.phone: b, "+" + b.phone: b, b.email: b, _push_token(b): b})
     out: dict[str, Buyer] = {}
-    for name in ("smtp-control", "fcm", "viber", "smsru"):
+    for name in ("smtp-control", "fcm", "viber", "smsru") if chain.fake_ports else ():
         doc = httpx.get(
             f"http://127.0.0.1:{chain.fake_ports[name]}/_fake/messages", params={"limit": 100_000}, timeout=10
         ).json()
@@ -589,21 +627,6 @@ def open_and_click(chain: Chain, buyers: list[Buyer], o: FieldOptions) -> tuple[
     with ThreadPoolExecutor(WORKERS) as pool:
         results = list(pool.map(lambda c: one(*c), chosen))
     return sum(r[0] for r in results), sum(r[1] for r in results)
-
-
-def attribute(chain: Chain) -> dict[str, Any]:
-    return p.run_json(
-        [
-            *p.cloud_cli(chain.database_url),
-            "attribution",
-            "run",
-            "--tenant",
-            str(chain.tenant_id),
-            "--wait",
-            "60",
-            "--json",
-        ]
-    )
 
 
 # -- what the cloud measured ----------------------------------------------------------------------------
@@ -683,9 +706,13 @@ def measure_lift(
 
 
 def simulate(
-    chain: Chain, o: FieldOptions, say: Callable[[str], None] = lambda _: None
+    chain: Chain, o: FieldOptions, report: Callable[[str], None] = lambda _: None
 ) -> tuple[Truth, Measured]:
     started = time.monotonic()
+
+    def say(what: str) -> None:  # with the wall time so far
+        report(f"{time.monotonic() - started:5.1f} s  {what}")
+
     buyers = draw_buyers(o)
     truth = truth_of(buyers)
     say(f"field: {o.buyers} buyers, {o.stores} stores: setting up the chain")
@@ -700,8 +727,9 @@ def simulate(
     say("field: e-receipts delivered, opened and clicked")
     delivery = wait_deliveries(chain, truth.with_contact)
     opened, clicked = open_and_click(chain, buyers, o)
-    say("field: attribution (echeck-cloud attribution run)")
-    attribute(chain)
+    say(f"field: {opened} opened, {clicked} clicked; attribution (echeck-cloud attribution run)")
+    chain.admin.attribute()
+    say("field: reading back: identity's profiles, attribution's summary and lift")
     identified, with_history = measure_identity(chain, receipts, buyers)
     today = datetime.now(MSK).date()
     summary = (
@@ -794,6 +822,11 @@ def rows(t: Truth, m: Measured) -> list[tuple[str, str, str]]:
             pct(s["ropo_revenue_share_identified"]),
             f"{pct(t.ropo_share_contact)} (gap {v.ropo_gap_points:+.1f} pt)",
         ),
+        (
+            "  truth: browsing the site's events can join to the contact",
+            "",
+            pct(t.visible_share_contact),
+        ),
         ("ROPO revenue share, all receipts (a lower bound)", pct(s["ropo_revenue_share"]), pct(t.ropo_share)),
     ]
     measured_channels = {c["channel"]: c["revenue"] for c in s["channels"]}
@@ -866,7 +899,7 @@ def start_chain(workdir: Path, services: list[p.Service], tenant: str = "Field C
     providers = p.fakes_service(workdir / "logs" / "fakes.log")
     services.append(providers.service.start())
     p.configure_delivery(database_url, tenant_id, api_key, cloud.url, providers.ports)
-    return Chain(cloud.url, database_url, tenant_id, api_key, providers.ports)
+    return Chain(cloud.url, CliAdmin(database_url, tenant_id), tenant_id, api_key, providers.ports)
 
 
 def add_tenant(
@@ -875,7 +908,7 @@ def add_tenant(
     """A tenant of its own in a running cloud (the demo's), its channels pointing at the fakes."""
     made = p.run_json([*p.cloud_cli(database_url), "tenant", "add", name, "--json"])
     p.configure_delivery(database_url, made["id"], made["api_key"], cloud_url, fake_ports)
-    return Chain(cloud_url, database_url, made["id"], made["api_key"], fake_ports)
+    return Chain(cloud_url, CliAdmin(database_url, made["id"]), made["id"], made["api_key"], fake_ports)
 
 
 def main(argv: Iterable[str] | None = None) -> int:
