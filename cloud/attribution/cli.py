@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,11 +23,12 @@ from cloud.jobs.models import DOING, QUEUED, JobRow
 JOB = JobRow.__table__  # type: ignore[attr-defined]
 
 
-def waiting_jobs(engine: Engine) -> int:
-    """Jobs due now or running; periodic ones (their key is their name: one always waits) left out."""
+def waiting_jobs(engine: Engine, horizon: timedelta = timedelta(seconds=60)) -> int:
+    """Jobs running or due within `horizon` (a retry after a busy database waits a few seconds); periodic
+    ones (their key is their name: one always waits) left out."""
     query = sa.select(sa.func.count()).where(
         JOB.c.status.in_((QUEUED, DOING)),
-        JOB.c.due_at <= utcnow(),
+        JOB.c.due_at <= utcnow() + horizon,
         sa.or_(JOB.c.key.is_(None), JOB.c.key != JOB.c.name),
     )
     with Session(engine) as session:

@@ -28,8 +28,8 @@ from demo import field
 from tests.support.live_server import free_port, live_server
 
 pytestmark = pytest.mark.e2e
-BUYERS = 240
-SEED = 2026
+BUYERS = 160
+SEED = 11
 
 
 class InProcessAdmin:
