@@ -644,7 +644,8 @@ class Measured:
     treated_bought: int
     holdout_bought: int
     delivery: dict[str, Any]
-    opened: int
+    pages: dict[str, Any]  # the e-receipt pages' summary: a person's opens and clicks, as the cloud counted
+    opened: int  # what the simulator's buyers did
     clicked: int
     events: int
     seconds: float
@@ -748,6 +749,7 @@ def simulate(
     )
     lift, a, c = measure_lift(chain, receipts, buyers)
     delivery = p.delivery_summary(chain.cloud_url, chain.api_key)
+    pages = httpx.get(f"{chain.cloud_url}/v1/pages/summary", headers=chain.auth, timeout=60)
     measured = Measured(
         identified,
         with_history,
@@ -756,6 +758,7 @@ def simulate(
         a,
         c,
         delivery,
+        pages.raise_for_status().json(),
         opened,
         clicked,
         events,
@@ -866,7 +869,7 @@ def rows(t: Truth, m: Measured) -> list[tuple[str, str, str]]:
         ),
         (
             "e-receipts opened / clicked through to the shop",
-            f"{d['opened']} / {m.clicked}",
+            f"{m.pages['opens']} / {m.pages['clicks']}",
             f"{m.opened} / {m.clicked}",
         ),
         ("site events sent / wall time", f"{m.events} / {m.seconds:.1f} s", ""),
