@@ -55,6 +55,7 @@ PHONE_UA = "Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 Chrome/
 REGISTRATION = "0001633468026797"  # the reference receipt's (receipts/examples.py); FNs differ per register
 BASE_P = 0.25  # P(offline purchase) with no online session
 WORKERS = 8
+DWELL_S = 1.1  # how long a buyer looks at the e-receipt before the page's script reports the open
 
 
 @dataclass(frozen=True)
@@ -604,6 +605,7 @@ def open_and_click(chain: Chain, buyers: list[Buyer], o: FieldOptions) -> tuple[
             found = _TRACKING.search(page.text) if page.status_code == 200 else None
             if found is None:
                 return 0, 0
+            time.sleep(DWELL_S)  # the page's script reports a view after a second of visible page
             events: list[dict[str, Any]] = [{"id": str(uuid.uuid4()), "type": "receipt_open"}]
             for block, segment in _BLOCK.findall(page.text):
                 view = {"id": str(uuid.uuid4()), "type": "block_view", "block": block}
@@ -627,7 +629,7 @@ def open_and_click(chain: Chain, buyers: list[Buyer], o: FieldOptions) -> tuple[
             )
             return 1, int(r.status_code == 204)
 
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ThreadPoolExecutor(2 * WORKERS) as pool:
         results = list(pool.map(lambda c: one(*c), chosen))
     return sum(r[0] for r in results), sum(r[1] for r in results)
 
