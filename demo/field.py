@@ -407,7 +407,7 @@ def browse(chain: Chain, http: httpx.Client, b: Buyer, rng: random.Random) -> in
     for s in b.sessions:
         c = CHANNELS[s.channel]
         sid = uuid.uuid4().hex[:16]
-        landing = dict(c.utm and {f"utm_{k}": v for k, v in c.utm.items()})
+        landing = {f"utm_{k}": v for k, v in c.utm.items()}
         yclid = str(rng.randrange(10**15, 10**16)) if c.click_id else None
         if yclid:
             landing["yclid"] = yclid
@@ -431,7 +431,8 @@ def browse(chain: Chain, http: httpx.Client, b: Buyer, rng: random.Random) -> in
             }
             events.append(_event("login", s.bid, sid, f"{SHOP}/login", ids=ids))
         elif s.identify == "subscribe":
-            events.append(_event("subscribe", s.bid, sid, f"{SHOP}/", ids={"email": sha256_hex(b.email)}))
+            email = sha256_hex(normalize_email(b.email))
+            events.append(_event("subscribe", s.bid, sid, f"{SHOP}/", ids={"email": email}))
         elif s.identify == "order":
             phone = normalize_phone("8" + b.phone[1:])  # typed as 8 9xx ..., normalized as the script does
             assert phone is not None
