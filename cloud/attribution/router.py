@@ -42,7 +42,7 @@ def get_summary(
 ) -> dict[str, Any]:
     today = utcnow().astimezone(sources.zone(None)).date()
     end = end or today
-    start = start or end - timedelta(days=30)
+    start = start or max(date.min, end - timedelta(days=min(30, (end - date.min).days)))
     if start > end or (end - start).days > MAX_DAYS:
         raise InvalidInput(f"the period must run forwards and span at most {MAX_DAYS} days")
     filters = reads.Filters(start, end, store_ids=caller.store_ids)
@@ -62,7 +62,7 @@ def get_lift(
     treated_n: Annotated[int, Query(ge=1, le=10**9)],
     holdout_buyers: Annotated[int, Query(ge=0, le=10**9)],
     holdout_n: Annotated[int, Query(ge=1, le=10**9)],
-    confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95,
+    confidence: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
 ) -> dict[str, Any]:
     del caller  # the permission is the check; the figures are the caller's own
     try:
