@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from cloud import openapi_contract
 from cloud.accounts.admin_web import router as admin_web_router
 from cloud.accounts.web import router as sign_in_router
+from cloud.attribution.router import router as attribution_router
 from cloud.body_limit import BodyLimitMiddleware
 from cloud.bootstrap import bootstrap
 from cloud.db.engine import make_engine
@@ -112,6 +113,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
     app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
     app.include_router(identity_router)  # head office: profiles, why, split
+    app.include_router(attribution_router)  # head office: ROPO summary, a holdout's lift (JSON)
     app.include_router(identity_web_router)  # the head-office identity page (HTML)
     app.add_middleware(GzipRequestMiddleware)  # agents send receipt batches gzip-compressed
     app.add_middleware(BodyLimitMiddleware)  # outermost: every body is limited before anything reads it

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from cloud.accounts import cli as accounts_cli
 from cloud.accounts import tenants
 from cloud.accounts.legal import TAXATION
+from cloud.attribution import cli as attribution_cli
 from cloud.db.engine import DATABASE_URL_ENV, make_engine
 from cloud.db.migrate import migrate
 from cloud.delivery import cli as delivery_cli
@@ -378,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     promo_cli.add_commands(sub, add, json_flag)
     tracking_cli.add_commands(sub, add, json_flag)
     identity_cli.add_commands(sub, add, json_flag)
+    attribution_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",

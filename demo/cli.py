@@ -14,12 +14,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from demo import marketing, tour
+from demo import field, marketing, tour
 from demo import processes as p
+
+# Head office's pages for the field's figures: the dashboards (cloud/reports) and the buyers' identity page.
+DASHBOARDS = (
+    "/reports/ropo",
+    "/reports/sending",
+    "/reports/elements",
+    "/reports/fleet",
+    "/identity",
+    "/admin/page",
+)
 
 TOUR_FAILED = 3  # the trading day held, but a check of the tour (head office, privacy, the till) failed
 
@@ -48,6 +59,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="localhost",
         help="how the till reaches the agent: the localhost checkout API (default), or a POS printing "
         "through ATOL's web server with the agent's ATOL proxy in front of the ATOL emulator",
+    )
+    parser.add_argument(
+        "--field",
+        type=int,
+        default=160,
+        metavar="N",
+        help="then a field simulation of N buyers in a tenant of its own: the ROPO summary measured by the "
+        "cloud beside the simulator's truth (default 160; 0 skips it)",
     )
     return parser.parse_args(argv)
 
@@ -165,6 +184,8 @@ def run(args: argparse.Namespace, workdir: Path, services: list[p.Service]) -> i
         args.seed,
         campaign,
     )
+    if args.field > 0:
+        _field(args, database_url, cloud.url, providers.ports, checks)
     if atol is not None:
         journal = p.atol_journal(atol.emulator.url)
         console.print(
@@ -240,6 +261,47 @@ def _tour(
         console.print(line, soft_wrap=True)
     checks.failed += campaign.run.failed
     return checks
+
+
+def _field(
+    args: argparse.Namespace,
+    database_url: str,
+    cloud_url: str,
+    fake_ports: dict[str, int],
+    checks: tour.TourRun,
+) -> None:
+    """The field simulator in a tenant of its own (so the trading day's receipts stay out of its figures):
+    the ROPO summary beside the truth, then the dashboards a head-office user of that tenant signs in to."""
+    options = field.FieldOptions(buyers=args.field, seed=args.seed)
+    try:
+        with console.status(
+            f"the field: a chain of {args.field} buyers through the cloud's APIs ..."
+        ) as status:
+            chain = field.add_tenant(cloud_url, database_url, fake_ports)
+            truth, measured = field.simulate(chain, options, lambda what: status.update(what))
+            head = p.create_owner(database_url, chain.tenant_id, email="head@field.example")
+    except (RuntimeError, httpx.HTTPError, KeyError, ValueError) as exc:
+        checks.failed.append(("field simulator", str(exc) or type(exc).__name__))
+        return
+    table = Table(
+        title=f"the field: {args.field} buyers, ROPO measured by the cloud vs the simulator's truth",
+        title_justify="left",
+    )
+    table.add_column("figure", style="bold")
+    table.add_column("measured (cloud's APIs)", justify="right")
+    table.add_column("truth (simulator)", justify="right")
+    for label, got, true in field.rows(truth, measured):
+        table.add_row(label, got, true)
+    console.print(table)
+    v = field.verdict(truth, measured)
+    console.print(
+        "  targets (≥ 90 % identified, ROPO ± 5 pt, lift's interval covers the effect): "
+        + ("[green]met[/]" if v.ok else "[yellow]not met on this sample[/]")
+    )
+    rows = tour.dashboards(cloud_url, head, DASHBOARDS)
+    for label, value in rows:
+        console.print(f"  {label:<20}{value}", soft_wrap=True, highlight=False)
+    console.print(f"  head office (field) {cloud_url}/login   e-mail {head[0]}, password {head[1]}")
 
 
 def _progress() -> Progress:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,21 +320,13 @@ def configure_delivery(
             "callback_secret=demo-sms-secret",
         ],
     }
-    for channel, settings in channels.items():
-        flags = [a for s in settings for a in ("--setting", s)]
-        run_json(
-            [
-                *cloud_cli(database_url),
-                "channels",
-                "set",
-                "--tenant",
-                str(tenant_id),
-                "--channel",
-                channel,
-                *flags,
-                "--json",
-            ]
-        )
+    base = [*cloud_cli(database_url), "channels", "set", "--tenant", str(tenant_id)]
+    commands = [
+        [*base, "--channel", channel, *(a for s in settings for a in ("--setting", s)), "--json"]
+        for channel, settings in channels.items()
+    ]
+    with ThreadPoolExecutor(4) as pool:  # each call is mostly Python's start-up: side by side
+        list(pool.map(run_json, commands))
     callbacks = f"{cloud_url}/v1/delivery/callbacks/{tenant_id}"
     behaviour = {
         "smtp-control": {"callback_url": f"{callbacks}/email", "secret": "demo-mail-secret"},

@@ -102,6 +102,21 @@ def head_office_sign_in(cloud_url: str, owner: tuple[str, str], register_id: int
     ]
 
 
+def dashboards(cloud_url: str, user: tuple[str, str], paths: tuple[str, ...]) -> list[Row]:
+    """Sign in as a head-office user, as a browser does, and open each dashboard: (URL, its answer)."""
+    rows: list[Row] = []
+    with httpx.Client(base_url=cloud_url, timeout=30) as browser:
+        form = _expect(browser.get("/login"), 200, "GET /login")
+        fields = {**_form_fields(form.text, "/login"), "email": user[0], "password": user[1]}
+        _expect(browser.post("/login", data=fields), 303, "POST /login")
+        for path in paths:
+            started = time.monotonic()
+            answer = browser.get(path)
+            took = (time.monotonic() - started) * 1000
+            rows.append((f"{path}", f"{cloud_url}{path}  ({answer.status_code}, {took:.0f} ms signed in)"))
+    return rows
+
+
 def read_only_key(database_url: str, tenant_id: int, cloud_url: str, store_id: int) -> list[Row]:
     """`echeck-cloud key add --scopes read`: a read answers, a write (an opt-out) is refused 403."""
     made = p.run_json(
