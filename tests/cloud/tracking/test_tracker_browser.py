@@ -216,7 +216,8 @@ def test_an_event_whose_beacon_got_no_answer_is_sent_again_by_the_next_page(clou
         )
         assert sent == 1  # one beacon, not one per pagehide
         assert page.evaluate(  # still queued after the beacon
-            "Object.keys(localStorage).some(k => k.startsWith('ec_q_') && localStorage[k].includes('subscribe'))"
+            "Object.keys(localStorage)"
+            ".some(k => k.startsWith('ec_q_') && localStorage[k].includes('subscribe'))"
         )
         context.set_offline(False)
         page.goto(f"{shop}/catalog")
