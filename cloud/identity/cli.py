@@ -54,7 +54,8 @@ def _print_blocked(args: argparse.Namespace, doc: dict[str, Any]) -> None:
     if not rows:
         print(f"tenant {args.tenant}: nothing blocked")
     for row in rows:
-        print(f"{row['kind']:<6} {row['hash']}  {row['note']}  (since {row['added_at'][:16]})")
+        since = row["added_at"][:16].replace("T", " ")
+        print(f"{row['kind']:<6} {row['hash']}  {row['note']}  (since {since})")
 
 
 def cmd_block_list(args: argparse.Namespace) -> None:
