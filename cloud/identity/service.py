@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from cloud.errors import InvalidInput, NotFound
 from cloud.identity import linking, store, views
@@ -172,3 +172,17 @@ def release(session: Session, tenant_id: int, node_id: int, by: str, now: dateti
         session.commit()
     profile = views.profile_of(session, node_id)
     return {"node_id": node_id, "released": True, "profile_id": profile}
+
+
+def quarantined_document(session: Session, tenant_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The tenant's quarantined identifiers (hubs it observed), masked, newest first."""
+    nodes = list(
+        session.exec(
+            select(IdentityNode)
+            .join(IdentitySeen, col(IdentitySeen.node_id) == col(IdentityNode.id))
+            .where(IdentitySeen.tenant_id == tenant_id, col(IdentityNode.quarantined_at).is_not(None))
+            .order_by(col(IdentityNode.quarantined_at).desc())
+            .limit(limit)
+        )
+    )
+    return [asdict(n) for n in views.shown(session, tenant_id, nodes)]

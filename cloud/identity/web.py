@@ -78,6 +78,7 @@ def identity_page(
         chains=chains,
         links=list(links.values()),
         blocked=service.blocked_document(session, tenant_id)["blocked"],
+        quarantined=service.quarantined_document(session, tenant_id),
         kinds=KIND_LABELS,
         error=error,
         receipt=receipt,

@@ -8,7 +8,8 @@ one buyer's phone with two loyalty cards and an e-mail with one of those cards (
 a cashier's own phone typed on seven cards (a hub: quarantined), and the shop's phone blocked. The real job
 worker links them. Shots of `/identity?receipt=…`:
 
-- `identity-phone.png` (320 px wide, whole page), `identity-desktop.png` (1280 px, whole page).
+- `identity-phone.png` (320 px wide, whole page), `identity-desktop.png` (1280 px, whole page): the profile,
+  why its identifiers are one person, a split form per link, the quarantined phone, the blocked value.
 """
 
 import tempfile

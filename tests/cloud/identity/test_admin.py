@@ -2,10 +2,12 @@
 no buyers) and the release of a quarantined identifier (its links merge again)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from cloud.identity import views
@@ -61,7 +63,10 @@ def test_the_admin_blocks_the_shops_phone_and_it_links_no_buyers(cloud: Cloud) -
         assert office.delete(f"/v1/identity/blocked/phone/{added['hash']}").status_code == 404
 
 
-def test_the_admin_releases_a_quarantined_phone_and_its_links_merge_again(cloud: Cloud) -> None:
+@pytest.mark.parametrize("released_by_page", [False, True], ids=["api", "page"])
+def test_the_admin_releases_a_quarantined_phone_and_its_links_merge_again(
+    cloud: Cloud, released_by_page: bool
+) -> None:
     reg = cloud.register()
     t = reg.tenant_id
     other = cloud.tenant("Beta")[0]
@@ -78,13 +83,23 @@ def test_the_admin_releases_a_quarantined_phone_and_its_links_merge_again(cloud:
     with cloud.browser("beta@shop.example") as stranger:  # not an identifier Beta ever saw
         assert stranger.post(f"/v1/identity/identifiers/{node}/release").status_code == 404
     with cloud.browser("boss@shop.example") as office:
-        page = office.get("/identity", params={"receipt": 1})
+        page = office.get("/identity")
         assert page.status_code == 200
-        done = office.post(f"/v1/identity/identifiers/{node}/release")
-        assert done.status_code == 200, done.text
-        assert done.json()["released"] is True
+        assert "На карантине" in page.text
+        assert "+7 *** ***-11-22" in page.text
+        assert f"/identity/identifiers/{node}/release" in page.text
+        if released_by_page:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            done = office.post(f"/identity/identifiers/{node}/release", data={"csrf": csrf.group(1)})
+            assert done.status_code == 303
+        else:
+            done = office.post(f"/v1/identity/identifiers/{node}/release")
+            assert done.status_code == 200, done.text
+            assert done.json()["released"] is True
         again = office.post(f"/v1/identity/identifiers/{node}/release")
         assert again.status_code == 422
+        assert "На карантине" not in office.get("/identity").text
     with cloud.session() as s:
         profile = views.profile_of(s, node)
         assert profile is not None
