@@ -152,7 +152,12 @@ def block(
 
 def unblock(session: Session, tenant_id: int, kind: str, value_hash: str) -> dict[str, Any]:
     """Remove a blocked value (by its hash, as the list shows it); commits."""
-    if not store.remove_blocked(session, tenant_id, kind, value_hash):
+    if (
+        kind not in BLOCKABLE
+        or len(value_hash) != 64
+        or any(c not in "0123456789abcdef" for c in value_hash)
+        or not store.remove_blocked(session, tenant_id, kind, value_hash)
+    ):
         raise NotFound("no such blocked value for this tenant")
     session.commit()
     return {"kind": kind, "hash": value_hash, "removed": True}
