@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from cloud.app import create_app
 from sync.protocol import ENROLL_PATH
@@ -157,3 +158,21 @@ def test_tenant_and_store_set_what_the_receipt_page_prints(tmp_path: Path) -> No
     assert "unknown time zone 'Moscow'" in bad_zone.stderr
     unchanged = run_json(url, "store", "set", "--store", str(store["id"]))  # no flag changes nothing
     assert unchanged["time_zone"] == "Europe/Samara"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["tracking"], ["identity", "block"], ["promo"], ["store", "channel"]],
+    ids=lambda c: " ".join(c),
+)
+def test_the_newer_commands_help_shows_examples(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloud.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text
+    assert f"echeck-cloud {' '.join(command)}" in text
