@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,10 +22,11 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, "--database-url", url, *args], capture_output=True, text=True, timeout=60)
 
 
-def run_json(url: str, *args: str) -> dict:
+def run_json(url: str, *args: str) -> dict[str, Any]:
     proc = run(url, *args, "--json")
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    return doc
 
 
 def test_tenant_store_code_then_enroll(database_url: str) -> None:
