@@ -53,7 +53,7 @@ BAD_EMAILS = ["", "no-at-sign", "a@b", "two@@example.com"]
 
 def _launch(playwright: Any, shop_port: int, user_agent: str | None) -> Browser:
     origin = f"http://shop.test:{shop_port}"
-    return playwright.chromium.launch(
+    browser: Browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
             "--no-sandbox",  # root on CI and these machines
@@ -67,6 +67,7 @@ def _launch(playwright: Any, shop_port: int, user_agent: str | None) -> Browser:
             *([f"--user-agent={user_agent}"] if user_agent else []),
         ],
     )
+    return browser
 
 
 @contextmanager
