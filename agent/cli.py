@@ -88,14 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "update",
         help="signed updates of the packaged agent (Windows; Linux: apt): status, check, apply",
+        description="Signed updates of the packaged agent (TUF metadata, docs/updates.md). The running agent "
+        "checks its store's channel hourly and stages a newer bundle; a scheduled task applies it once no "
+        "checkout is open. On Linux the .deb updates through apt instead.",
+        epilog="examples:\n"
+        "  echeck-agent update status                # running, staged, failed versions; the channel\n"
+        "  echeck-agent update check                 # stage the newest version of the channel now\n"
+        "  echeck-agent update apply                 # switch to the staged one (rollback if unhealthy)\n"
+        "  echeck-agent update apply --version 0.1.0 # step back to the kept previous version",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     up_sub = up.add_subparsers(dest="update_command", required=True, metavar="ACTION")
-    up_sub.add_parser("status", help="running, staged and failed versions, the channel, the last result")
-    up_sub.add_parser("check", help="check the channel now and stage a newer signed version (not applied)")
+    for name, text in (
+        ("status", "running, staged and failed versions, the channel, the last result"),
+        ("check", "check the channel now and stage a newer signed version (not applied)"),
+    ):
+        up_sub.add_parser(name, help=text, description=text)
     ap = up_sub.add_parser(
         "apply",
         help="switch the service to the staged version once no checkout is open; roll back if it does not "
         "start healthy (the installer's scheduled task runs this)",
+        description="Switch the service to the staged version once no checkout is open; if it does not "
+        "start healthy, roll back to the running one. The installer's scheduled task runs this.",
     )
     ap.add_argument("--root", type=Path, help="the install root (default: [updates] install_root)")
     ap.add_argument("--version", dest="target_version", help="the staged version (default: the pending one)")
@@ -105,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         "discover",
         help="list the echeck agents on this LAN (zeroconf _echeck-agent._tcp; agents listening beyond "
         "127.0.0.1 advertise themselves)",
+        description="List the echeck agents on this LAN: zeroconf _echeck-agent._tcp (an agent advertises "
+        "itself when it listens beyond 127.0.0.1). For a cashier UI on another machine than its agent.",
+        epilog="examples:\n"
+        "  echeck-agent discover                       # the agents that answer within 3 s\n"
+        "  echeck-agent discover --timeout 10 --json   # listen longer, one JSON document\n"
+        "  echeck-agent discover --interface 192.168.1.20",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dc.add_argument("--timeout", type=float, default=3.0, help="seconds to listen (default %(default)s)")
     dc.add_argument("--json", action="store_true", help="machine-readable output")
@@ -113,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     sx = sub.add_parser(
         "service-xml",
         help="write the Windows service's WinSW XML (the installer runs this; an update rewrites it)",
+        description="Write the Windows service's WinSW XML beside the WinSW executable (same name, .xml). "
+        "The installer runs this; an update rewrites it. Not needed on Linux (systemd unit).",
+        epilog="example:\n"
+        '  echeck-agent service-xml --winsw "C:\\Program Files\\echeck\\echeck-agent-service.exe"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sx.add_argument("--winsw", type=Path, required=True, help="the WinSW executable; the XML goes beside it")
     sx.add_argument("--executable", type=Path, help="the agent to run (default: this program)")
@@ -121,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         "outbox",
         help="count the receipts on this register, read from the outbox file (the agent may be stopped); "
         "exit 2 when the outbox cannot be read",
+        description="Count the receipts on this register (waiting, dead-lettered, synced), read from the "
+        "outbox file: the agent may be stopped. Exit 2 when the outbox cannot be read.",
+        epilog="examples:\n"
+        "  sudo echeck-agent outbox              # the counts, in words\n"
+        "  sudo echeck-agent outbox --unsynced   # one number: receipts not in the cloud yet (the .deb's\n"
+        "                                        # removal guard uses it)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ob.add_argument(
         "--unsynced",

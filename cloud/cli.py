@@ -348,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
         "put stores on an update channel (beta: the few stores that get a release first)",
         store,
     )
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.description = (
+        "Put stores on an update channel of the packaged agent: stable (every store, the default) or beta "
+        "(the pilot stores that get a release first). Their registers follow it from their next heartbeat "
+        "(docs/updates.md)."
+    )
+    p.epilog = (
+        "examples:\n"
+        "  echeck-cloud store channel --tenant 1 --store 12 --store 14 --channel beta   # two pilot stores\n"
+        "  echeck-cloud store channel --tenant 1 --region 'Казань' --channel beta       # a whole region\n"
+        "  echeck-cloud store channel --tenant 1 --store 12 --channel stable            # back to stable"
+    )
     p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")
     p.add_argument("--channel", required=True, choices=UPDATE_CHANNELS, help="stable or beta")
     p.add_argument("--store", type=int, action="append", metavar="ID", help="a store's id; repeatable")

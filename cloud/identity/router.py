@@ -1,7 +1,8 @@
 """Identity's JSON API for head office (tenant-scoped): a receipt's profile, a profile, why two
-identifiers are one profile, and an admin's split of a wrong link."""
+identifiers are one profile, an admin's split of a wrong link, the tenant's blocked values (list, add,
+remove) and the release of a quarantined identifier."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from cloud.accounts.callers import Caller
 from cloud.accounts.roles import Permission
 from cloud.db.types import utcnow
-from cloud.deps import CurrentCaller, SessionDep, needs
+from cloud.deps import CurrentCaller, IdentityKeysDep, SessionDep, needs
 from cloud.errors import Forbidden, NotFound, error_responses
 from cloud.identity import service, views
 from cloud.ingest.models import ReceiptRow
@@ -30,6 +31,12 @@ IdentityAdmin = Annotated[Caller, Depends(needs(Permission.SETTINGS))]
 
 class SplitIn(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
+
+
+class BlockIn(BaseModel):
+    kind: Literal["phone", "email", "card"]
+    value: str = Field(min_length=1, max_length=200, description="the raw value: normalized and hashed")
+    note: str = Field(default="", max_length=100, description="what it is; default: the masked value")
 
 
 @router.get(
@@ -76,3 +83,43 @@ def get_why(
 )
 def post_split(edge_id: int, body: SplitIn, session: SessionDep, caller: IdentityAdmin) -> dict[str, Any]:
     return service.split(session, caller.tenant_id, edge_id, f"admin:{caller.who}", body.reason, utcnow())
+
+
+@router.get(
+    "/v1/identity/blocked",
+    summary="The tenant's own values that never link (its shop phone, e-mail, test cards), hashed",
+    responses=error_responses(401, 403),
+)
+def get_blocked(session: SessionDep, caller: IdentityAdmin) -> dict[str, Any]:
+    return service.blocked_document(session, caller.tenant_id)
+
+
+@router.post(
+    "/v1/identity/blocked",
+    summary="Block a value: later observations with it link nothing (links made before stay: split them)",
+    responses=error_responses(401, 403, 422),
+)
+def post_blocked(
+    body: BlockIn, session: SessionDep, keys: IdentityKeysDep, caller: IdentityAdmin
+) -> dict[str, Any]:
+    return service.block(session, keys, caller.tenant_id, body.kind, body.value, body.note, utcnow())
+
+
+@router.delete(
+    "/v1/identity/blocked/{kind}/{value_hash}",
+    summary="Unblock a value (by the hash the list shows)",
+    responses=error_responses(401, 403, 404),
+)
+def delete_blocked(kind: str, value_hash: str, session: SessionDep, caller: IdentityAdmin) -> dict[str, Any]:
+    return service.unblock(session, caller.tenant_id, kind, value_hash)
+
+
+@router.post(
+    "/v1/identity/identifiers/{node_id}/release",
+    summary="Lift the quarantine of one of the tenant's identifiers: its links merge again",
+    description="A quarantine is global (a hub is a hub for every retailer), so is its release. Only an "
+    "identifier this tenant observed; logged with the admin.",
+    responses=error_responses(401, 403, 404, 422),
+)
+def post_release(node_id: int, session: SessionDep, caller: IdentityAdmin) -> dict[str, Any]:
+    return service.release(session, caller.tenant_id, node_id, f"admin:{caller.who}", utcnow())

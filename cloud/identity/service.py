@@ -6,11 +6,17 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from cloud.errors import NotFound
-from cloud.identity import store, views
-from cloud.identity.models import IdentityEdge
+from cloud.errors import InvalidInput, NotFound
+from cloud.identity import linking, store, views
+from cloud.identity.graph import NodeKind
+from cloud.identity.models import IdentityEdge, IdentityNode, IdentitySeen
+from cloud.privacy.keys import IdentityKeys
+from receipts.contact import ContactKind, InvalidContact, mask, normalize_email, normalize_phone
+
+# What a tenant may block: its shop phone, e-mail, a test card (docs/identity.md, "Blocked values").
+BLOCKABLE = (NodeKind.PHONE.value, NodeKind.EMAIL.value, NodeKind.CARD.value)
 
 
 def profile_document(
@@ -102,3 +108,86 @@ def split(
         session.commit()
     parts = sorted(set(mapping.values()))
     return {"edge_id": edge_id, "profiles": parts, "split": len(parts) > 1}
+
+
+def blocked_document(session: Session, tenant_id: int) -> dict[str, Any]:
+    return {
+        "blocked": [
+            {"kind": b.kind, "hash": b.value_hash, "note": b.note, "added_at": b.added_at.isoformat()}
+            for b in store.blocked_values(session, tenant_id)
+        ]
+    }
+
+
+def block(
+    session: Session, keys: IdentityKeys, tenant_id: int, kind: str, value: str, note: str, now: datetime
+) -> dict[str, Any]:
+    """Block one of the tenant's own values (normalized, keyed-hashed as the graph holds it); commits.
+    Only later observations are refused: links made before stay until split."""
+    if kind not in BLOCKABLE:
+        raise InvalidInput(f"kind must be one of {', '.join(BLOCKABLE)}")
+    try:
+        if kind == NodeKind.PHONE.value:
+            normalized = normalize_phone(value)
+            label = mask(ContactKind.PHONE, normalized)
+        elif kind == NodeKind.EMAIL.value:
+            normalized = normalize_email(value)
+            label = mask(ContactKind.EMAIL, normalized)
+        else:
+            normalized = value.strip()
+            if not normalized:
+                raise InvalidContact("a card number is required")
+            label = f"карта …{normalized[-2:]}" if len(normalized) > 4 else "карта"
+    except InvalidContact as exc:
+        raise InvalidInput(f"value: {exc}") from exc
+    if kind == NodeKind.CARD.value:
+        value_hash = linking.card_key(keys, tenant_id, normalized).value.rpartition(":")[2]
+    else:
+        value_hash = keys.hash(normalized)
+    note = (note.strip() or label)[:100]
+    store.add_blocked(session, tenant_id, NodeKind(kind), value_hash, note, now)
+    session.commit()
+    return {"kind": kind, "hash": value_hash, "note": note}
+
+
+def unblock(session: Session, tenant_id: int, kind: str, value_hash: str) -> dict[str, Any]:
+    """Remove a blocked value (by its hash, as the list shows it); commits."""
+    if (
+        kind not in BLOCKABLE
+        or len(value_hash) != 64
+        or any(c not in "0123456789abcdef" for c in value_hash)
+        or not store.remove_blocked(session, tenant_id, kind, value_hash)
+    ):
+        raise NotFound("no such blocked value for this tenant")
+    session.commit()
+    return {"kind": kind, "hash": value_hash, "removed": True}
+
+
+def release(session: Session, tenant_id: int, node_id: int, by: str, now: datetime) -> dict[str, Any]:
+    """Lift the quarantine of one of the tenant's identifiers; commits. A quarantine is global (a hub is a
+    hub for everyone), so is its release: its active links merge again, logged with this tenant and admin."""
+    node = session.get(IdentityNode, node_id)
+    seen = session.get(IdentitySeen, (node_id, tenant_id))
+    if node is None or seen is None:
+        raise NotFound(f"identifier {node_id} not found for this tenant")
+    if node.quarantined_at is None:
+        raise InvalidInput(f"identifier {node_id} is not quarantined")
+    with store.graph_lock(session):
+        store.release(session, node_id, now, tenant_id=tenant_id, by=by)
+        session.commit()
+    profile = views.profile_of(session, node_id)
+    return {"node_id": node_id, "released": True, "profile_id": profile}
+
+
+def quarantined_document(session: Session, tenant_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The tenant's quarantined identifiers (hubs it observed), masked, newest first."""
+    nodes = list(
+        session.exec(
+            select(IdentityNode)
+            .join(IdentitySeen, col(IdentitySeen.node_id) == col(IdentityNode.id))
+            .where(IdentitySeen.tenant_id == tenant_id, col(IdentityNode.quarantined_at).is_not(None))
+            .order_by(col(IdentityNode.quarantined_at).desc())
+            .limit(limit)
+        )
+    )
+    return [asdict(n) for n in views.shown(session, tenant_id, nodes)]

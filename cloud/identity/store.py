@@ -465,3 +465,33 @@ def revoke(
         detail={"parts": len(set(mapping.values())), "reason": reason[:200]},
     )
     return mapping
+
+
+# --- the tenant's blocked values, read and removed ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedValue:
+    kind: str
+    value_hash: str
+    note: str
+    added_at: datetime
+
+
+def blocked_values(session: Session, tenant_id: int) -> list[BlockedValue]:
+    rows = session.execute(
+        sa.select(BLOCKED.c.kind, BLOCKED.c.value_hash, BLOCKED.c.note, BLOCKED.c.added_at)
+        .where(BLOCKED.c.tenant_id == tenant_id)
+        .order_by(BLOCKED.c.added_at, BLOCKED.c.kind, BLOCKED.c.value_hash)
+    )
+    return [BlockedValue(str(k), str(h), str(n), a) for k, h, n, a in rows]
+
+
+def remove_blocked(session: Session, tenant_id: int, kind: str, value_hash: str) -> bool:
+    """Forget one of the tenant's blocked values; not committed. False: there was none."""
+    done = session.execute(
+        sa.delete(BLOCKED).where(
+            BLOCKED.c.tenant_id == tenant_id, BLOCKED.c.kind == kind, BLOCKED.c.value_hash == value_hash
+        )
+    )
+    return bool(cast(Any, done).rowcount)

@@ -1,5 +1,6 @@
 """The head-office identity page (admin): find a buyer's profile by receipt, see why its identifiers are
-one profile (the chain of links with their provenance), and split a wrong link. Server-rendered."""
+one profile (the chain of links with their provenance), split a wrong link, lift a quarantine, and the
+tenant's blocked values. Server-rendered."""
 
 from typing import Annotated
 
@@ -20,6 +21,7 @@ router = APIRouter(include_in_schema=False)
 IdentityAdminUser = Annotated[SignedIn, Depends(page_user(Permission.SETTINGS))]
 
 SOURCE_LABELS = {"receipt": "чек", "event": "событие сайта", "page": "страница чека"}
+KIND_LABELS = {"phone": "телефон", "email": "e-mail", "card": "карта"}
 
 
 @router.get("/identity", response_class=HTMLResponse)
@@ -62,12 +64,22 @@ def identity_page(
             except NotFound:
                 continue
         chains = [{"first": ids[0]["label"], **c} for c in chains] if ids else []
+    links = {
+        step["edge_id"]: step
+        for c in chains
+        for step in c["steps"]  # type: ignore[attr-defined]
+        if step["kind"] != "ecosystem" and step["edge_id"] is not None
+    }
     return render_office(
         request,
         signed_in,
         "office/identity.html",
         doc=doc,
         chains=chains,
+        links=list(links.values()),
+        blocked=service.blocked_document(session, tenant_id)["blocked"],
+        quarantined=service.quarantined_document(session, tenant_id),
+        kinds=KIND_LABELS,
         error=error,
         receipt=receipt,
         sources=SOURCE_LABELS,
@@ -85,3 +97,16 @@ async def split_link(
         session, signed_in.user.tenant_id, edge_id, f"admin:{signed_in.user.email}", reason, utcnow()
     )
     return RedirectResponse(f"/identity?profile={done['profiles'][0]}", status_code=303)
+
+
+@router.post("/identity/identifiers/{node_id}/release")
+async def release_identifier(
+    request: Request, node_id: int, signed_in: IdentityAdminUser, session: SessionDep
+) -> Response:
+    form = await read_form(request)
+    check_csrf(form, signed_in.session.csrf_token)
+    done = service.release(
+        session, signed_in.user.tenant_id, node_id, f"admin:{signed_in.user.email}", utcnow()
+    )
+    target = f"/identity?profile={done['profile_id']}" if done["profile_id"] is not None else "/identity"
+    return RedirectResponse(target, status_code=303)

@@ -58,22 +58,40 @@ def cmd_site_show(args: argparse.Namespace) -> None:
     _print(args, site)
 
 
+SITE_EPILOG = """\
+examples:
+  echeck-cloud tracking site add --tenant 1 --origin https://shop.example --origin https://www.shop.example
+  echeck-cloud tracking site show --tenant 1      # the key and the <script> snippet for every page
+  echeck-cloud tracking site remove --tenant 1 --origin https://old.shop.example"""
+
+
 def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], None]) -> None:
-    tracking = sub.add_parser("tracking", help="the retailer-site tracker: sites and their origins")
+    tracking = sub.add_parser(
+        "tracking",
+        help="the retailer-site tracker: sites and their origins",
+        description="The retailer-site tracker (docs/tracking.md): a tenant's site has a key (in the "
+        "script's address) and the origins allowed to send events.",
+        epilog=SITE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     site = tracking.add_subparsers(dest="what", required=True).add_parser(
-        "site", help="a tenant's tracked site"
+        "site",
+        help="a tenant's tracked site: add, remove, show",
+        description="a tenant's tracked site: its key and the origins allowed to send events",
+        epilog=SITE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = site.add_subparsers(dest="action", required=True)
     p = add(
         "add", cmd_site_add, "allow origins to send events (makes the site and its key on first use)", actions
     )
-    p.add_argument("--tenant", type=int, required=True, metavar="ID")
+    p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")
     p.add_argument("--origin", action="append", required=True, help="https://shop.example (repeatable)")
     json_flag(p)
     p = add("remove", cmd_site_remove, "stop accepting events from an origin", actions)
-    p.add_argument("--tenant", type=int, required=True, metavar="ID")
-    p.add_argument("--origin", required=True)
+    p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")
+    p.add_argument("--origin", required=True, help="the origin to remove, e.g. https://shop.example")
     json_flag(p)
     p = add("show", cmd_site_show, "the site key, origins and the snippet to install", actions)
-    p.add_argument("--tenant", type=int, required=True, metavar="ID")
+    p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")
     json_flag(p)

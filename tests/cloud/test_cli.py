@@ -6,8 +6,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from cloud.app import create_app
 from sync.protocol import ENROLL_PATH
@@ -20,10 +22,11 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, "--database-url", url, *args], capture_output=True, text=True, timeout=60)
 
 
-def run_json(url: str, *args: str) -> dict:
+def run_json(url: str, *args: str) -> dict[str, Any]:
     proc = run(url, *args, "--json")
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    return doc
 
 
 def test_tenant_store_code_then_enroll(database_url: str) -> None:
@@ -157,3 +160,21 @@ def test_tenant_and_store_set_what_the_receipt_page_prints(tmp_path: Path) -> No
     assert "unknown time zone 'Moscow'" in bad_zone.stderr
     unchanged = run_json(url, "store", "set", "--store", str(store["id"]))  # no flag changes nothing
     assert unchanged["time_zone"] == "Europe/Samara"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["tracking"], ["identity", "block"], ["promo"], ["store", "channel"]],
+    ids=lambda c: " ".join(c),
+)
+def test_the_newer_commands_help_shows_examples(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloud.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text
+    assert f"echeck-cloud {' '.join(command)}" in text

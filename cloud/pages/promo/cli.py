@@ -138,9 +138,19 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], None]) -> None:
-    promo = sub.add_parser("promo", help="a retailer's promo code rules and their numbers").add_subparsers(
-        dest="action", required=True
-    )
+    promo = sub.add_parser(
+        "promo",
+        help="a retailer's promo code rules and their numbers",
+        description="A retailer's promo code rules: the e-receipt page's promo block issues one code per "
+        "buyer and receipt by the rule it names (docs/promo.md).",
+        epilog="examples:\n"
+        "  echeck-cloud promo set next10 --tenant 1 --percent 10 --valid-days 14\n"
+        "  echeck-cloud promo set coffee500 --tenant 1 --amount 500 --category coffee --start-delay-h 24\n"
+        "  echeck-cloud promo list --tenant 1\n"
+        "  echeck-cloud promo stop next10 --tenant 1     # issued codes stay valid\n"
+        "  echeck-cloud promo stats --tenant 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="action", required=True)
 
     def tenant(p: argparse.ArgumentParser) -> None:
         p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")

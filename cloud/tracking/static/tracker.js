@@ -10,6 +10,8 @@
   var collect = (C.collect || (script && script.src) || "").replace(/[^\/?#]*([?#].*)?$/, "collect");
   var firstParty = collect.indexOf(location.origin + "/") === 0; // the retailer proxies the collector path
   var consent = true, busy = false, failures = 0, timer = 0, memQ = [], memS = null, ymId = null, pageBid = null;
+  // Ids this page handed to a beacon, or has in a fetch now: no second beacon for them (see beacon()).
+  var beaconed = {}, inflight = {};
   var params = {};
   try { new URLSearchParams(location.search).forEach(function (v, k) { params[k] = v; }); } catch (e) {}
 
@@ -142,28 +144,34 @@
     var q = queue(), events = batch(q);
     if (!events.length) return;
     busy = true;
+    inflight = {};
+    events.forEach(function (e) { inflight[e.id] = 1; });
     w.fetch(collect, {
       method: "POST", body: body(events), keepalive: true, credentials: "same-origin",
       headers: { "Content-Type": "text/plain;charset=UTF-8" }
     }).then(function (r) {
-      busy = false;
+      busy = false; inflight = {};
       if (r.status >= 500 || r.status == 429 || r.status == 408) throw r; // retried; other 4xx: the data was bad
       failures = 0;
       drop(events);
       if (q.length > events.length) schedule(0);
     }).catch(function () {
-      busy = false;
+      busy = false; inflight = {};
       failures++;
       schedule(Math.min(60000, 1000 * Math.pow(2, failures - 1)) * (0.5 + Math.random()));
     });
   }
+  // The page is hidden or leaving: what is still queued goes by beacon. A beacon's answer is never seen (a
+  // 429 or 5xx, a dropped connection), so its events stay queued: the next page's fetch sends them again and
+  // drops them on a 2xx, the collector skipping the ids it already has. At least once, never lost.
+  // Events of a keepalive fetch still in flight are left to it (it outlives the page) and stay queued too.
   function beacon() {
     if (!consent || !navigator.sendBeacon) return;
-    var q = queue(), events;
+    var q = queue().filter(function (e) { return !beaconed[e.id] && !inflight[e.id]; }), events;
     while ((events = batch(q)).length) {
       if (!navigator.sendBeacon(collect, body(events))) break;
-      drop(events);
-      q = queue();
+      events.forEach(function (e) { beaconed[e.id] = 1; });
+      q = q.filter(function (e) { return !beaconed[e.id]; });
     }
   }
 
@@ -196,6 +204,9 @@
   if (consent && C.pageview !== false) { pendingView = false; track("pageview"); }
   for (i = 0; i < pending.length; i++) if (pending[i][0] != "consent" && pending[i][0] != "config") command.apply(null, pending[i]);
   w.addEventListener("pagehide", beacon);
-  d.addEventListener("visibilitychange", function () { if (d.visibilityState == "hidden") beacon(); });
+  d.addEventListener("visibilitychange", function () {
+    if (d.visibilityState == "hidden") beacon();
+    else schedule(0); // back: confirm what the beacon carried
+  });
   schedule(0);
 })(window, document);

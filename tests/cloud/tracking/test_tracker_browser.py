@@ -51,9 +51,9 @@ LOADED = "typeof window.ec === 'function' && !!window.ec.flush"
 BAD_EMAILS = ["", "no-at-sign", "a@b", "two@@example.com"]
 
 
-def _launch(playwright: Any, shop_port: int) -> Browser:
+def _launch(playwright: Any, shop_port: int, user_agent: str | None) -> Browser:
     origin = f"http://shop.test:{shop_port}"
-    return playwright.chromium.launch(
+    browser: Browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
             "--no-sandbox",  # root on CI and these machines
@@ -61,12 +61,19 @@ def _launch(playwright: Any, shop_port: int) -> Browser:
             "--host-resolver-rules=MAP shop.test 127.0.0.1",
             # crypto.subtle and randomUUID need a secure context: a real shop is https; this one is http.
             f"--unsafely-treat-insecure-origin-as-secure={origin}",
+            # The user agent for the whole browser, not only per page: a beacon sent at `pagehide` leaves
+            # after its page is gone, without Playwright's per-page override, so it said "HeadlessChrome"
+            # and the collector rightly dropped that page view as a bot's (the flaky "2 views of 3").
+            *([f"--user-agent={user_agent}"] if user_agent else []),
         ],
     )
+    return browser
 
 
 @contextmanager
-def shop_and_browser(cloud: Cloud, *, proxied: bool = False) -> Iterator[tuple[str, Browser, int]]:
+def shop_and_browser(
+    cloud: Cloud, *, proxied: bool = False, user_agent: str | None = UA
+) -> Iterator[tuple[str, Browser, int]]:
     """The shop (tracker from the cloud, or through its /ec/ proxy), its site registered, and Chromium."""
     tenant_id, _key = cloud.tenant()
     base = str(cloud.http.base_url).rstrip("/")
@@ -81,7 +88,7 @@ def shop_and_browser(cloud: Cloud, *, proxied: bool = False) -> Iterator[tuple[s
         with cloud.session() as s:
             sites.add_origin(s, tenant_id, shop)
         playwright = stack.enter_context(sync_playwright())
-        browser = _launch(playwright, port)
+        browser = _launch(playwright, port, user_agent)
         stack.callback(browser.close)
         yield shop, browser, tenant_id
 
@@ -187,6 +194,44 @@ def test_a_visit_from_a_utm_link_then_a_subscription_then_a_wiped_cookie(cloud: 
         context.close()
 
 
+def test_an_event_whose_beacon_got_no_answer_is_sent_again_by_the_next_page(cloud: Cloud) -> None:
+    """A beacon's answer is never seen: its events stay queued until a fetch gets a 2xx (at least once)."""
+    with shop_and_browser(cloud) as (shop, browser, tenant_id):
+        context = _context(browser)
+        page = context.new_page()
+        page.goto(f"{shop}/subscribe")
+        page.wait_for_function(LOADED)
+        _wait_for(cloud, tenant_id, bool)
+        context.set_offline(True)  # the beacon below goes nowhere, as on a train or into a collector's 503
+        page.fill("input[name=email]", "tunnel@example.com")
+        page.click("button[type=submit]")
+        page.wait_for_function(
+            "Object.keys(localStorage)"
+            ".some(k => k.startsWith('ec_q_') && localStorage[k].includes('subscribe'))"
+        )
+        sent = page.evaluate(
+            """() => { let n = 0; const send = navigator.sendBeacon.bind(navigator);
+                navigator.sendBeacon = (u, b) => { n++; return send(u, b); };
+                dispatchEvent(new Event('pagehide')); dispatchEvent(new Event('pagehide'));
+                return n; }"""
+        )
+        assert sent == 1  # one beacon, not one per pagehide
+        assert page.evaluate(  # still queued after the beacon
+            "Object.keys(localStorage)"
+            ".some(k => k.startsWith('ec_q_') && localStorage[k].includes('subscribe'))"
+        )
+        context.set_offline(False)
+        page.goto(f"{shop}/catalog")
+        events = _wait_for(cloud, tenant_id, lambda ev: len(ev) == 3, timeout=60)
+        assert sorted(e.type for e in events) == sorted(
+            [EventType.PAGEVIEW, EventType.PAGEVIEW, EventType.SUBSCRIBE]
+        )
+        page.wait_for_function(
+            "Object.keys(localStorage).every(k => !k.startsWith('ec_q_') || localStorage[k] === '[]')"
+        )
+        context.close()
+
+
 def test_an_order_sends_hashes_never_the_contacts(cloud: Cloud) -> None:
     with shop_and_browser(cloud) as (shop, browser, tenant_id):
         context = _context(browser)
@@ -251,7 +296,7 @@ def test_events_wait_in_the_browser_while_the_collector_is_unreachable(cloud: Cl
 
 
 def test_headless_chromium_as_it_comes_is_dropped_as_a_bot(cloud: Cloud) -> None:
-    with shop_and_browser(cloud) as (shop, browser, tenant_id):
+    with shop_and_browser(cloud, user_agent=None) as (shop, browser, tenant_id):
         context = _context(browser, user_agent=None)  # HeadlessChrome/… in its user agent
         page = context.new_page()
         with page.expect_response(lambda r: "/collect" in r.url) as answer:
