@@ -4,7 +4,9 @@ region, loyalty (a card on the receipt, or a loyalty consent granted and not wit
 graph can extend it in one place."""
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -38,6 +40,74 @@ def is_loyalty_member(session: Session, tenant_id: int, contact_hash: str) -> bo
         .limit(1)
     ).first()
     return bool(latest)
+
+
+def audience_of(
+    session: Session,
+    receipt: ReceiptRow,
+    store: Store,
+    categories: Mapping[str, Sequence[str]],
+    *,
+    loyalty: bool = True,
+    app: bool = True,
+    number: bool = True,
+) -> Audience:
+    """`audience_for` for the page: the store already loaded, and only the facts its template can use
+    (`loyalty`, `app`, `number`), read in one statement; a fact not read keeps its default."""
+    names = [str(i.get("name", "")) for i in receipt.payload.get("items", []) if isinstance(i, dict)]
+    member = bool(receipt.loyalty_card)
+    installed = False
+    count = 1
+    h = receipt.contact_hash
+    wanted: list[Any] = []
+    if h:
+        if loyalty and not member:
+            wanted.append(
+                select(ConsentRecord.granted)
+                .where(
+                    ConsentRecord.tenant_id == receipt.tenant_id,
+                    ConsentRecord.subject_hash == h,
+                    ConsentRecord.purpose == Purpose.LOYALTY,
+                )
+                .order_by(col(ConsentRecord.id).desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+        if app:
+            wanted.append(
+                sa.exists().where(
+                    col(PushDevice.tenant_id) == receipt.tenant_id, col(PushDevice.contact_hash) == h
+                )
+            )
+        if number:
+            wanted.append(
+                select(func.count())
+                .select_from(ReceiptRow)
+                .where(
+                    ReceiptRow.contact_hash == h,
+                    ReceiptRow.tenant_id == receipt.tenant_id,
+                    col(ReceiptRow.id) <= receipt.id,
+                )
+                .scalar_subquery()
+            )
+    if wanted:
+        values = list(session.execute(sa.select(*wanted)).one())
+        if loyalty and not member:
+            member = bool(values.pop(0))
+        if app:
+            installed = bool(values.pop(0))
+        if number:
+            count = int(values.pop(0))
+    return Audience(
+        region=store.region,
+        loyalty_member=member,
+        app_installed=installed,
+        total=receipt.total,
+        categories=categories_of(names, categories),
+        store_id=receipt.store_id,
+        receipt_number=max(count, 1),
+        has_contact=h is not None,
+    )
 
 
 def audience_for(
