@@ -5,6 +5,8 @@ which promo code?), then the HTML. Also the editor's preview of any version for 
 import hmac
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +33,7 @@ from cloud.pages.receipt_view import ReceiptView, receipt_view
 from cloud.pages.segments import Audience
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.store import with_commit_wait
 from sync.protocol import receipt_from_wire
 
 
@@ -189,6 +192,12 @@ def receipt_page_html(
     )
     answered_here, profile = _answers(session, receipt, needs)
     resolution = resolve(template, audience, receipt.id, frozenset(b for b, _f in answered_here))
+    if (
+        resolution.held_out
+        or resolution.exposed
+        or any(s.block.type is BlockType.PROMO for s in resolution.shown)
+    ):
+        with_commit_wait(session)  # the fetch alone would not wait for the WAL flush; these must survive
     record_exposures(session, receipt, resolution.held_out, resolution.exposed, now, commit=False)
     promos: dict[str, PromoView | None] = {}
     for s in resolution.shown:
@@ -212,6 +221,31 @@ def receipt_page_html(
     return render_page(view, resolution.shown, ctx)
 
 
+@cache
+def _answers_query(here: bool, profile: bool) -> Any:
+    """The answers of a receipt (`here`) and/or the enrichment answers of its contact (`profile`); built
+    once (building it cost as much CPU as running it)."""
+    whose = []
+    if here:
+        whose.append(col(PageAnswer.receipt_id) == sa.bindparam("receipt_id"))
+    if profile:
+        whose.append(
+            sa.and_(
+                col(PageAnswer.tenant_id) == sa.bindparam("tenant_id"),
+                col(PageAnswer.contact_hash) == sa.bindparam("contact_hash"),
+                col(PageAnswer.kind) == "enrichment",
+            )
+        )
+    return sa.select(
+        PageAnswer.receipt_id,
+        PageAnswer.tenant_id,
+        PageAnswer.contact_hash,
+        PageAnswer.kind,
+        PageAnswer.block_id,
+        PageAnswer.field,
+    ).where(sa.or_(*whose))
+
+
 def _answers(
     session: Session, receipt: ReceiptRow, needs: versions.Needs
 ) -> tuple[set[tuple[str, str]], set[str]]:
@@ -219,29 +253,12 @@ def _answers(
     contact answered on any page of the tenant: one query for both, none when the template has no form."""
     here: set[tuple[str, str]] = set()
     profile: set[str] = set()
-    whose = []
-    if needs.answers:
-        whose.append(col(PageAnswer.receipt_id) == receipt.id)
     with_profile = needs.profile and receipt.contact_hash is not None
-    if with_profile:
-        whose.append(
-            sa.and_(
-                col(PageAnswer.tenant_id) == receipt.tenant_id,
-                col(PageAnswer.contact_hash) == receipt.contact_hash,
-                col(PageAnswer.kind) == "enrichment",
-            )
-        )
-    if not whose:
+    if not needs.answers and not with_profile:
         return here, profile
-    rows = session.exec(
-        select(
-            PageAnswer.receipt_id,
-            PageAnswer.tenant_id,
-            PageAnswer.contact_hash,
-            PageAnswer.kind,
-            PageAnswer.block_id,
-            PageAnswer.field,
-        ).where(sa.or_(*whose))
+    rows = session.execute(
+        _answers_query(needs.answers, with_profile),
+        {"receipt_id": receipt.id, "tenant_id": receipt.tenant_id, "contact_hash": receipt.contact_hash},
     )
     for receipt_id, tenant_id, contact_hash, kind, block_id, field in rows:
         if needs.answers and receipt_id == receipt.id:

@@ -5,8 +5,10 @@ tenant's published template version in one query: the page is the cloud's hottes
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -83,6 +85,7 @@ class Found:
     version_created_at: datetime | None
 
 
+@cache
 def _page_query() -> Any:
     return (
         select(ReceiptRow, Tenant, Store, PageTemplatePointer.version_id, PageTemplate.created_at)
@@ -101,8 +104,16 @@ def page_by_link(session: Session, token: str) -> Found | None:
     """`receipt_by_link` with the seller and the published version, in one query."""
     if not 16 <= len(token) <= 32:
         return None
-    query = _page_query().join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id))
-    return _found(session.exec(query.where(DeliveryRow.link_token == token)).first())
+    return _found(session.exec(_by_link(), params={"token": token}).first())
+
+
+@cache
+def _by_link() -> Any:
+    return (
+        _page_query()
+        .join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id))
+        .where(col(DeliveryRow.link_token) == sa.bindparam("token"))
+    )
 
 
 def page_by_landing(session: Session, register_id: int, landing: str, now: datetime) -> Found | None:
