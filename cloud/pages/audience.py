@@ -47,11 +47,9 @@ def is_loyalty_member(session: Session, tenant_id: int, contact_hash: str) -> bo
 def _facts(loyalty: bool, app: bool, number: bool) -> Any:
     """One statement reading the wanted facts of a contact (built once: building it cost as much CPU as
     running it)."""
-    tenant_id, h, receipt_id = (
-        sa.bindparam("tenant_id"),
-        sa.bindparam("contact_hash"),
-        sa.bindparam("receipt_id"),
-    )
+    tenant_id: Any = sa.bindparam("tenant_id")
+    h: Any = sa.bindparam("contact_hash")
+    receipt_id: Any = sa.bindparam("receipt_id")
     wanted: list[Any] = []
     if loyalty:
         wanted.append(

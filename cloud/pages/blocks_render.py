@@ -181,7 +181,7 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         s.block.type is BlockType.PROMO and (st := ctx.states.get(s.block.id)) and st.promo for s in shown
     )
     partials = _block_templates()
-    return partials["page"].render(
+    html: str = partials["page"].render(
         r=view,
         shown=[s for s in shown if not (st := ctx.states.get(s.block.id)) or not st.hide],
         ctx=ctx,
@@ -197,3 +197,4 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         partials=partials,
         tracking=ctx.tracking,
     )
+    return html

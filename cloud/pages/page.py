@@ -237,12 +237,12 @@ def _answers_query(here: bool, profile: bool) -> Any:
             )
         )
     return sa.select(
-        PageAnswer.receipt_id,
-        PageAnswer.tenant_id,
-        PageAnswer.contact_hash,
-        PageAnswer.kind,
-        PageAnswer.block_id,
-        PageAnswer.field,
+        col(PageAnswer.receipt_id),
+        col(PageAnswer.tenant_id),
+        col(PageAnswer.contact_hash),
+        col(PageAnswer.kind),
+        col(PageAnswer.block_id),
+        col(PageAnswer.field),
     ).where(sa.or_(*whose))
 
 

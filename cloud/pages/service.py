@@ -88,7 +88,9 @@ class Found:
 @cache
 def _page_query() -> Any:
     return (
-        select(ReceiptRow, Tenant, Store, PageTemplatePointer.version_id, PageTemplate.created_at)
+        sa.select(
+            ReceiptRow, Tenant, Store, col(PageTemplatePointer.version_id), col(PageTemplate.created_at)
+        )
         .join(Tenant, col(Tenant.id) == col(ReceiptRow.tenant_id))
         .join(Store, col(Store.id) == col(ReceiptRow.store_id))
         .outerjoin(PageTemplatePointer, col(PageTemplatePointer.tenant_id) == col(ReceiptRow.tenant_id))

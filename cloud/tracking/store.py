@@ -48,8 +48,9 @@ def record_events(
     return fresh
 
 
-# PostgreSQL: claim and insert in one statement over the batch sent as one JSON array (as ingest does): the
-# text never changes (psycopg and PostgreSQL parse it once), and a batch is one round trip.
+# PostgreSQL: claim and insert in one statement over the batch sent as one JSON array (as ingest does; `json`,
+# not `jsonb`: the text is read once, never converted to binary): the text never changes (psycopg and
+# PostgreSQL parse it once), and a batch is one round trip.
 _PG_COLUMNS = (
     ("event_id", "text"),
     ("received_at", "timestamptz"),
@@ -73,7 +74,7 @@ _PG_COLUMNS = (
 )
 _PG_NAMES = ", ".join(name for name, _ in _PG_COLUMNS)
 _PG_INPUT = (
-    "jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
+    "json_to_recordset(CAST(:rows AS json)) AS r("
     + ", ".join(f"{name} {kind}" for name, kind in _PG_COLUMNS)
     + ")"
 )
