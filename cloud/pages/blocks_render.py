@@ -163,10 +163,15 @@ def stylesheet(settings: StylesSettings) -> str:
     )
 
 
+@lru_cache(maxsize=1)
 def _block_templates() -> dict[str, Any]:
-    """The block partials, looked up once per render (a dynamic include would stat each file per block)."""
+    """The block partials and the page, looked up once per process: a dynamic include would stat each file
+    per block, and even a lookup per render checks 15 files' times (a changed template needs a restart)."""
     env = environment()
-    return {t.value: env.get_template(f"pages/blocks/{t.value}.html") for t in BlockType}
+    return {
+        "page": env.get_template("pages/page.html"),
+        **{t.value: env.get_template(f"pages/blocks/{t.value}.html") for t in BlockType},
+    }
 
 
 def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
@@ -175,23 +180,21 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
     promo_shown = any(
         s.block.type is BlockType.PROMO and (st := ctx.states.get(s.block.id)) and st.promo for s in shown
     )
-    return (
-        environment()
-        .get_template("pages/page.html")
-        .render(
-            r=view,
-            shown=[s for s in shown if not (st := ctx.states.get(s.block.id)) or not st.hide],
-            ctx=ctx,
-            states=ctx.states,
-            empty=BlockState(),
-            t=lambda source: tenant_text(source, variables),
-            click_url=ctx.click_url,
-            qr_svg=qr_svg(view.qr),
-            style_href=style_url(styles) if styles else "",
-            countdown=promo_shown,
-            remaining=lambda until: remaining(until, ctx.now),
-            preview=ctx.receipt_id is None,
-            partials=_block_templates(),
-            tracking=ctx.tracking,
-        )
+    partials = _block_templates()
+    html: str = partials["page"].render(
+        r=view,
+        shown=[s for s in shown if not (st := ctx.states.get(s.block.id)) or not st.hide],
+        ctx=ctx,
+        states=ctx.states,
+        empty=BlockState(),
+        t=lambda source: tenant_text(source, variables),
+        click_url=ctx.click_url,
+        qr_svg=qr_svg(view.qr),
+        style_href=style_url(styles) if styles else "",
+        countdown=promo_shown,
+        remaining=lambda until: remaining(until, ctx.now),
+        preview=ctx.receipt_id is None,
+        partials=partials,
+        tracking=ctx.tracking,
     )
+    return html

@@ -5,14 +5,17 @@ which promo code?), then the HTML. Also the editor's preview of any version for 
 import hmac
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from cloud.accounts.models import Store, Tenant
 from cloud.ingest.models import ReceiptRow
 from cloud.pages import versions
-from cloud.pages.audience import audience_for
+from cloud.pages.audience import audience_of
 from cloud.pages.blocks import (
     BlockType,
     EnrichmentSettings,
@@ -24,12 +27,13 @@ from cloud.pages.blocks import (
     resolve,
 )
 from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_page
-from cloud.pages.models import PageAnswer, PageExposure
+from cloud.pages.models import PageAnswer, PageExposure, PageTemplatePointer
 from cloud.pages.promo import service as promo
 from cloud.pages.receipt_view import ReceiptView, receipt_view
 from cloud.pages.segments import Audience
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds
+from cloud.tracking.store import with_commit_wait
 from sync.protocol import receipt_from_wire
 
 
@@ -97,34 +101,36 @@ def states_for(
 
 
 def record_exposures(
-    session: Session, receipt: ReceiptRow, held: list[str], exposed: list[str], now: datetime
+    session: Session,
+    receipt: ReceiptRow,
+    held: list[str],
+    exposed: list[str],
+    now: datetime,
+    *,
+    commit: bool = True,
 ) -> None:
-    """The holdout draw of this receipt for each block, once (the first open); the lift reads these."""
+    """The holdout draw of this receipt for each block, once (the first open; a later open's rows are
+    skipped by the unique key, so a second open at the same moment is no error); the lift reads these.
+    Without `commit`, in the caller's transaction (the page's, with its fetch event)."""
     if not held and not exposed:
         return
     assert receipt.id is not None
-    known = set(
-        session.exec(select(PageExposure.block_id).where(PageExposure.receipt_id == receipt.id)).all()
-    )
     rows = [
-        PageExposure(
-            tenant_id=receipt.tenant_id,
-            receipt_id=receipt.id,
-            block_id=block_id,
-            held_out=block_id in held,
-            contact_hash=receipt.contact_hash,
-            at=now,
-        )
+        {
+            "tenant_id": receipt.tenant_id,
+            "receipt_id": receipt.id,
+            "block_id": block_id,
+            "held_out": block_id in held,
+            "contact_hash": receipt.contact_hash,
+            "at": now,
+        }
         for block_id in [*held, *exposed]
-        if block_id not in known
     ]
-    if not rows:
-        return
-    session.add_all(rows)
-    try:
+    table = PageExposure.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=["receipt_id", "block_id"]), rows)
+    if commit:
         session.commit()
-    except IntegrityError:  # a second open at the same moment recorded it first
-        session.rollback()
 
 
 def issue_promo(
@@ -162,32 +168,37 @@ def receipt_page_html(
     now: datetime,
     click_ids: ClickIds | None = None,
     tracking: Mapping[str, str] | None = None,
+    published: versions.Prepared | None = None,
 ) -> str:
-    """`tracking`: what the page's script needs (cloud.pages.tracking.page_fetched); None: no script."""
+    """`tracking`: what the page's script needs (cloud.pages.tracking.page_fetched); None: no script.
+    `published`: the tenant's published template (`versions.prepared`); looked up when not given. Only the
+    facts the template can use are read; exposures are added to the caller's transaction (not committed)."""
     assert receipt.id is not None
+    if published is None:
+        version_id = session.exec(
+            select(PageTemplatePointer.version_id).where(PageTemplatePointer.tenant_id == receipt.tenant_id)
+        ).first()
+        published = versions.prepared(session, version_id)
+    template, needs = published.template, published.needs
     view = receipt_view(receipt_from_wire(receipt.payload), tenant, store)
-    template = versions.published(session, receipt.tenant_id).template
-    audience = audience_for(session, receipt, template.categories)
-    answered_here = {
-        (b, f)
-        for b, f in session.exec(
-            select(PageAnswer.block_id, PageAnswer.field).where(PageAnswer.receipt_id == receipt.id)
-        )
-    }
+    audience = audience_of(
+        session,
+        receipt,
+        store,
+        template.categories,
+        loyalty=needs.loyalty,
+        app=needs.app,
+        number=needs.number,
+    )
+    answered_here, profile = _answers(session, receipt, needs)
     resolution = resolve(template, audience, receipt.id, frozenset(b for b, _f in answered_here))
-    record_exposures(session, receipt, resolution.held_out, resolution.exposed, now)
-    kinds = {s.block.type for s in resolution.shown}
-    profile: set[str] = set()
-    if BlockType.ENRICHMENT in kinds and receipt.contact_hash:
-        profile = set(
-            session.exec(
-                select(PageAnswer.field).where(
-                    PageAnswer.tenant_id == receipt.tenant_id,
-                    PageAnswer.contact_hash == receipt.contact_hash,
-                    PageAnswer.kind == "enrichment",
-                )
-            )
-        )
+    if (
+        resolution.held_out
+        or resolution.exposed
+        or any(s.block.type is BlockType.PROMO for s in resolution.shown)
+    ):
+        with_commit_wait(session)  # the fetch alone would not wait for the WAL flush; these must survive
+    record_exposures(session, receipt, resolution.held_out, resolution.exposed, now, commit=False)
     promos: dict[str, PromoView | None] = {}
     for s in resolution.shown:
         if isinstance(s.settings, PromoSettings):
@@ -208,6 +219,58 @@ def receipt_page_html(
         tracking=tracking,
     )
     return render_page(view, resolution.shown, ctx)
+
+
+@cache
+def _answers_query(here: bool, profile: bool) -> Any:
+    """The answers of a receipt (`here`) and/or the enrichment answers of its contact (`profile`); built
+    once (building it cost as much CPU as running it)."""
+    whose = []
+    if here:
+        whose.append(col(PageAnswer.receipt_id) == sa.bindparam("receipt_id"))
+    if profile:
+        whose.append(
+            sa.and_(
+                col(PageAnswer.tenant_id) == sa.bindparam("tenant_id"),
+                col(PageAnswer.contact_hash) == sa.bindparam("contact_hash"),
+                col(PageAnswer.kind) == "enrichment",
+            )
+        )
+    return sa.select(
+        col(PageAnswer.receipt_id),
+        col(PageAnswer.tenant_id),
+        col(PageAnswer.contact_hash),
+        col(PageAnswer.kind),
+        col(PageAnswer.block_id),
+        col(PageAnswer.field),
+    ).where(sa.or_(*whose))
+
+
+def _answers(
+    session: Session, receipt: ReceiptRow, needs: versions.Needs
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """(block id, field) answered from this receipt's page, and the profile fields (enrichment) this
+    contact answered on any page of the tenant: one query for both, none when the template has no form."""
+    here: set[tuple[str, str]] = set()
+    profile: set[str] = set()
+    with_profile = needs.profile and receipt.contact_hash is not None
+    if not needs.answers and not with_profile:
+        return here, profile
+    rows = session.execute(
+        _answers_query(needs.answers, with_profile),
+        {"receipt_id": receipt.id, "tenant_id": receipt.tenant_id, "contact_hash": receipt.contact_hash},
+    )
+    for receipt_id, tenant_id, contact_hash, kind, block_id, field in rows:
+        if needs.answers and receipt_id == receipt.id:
+            here.add((block_id, field))
+        if (
+            with_profile
+            and kind == "enrichment"
+            and tenant_id == receipt.tenant_id
+            and contact_hash == receipt.contact_hash
+        ):
+            profile.add(field)
+    return here, profile
 
 
 def preview_html(template: Template, view: ReceiptView, audience: Audience, now: datetime) -> str:

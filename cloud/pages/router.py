@@ -14,8 +14,7 @@ from cloud.db.types import utcnow
 from cloud.deps import ClickIdsDep, IdentityKeysDep, ReportReader, SessionDep, ViewTokensDep, public_url
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.events import MessageBus, get_bus
-from cloud.ingest.models import ReceiptRow
-from cloud.pages import actions, exports, render, service, tracking
+from cloud.pages import actions, exports, render, service, tracking, versions
 from cloud.pages.blocks import StylesSettings
 from cloud.pages.blocks_render import stylesheet
 from cloud.pages.page import check_form_token, receipt_page_html
@@ -56,7 +55,7 @@ def _page(
     request: Request,
     session: Session,
     keys: IdentityKeys,
-    receipt: ReceiptRow,
+    found: service.Found,
     tokens: ViewTokens,
     click_ids: ClickIds,
     via: str,
@@ -65,7 +64,7 @@ def _page(
     """The receipt's page from the tenant's template, its fetch recorded in the same transaction, the
     browser id cookie set."""
     now = utcnow()
-    tenant, store = service.seller_of(session, receipt)
+    receipt = found.receipt
     visitor, new_browser = tracking.visitor_of(request)
     page_url = public_url(request) + request.url.path
     track = tracking.page_fetched(
@@ -75,12 +74,13 @@ def _page(
         session,
         keys,
         receipt,
-        tenant,
-        store,
+        found.tenant,
+        found.store,
         page_path=request.url.path,
         now=now,
         click_ids=click_ids,
         tracking=track,
+        published=versions.prepared(session, found.version_id, found.version_created_at),
     )
     session.commit()
     response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
@@ -144,10 +144,10 @@ def receipt_by_link(
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
 ) -> HTMLResponse:
-    receipt = service.receipt_by_link(session, token, utcnow())
-    if receipt is None:
+    found = service.page_by_link(session, token)
+    if found is None:
         return HTMLResponse(render.not_found_page(), status_code=404)
-    return _page(request, session, keys, receipt, tokens, click_ids, "link", {})
+    return _page(request, session, keys, found, tokens, click_ids, "link", {})
 
 
 @router.get("/r/c/{register_id}/{landing}", response_class=HTMLResponse)
@@ -162,9 +162,9 @@ def receipt_by_landing(
     w: int = 0,
 ) -> HTMLResponse:
     now: datetime = utcnow()
-    receipt = service.receipt_by_landing(session, register_id, landing, now)
-    if receipt is not None:
-        return _page(request, session, keys, receipt, tokens, click_ids, "qr", NO_STORE)
+    found = service.page_by_landing(session, register_id, landing, now)
+    if found is not None:
+        return _page(request, session, keys, found, tokens, click_ids, "qr", NO_STORE)
     if service.landing_expired(session, register_id, landing, now):
         return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE)
     if w >= MAX_WAITS:  # a bad token waits as long as a good one would, so it reveals nothing, then says so

@@ -1,13 +1,22 @@
-"""Finding the receipt a buyer asks for: by the delivery's link token, or by the checkout's landing token."""
+"""Finding the receipt a buyer asks for: by the delivery's link token, or by the checkout's landing token.
 
+The page's own lookups (`page_by_link`, `page_by_landing`) fetch the receipt, its tenant and store and the
+tenant's published template version in one query: the page is the cloud's hottest read."""
+
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cloud.accounts.models import Store, Tenant
 from cloud.delivery import service as delivery
+from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
+from cloud.pages.models import PageTemplate, PageTemplatePointer
 
 # The popup's QR code is scanned at the till; a receipt older than this is not what the buyer is after.
 LANDING_WINDOW = timedelta(days=2)
@@ -62,3 +71,65 @@ def receipt_by_landing(session: Session, register_id: int, landing: str, now: da
     if not 12 <= len(landing) <= 32:
         return None
     return session.exec(landing_query(register_id, landing, now)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A receipt for its page: with its seller and the version of the template its tenant publishes now
+    (None: the default template), named by its id and creation time (`versions.prepared`'s cache key)."""
+
+    receipt: ReceiptRow
+    tenant: Tenant
+    store: Store
+    version_id: int | None
+    version_created_at: datetime | None
+
+
+@cache
+def _page_query() -> Any:
+    return (
+        sa.select(
+            ReceiptRow, Tenant, Store, col(PageTemplatePointer.version_id), col(PageTemplate.created_at)
+        )
+        .join(Tenant, col(Tenant.id) == col(ReceiptRow.tenant_id))
+        .join(Store, col(Store.id) == col(ReceiptRow.store_id))
+        .outerjoin(PageTemplatePointer, col(PageTemplatePointer.tenant_id) == col(ReceiptRow.tenant_id))
+        .outerjoin(PageTemplate, col(PageTemplate.id) == col(PageTemplatePointer.version_id))
+    )
+
+
+def _found(row: Any) -> Found | None:
+    return None if row is None else Found(row[0], row[1], row[2], row[3], row[4])
+
+
+def page_by_link(session: Session, token: str) -> Found | None:
+    """`receipt_by_link` with the seller and the published version, in one query."""
+    if not 16 <= len(token) <= 32:
+        return None
+    return _found(session.exec(_by_link(), params={"token": token}).first())
+
+
+@cache
+def _by_link() -> Any:
+    return (
+        _page_query()
+        .join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id))
+        .where(col(DeliveryRow.link_token) == sa.bindparam("token"))
+    )
+
+
+def page_by_landing(session: Session, register_id: int, landing: str, now: datetime) -> Found | None:
+    """`receipt_by_landing` with the seller and the published version, in one query."""
+    if not 12 <= len(landing) <= 32:
+        return None
+    query = (
+        _page_query()
+        .where(
+            ReceiptRow.register_id == register_id,
+            ReceiptRow.landing == landing,
+            ReceiptRow.received_at >= now - LANDING_WINDOW,
+        )
+        .order_by(col(ReceiptRow.id).desc())
+        .limit(1)
+    )
+    return _found(session.exec(query).first())

@@ -87,7 +87,12 @@ def page_fetched(
     page_url: str,
 ) -> dict[str, str]:
     """Record the fetch in the caller's transaction; returns what the page needs for its script: the view
-    token, where to POST, and the honeypot link (the same redirect shape as every outbound link)."""
+    token, where to POST, and the honeypot link (the same redirect shape as every outbound link).
+
+    The transaction's commit does not wait for PostgreSQL's WAL flush (as the site tracker's, docs/
+    performance.md): a crash of the database server may lose the last fraction of a second of fetches,
+    which count as nothing but "fetched". A page that writes more (exposures, a promo code) waits again
+    (`cloud.pages.page`)."""
     assert receipt.id is not None
     fetch = fetch_event(
         tenant_id=receipt.tenant_id,
@@ -97,7 +102,7 @@ def page_fetched(
         via=via,
         referrer=referrer,
     )
-    record_events(session, [fetch])
+    record_events(session, [fetch], wait_for_commit=False)
     assert visitor.browser_id is not None
     view = PageView(receipt.id, receipt.tenant_id, now, fetch.event_id, visitor.browser_id)
     return {

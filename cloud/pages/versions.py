@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from cloud.accounts import audit
 from cloud.db.types import utcnow
 from cloud.errors import Conflict, InvalidInput, NotFound
-from cloud.pages.blocks import Template, default_template, errors_of
+from cloud.pages.blocks import BlockType, Template, default_template, errors_of
 from cloud.pages.models import PageTemplate, PageTemplatePointer
 
 
@@ -39,6 +39,71 @@ def published(session: Session, tenant_id: int) -> Published:
     if row is None:
         return Published(default_template(), None)
     return Published(Template.model_validate(row.body), row.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a template's page reads from the database beyond the receipt: a page whose template cannot use
+    a fact does not query it."""
+
+    loyalty: bool  # a loyalty block, or a rule on membership
+    app: bool  # a rule on an installed app
+    number: bool  # the contact's receipt count (the profile block's question)
+    answers: bool  # answers sent from this receipt's page (only form blocks have them)
+    profile: bool  # the contact's profile answers from any page (the profile block)
+
+
+def needs_of(template: Template) -> Needs:
+    kinds = {b.type for b in template.blocks}
+    conditions = [r.when for b in template.blocks for r in b.rules]
+    return Needs(
+        loyalty=BlockType.LOYALTY in kinds or any(c.loyalty is not None for c in conditions),
+        app=any(c.app is not None for c in conditions),
+        number=BlockType.ENRICHMENT in kinds,
+        answers=bool(kinds & {BlockType.LOYALTY, BlockType.ENRICHMENT, BlockType.SURVEY}),
+        profile=BlockType.ENRICHMENT in kinds,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A published version as the page uses it: parsed, with what its page needs. Shared between requests:
+    never change it."""
+
+    template: Template
+    version_id: int | None
+    needs: Needs
+
+
+# Versions are immutable rows, so a parsed one is cached by its id and creation time and is never stale:
+# the page's receipt query reads the tenant's pointer (cloud.pages.service.Found), and a publish or rollback
+# shows on the very next fetch, in every worker. The cache only spares re-parsing and re-validating the
+# JSON. (The creation time is in the key so that another database with the same ids, as tests make one
+# after another in a process, never gets this one's version; a copy of this database has the same rows.)
+_PREPARED: dict[tuple[int, datetime] | None, Prepared] = {}
+_PREPARED_MAX = 512
+
+
+def prepared(session: Session, version_id: int | None, created_at: datetime | None = None) -> Prepared:
+    """The published version `version_id` (None: the default template), parsed once per process when its
+    `created_at` is given (else read and parsed on this call)."""
+    key = None if version_id is None else (version_id, created_at) if created_at is not None else None
+    cacheable = version_id is None or key is not None
+    hit = _PREPARED.get(key) if cacheable else None
+    if hit is not None:
+        return hit
+    template = default_template()
+    if version_id is not None:
+        row = session.get(PageTemplate, version_id)
+        if row is None:  # the pointer's foreign key makes this impossible; the default is the safe page
+            return Prepared(template, None, needs_of(template))
+        template = Template.model_validate(row.body)
+    made = Prepared(template, version_id, needs_of(template))
+    if cacheable:
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[key] = made
+    return made
 
 
 def versions(session: Session, tenant_id: int, limit: int = 100) -> list[PageTemplate]:

@@ -21,13 +21,19 @@ KEYS = TrackingEventKey.__table__  # type: ignore[attr-defined]
 EVENTS = TrackingEvent.__table__  # type: ignore[attr-defined]
 
 
-def record_events(session: Session, events: Sequence[TrackedEvent]) -> list[TrackedEvent]:
-    """Stores the events not seen before; returns them (a resent or repeated event_id is skipped)."""
+def record_events(
+    session: Session, events: Sequence[TrackedEvent], *, wait_for_commit: bool = True
+) -> list[TrackedEvent]:
+    """Stores the events not seen before; returns them (a resent or repeated event_id is skipped). Without
+    `wait_for_commit`, as `without_commit_wait` (set by the same statement: one round trip fewer)."""
     unique = list({e.event_id: e for e in events}.values())
     if not unique:
+        if not wait_for_commit:
+            without_commit_wait(session)
         return []
     if session.get_bind().dialect.name == "postgresql":
-        claimed = set(session.execute(_PG_RECORD, {"rows": _pg_rows(unique)}).scalars())
+        statement = _PG_RECORD if wait_for_commit else _PG_RECORD_NO_WAIT
+        claimed = set(session.execute(statement, {"rows": _pg_rows(unique)}).scalars())
         return [e for e in unique if e.event_id in claimed]
     claim = _insert(session, KEYS).on_conflict_do_nothing(index_elements=["event_id"])
     claimed = set(
@@ -42,8 +48,9 @@ def record_events(session: Session, events: Sequence[TrackedEvent]) -> list[Trac
     return fresh
 
 
-# PostgreSQL: claim and insert in one statement over the batch sent as one JSON array (as ingest does): the
-# text never changes (psycopg and PostgreSQL parse it once), and a batch is one round trip.
+# PostgreSQL: claim and insert in one statement over the batch sent as one JSON array (as ingest does; `json`,
+# not `jsonb`: the text is read once, never converted to binary): the text never changes (psycopg and
+# PostgreSQL parse it once), and a batch is one round trip.
 _PG_COLUMNS = (
     ("event_id", "text"),
     ("received_at", "timestamptz"),
@@ -66,13 +73,23 @@ _PG_COLUMNS = (
     ("bot", "text"),
 )
 _PG_NAMES = ", ".join(name for name, _ in _PG_COLUMNS)
-_PG_RECORD = sa.text(
-    "WITH input AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
+_PG_INPUT = (
+    "json_to_recordset(CAST(:rows AS json)) AS r("
     + ", ".join(f"{name} {kind}" for name, kind in _PG_COLUMNS)
-    + ")), claimed AS (INSERT INTO tracking_event_key (event_id, received_at) "
+    + ")"
+)
+_PG_CLAIM_AND_INSERT = (
+    "claimed AS (INSERT INTO tracking_event_key (event_id, received_at) "
     "SELECT event_id, received_at FROM input ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
     f"INSERT INTO tracking_event ({_PG_NAMES}) SELECT {_PG_NAMES} FROM input JOIN claimed USING (event_id) "
     "RETURNING event_id"
+)
+_PG_RECORD = sa.text(f"WITH input AS (SELECT * FROM {_PG_INPUT}), {_PG_CLAIM_AND_INSERT}")
+# The same, and `SET LOCAL synchronous_commit TO OFF` as set_config(..., true) in the input's FROM (a
+# volatile one-row relation joined to every row, so it runs before the rows are read, once).
+_PG_RECORD_NO_WAIT = sa.text(
+    "WITH input AS (SELECT r.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_wait, "
+    f"{_PG_INPUT}), {_PG_CLAIM_AND_INSERT}"
 )
 
 
@@ -86,6 +103,13 @@ def without_commit_wait(session: Session) -> None:
     store them. For the site tracker's page views, whose browsers were answered already; not for money."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def with_commit_wait(session: Session) -> None:
+    """Undo `without_commit_wait` for the rest of this transaction: it now writes something that must
+    survive a crash of the database server once the request is answered (a promo code, an exposure)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL synchronous_commit TO ON"))
 
 
 def events_where(

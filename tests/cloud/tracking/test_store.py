@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from cloud.accounts import tenants
@@ -71,6 +72,26 @@ def test_a_failed_transaction_claims_no_ids(engine) -> None:  # type: ignore[no-
     with Session(engine) as session:
         assert record_events(session, [event]) == [event]
         session.commit()
+
+
+def test_without_commit_wait_the_insert_turns_off_the_wal_wait_for_its_transaction_only(engine) -> None:  # type: ignore[no-untyped-def]
+    tenant = _tenant(engine)
+    event = _event(tenant)
+    with Session(engine) as session:
+        pg = session.get_bind().dialect.name == "postgresql"
+        setting = "SHOW synchronous_commit"
+        assert record_events(session, [event], wait_for_commit=False) == [event]
+        if pg:
+            assert session.execute(sa.text(setting)).scalar() == "off"
+        session.commit()
+        if pg:
+            assert session.execute(sa.text(setting)).scalar() == "on"
+        assert record_events(session, [event], wait_for_commit=False) == []  # a resend: still no wait
+        if pg:
+            assert session.execute(sa.text(setting)).scalar() == "off"
+        session.rollback()
+    with Session(engine) as session:
+        assert events_where(session, tenant) == [event]
 
 
 def test_ids_are_forgotten_after_the_dedup_window(engine) -> None:  # type: ignore[no-untyped-def]
