@@ -84,10 +84,10 @@ def _tour_rows_agree(stdout: str, rows_in_cloud: int, hook: str) -> None:
     assert asked[3] == ("no_ui" if "NO_UI" in CashierAnswer.__members__ else "timed_out")
     assert asked[4] == "10"
     signed_in = _row(
-        r"head office sign-in \(owner\)", r"/fleet 200 in \d+ ms, register\(s\) ([\d, ]+)", stdout
+        r"head office sign-in \(owner\)", r"/reports/fleet 200 in \d+ ms, register\(s\) ([\d, ]+)", stdout
     )
     assert signed_in[1].strip()
-    _row("  sign-out with the CSRF token", "/fleet → /login", stdout)
+    _row("  sign-out with the CSRF token", "/reports/fleet → /login", stdout)
     _row(r"read-only API key ek_[\w-]+…", "read 200, opt-out 403", stdout)
     erased = _row(
         r"erased \+7 \*\*\* \*\*\*-\d\d-\d\d \(API\)",
