@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_LOOKBACK",
@@ -65,6 +66,16 @@ _SOCIAL = ("vk", "vk.com", "vkontakte", "ok", "ok.ru", "odnoklassniki", "telegra
            "facebook", "instagram", "youtube", "tiktok", "rutube")  # fmt: skip
 _MESSENGERS = ("viber", "whatsapp", "telegram_bot", "max")
 _PAID_MEDIA = ("cpc", "ppc", "paid", "paidsearch", "paid_search", "cpm", "cpv", "cpa", "retargeting")
+
+
+def url_host(url: str | None) -> str | None:
+    """The host of a page or referrer URL; None when there is none or it does not parse."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def classify_channel(

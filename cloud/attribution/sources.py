@@ -23,14 +23,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Store
-from cloud.attribution.journeys import Purchase, Touch, TouchKind, classify_channel
+from cloud.attribution.journeys import Purchase, Touch, TouchKind, classify_channel, url_host
 from cloud.identity.models import IdentityMember, IdentityMergeLog, IdentityNode, IdentitySeen
 from cloud.ingest.models import ReceiptRow
 from cloud.pages.promo.models import PromoCode, PromoRule
@@ -283,15 +282,6 @@ def _session_starts(rows: Iterable[Any]) -> Iterator[Any]:
         last_browser, last_session, last_at = row.browser_id, row.session_id or None, row.received_at
 
 
-def _host(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
-
-
 def _campaign(source: str | None, medium: str | None, campaign: str | None, channel: str) -> str:
     return f"{source or '-'} / {medium or '-'} / {campaign or channel}"
 
@@ -305,8 +295,8 @@ def _session_touch(row: Any) -> Touch:
             campaign=row.block_id or "ereceipt",
             ec_click=row.ec_click,
         )
-    referrer = _host(row.referrer)
-    if referrer is not None and referrer == _host(row.url):
+    referrer = url_host(row.referrer)
+    if referrer is not None and referrer == url_host(row.url):
         referrer = None  # internal navigation is not where the visit came from
     channel = classify_channel(
         TouchKind.SITE_SESSION,

@@ -12,7 +12,6 @@ The dashboard says so in its notes.
 
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -26,6 +25,7 @@ from cloud.attribution.journeys import (
     TouchKind,
     build_journeys,
     classify_channel,
+    url_host,
 )
 from cloud.attribution.models import DEFAULT_MODEL, Model, compare_models
 from cloud.attribution.ropo import Dimension, RopoRow, ropo_report
@@ -100,15 +100,6 @@ class RopoInputs:
     journeys: list[Journey]
     linked_browsers: int | None  # None: the stored journeys (identity linked them)
     missing: list[str]
-
-
-def _host(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
 
 
 def ropo_inputs(session: Session, view: View, filters: Filters) -> RopoInputs:
@@ -195,7 +186,12 @@ def ropo_inputs(session: Session, view: View, filters: Filters) -> RopoInputs:
                 seen_sessions.add(key)
                 touch_kind = TouchKind.SITE_SESSION
             channel = classify_channel(
-                touch_kind, source=source, medium=medium, yclid=yclid, gclid=gclid, referrer_host=_host(ref)
+                touch_kind,
+                source=source,
+                medium=medium,
+                yclid=yclid,
+                gclid=gclid,
+                referrer_host=url_host(ref),
             )
             touches.setdefault(profile_of[browser], []).append(
                 Touch(
