@@ -175,13 +175,14 @@ def test_legacy_sale_gets_the_contact_before_0x85_and_queues_fn_fd_fpd(bench: Be
         closed = sell_legacy(bench.pos)
     assert answered, "the cashier was asked"
     assert closed.change == 70000 - (2 * 8990 + 42900)  # the POS got the register's own answer
-    codes = bench.register.commands
-    assert codes.index(0xFF0C) < codes.index(0x85) < codes.index(0xFF01, codes.index(0x85))
-    assert pos_commands(bench.register) == [0xFC, 0x11, 0x10, 0x8D, 0x80, 0x80, 0x85]
     doc = bench.register.journal[-1]
     assert doc.buyer_contact == "+79161234567"
 
+    # The tap reads FD/FPD after the POS has its close answer, so the order is checked once it is queued.
     [payload] = wait_for_outbox(bench.outbox, 1)
+    codes = bench.register.commands
+    assert codes.index(0xFF0C) < codes.index(0x85) < codes.index(0xFF01, codes.index(0x85))
+    assert pos_commands(bench.register) == [0xFC, 0x11, 0x10, 0x8D, 0x80, 0x80, 0x85]
     fiscal = payload["fiscal"]
     key = (fiscal["fn_serial"], fiscal["fd_number"], fiscal["fpd"])
     assert key == ("9999078900054321", doc.fd_number, doc.fpd)
