@@ -8,16 +8,28 @@ a client can always read `code` first and show `detail`.
 Modelled on httpx's `_exceptions.py`: a small hierarchy by what the caller can do about it, not by module.
 """
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+
+log = logging.getLogger("cloud.errors")
+
+# No template: the page that says "our fault" must not depend on what may have just failed.
+_SERVER_ERROR_PAGE = (
+    '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Ошибка сервера</title></head>'
+    '<body style="font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em">'
+    "<h1>Что-то пошло не так</h1><p>Ошибка на нашей стороне, ваши данные не потеряны. "
+    "Обновите страницу через минуту; если ошибка повторяется, сообщите в поддержку.</p></body></html>"
+)
 
 
 class CloudError(Exception):
@@ -252,3 +264,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # A caller that hung up mid-body (a provider's callback timing out, an agent killed mid-batch) is
         # not a server error: nothing was stored, the sender retries. No traceback in the log for it.
         return Response(status_code=499)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A bug, not the caller's fault: the documented error shape (or a page for a browser) instead of
+        # Starlette's bare text, and one log line store IT can search by path (uvicorn logs the traceback
+        # when Starlette re-raises after this answer).
+        where = {"method": request.method, "path": request.url.path, "error": type(exc).__name__}
+        log.error("unhandled error", extra={"fields": where})
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(_SERVER_ERROR_PAGE, status_code=500)
+        detail = "внутренняя ошибка сервера; запрос можно повторить позже"
+        return JSONResponse(_body(detail, "internal_error"), status_code=500)
