@@ -22,3 +22,24 @@ def format_rubles(kopecks: int) -> str:
     sign = "-" if kopecks < 0 else ""
     whole, part = divmod(abs(kopecks), 100)
     return f"{sign}{whole}.{part:02d}"
+
+
+def spread(totals: list[int], target: int) -> list[int]:
+    """Item totals scaled to sum to `target` (a receipt-wide discount or surcharge), in whole kopecks:
+    each item gets its share of the difference by its weight, the kopecks rounding leaves go to the
+    items with the largest remainders (ties to the earlier item), so the result is exact and stable.
+
+    >>> spread([8990, 8990, 42900], 57836)
+    [8541, 8540, 40755]
+    """
+    whole = sum(totals)
+    if whole <= 0 or target == whole:
+        return list(totals)
+    if target < 0:
+        raise ValueError(f"a receipt total cannot be negative: {target}")
+    shares = [divmod(t * target, whole) for t in totals]
+    result = [q for q, _ in shares]
+    left = target - sum(result)
+    for i in sorted(range(len(totals)), key=lambda i: -shares[i][1])[:left]:
+        result[i] += 1
+    return result

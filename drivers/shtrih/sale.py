@@ -27,6 +27,7 @@ from receipts import (
     parse_contact,
 )
 from receipts.ffd import Tag
+from receipts.money import spread
 
 log = logging.getLogger(__name__)
 
@@ -226,14 +227,19 @@ class SaleTracker:
                 int(sale.calculation_type),
             )
             return []
-        if doc.total != sum(item.total for item in sale.items):
-            log.warning(
-                "receipt FD %s: the register's total %s differs from its items' (a receipt discount): "
-                "queued with the items' total",
+        items_total = sum(item.total for item in sale.items)
+        if doc.total != items_total:
+            # 0x85's discount (or surcharge) is on the whole receipt; the register spreads it over the
+            # items of the fiscal document, so the queued receipt does the same and adds up to its total.
+            log.info(
+                "receipt FD %s: a receipt discount of %s kopecks spread over its %d items",
                 doc.fd_number,
-                doc.total,
+                items_total - doc.total,
+                len(sale.items),
             )
-        closed = self._closed(sale, printed.payments, doc.fd_number, doc.fpd, doc.at, printed.receipt_number)
+        closed = self._closed(
+            sale, printed.payments, doc.fd_number, doc.fpd, doc.at, printed.receipt_number, doc.total
+        )
         return [Fiscalized(sale.sale_id, closed)] if closed else []
 
     def _closed(
@@ -244,13 +250,19 @@ class SaleTracker:
         fpd: int,
         issued_at: datetime,
         receipt_number: int | None = None,
+        total: int | None = None,
     ) -> ClosedSale | None:
+        """`total`: the register's own, when it differs from the items' (a receipt discount to spread)."""
         ident = self.identity
         if not ident.complete:
             log.error("receipt FD %s printed but the register's FN serial is unknown: not queued", fd_number)
             return None
         try:
-            items = tuple(Item(i.name or "—", i.price, i.quantity, i.total, i.vat) for i in sale.items)
+            sums = [i.total for i in sale.items]
+            if total is not None:
+                sums = spread(sums, total)
+            lines = zip(sale.items, sums, strict=True)
+            items = tuple(Item(i.name or "—", i.price, i.quantity, line, i.vat) for i, line in lines)
             paid = [Payment(PaymentKind.CASH, payments[0])] if payments[0] else []
             if card := sum(payments[1:]):
                 paid.append(Payment(PaymentKind.CARD, card))

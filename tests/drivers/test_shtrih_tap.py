@@ -146,6 +146,7 @@ def sell_legacy(
     open_first: bool = True,
     pos_contact: BuyerContact | None = None,
     payments: tuple[int, int, int, int] = (70000, 0, 0, 0),
+    discount: int = 0,
 ) -> lg.CloseReceiptAnswer:
     """A POS driver of the FFD 1.05 era: polls the state, opens, registers items, closes with 0x85."""
     state = lg.ShortStateAnswer.decode(run(pos, lg.ShortState()).data)
@@ -157,7 +158,7 @@ def sell_legacy(
         run(pos, item)
     if pos_contact is not None:
         run(pos, c.SendTlv(c.buyer_contact_tlv(pos_contact)))
-    return lg.CloseReceiptAnswer.decode(run(pos, lg.CloseReceipt(payments)).data)
+    return lg.CloseReceiptAnswer.decode(run(pos, lg.CloseReceipt(payments, discount)).data)
 
 
 def pos_commands(register: EmulatedRegister, *, pos_sent_tlv: bool = False) -> list[int]:
@@ -190,6 +191,16 @@ def test_legacy_sale_gets_the_contact_before_0x85_and_queues_fn_fd_fpd(bench: Be
     assert payload["total"] == doc.total == 60880
     assert [item["name"] for item in payload["items"]] == ["Молоко 3,2%", "Кофе"]
     assert payload["contact"]["value"] == PHONE
+
+
+def test_a_receipt_discount_is_spread_over_the_items_to_the_registers_total(bench: Bench) -> None:
+    sell_legacy(bench.pos, discount=500)  # 5 % off the whole receipt, as a 2000s POS gives it
+    doc = bench.register.journal[-1]
+    assert doc.total == 60880 - 3044
+    [payload] = wait_for_outbox(bench.outbox, 1)
+    assert payload["total"] == doc.total
+    assert sum(item["total"] for item in payload["items"]) == doc.total
+    assert [item["total"] for item in payload["items"]] == [17081, 40755]  # by weight, to the kopeck
 
 
 def test_legacy_return_opens_by_itself_and_is_queued_as_a_return(bench: Bench) -> None:
