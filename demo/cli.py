@@ -298,7 +298,11 @@ def _field(
         "  targets (≥ 90 % identified, ROPO ± 5 pt, lift's interval covers the effect): "
         + ("[green]met[/]" if v.ok else "[yellow]not met on this sample[/]")
     )
-    rows = tour.dashboards(cloud_url, head, DASHBOARDS)
+    try:
+        rows = tour.dashboards(cloud_url, head, DASHBOARDS)
+    except (tour.TourCheckFailed, httpx.HTTPError) as exc:
+        checks.failed.append(("head office's dashboards (field)", str(exc) or type(exc).__name__))
+        rows = []
     for label, value in rows:
         console.print(f"  {label:<20}{value}", soft_wrap=True, highlight=False)
     console.print(f"  head office (field) {cloud_url}/login   e-mail {head[0]}, password {head[1]}")

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from demo import marketing
 from demo import processes as p
 
 SHOP = "https://shop.field.example"
@@ -315,6 +316,7 @@ class Admin(Protocol):
 
     def add_stores(self, names: list[tuple[str, str]]) -> list[int]: ...
     def enrollment_codes(self, store_ids: list[int]) -> list[str]: ...
+    def add_owner(self, email: str) -> str: ...  # the new owner's password
     def attribute(self) -> dict[str, Any]: ...
 
 
@@ -337,6 +339,10 @@ class CliAdmin:
         return [
             str(m["code"]) for m in self._parallel([[*base, "--store", str(s), "--json"] for s in store_ids])
         ]
+
+    def add_owner(self, email: str) -> str:
+        args = ["user", "add", "--tenant", str(self.tenant_id), "--email", email, "--role", "owner", "--json"]
+        return str(p.run_json([*p.cloud_cli(self.database_url), *args])["password"])
 
     def attribute(self) -> dict[str, Any]:
         args = ["attribution", "run", "--tenant", str(self.tenant_id), "--wait", "60", "--json"]
@@ -377,6 +383,10 @@ def set_up(chain: Chain, o: FieldOptions) -> None:
         f"{chain.cloud_url}/v1/tracking/site/origins", json={"origin": SHOP}, headers=chain.auth, timeout=30
     )
     chain.site_key = site.raise_for_status().json()["site_key"]
+    # The e-receipt carries a banner to the shop (made in the editor as head office would), so a buyer who
+    # opens it can click through: the click's `ec_click` joins the shop's browser to the receipt's profile.
+    owner = f"owner-{o.seed}@field.example"
+    marketing.edit_template(chain.cloud_url, (owner, chain.admin.add_owner(owner)), SHOP, promo=False)
 
 
 def _visitor(b: Buyer) -> dict[str, str]:

@@ -106,14 +106,17 @@ def _post_form(
     _expect(sent, status, f"POST {action}")
 
 
-def edit_template(cloud_url: str, owner: tuple[str, str], shop_url: str) -> tuple[int, list[str]]:
-    """The owner signs in, adds a banner and a promo block, fills them in, moves the banner up under the
-    receipt, and publishes the draft; returns the published version's id and the page's block ids."""
+def edit_template(
+    cloud_url: str, owner: tuple[str, str], shop_url: str, *, promo: bool = True
+) -> tuple[int, list[str]]:
+    """The owner signs in, adds a banner (and a promo block of `PROMO_RULE`, which must exist), fills them
+    in, moves the banner up under the receipt, and publishes the draft; returns the published version's id
+    and the page's block ids."""
     with httpx.Client(base_url=cloud_url, timeout=30) as browser:
         form = _expect(browser.get("/login"), 200, "GET /login")
         login = {**_form_fields(form.text, "/login"), "email": owner[0], "password": owner[1]}
         _expect(browser.post("/login", data=login), 303, "POST /login")
-        for kind in (BANNER_ID, PROMO_ID):
+        for kind in (BANNER_ID, PROMO_ID) if promo else (BANNER_ID,):
             _post_form(browser, EDITOR, f"{EDITOR}/add", {"type": kind}, 303)
         banner = {
             "s.headline": "Всё для питомцев — в нашем интернет-магазине",
@@ -125,15 +128,16 @@ def edit_template(cloud_url: str, owner: tuple[str, str], shop_url: str) -> tupl
         }
         block_page = f"{EDITOR}/blocks/{BANNER_ID}"
         _post_form(browser, block_page, block_page, banner, 303)
-        promo = {
-            "s.rule_name": PROMO_RULE,
-            "s.headline": "",
-            "s.text": "Покажите код на кассе при следующей покупке.",
-            "holdout": "0",
-            "rules": "0",
-        }
-        block_page = f"{EDITOR}/blocks/{PROMO_ID}"
-        _post_form(browser, block_page, block_page, promo, 303)
+        if promo:
+            code = {
+                "s.rule_name": PROMO_RULE,
+                "s.headline": "",
+                "s.text": "Покажите код на кассе при следующей покупке.",
+                "holdout": "0",
+                "rules": "0",
+            }
+            block_page = f"{EDITOR}/blocks/{PROMO_ID}"
+            _post_form(browser, block_page, block_page, code, 303)
         for _ in range(3):  # above loyalty, profile and survey: right under the receipt's QR
             moved = {"block": BANNER_ID, "dir": "up"}
             _post_form(browser, EDITOR, f"{EDITOR}/move", moved, 303)  # the form's CSRF is the session's

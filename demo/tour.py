@@ -111,7 +111,7 @@ def dashboards(cloud_url: str, user: tuple[str, str], paths: tuple[str, ...]) ->
         _expect(browser.post("/login", data=fields), 303, "POST /login")
         for path in paths:
             started = time.monotonic()
-            answer = browser.get(path)
+            answer = _expect(browser.get(path), 200, f"GET {path} signed in")
             took = (time.monotonic() - started) * 1000
             rows.append((f"{path}", f"{cloud_url}{path}  ({answer.status_code}, {took:.0f} ms signed in)"))
     return rows

@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from cloud.accounts import tenants
+from cloud.accounts import tenants, users
+from cloud.accounts.roles import Role
+from cloud.accounts.scope import StoreScope
 from cloud.app import create_app
 from cloud.attribution.cli import waiting_jobs
 from cloud.attribution.jobs import AttributionJobs
@@ -44,6 +46,13 @@ class InProcessAdmin:
     def enrollment_codes(self, store_ids: list[int]) -> list[str]:
         with Session(self.engine) as s:
             return [enrollment.issue_enrollment_code(s, sid).code for sid in store_ids]
+
+    def add_owner(self, email: str) -> str:
+        password = "field owner's password"
+        with Session(self.engine) as s:
+            everywhere = StoreScope.of([], [])
+            users.add_user(s, self.tenant_id, email, password, Role.OWNER, everywhere, actor="test")
+        return password
 
     def attribute(self) -> dict[str, Any]:
         deadline = time.monotonic() + 60
