@@ -4,9 +4,9 @@ The popup shows without taking the keyboard, so a barcode scan (a keyboard wedge
 always reaches the POS. The cashier gives the popup the keyboard with this key (or a click on it). The key is
 grabbed only while a prompt is up: the rest of the time the POS keeps it.
 
-X11 only (XGrabKey on the root window through python-xlib, its events read on the GUI thread through a
-QSocketNotifier). Elsewhere (Windows, the offscreen platform of tests) there is no hotkey and a click on the
-popup gives it the keyboard.
+On X11, XGrabKey on the root window through python-xlib, its events read on the GUI thread through a
+QSocketNotifier; on Windows, RegisterHotKey and a native event filter (`ui.hotkey_win`). Elsewhere (the
+offscreen platform of tests, Wayland) there is no hotkey and a click on the popup gives it the keyboard.
 """
 
 import contextlib
@@ -14,8 +14,10 @@ import logging
 import os
 from collections.abc import Iterator
 
-from PySide6.QtCore import QObject, QSocketNotifier, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Signal
 from PySide6.QtGui import QGuiApplication
+
+from ui.hotkey_win import HotkeyFilter, Win32Grab
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,11 @@ class Hotkey(QObject):
         self.key_name = key_name
         self._x11: _X11Grab | None = None
         self._notifier: QSocketNotifier | None = None
-        if QGuiApplication.platformName() == "xcb" and os.environ.get("DISPLAY"):
+        self._win: Win32Grab | None = None
+        self._filter: HotkeyFilter | None = None
+        if QGuiApplication.platformName() == "windows":
+            self._use_windows(key_name)
+        elif QGuiApplication.platformName() == "xcb" and os.environ.get("DISPLAY"):
             try:
                 self._x11 = _X11Grab(key_name)
             except (ImportError, OSError, ValueError) as exc:  # no python-xlib, no display, unknown key
@@ -41,11 +47,27 @@ class Hotkey(QObject):
             self._notifier = QSocketNotifier(self._x11.fileno(), QSocketNotifier.Type.Read, self)
             self._notifier.activated.connect(self._on_readable)
 
+    def _use_windows(self, key_name: str) -> None:
+        try:
+            self._win = Win32Grab(key_name)
+        except (OSError, ValueError) as exc:  # no user32 (not Windows), an unknown key name
+            log.warning("popup hotkey %s unavailable: %s; a click gives the keyboard", key_name, exc)
+            return
+        self._filter = HotkeyFilter(self.pressed.emit)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.installNativeEventFilter(self._filter)
+
     @property
     def available(self) -> bool:
-        return self._x11 is not None
+        return self._x11 is not None or self._win is not None
 
     def grab(self) -> bool:
+        if self._win is not None:
+            if not self._win.grab():
+                log.warning("popup hotkey %s is taken by another program; a click still works", self.key_name)
+                return False
+            return True
         if self._x11 is None:
             return False
         try:
@@ -58,6 +80,8 @@ class Hotkey(QObject):
         return grabbed
 
     def release(self) -> None:
+        if self._win is not None:
+            self._win.release()
         if self._x11 is not None:
             try:
                 self._x11.release()
@@ -65,6 +89,13 @@ class Hotkey(QObject):
                 self._lost(exc)
 
     def close(self) -> None:
+        if self._win is not None:
+            self._win.release()
+            self._win = None
+        app = QCoreApplication.instance()
+        if self._filter is not None and app is not None:
+            app.removeNativeEventFilter(self._filter)
+            self._filter = None
         if self._notifier is not None:
             self._notifier.setEnabled(False)
         if self._x11 is not None:
