@@ -345,7 +345,8 @@ class CliAdmin:
         return str(p.run_json([*p.cloud_cli(self.database_url), *args])["password"])
 
     def attribute(self) -> dict[str, Any]:
-        args = ["attribution", "run", "--tenant", str(self.tenant_id), "--wait", "60", "--json"]
+        # identity's links of the day's events first, however loaded the machine (3 min at most)
+        args = ["attribution", "run", "--tenant", str(self.tenant_id), "--wait", "180", "--json"]
         return p.run_json([*p.cloud_cli(self.database_url), *args])
 
 
