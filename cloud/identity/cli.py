@@ -88,7 +88,10 @@ def cmd_release(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(doc))
     else:
-        print(f"identifier {doc['node_id']} released: its links merge again (profile {doc['profile_id']})")
+        print(
+            f"identifier {doc['node_id']} released for tenant {args.tenant}: its links there merge again "
+            f"(profile {doc['profile_id']})"
+        )
 
 
 BLOCK_EPILOG = """\
@@ -139,7 +142,7 @@ def add_commands(sub: Any, add: Callable[..., Any], json_flag: Callable[[Any], N
     p = add(
         "release",
         cmd_release,
-        "lift the quarantine of an identifier the retailer observed (global: its links merge again)",
+        "lift the quarantine of an identifier the retailer observed, for that retailer only",
         identity,
     )
     p.add_argument("--tenant", type=int, required=True, metavar="ID", help="the retailer's id")

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cloud.identity.graph import NodeKind
-from cloud.identity.store import EDGE, LOG, MEMBER, NODE, REVOKED, SEEN, lock_profiles, recompute
+from cloud.identity.store import EDGE, LOG, MEMBER, NODE, RELEASED, REVOKED, SEEN, lock_profiles, recompute
 
 BY = "erasure"
 
@@ -57,6 +57,7 @@ def erase_contact(session: Session, hashes: Sequence[str], tenant_id: int | None
     orphans = sorted(around - {int(n) for n in still if n is not None})
     if orphans:
         session.execute(sa.delete(SEEN).where(SEEN.c.node_id.in_(orphans)))
+        session.execute(sa.delete(RELEASED).where(RELEASED.c.node_id.in_(orphans)))
         session.execute(sa.delete(MEMBER).where(MEMBER.c.node_id.in_(orphans)))
         deleted += _count(session.execute(sa.delete(NODE).where(NODE.c.id.in_(orphans))))
     for profile in sorted(set(profiles.values())):

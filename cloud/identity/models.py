@@ -10,6 +10,8 @@
 - `identity_merge_log`: append-only: which edge merged which profiles, splits, quarantines, rebuilds.
 - `identity_seen`: which tenant observed which node: a tenant's view of the shared graph.
 - `identity_blocked`: a tenant's own values that never link (the shop's phone and e-mail), hashed.
+- `identity_release`: a tenant's release of a quarantined identifier: that tenant's links of it count again
+  (the quarantine stays for every other tenant).
 
 Edges and members have no foreign keys on purpose: they hold millions of rows that the rebuild and the
 benchmarks write in bulk, and only this package writes them (erasure deletes edges before nodes).
@@ -114,3 +116,14 @@ class IdentityBlocked(CloudModel, table=True):
     value_hash: str = Field(max_length=64, primary_key=True)
     note: str = Field(default="", max_length=100)
     added_at: datetime = timestamp_field()
+
+
+class IdentityRelease(CloudModel, table=True):
+    """A tenant's admin lifted the quarantine of a node for that tenant: its edges count again."""
+
+    __tablename__ = "identity_release"
+
+    node_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    tenant_id: int = Field(foreign_key="tenant.id", primary_key=True)
+    released_at: datetime = timestamp_field()
+    released_by: str = Field(default="", max_length=100)

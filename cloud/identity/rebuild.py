@@ -2,7 +2,8 @@
 
 The incremental linker keeps the mapping current; the rebuild is for repair and for proving that it did
 (the mapping after a rebuild must be the same). It replays no guardrail: what each observation decided is
-stored with it; a component is made of the active edges (linked, not revoked, no end quarantined).
+stored with it; a component is made of the active edges (linked, not revoked, no end quarantined unless
+the edge's own tenant released it).
 
 One transaction. On PostgreSQL the profile table is locked EXCLUSIVE first, so linkers (which lock profile
 rows) wait for the rebuild instead of interleaving with it. Memory: two arrays of 8 bytes per node id
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cloud.identity.graph import Decision, UnionFind
-from cloud.identity.store import EDGE, LOG, MEMBER, NODE, PROFILE, REVOKED
+from cloud.identity.store import EDGE, LOG, MEMBER, NODE, PROFILE, RELEASED, REVOKED
 
 _STREAM = 200_000
 
@@ -51,16 +52,23 @@ def rebuild(engine: Engine, now: datetime, *, by: str = "rebuild") -> Rebuilt:
             conn.execute(sa.select(NODE.c.id).where(NODE.c.quarantined_at.is_not(None))).scalars()
         )
         revoked = set(conn.execute(sa.select(REVOKED.c.edge_id)).scalars())
+        releases = {
+            (int(n), int(t)) for n, t in conn.execute(sa.select(RELEASED.c.node_id, RELEASED.c.tenant_id))
+        }
         uf = UnionFind(top + 1)
         used = 0
 
         def active() -> Iterator[tuple[int, int]]:
             nonlocal used
-            query = sa.select(EDGE.c.id, EDGE.c.a_id, EDGE.c.b_id).where(
+            query = sa.select(EDGE.c.id, EDGE.c.a_id, EDGE.c.b_id, EDGE.c.tenant_id).where(
                 EDGE.c.decision == Decision.LINKED.value, EDGE.c.b_id.is_not(None)
             )
-            for edge_id, a, b in _stream(conn, query):
-                if edge_id in revoked or a in quarantined or b in quarantined:
+            for edge_id, a, b, tenant in _stream(conn, query):
+                if edge_id in revoked:
+                    continue
+                if (a in quarantined and (a, tenant) not in releases) or (
+                    b in quarantined and (b, tenant) not in releases
+                ):
                     continue
                 used += 1
                 yield a, b

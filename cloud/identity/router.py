@@ -96,7 +96,9 @@ def get_blocked(session: SessionDep, caller: IdentityAdmin) -> dict[str, Any]:
 
 @router.post(
     "/v1/identity/blocked",
-    summary="Block a value: later observations with it link nothing (links made before stay: split them)",
+    summary="Block a value: it links nothing for this retailer and resolves to no profile",
+    description="Later observations with it are refused; the links this retailer's observations made with it "
+    "before are revoked (`unlinked`: how many). Other retailers' links are theirs.",
     responses=error_responses(401, 403, 422),
 )
 def post_blocked(
@@ -116,9 +118,10 @@ def delete_blocked(kind: str, value_hash: str, session: SessionDep, caller: Iden
 
 @router.post(
     "/v1/identity/identifiers/{node_id}/release",
-    summary="Lift the quarantine of one of the tenant's identifiers: its links merge again",
-    description="A quarantine is global (a hub is a hub for every retailer), so is its release. Only an "
-    "identifier this tenant observed; logged with the admin.",
+    summary="Lift the quarantine of one of the tenant's identifiers for this tenant: its links merge again",
+    description="A quarantine is global (a hub is a hub for every retailer); a release is this retailer's: "
+    "the links its own observations made with the identifier count again, for every other retailer it stays "
+    "a hub. Only an identifier this tenant observed; logged with the admin.",
     responses=error_responses(401, 403, 404, 422),
 )
 def post_release(node_id: int, session: SessionDep, caller: IdentityAdmin) -> dict[str, Any]:

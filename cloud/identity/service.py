@@ -9,9 +9,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from cloud.errors import InvalidInput, NotFound
-from cloud.identity import linking, store, views
+from cloud.identity import linking, store, views, visibility
 from cloud.identity.graph import NodeKind
-from cloud.identity.models import IdentityEdge, IdentityNode, IdentitySeen
+from cloud.identity.models import IdentityEdge, IdentityNode, IdentityRelease, IdentitySeen
 from cloud.privacy.keys import IdentityKeys
 from receipts.contact import ContactKind, InvalidContact, mask, normalize_email, normalize_phone
 
@@ -89,7 +89,7 @@ def why_document(session: Session, tenant_id: int, a: int, b: int) -> dict[str, 
 
 
 def _nodes(session: Session, tenant_id: int, steps: list[views.Step], a: int, b: int) -> list[Any]:
-    profile = views.profile_of(session, a)
+    profile = views.tenant_profile_of(session, tenant_id, a)
     if profile is None:
         return []
     wanted = {a, b} | {s.a for s in steps} | {s.b for s in steps}
@@ -123,7 +123,8 @@ def block(
     session: Session, keys: IdentityKeys, tenant_id: int, kind: str, value: str, note: str, now: datetime
 ) -> dict[str, Any]:
     """Block one of the tenant's own values (normalized, keyed-hashed as the graph holds it); commits.
-    Only later observations are refused: links made before stay until split."""
+    From now on it links nothing for this tenant and resolves to no profile: later observations with it are
+    refused, and the links this tenant's observations made with it before are revoked (`unlinked`)."""
     if kind not in BLOCKABLE:
         raise InvalidInput(f"kind must be one of {', '.join(BLOCKABLE)}")
     try:
@@ -145,9 +146,19 @@ def block(
     else:
         value_hash = keys.hash(normalized)
     note = (note.strip() or label)[:100]
-    store.add_blocked(session, tenant_id, NodeKind(kind), value_hash, note, now)
-    session.commit()
-    return {"kind": kind, "hash": value_hash, "note": note}
+    with store.graph_lock(session):
+        store.add_blocked(session, tenant_id, NodeKind(kind), value_hash, note, now)
+        key = next(
+            k
+            for k in visibility.blocked_keys(session, tenant_id)
+            if k.kind.value == kind and k.value.rpartition(":")[2] == value_hash
+        )
+        node = views.node_id(session, key)
+        unlinked = 0
+        if node is not None:
+            unlinked = store.unlink_blocked(session, tenant_id, node, now, by=f"block:{note}")
+        session.commit()
+    return {"kind": kind, "hash": value_hash, "note": note, "unlinked": unlinked}
 
 
 def unblock(session: Session, tenant_id: int, kind: str, value_hash: str) -> dict[str, Any]:
@@ -164,18 +175,19 @@ def unblock(session: Session, tenant_id: int, kind: str, value_hash: str) -> dic
 
 
 def release(session: Session, tenant_id: int, node_id: int, by: str, now: datetime) -> dict[str, Any]:
-    """Lift the quarantine of one of the tenant's identifiers; commits. A quarantine is global (a hub is a
-    hub for everyone), so is its release: its active links merge again, logged with this tenant and admin."""
+    """Lift the quarantine of one of the tenant's identifiers for this tenant; commits. Its links made by
+    this tenant's observations merge again; for every other tenant it stays a hub (a quarantine is global,
+    a release is the releasing tenant's). Logged with this tenant and admin."""
     node = session.get(IdentityNode, node_id)
     seen = session.get(IdentitySeen, (node_id, tenant_id))
     if node is None or seen is None:
         raise NotFound(f"identifier {node_id} not found for this tenant")
-    if node.quarantined_at is None:
+    if node.quarantined_at is None or store.released_by(session, tenant_id, [node_id]):
         raise InvalidInput(f"identifier {node_id} is not quarantined")
     with store.graph_lock(session):
         store.release(session, node_id, now, tenant_id=tenant_id, by=by)
         session.commit()
-    profile = views.profile_of(session, node_id)
+    profile = views.tenant_profile_of(session, tenant_id, node_id)
     return {"node_id": node_id, "released": True, "profile_id": profile}
 
 
@@ -185,7 +197,13 @@ def quarantined_document(session: Session, tenant_id: int, limit: int = 50) -> l
         session.exec(
             select(IdentityNode)
             .join(IdentitySeen, col(IdentitySeen.node_id) == col(IdentityNode.id))
-            .where(IdentitySeen.tenant_id == tenant_id, col(IdentityNode.quarantined_at).is_not(None))
+            .where(
+                IdentitySeen.tenant_id == tenant_id,
+                col(IdentityNode.quarantined_at).is_not(None),
+                col(IdentityNode.id).not_in(
+                    select(IdentityRelease.node_id).where(IdentityRelease.tenant_id == tenant_id)
+                ),
+            )
             .order_by(col(IdentityNode.quarantined_at).desc())
             .limit(limit)
         )

@@ -32,6 +32,7 @@ from cloud.identity.models import (
     IdentityMergeLog,
     IdentityNode,
     IdentityProfile,
+    IdentityRelease,
     IdentityRevocation,
     IdentitySeen,
 )
@@ -50,6 +51,7 @@ LOG = _t(IdentityMergeLog)
 SEEN = _t(IdentitySeen)
 REVOKED = _t(IdentityRevocation)
 BLOCKED = _t(IdentityBlocked)
+RELEASED = _t(IdentityRelease)
 
 LINKER = "linker"
 _SQLITE_LOCK = threading.RLock()
@@ -218,7 +220,7 @@ def _link_pair(
 ) -> Verdict:
     at: datetime = base["at"]
     profiles = lock_profiles(session, (a, b))
-    facts = _facts(session, a, b, profiles, is_blocked)
+    facts = _facts(session, a, b, profiles, is_blocked, base["tenant_id"])
     verdict = graph.decide(policy, facts, at)
     edge_id = int(
         session.execute(
@@ -289,15 +291,19 @@ def _pair_revoked(session: Session, a: int, b: int) -> bool:
     return session.execute(query).first() is not None
 
 
-def _facts(session: Session, a: int, b: int, profiles: dict[int, int], is_blocked: bool) -> PairFacts:
+def _facts(
+    session: Session, a: int, b: int, profiles: dict[int, int], is_blocked: bool, tenant_id: int
+) -> PairFacts:
     members = _members(session, (profiles[a], profiles[b]))
     flags = {m.id: q for rows in members.values() for m, q in rows}
     by_id = {m.id: m for rows in members.values() for m, _ in rows}
-    quarantined = flags[a] or flags[b]
+    released = released_by(session, tenant_id, [n for n in (a, b) if flags[n]])
+    quarantined = (flags[a] and a not in released) or (flags[b] and b not in released)
     a_near = b_near = 0
+    # A node this tenant released is not counted as a hub again for its links: its admin vouched for it.
     if not (is_blocked or quarantined):
-        a_near = len(_neighbours(session, a, by_id[b].kind) | {b})
-        b_near = len(_neighbours(session, b, by_id[a].kind) | {a})
+        a_near = 0 if a in released else len(_neighbours(session, a, by_id[b].kind) | {b})
+        b_near = 0 if b in released else len(_neighbours(session, b, by_id[a].kind) | {a})
     return PairFacts(
         a=by_id[a],
         b=by_id[b],
@@ -336,8 +342,21 @@ def _merge(session: Session, pa: int, pb: int, edge_id: int, at: datetime, tenan
 # --- splits: quarantine, revocation, recompute -------------------------------------------------------------
 
 
+def released_by(session: Session, tenant_id: int, nodes: Iterable[int]) -> set[int]:
+    """Which of `nodes` this tenant released from their quarantine (for its own links)."""
+    listed = sorted(set(nodes))
+    if not listed:
+        return set()
+    query = sa.select(RELEASED.c.node_id).where(
+        RELEASED.c.tenant_id == tenant_id, RELEASED.c.node_id.in_(listed)
+    )
+    return {int(n) for n in session.execute(query).scalars()}
+
+
 def active_edges(session: Session, nodes: Sequence[int]) -> list[tuple[int, int, int]]:
-    """(edge id, a, b) of the linking edges among `nodes`: linked, not revoked, no end quarantined."""
+    """(edge id, a, b) of the linking edges among `nodes`: linked, not revoked, and neither end quarantined,
+    unless the edge's own tenant released that end (a release counts for the releasing tenant's links only).
+    """
     if not nodes:
         return []
     listed = sorted(set(nodes))
@@ -346,16 +365,30 @@ def active_edges(session: Session, nodes: Sequence[int]) -> list[tuple[int, int,
             sa.select(NODE.c.id).where(NODE.c.id.in_(listed), NODE.c.quarantined_at.is_not(None))
         ).scalars()
     )
+    releases: set[tuple[int, int]] = set()
+    if quarantined:
+        releases = {
+            (int(n), int(t))
+            for n, t in session.execute(
+                sa.select(RELEASED.c.node_id, RELEASED.c.tenant_id).where(
+                    RELEASED.c.node_id.in_(sorted(quarantined))
+                )
+            )
+        }
     query = (
-        sa.select(EDGE.c.id, EDGE.c.a_id, EDGE.c.b_id)
+        sa.select(EDGE.c.id, EDGE.c.a_id, EDGE.c.b_id, EDGE.c.tenant_id)
         .outerjoin(REVOKED, REVOKED.c.edge_id == EDGE.c.id)
         .where(EDGE.c.a_id.in_(listed), EDGE.c.decision == Decision.LINKED.value, REVOKED.c.edge_id.is_(None))
     )
     inside = set(listed)
+
+    def counts(node: int, tenant: int) -> bool:
+        return node not in quarantined or (node, tenant) in releases
+
     return [
         (int(e), int(a), int(b))
-        for e, a, b in session.execute(query)
-        if b in inside and a not in quarantined and b not in quarantined
+        for e, a, b, t in session.execute(query)
+        if b in inside and counts(int(a), int(t)) and counts(int(b), int(t))
     ]
 
 
@@ -415,10 +448,13 @@ def quarantine(
     recompute(session, profile, at, by=by, tenant_id=tenant_id)
 
 
-def release(session: Session, node: int, at: datetime, *, tenant_id: int | None, by: str) -> None:
-    """Lift a quarantine: the node's active edges link again (their profiles merge, caps not re-checked)."""
+def release(session: Session, node: int, at: datetime, *, tenant_id: int, by: str) -> None:
+    """Lift a quarantine for one tenant: that tenant's active edges of the node link again (their profiles
+    merge, caps not re-checked). The flag stays: for every other tenant the node is still a hub."""
     session.execute(
-        sa.update(NODE).where(NODE.c.id == node).values(quarantined_at=None, quarantine_reason=None)
+        _insert(session, RELEASED)
+        .values(node_id=node, tenant_id=tenant_id, released_at=at, released_by=by[:100])
+        .on_conflict_do_nothing()
     )
     _log(session, "release", at, node_id=node, tenant_id=tenant_id, by=by)
     query = (
@@ -426,19 +462,41 @@ def release(session: Session, node: int, at: datetime, *, tenant_id: int | None,
         .outerjoin(REVOKED, REVOKED.c.edge_id == EDGE.c.id)
         .where(
             sa.or_(EDGE.c.a_id == node, EDGE.c.b_id == node),
+            EDGE.c.tenant_id == tenant_id,
             EDGE.c.decision == Decision.LINKED.value,
             REVOKED.c.edge_id.is_(None),
         )
     )
     for edge_id, a, b in session.execute(query).all():
-        quarantined = session.execute(
-            sa.select(NODE.c.id).where(NODE.c.id.in_((a, b)), NODE.c.quarantined_at.is_not(None))
+        other = int(b) if int(a) == node else int(a)
+        flagged = session.execute(
+            sa.select(NODE.c.id).where(NODE.c.id == other, NODE.c.quarantined_at.is_not(None))
         ).first()
-        if quarantined:
+        if flagged and other not in released_by(session, tenant_id, [other]):
             continue
         profiles = lock_profiles(session, (int(a), int(b)))
         if profiles[a] != profiles[b]:
-            _merge(session, profiles[a], profiles[b], int(edge_id), at, tenant_id or 0)
+            _merge(session, profiles[a], profiles[b], int(edge_id), at, tenant_id)
+
+
+def unlink_blocked(session: Session, tenant_id: int, node: int, at: datetime, *, by: str) -> int:
+    """A value the tenant just blocked: its links made by this tenant's observations are revoked (so it
+    links nothing for this tenant, then or later). Returns how many; not committed."""
+    query = (
+        sa.select(EDGE.c.id)
+        .outerjoin(REVOKED, REVOKED.c.edge_id == EDGE.c.id)
+        .where(
+            sa.or_(EDGE.c.a_id == node, EDGE.c.b_id == node),
+            EDGE.c.tenant_id == tenant_id,
+            EDGE.c.decision == Decision.LINKED.value,
+            REVOKED.c.edge_id.is_(None),
+        )
+        .order_by(EDGE.c.id)
+    )
+    edges = [int(e) for e in session.execute(query).scalars()]
+    for edge_id in edges:
+        revoke(session, edge_id, at, by=by, reason="заблокированное значение", tenant_id=tenant_id)
+    return len(edges)
 
 
 def revoke(

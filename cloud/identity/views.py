@@ -24,10 +24,10 @@ from sqlmodel import Session, col, select
 
 from cloud.accounts.models import Store
 from cloud.delivery.models import PushDevice
-from cloud.identity import graph
+from cloud.identity import graph, visibility
 from cloud.identity.graph import NodeKey, NodeKind, Source
 from cloud.identity.models import IdentityEdge, IdentityNode
-from cloud.identity.store import EDGE, MEMBER, NODE, SEEN, active_edges, profiles_of
+from cloud.identity.store import EDGE, MEMBER, NODE, SEEN, active_edges, profiles_of, released_by
 from cloud.ingest.models import ReceiptRow
 from cloud.privacy.models import ConsentRecord
 from cloud.tracking.events import EventType, TrackedEvent
@@ -72,7 +72,8 @@ def seen_by(session: Session, tenant_id: int, nodes: Iterable[int]) -> set[int]:
 
 
 def tenant_nodes(session: Session, tenant_id: int, profile_id: int) -> list[IdentityNode]:
-    """The nodes of a profile that this tenant observed itself (empty: the profile is not the tenant's)."""
+    """The nodes of a profile that this tenant observed itself, but for those that are nobody's for it
+    (its blocked values, hubs it did not release): empty when the profile is not the tenant's."""
     query = (
         sa.select(NODE)
         .join(MEMBER, MEMBER.c.node_id == NODE.c.id)
@@ -80,40 +81,50 @@ def tenant_nodes(session: Session, tenant_id: int, profile_id: int) -> list[Iden
         .where(MEMBER.c.profile_id == profile_id)
         .order_by(NODE.c.id)
     )
-    return [IdentityNode.model_validate(dict(row._mapping)) for row in session.execute(query)]
+    nodes = [IdentityNode.model_validate(dict(row._mapping)) for row in session.execute(query)]
+    away = visibility.hidden(session, tenant_id, [n.id for n in nodes if n.id is not None])
+    return [n for n in nodes if n.id not in away]
 
 
 def tenant_profile_of(session: Session, tenant_id: int, node: int | NodeKey) -> int | None:
-    """The profile of a node as this tenant may know it: None unless the tenant observed the node."""
+    """The profile of a node as this tenant may know it: None unless the tenant observed the node, and
+    None for its blocked values and the hubs it did not release."""
     nid = node_id(session, node) if isinstance(node, NodeKey) else node
-    if nid is None or not seen_by(session, tenant_id, [nid]):
+    if nid is None or not seen_by(session, tenant_id, [nid]) or visibility.hidden(session, tenant_id, [nid]):
         return None
-    return profile_of(session, nid)
+    return profiles_of(session, [nid]).get(nid)
 
 
 def profiles_for_receipts(session: Session, tenant_id: int, receipt_ids: Sequence[int]) -> dict[int, int]:
-    """receipt id → profile id for the tenant's linked receipts (each through its first identifier)."""
+    """receipt id → profile id for the tenant's linked receipts: through the receipt's first identifier
+    (its contact) unless that one is nobody's for the tenant (blocked, a hub), then its next (the card)."""
     refs = [str(r) for r in receipt_ids]
     if not refs:
         return {}
     rows = session.execute(
-        sa.select(EDGE.c.ref, EDGE.c.a_id)
+        sa.select(EDGE.c.ref, EDGE.c.a_id, EDGE.c.b_id)
         .where(EDGE.c.tenant_id == tenant_id, EDGE.c.source == Source.RECEIPT.value, EDGE.c.ref.in_(refs))
         .order_by(EDGE.c.id)
     ).all()
-    anchors: dict[int, int] = {}
-    for ref, a in rows:
-        anchors.setdefault(int(ref), int(a))
+    candidates: dict[int, list[int]] = {}
+    for ref, a, b in rows:
+        listed = candidates.setdefault(int(ref), [])
+        for node in (a, b):
+            if node is not None and int(node) not in listed:
+                listed.append(int(node))
+    every = {n for listed in candidates.values() for n in listed}
+    away = visibility.hidden(session, tenant_id, every)
+    mapping = profiles_of(session, every - away)
     found: dict[int, int] = {}
-    for receipt_id, anchor in anchors.items():
-        profile = profile_of(session, anchor)
+    for receipt_id, listed in candidates.items():
+        profile = next((mapping[n] for n in listed if n in mapping), None)
         if profile is not None:
             found[receipt_id] = profile
     return found
 
 
 def receipts_of_profile(session: Session, tenant_id: int, profile_id: int) -> list[ReceiptRow]:
-    nodes = [n.id for n in tenant_nodes(session, tenant_id, profile_id) if n.quarantined_at is None]
+    nodes = [n.id for n in tenant_nodes(session, tenant_id, profile_id)]
     if not nodes:
         return []
     refs = session.execute(
@@ -212,6 +223,7 @@ def shown(session: Session, tenant_id: int, nodes: Sequence[IdentityNode]) -> li
             )
         ):
             raw.setdefault(h, mask(ContactKind(kind), value))
+    released = released_by(session, tenant_id, [n.id for n in nodes if n.id is not None and n.quarantined_at])
     out = []
     for n in nodes:
         assert n.id is not None
@@ -221,7 +233,8 @@ def shown(session: Session, tenant_id: int, nodes: Sequence[IdentityNode]) -> li
             label = f"браузер …{n.value[-4:]}" + (
                 " (страница чека)" if n.value.startswith("ec:") else " (сайт)"
             )
-        out.append(ShownNode(n.id, kind.value, label, n.quarantine_reason if n.quarantined_at else None))
+        hub = n.quarantined_at is not None and n.id not in released
+        out.append(ShownNode(n.id, kind.value, label, n.quarantine_reason if hub else None))
     return out
 
 
@@ -241,12 +254,12 @@ class Step:
 def why(session: Session, tenant_id: int, a: int, b: int) -> list[Step] | None:
     """Why two of the tenant's nodes are one profile: a shortest chain of active edges, the tenant's own
     preferred; None when they are not one profile (or the tenant never saw one of them)."""
-    if seen_by(session, tenant_id, [a, b]) != {a, b}:
+    if seen_by(session, tenant_id, [a, b]) != {a, b} or visibility.hidden(session, tenant_id, [a, b]):
         return None
     if a == b:
-        return [] if profile_of(session, a) is not None else None
+        return []
     profiles = profiles_of(session, [a, b])
-    if len(profiles) != 2 or profiles[a] != profiles[b] or profile_of(session, a) is None:
+    if len(profiles) != 2 or profiles[a] != profiles[b]:
         return None
     members = [
         int(n)
@@ -292,7 +305,7 @@ class Segments:
 
 
 def segments_for(session: Session, tenant_id: int, profile_id: int) -> Segments:
-    nodes = [n for n in tenant_nodes(session, tenant_id, profile_id) if n.quarantined_at is None]
+    nodes = tenant_nodes(session, tenant_id, profile_id)
     contacts = [n.value for n in nodes if n.kind in (NodeKind.PHONE.value, NodeKind.EMAIL.value)]
     receipts = receipts_of_profile(session, tenant_id, profile_id)
     region = None
