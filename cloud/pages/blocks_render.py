@@ -27,6 +27,7 @@ from cloud.pages.blocks import (
     StylesSettings,
     Template,
 )
+from cloud.pages.receipt_pdf import PDF_PATH
 from cloud.pages.receipt_view import ReceiptView
 from cloud.pages.render import qr_svg
 from cloud.web.templating import environment, sandboxed_environment
@@ -196,5 +197,6 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         preview=ctx.receipt_id is None,
         partials=partials,
         tracking=ctx.tracking,
+        pdf_href=f"{ctx.page_path}/{PDF_PATH}" if ctx.page_path else "",
     )
     return html
