@@ -4,8 +4,10 @@ is 404, a used landing 410); a download is neither a fetch nor an open."""
 
 import io
 import re
+import threading
 from datetime import timedelta
 
+import httpx
 import sqlalchemy as sa
 from pypdf import PdfReader
 
@@ -15,6 +17,7 @@ from cloud.tracking.events import EventType
 from cloud.tracking.store import events_where
 from tests.cloud.conftest import Cloud, Registered
 from tests.cloud.test_pages import INN, LANDING, _post, _seller, _two_rates
+from tests.support.receipts import wire_receipt
 
 RUSSIAN_NAME = "%D1%87%D0%B5%D0%BA"  # "чек", percent-encoded UTF-8
 
@@ -118,3 +121,33 @@ def test_the_landings_pdf_and_a_used_landing_is_gone(cloud: Cloud) -> None:
         s.add(row)
         s.commit()
     assert cloud.http.get(f"{path}/receipt.pdf").status_code == 410
+
+
+def test_a_render_holds_up_neither_the_event_loop_nor_the_pages_threads(cloud: Cloud) -> None:
+    """While a long receipt's PDF renders (seconds: 120 items over 10 pages), other requests are answered: a
+    sync endpoint (the threadpool) and an async one (the event loop). Ordering only, no timed assert."""
+    reg = cloud.register()
+    items = [
+        {"name": f"Товар {i}", "price": 100 + i, "quantity": "1", "total": 100 + i, "vat": "vat20"}
+        for i in range(120)
+    ]
+    total = sum(i["total"] for i in items)
+    payments = [{"kind": "card", "amount": total}]
+    _post(
+        cloud, reg, wire_receipt(11, total=total, items=items, payments=payments, extra={"landing": LANDING})
+    )
+    done: list[httpx.Response] = []
+    base = str(cloud.http.base_url).rstrip("/")
+    pdf_url = f"{base}/r/c/{reg.register_id}/{LANDING}/receipt.pdf"
+    download = threading.Thread(target=lambda: done.append(httpx.get(pdf_url, timeout=120)))
+    download.start()
+    answered_meanwhile = 0
+    with httpx.Client(base_url=base, timeout=30) as other:
+        while download.is_alive():
+            assert other.get("/r/style.css?a=1f3b57&b=ffffff&t=111111&f=system").status_code == 200  # sync
+            assert other.post("/r/act", data={"r": "1"}).status_code == 403  # async (a form without token)
+            answered_meanwhile += download.is_alive()
+    download.join()
+    assert done[0].status_code == 200
+    assert len(PdfReader(io.BytesIO(done[0].content)).pages) >= 2
+    assert answered_meanwhile >= 3
