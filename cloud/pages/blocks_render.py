@@ -190,7 +190,7 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         empty=BlockState(),
         t=lambda source: tenant_text(source, variables),
         click_url=ctx.click_url,
-        qr_svg=qr_svg(view.qr),
+        qr_code=qr_svg(view.qr),
         style_href=style_url(styles) if styles else "",
         countdown=promo_shown,
         remaining=lambda until: remaining(until, ctx.now),

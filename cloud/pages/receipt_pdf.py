@@ -10,7 +10,7 @@ from markupsafe import escape
 
 from cloud.pages.blocks import ReceiptSettings
 from cloud.pages.receipt_view import ReceiptView, receipt_view
-from cloud.pages.render import qr_svg
+from cloud.pages.render import qr_png
 from cloud.pages.service import Found
 from cloud.web.pdf import pdf_bytes
 from cloud.web.templating import environment
@@ -31,7 +31,7 @@ def pdf_html(view: ReceiptView) -> str:
     return (
         environment()
         .get_template("pages/receipt_pdf.html")
-        .render(r=view, b=ReceiptSettings(), t=escape, qr_svg=qr_svg(view.qr), pdf_href="", preview=False)
+        .render(r=view, b=ReceiptSettings(), t=escape, qr_code=qr_png(view.qr), pdf_href="", preview=False)
     )
 
 

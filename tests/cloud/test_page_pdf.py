@@ -10,12 +10,14 @@ from datetime import timedelta
 import httpx
 import sqlalchemy as sa
 from pypdf import PdfReader
+from qrcode.constants import ERROR_CORRECT_M
 
 from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
 from cloud.tracking.events import EventType
 from cloud.tracking.store import events_where
 from tests.cloud.conftest import Cloud, Registered
+from tests.cloud.test_page_qr import reference
 from tests.cloud.test_pages import INN, LANDING, _post, _seller, _two_rates
 from tests.support.receipts import wire_receipt
 
@@ -79,7 +81,19 @@ def test_the_pdf_has_every_legal_field_the_qr_and_the_contact_masked(cloud: Clou
     assert "1234567" not in text.replace(" ", "").replace("-", "")  # the full phone nowhere
     assert "Вступите в программу лояльности" not in text  # the default template's marketing is left out
     assert "Скачать PDF" not in text
-    meta = PdfReader(io.BytesIO(resp.content)).metadata
+    # The FNS QR code on paper is, module for module, the `qrcode` package's code of the receipt's string.
+    pdf = PdfReader(io.BytesIO(resp.content))
+    [image] = pdf.pages[0].images
+    rows = reference("t=20261123T1427&s=232.00&fn=9251440300227597&i=7&fp=600000007&n=1", ERROR_CORRECT_M)
+    assert image.image is not None
+    pixels = image.image.convert("L")
+    assert pixels.size == (len(rows), len(rows))
+    drawn = [
+        "".join("1" if pixels.getpixel((x, y)) == 0 else "0" for x in range(len(rows)))
+        for y in range(len(rows))
+    ]
+    assert drawn == rows
+    meta = pdf.metadata
     assert meta is not None
     assert meta.title == "Кассовый чек. Приход № 7 от 23.11.2026 14:27"
     # A download is not a page view: no fetch event beside the page's one, no open stamped on the delivery.
