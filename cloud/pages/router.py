@@ -56,6 +56,9 @@ _BACK = re.compile(r"^/r/[A-Za-z0-9_/-]{1,80}$")
 # WeasyPrint takes hundreds of milliseconds of CPU per receipt: at most this many render at once per process,
 # in threads of their own, so downloads queue among themselves and never take the threads the pages use.
 PDF_RENDERS_AT_ONCE = 2
+# Beyond this many downloads waiting for a render (a flood, or a scanner following every link), answer 503
+# at once: a queue that long would take ten seconds or more to drain, and the pages share these two cores.
+PDF_QUEUE = 32
 
 
 def _page(
@@ -200,7 +203,15 @@ def _pdf_renders(request: Request) -> anyio.CapacityLimiter:
 
 
 async def _pdf(request: Request, view: ReceiptView) -> Response:
-    body = await anyio.to_thread.run_sync(receipt_pdf.receipt_pdf, view, limiter=_pdf_renders(request))
+    limiter = _pdf_renders(request)
+    if limiter.statistics().tasks_waiting >= PDF_QUEUE:
+        busy = "Сейчас слишком много загрузок. Попробуйте скачать чек через минуту."
+        return HTMLResponse(
+            render.form_error_page(busy, request.url.path.removesuffix("/" + receipt_pdf.PDF_PATH)),
+            status_code=503,
+            headers={**NO_STORE, "Retry-After": "30"},
+        )
+    body = await anyio.to_thread.run_sync(receipt_pdf.receipt_pdf, view, limiter=limiter)
     headers = {
         "Content-Disposition": receipt_pdf.content_disposition(view),
         "Cache-Control": "private, no-store",  # one buyer's receipt: no shared cache keeps it

@@ -8,12 +8,14 @@ import threading
 from datetime import timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 from qrcode.constants import ERROR_CORRECT_M
 
 from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
+from cloud.pages import router
 from cloud.tracking.events import EventType
 from cloud.tracking.store import events_where
 from tests.cloud.conftest import Cloud, Registered
@@ -165,3 +167,18 @@ def test_a_render_holds_up_neither_the_event_loop_nor_the_pages_threads(cloud: C
     assert done[0].status_code == 200
     assert len(PdfReader(io.BytesIO(done[0].content)).pages) >= 2
     assert answered_meanwhile >= 3
+
+
+def test_a_full_queue_of_renders_answers_503_with_the_way_back(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = cloud.register()
+    _seller(cloud, reg)
+    _post(cloud, reg, _two_rates(12, extra={"landing": LANDING}))
+    monkeypatch.setattr(router, "PDF_QUEUE", 0)  # every download finds the queue full
+    path = f"/r/c/{reg.register_id}/{LANDING}"
+    resp = cloud.http.get(f"{path}/receipt.pdf")
+    assert resp.status_code == 503
+    assert resp.headers["retry-after"] == "30"
+    assert "Попробуйте скачать чек через минуту" in resp.text
+    assert f'<a href="{path}">Вернуться к чеку</a>' in resp.text
