@@ -188,11 +188,49 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
     ]
 
 
+def bench_pdf(renders: int) -> list[Figure]:
+    """The e-receipt's PDF (`/r/{token}/receipt.pdf`) rendered in-process as the route's thread does, from the
+    receipt's view (the lookup is the page's): a process's first PDF, then the median of `renders` more."""
+    from cloud.accounts.models import Store, Tenant
+    from cloud.pages import receipt_pdf
+    from cloud.pages.receipt_view import receipt_view
+    from sync.protocol import receipt_from_wire
+
+    tenant = Tenant(id=1, name="Ромашка", legal_name='ООО "Ромашка"', inn="7707083893", taxation="usn_income")
+    store = Store(
+        id=1, tenant_id=1, name="Т7", address="г. Москва, ул. Тверская, 7", time_zone="Europe/Moscow"
+    )
+    figures = []
+    for n in (3, 40):
+        doc = _receipt(1)
+        if n > 3:
+            prices = [10000 + i for i in range(n)]
+            doc["items"] = [
+                {"name": f"Товар {i}, 0,5 л", "price": p, "quantity": "1", "total": p, "vat": "vat20"}
+                for i, p in enumerate(prices)
+            ]
+            doc["total"] = sum(prices)
+            doc["payments"] = [{"kind": "card", "amount": sum(prices)}]
+        view = receipt_view(receipt_from_wire(doc), tenant, store)
+        times, cpu = [], []
+        for _ in range(1 + renders):
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            body = receipt_pdf.receipt_pdf(view)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.thread_time() - started_cpu) * 1000)
+        first, warm, warm_cpu = times[0], sorted(times[1:])[renders // 2], sorted(cpu[1:])[renders // 2]
+        # CPU time beside wall time: on a shared machine the wall time is mostly other processes' load.
+        note = f"CPU {warm_cpu:.0f} ms; first {first:.0f} ms; {len(body) // 1024} KB"
+        figures.append(Figure("pages", f"PDF of a {n}-item receipt, median", warm, "ms", note))
+    return figures
+
+
 def run(quick: bool) -> list[Figure]:
+    pdf = bench_pdf(3 if quick else 7)
     pg = os.environ.get("ECHECK_BENCH_DATABASE_URL") or os.environ.get("ECHECK_TEST_DATABASE_URL")
     if not pg:
-        return [Figure("pages", "skipped: set ECHECK_BENCH_DATABASE_URL to a PostgreSQL server", 0, "")]
+        return [*pdf, Figure("pages", "skipped: set ECHECK_BENCH_DATABASE_URL to a PostgreSQL server", 0, "")]
     started = time.monotonic()
-    figures = bench_pages(pg, 3.0 if quick else 10.0, 200 if quick else 2000)
+    figures = pdf + bench_pages(pg, 3.0 if quick else 10.0, 200 if quick else 2000)
     figures.append(Figure("pages", "bench wall time", time.monotonic() - started, "s"))
     return figures

@@ -247,14 +247,15 @@ def _tour(
     table = Table(title="head office · buyers · privacy · the till", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    links = [value for label, value in checks.rows if label == tour.RECEIPT_LINK]
+    printed = {tour.RECEIPT_LINK: "an e-receipt", tour.RECEIPT_PDF: "its PDF"}
+    links = [(printed[label], value) for label, value in checks.rows if label in printed]
     for label, value in checks.rows:
-        if label != tour.RECEIPT_LINK:  # printed whole below: a table cell would cut it
+        if label not in printed:  # printed whole below: a table cell would cut it
             table.add_row(label, value, style="red" if value.startswith("FAILED") else None)
     table.add_row("wall time of these checks", f"{checks.seconds:.1f} s")
     console.print(table)
-    for link in links:
-        console.print(f"  an e-receipt        {link}", soft_wrap=True)
+    for label, link in links:
+        console.print(f"  {label:<19} {link}", soft_wrap=True)
     market, market_links = campaign.table(cloud_url)
     console.print(market)
     for line in market_links:

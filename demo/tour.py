@@ -310,6 +310,7 @@ PHONE_UA = "Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 Chrome/
 PREVIEW_UA = "TelegramBot (like TwitterBot)"
 SCANNER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 RECEIPT_LINK = "an e-receipt"
+RECEIPT_PDF = "its PDF"
 DWELL_S = 1.1  # the page's script reports a view after a second of visible page
 
 
@@ -363,6 +364,14 @@ def _preview(cloud_url: str, path: str) -> None:
     _expect(httpx.get(cloud_url + path, headers={"User-Agent": PREVIEW_UA}, timeout=30), 200, "a preview")
 
 
+def _pdf_download(cloud_url: str, path: str) -> None:
+    """A buyer taps «Скачать PDF»: a PDF comes back, and (the opens check after it) it counts as no open."""
+    with httpx.Client(base_url=cloud_url, headers={"User-Agent": PHONE_UA}, timeout=60) as phone:
+        pdf = _expect(phone.get(f"{path}/receipt.pdf"), 200, "the e-receipt's PDF")
+    if pdf.headers.get("content-type") != "application/pdf" or not pdf.content.startswith(b"%PDF-"):
+        raise TourCheckFailed(f"the e-receipt's PDF came back as {pdf.headers.get('content-type')}")
+
+
 def _scanner(cloud_url: str, path: str) -> None:
     """A mail scanner: fetches the page and follows every link on it, the invisible one too."""
     with httpx.Client(base_url=cloud_url, headers={"User-Agent": SCANNER_UA}, timeout=30) as scanner:
@@ -389,6 +398,7 @@ def buyers_open_and_click(
         ]
         jobs += [pool.submit(_preview, cloud_url, path) for path in bots]
         jobs += [pool.submit(_scanner, cloud_url, path) for path in scanned]
+        jobs.append(pool.submit(_pdf_download, cloud_url, links[0]))
         for job in jobs:
             job.result()
     auth = {"Authorization": f"Bearer {api_key}"}
@@ -409,4 +419,5 @@ def buyers_open_and_click(
         ("clicks (receipt × block) / CTR", f"{s['clicks']} / {pct(s['ctr'])}"),
         ("  CTR per block", blocks),
         (RECEIPT_LINK, f"{cloud_url}{links[0]}"),
+        (RECEIPT_PDF, f"{cloud_url}{links[0]}/receipt.pdf"),
     ]

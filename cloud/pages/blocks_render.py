@@ -27,6 +27,7 @@ from cloud.pages.blocks import (
     StylesSettings,
     Template,
 )
+from cloud.pages.receipt_pdf import PDF_PATH
 from cloud.pages.receipt_view import ReceiptView
 from cloud.pages.render import qr_svg
 from cloud.web.templating import environment, sandboxed_environment
@@ -189,12 +190,13 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         empty=BlockState(),
         t=lambda source: tenant_text(source, variables),
         click_url=ctx.click_url,
-        qr_svg=qr_svg(view.qr),
+        qr_code=qr_svg(view.qr),
         style_href=style_url(styles) if styles else "",
         countdown=promo_shown,
         remaining=lambda until: remaining(until, ctx.now),
         preview=ctx.receipt_id is None,
         partials=partials,
         tracking=ctx.tracking,
+        pdf_href=f"{ctx.page_path}/{PDF_PATH}" if ctx.page_path else "",
     )
     return html

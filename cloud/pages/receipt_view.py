@@ -87,6 +87,7 @@ class ReceiptView:
     fpd: int
     ffd: str
     issued: str  # "23.11.2026 14:27"
+    day: str  # "2026-11-23": the same local date, for file names
     zone: str  # "Asia/Yekaterinburg, UTC+05:00"
     qr: str
     contact: str  # masked
@@ -150,6 +151,7 @@ def receipt_view(receipt: Receipt, tenant: Tenant, store: Store) -> ReceiptView:
         fpd=f.fpd,
         ffd=extra.get("ffd_version", DEFAULT_FFD),
         issued=issued.strftime("%d.%m.%Y %H:%M"),
+        day=issued.strftime("%Y-%m-%d"),
         zone=f"{zone_name}, UTC{offset[:3]}:{offset[3:]}",
         qr=build_qr(FnsQr(issued, receipt.total, f.fn_serial, f.fd_number, f.fpd, f.calculation_type)),
         contact=receipt.contact.masked if receipt.contact else "",

@@ -1,8 +1,11 @@
 """The e-receipt as a small HTML page for a phone, from the templates in `cloud/pages/templates`
-(autoescaped: every value from a receipt is escaped). The FNS QR code is an inline SVG: no script, no
-request to anyone else."""
+(autoescaped: every value from a receipt is escaped). The FNS QR code is an inline SVG on the page (a PNG
+in the PDF): no script, no request to anyone else."""
 
+import base64
 import re
+import struct
+import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +40,35 @@ def qr_svg(text: str) -> Markup:
         f'viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg" shape-rendering="crispEdges">'
         f'<path d="{"".join(runs)}" fill="#000"/></svg>'
     )
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def qr_png(text: str) -> Markup:
+    """`text` as a QR code in an `<img>` of a 1-bit PNG, a pixel per module (the CSS scales it unsmoothed):
+    for the PDF, where WeasyPrint takes ~0.1 s to parse and draw `qr_svg`'s path and ~1 ms for this."""
+    rows = qr.matrix(text, ERROR_CORRECT_M, border=2)
+    size = len(rows)
+    # Grayscale at one bit: 1 is white, so a dark module is a 0 bit; each row starts with filter type 0.
+    raw = b"".join(
+        b"\0" + int(row.translate(_INVERT).ljust(-(-size // 8) * 8, "1"), 2).to_bytes(-(-size // 8), "big")
+        for row in rows
+    )
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(raw, 9))
+        + _png_chunk(b"IEND", b"")
+    )
+    return Markup(
+        f'<img class="qr" alt="QR-код чека ФНС" width="{size}" height="{size}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    )
+
+
+_INVERT = str.maketrans("01", "10")
 
 
 def waiting_page(next_url: str) -> str:

@@ -5,7 +5,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -14,14 +16,16 @@ from cloud.db.types import utcnow
 from cloud.deps import ClickIdsDep, IdentityKeysDep, ReportReader, SessionDep, ViewTokensDep, public_url
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.events import MessageBus, get_bus
-from cloud.pages import actions, exports, render, service, tracking, versions
+from cloud.pages import actions, exports, receipt_pdf, render, service, tracking, versions
 from cloud.pages.blocks import StylesSettings
 from cloud.pages.blocks_render import stylesheet
 from cloud.pages.page import check_form_token, receipt_page_html
+from cloud.pages.receipt_view import ReceiptView
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds, with_click_id
 from cloud.tracking.page_events import ViewTokens
 from cloud.web.forms import read_form
+from cloud.web.pdf import PDF_MEDIA_TYPE
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(tags=["pages"])
@@ -49,6 +53,12 @@ PAGE_HEADERS = {
     ),
 }
 _BACK = re.compile(r"^/r/[A-Za-z0-9_/-]{1,80}$")
+# WeasyPrint takes hundreds of milliseconds of CPU per receipt: at most this many render at once per process,
+# in threads of their own, so downloads queue among themselves and never take the threads the pages use.
+PDF_RENDERS_AT_ONCE = 2
+# Beyond this many downloads waiting for a render (a flood, or a scanner following every link), answer 503
+# at once: a queue that long would take ten seconds or more to drain, and the pages share these two cores.
+PDF_QUEUE = 32
 
 
 def _page(
@@ -148,6 +158,66 @@ def receipt_by_link(
     if found is None:
         return HTMLResponse(render.not_found_page(), status_code=404)
     return _page(request, session, keys, found, tokens, click_ids, "link", {})
+
+
+@router.get("/r/{token}/" + receipt_pdf.PDF_PATH)
+async def receipt_pdf_by_link(token: str, request: Request, session: SessionDep) -> Response:
+    """The receipt as a PDF (the legal part of the page), by the same token as the page: unknown is 404."""
+    view = await run_in_threadpool(_pdf_view, session, service.page_by_link, token)
+    if view is None:
+        return HTMLResponse(render.not_found_page(), status_code=404)
+    return await _pdf(request, view)
+
+
+@router.get("/r/c/{register_id}/{landing}/" + receipt_pdf.PDF_PATH)
+async def receipt_pdf_by_landing(
+    register_id: int, landing: str, request: Request, session: SessionDep
+) -> Response:
+    """The PDF of the popup's QR landing: within the landing's window, else 410 (used) or 404 (never seen).
+    No waiting page: the link is on the receipt's page, so the receipt is there."""
+    now = utcnow()
+    view = await run_in_threadpool(_pdf_view, session, service.page_by_landing, register_id, landing, now)
+    if view is not None:
+        return await _pdf(request, view)
+    if await run_in_threadpool(service.landing_expired, session, register_id, landing, now):
+        return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE)
+    return HTMLResponse(render.not_found_page(UNKNOWN), status_code=404, headers=NO_STORE)
+
+
+def _pdf_view(session: Session, lookup: Any, *args: Any) -> ReceiptView | None:
+    """The page's own lookup (the same token check), then its session's connection back to the pool: the
+    render that follows needs no database. Nothing is written: a download is neither a fetch nor an open
+    (docs/pages-events.md), and it issues no promo code and draws no holdout."""
+    found: service.Found | None = lookup(session, *args)
+    view = None if found is None else receipt_pdf.view_of(found)
+    session.close()
+    return view
+
+
+def _pdf_renders(request: Request) -> anyio.CapacityLimiter:
+    """The app's limiter of PDF renders, made on its event loop at the first download."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "pdf_renders", None)
+    if limiter is None:
+        limiter = request.app.state.pdf_renders = anyio.CapacityLimiter(PDF_RENDERS_AT_ONCE)
+    return limiter
+
+
+async def _pdf(request: Request, view: ReceiptView) -> Response:
+    limiter = _pdf_renders(request)
+    if limiter.statistics().tasks_waiting >= PDF_QUEUE:
+        busy = "Сейчас слишком много загрузок. Попробуйте скачать чек через минуту."
+        return HTMLResponse(
+            render.form_error_page(busy, request.url.path.removesuffix("/" + receipt_pdf.PDF_PATH)),
+            status_code=503,
+            headers={**NO_STORE, "Retry-After": "30"},
+        )
+    body = await anyio.to_thread.run_sync(receipt_pdf.receipt_pdf, view, limiter=limiter)
+    headers = {
+        "Content-Disposition": receipt_pdf.content_disposition(view),
+        "Cache-Control": "private, no-store",  # one buyer's receipt: no shared cache keeps it
+        "X-Robots-Tag": "noindex",
+    }
+    return Response(body, media_type=PDF_MEDIA_TYPE, headers=headers)
 
 
 @router.get("/r/c/{register_id}/{landing}", response_class=HTMLResponse)

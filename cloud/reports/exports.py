@@ -1,4 +1,4 @@
-"""A dashboard's tables as CSV and XLSX (a sheet per widget), and the dashboard as one paginated PDF.
+"""A dashboard's tables as CSV and XLSX (a sheet per widget); its PDF is the print page (`cloud.web.pdf`).
 
 The same `Table` values as the page: rubles (not kopecks) and shares (0..1) as numbers, so a spreadsheet
 or BI tool can compute with them.
@@ -15,7 +15,6 @@ from cloud.reports.tables import Column, Dashboard, Kind, Table, export_label, e
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PDF_MEDIA_TYPE = "application/pdf"
 BOM = "\ufeff"  # Excel opens a UTF-8 CSV with Cyrillic only when it starts with a BOM
 
 
@@ -110,12 +109,3 @@ def xlsx_bytes(dashboard: Dashboard, filters: Filters, scope: str) -> bytes:
         sheet.freeze_panes(1, 0)
     book.close()
     return buffer.getvalue()
-
-
-def pdf_bytes(html: str, stylesheet: str) -> bytes:
-    """The dashboard's print page as a PDF: A4 landscape pages, numbered (WeasyPrint, Debian's Pango)."""
-    from weasyprint import CSS, HTML  # imported here: Pango is loaded only for PDFs
-
-    document = HTML(string=html)
-    pdf: bytes = document.write_pdf(stylesheets=[CSS(string=stylesheet)])
-    return pdf

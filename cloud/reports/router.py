@@ -31,6 +31,7 @@ from cloud.reports.tables import (
     page_of,
 )
 from cloud.web.office import render_office
+from cloud.web.pdf import PDF_MEDIA_TYPE, pdf_bytes
 from cloud.web.templating import environment
 
 router = APIRouter(include_in_schema=False)
@@ -162,8 +163,8 @@ def dashboard_pdf(request: Request, slug: str, signed_in: SignedInUser, session:
             rows={t.id: page_of(t, *filters.sort_of(t.id), 1, size=PRINT_ROWS) for t in dashboard.tables},
         )
     )
-    body = exports.pdf_bytes(html, PRINT_CSS.read_text(encoding="utf-8"))
-    return _download(body, exports.PDF_MEDIA_TYPE, exports.file_name(dashboard, filters, ".pdf"))
+    body = pdf_bytes(html, PRINT_CSS.read_text(encoding="utf-8"))
+    return _download(body, PDF_MEDIA_TYPE, exports.file_name(dashboard, filters, ".pdf"))
 
 
 # The read API: for the tenant's own BI. An API key reads the whole tenant; a signed-in user their scope.

@@ -8,6 +8,7 @@ A fresh SQLite cloud on loopback with one tenant (seller, INN, address, time zon
 segment rules. Shots:
 
 - `receipt-phone.png` (390 px), `receipt-desktop.png` (1280 px): the default template's page;
+- `receipt-pdf-link.png` (320 px): the page's fiscal block with the FNS QR code and «Скачать PDF»;
 - `segment-*.png` (390 px, whole page): the same template for each segment variant;
 - `editor.png`, `editor-block.png` (1280 px): the head-office template editor and one block's form.
 """
@@ -220,6 +221,10 @@ def main() -> None:
             # The default template (first receipt): viewport-sized, as before.
             _shot(phone, base, paths["receipt"], "receipt-phone.png", full=False)
             _shot(desktop, base, paths["receipt"], "receipt-desktop.png", full=False)
+            narrow = browser.new_page(viewport={"width": 320, "height": 640}, locale="ru-RU")
+            narrow.goto(base + paths["receipt"])
+            narrow.locator(".block-qr").screenshot(path=str(HERE / "receipt-pdf-link.png"))
+            print(HERE / "receipt-pdf-link.png")
             for name in ("segment-moscow", "segment-spb", "segment-big-receipt", "segment-app"):
                 _shot(phone, base, paths[name], f"{name}.png")
             desktop.goto(base + "/login")

@@ -169,3 +169,29 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_in_the_browser(
     assert "Ждём вас снова, Магазин «Ромашка»!" in page.page.inner_text(".block-footer")
     w.clean()
     page.clean()
+
+
+def test_the_pdf_link_on_a_320_px_phone_downloads_the_receipt(cloud: Cloud, open_page: object) -> None:  # noqa: F811
+    reg = cloud.register()
+    path = _receipt(cloud, reg, 4)
+    w: Watched = open_page(320)  # type: ignore[operator]
+    w.page.goto(path)
+    link = w.page.locator(".pdf-link a")
+    assert link.inner_text() == "Скачать PDF"
+    box = link.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 320
+    assert box["height"] >= 32  # a finger's target
+    assert w.page.evaluate("document.documentElement.scrollWidth") <= 320
+    with w.page.expect_download() as started:
+        link.click()
+    download = started.value
+    assert download.suggested_filename == "чек-4-2026-11-23.pdf"  # Chromium reads RFC 5987's filename*
+    saved = download.path()
+    assert saved is not None
+    assert saved.read_bytes().startswith(b"%PDF-")
+    w.page.emulate_media(media="print")  # the print view keeps the receipt and drops the link
+    assert not link.is_visible()
+    assert w.page.locator("svg.qr").is_visible()
+    w.clean()
