@@ -1,15 +1,17 @@
 """Audience files of hashed contacts: Yandex Audiences (CRM segment) and VK Ads (user lists).
 
 Only buyers with advertising consent are written (152-FZ / 38-FZ: ad audiences need it); a buyer without
-it is skipped whatever else is known. Values are SHA-256 (lowercase hex) of each platform's form
-(normalize.py); duplicates are dropped; output order is sorted, so the same buyers give the same file.
+it is skipped whatever else is known. Values are the hash each platform matches (lowercase hex: SHA-256
+for Yandex, MD5 for VK) of its form (normalize.py); duplicates are dropped; output order is sorted, so the
+same buyers give the same file.
 
 * Yandex Audiences, "data from CRM": CSV, UTF-8, a header naming the fields, one client a line,
   `phone,email` (either may be empty, not both), the segment created with "hashed data" and SHA-256;
   at least 100 records. A buyer with several phones or e-mails gives one line per pair, as Audiences
   matches a line by any of its fields.
 * VK Ads, user lists: one list per kind (phones, e-mails), a text file with one value a line, UTF-8,
-  2 000 to 5 000 000 unique items.
+  2 000 to 5 000 000 unique items; phones `79011234567`, values "encrypted" with MD5 as myTarget's help
+  on user lists says (target.my.com/help/advertisers/sourceuserlists).
 """
 
 from __future__ import annotations

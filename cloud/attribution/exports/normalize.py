@@ -1,4 +1,4 @@
-"""Per-destination forms of a buyer's phone and e-mail, and their SHA-256, behind one interface.
+"""Per-destination forms of a buyer's phone and e-mail, and their hashes, behind one interface.
 
 Every destination starts from echeck's stored forms (receipts/contact.py): the phone as country code +
 number without '+' (`79161234567`), the e-mail trimmed and lower-cased after NFKC. From there:
@@ -10,8 +10,10 @@ number without '+' (`79161234567`), the e-mail trimmed and lower-cased after NFK
 | Google Ads enhanced conversions | E.164 with '+': `+79161234567` | lower-case, no dots before @gmail.com |
 | Meta Conversions API | digits only, no leading zeros: `79161234567` | trimmed, lower-case |
 
-and the hash is lowercase hex SHA-256 of the UTF-8 form everywhere (Yandex stopped taking new MD5 uploads in
-January 2025). `from_raw_phone`/`from_raw_email` turn what a till or form captured into the stored forms.
+and the hash is lowercase hex SHA-256 of the UTF-8 form (Yandex stopped taking new MD5 uploads in January
+2025), except VK Ads: its user lists (myTarget's, which VK Ads runs on) take values "encrypted" with MD5 or in
+the open, so VK gets MD5 hex. `from_raw_phone`/`from_raw_email` turn what a till or form captured into the
+stored forms.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "Normaliser",
     "from_raw_email",
     "from_raw_phone",
+    "md5_hex",
     "normaliser",
     "sha256_hex",
 ]
@@ -47,6 +50,11 @@ class Destination(StrEnum):
 
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def md5_hex(value: str) -> str:
+    # Not for security: the platform's matching form (VK Ads user lists), as the platform documents it.
+    return hashlib.md5(value.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def from_raw_phone(text: str, region: str = DEFAULT_REGION) -> str:
@@ -69,6 +77,7 @@ class Normaliser:
     destination: Destination
     phone_plus: bool = False  # E.164 with the leading '+'
     gmail_dots: bool = False  # remove dots in the local part of Gmail addresses
+    md5: bool = False  # the platform matches MD5 hex, not SHA-256 (VK Ads user lists)
 
     def phone(self, stored: str) -> str:
         digits = stored.strip().lstrip("+")
@@ -86,17 +95,20 @@ class Normaliser:
             value = f"{local.replace('.', '')}@{domain}"
         return value
 
+    def hashed(self, form: str) -> str:
+        return md5_hex(form) if self.md5 else sha256_hex(form)
+
     def hashed_phone(self, stored: str) -> str:
-        return sha256_hex(self.phone(stored))
+        return self.hashed(self.phone(stored))
 
     def hashed_email(self, stored: str) -> str:
-        return sha256_hex(self.email(stored))
+        return self.hashed(self.email(stored))
 
 
 _NORMALISERS = {
     Destination.YANDEX_METRICA: Normaliser(Destination.YANDEX_METRICA),
     Destination.YANDEX_AUDIENCES: Normaliser(Destination.YANDEX_AUDIENCES),
-    Destination.VK_ADS: Normaliser(Destination.VK_ADS),
+    Destination.VK_ADS: Normaliser(Destination.VK_ADS, md5=True),
     Destination.GOOGLE_ADS: Normaliser(Destination.GOOGLE_ADS, phone_plus=True, gmail_dots=True),
     Destination.META: Normaliser(Destination.META),
 }

@@ -29,6 +29,7 @@ from cloud.attribution.exports.normalize import (
     ExportError,
     from_raw_email,
     from_raw_phone,
+    md5_hex,
     normaliser,
     sha256_hex,
 )
@@ -194,8 +195,11 @@ def test_yandex_audiences_csv_only_consented_hashed_and_deduplicated() -> None:
 
 def test_vk_ads_lists() -> None:
     phones, emails = vk_ads_lists([CONSENTED, REFUSED, PHONE_ONLY])
-    assert phones.text.splitlines() == sorted([sha256_hex("79161234567"), sha256_hex("79035550000")])
-    assert emails.text.splitlines() == sorted([sha256_hex("anna@example.ru"), sha256_hex("a.k@gmail.com")])
+    # VK Ads (myTarget) user lists match MD5 of `79011234567` and of the lower-cased e-mail
+    assert phones.text.splitlines() == sorted([md5_hex("79161234567"), md5_hex("79035550000")])
+    assert emails.text.splitlines() == sorted([md5_hex("anna@example.ru"), md5_hex("a.k@gmail.com")])
+    assert md5_hex("abc") == "900150983cd24fb0d6963f7d28e17f72"  # RFC 1321's test suite
+    assert md5_hex("79161234567") == "b7345b4e50394f906438e994e8eb15f8"
     assert (phones.records, phones.minimum, phones.big_enough) == (2, 2_000, False)
 
 
