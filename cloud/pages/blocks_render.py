@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from cloud.pages.blocks import (
+    LEGAL,
     TEXT_FIELDS,
     BlockType,
     Question,
@@ -174,7 +175,26 @@ def _block_templates() -> dict[str, Any]:
     }
 
 
-def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
+def render_legal_block(view: ReceiptView, shown: Shown) -> Markup:
+    """A legal block's HTML (receipt, totals, QR) exactly as the page includes it: these partials read
+    only the receipt's view, their settings and tenant texts, so the result is the same on every fetch of
+    the receipt (`cloud.pages.legal_part` keeps it)."""
+    assert shown.block.type in LEGAL
+    variables = variables_of(view)
+    html: str = _block_templates()[shown.block.type.value].render(
+        r=view,
+        b=shown.settings,
+        t=lambda source: tenant_text(source, variables),
+        qr_svg=qr_svg(view.qr) if shown.block.type is BlockType.QR else "",
+    )
+    return Markup(html)
+
+
+def render_page(
+    view: ReceiptView, shown: list[Shown], ctx: PageContext, legal: Mapping[str, Markup] | None = None
+) -> str:
+    """`legal`: legal blocks already rendered (`render_legal_block`), by block id; the others are drawn
+    here."""
     variables = variables_of(view)
     styles = next((s.settings for s in shown if isinstance(s.settings, StylesSettings)), None)
     promo_shown = any(
@@ -189,7 +209,8 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         empty=BlockState(),
         t=lambda source: tenant_text(source, variables),
         click_url=ctx.click_url,
-        qr_svg=qr_svg(view.qr),
+        qr_svg=qr_svg(view.qr) if legal is None else "",
+        legal=legal or {},
         style_href=style_url(styles) if styles else "",
         countdown=promo_shown,
         remaining=lambda until: remaining(until, ctx.now),

@@ -26,15 +26,15 @@ from cloud.pages.blocks import (
     Template,
     resolve,
 )
-from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_page
+from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_legal_block, render_page
+from cloud.pages.legal_part import legal_part
 from cloud.pages.models import PageAnswer, PageExposure, PageTemplatePointer
 from cloud.pages.promo import service as promo
-from cloud.pages.receipt_view import ReceiptView, receipt_view
+from cloud.pages.receipt_view import ReceiptView
 from cloud.pages.segments import Audience
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds
 from cloud.tracking.store import with_commit_wait
-from sync.protocol import receipt_from_wire
 
 
 def form_token(keys: IdentityKeys, receipt_id: int, block_id: str) -> str:
@@ -180,7 +180,6 @@ def receipt_page_html(
         ).first()
         published = versions.prepared(session, version_id)
     template, needs = published.template, published.needs
-    view = receipt_view(receipt_from_wire(receipt.payload), tenant, store)
     audience = audience_of(
         session,
         receipt,
@@ -218,7 +217,8 @@ def receipt_page_html(
         states=states,
         tracking=tracking,
     )
-    return render_page(view, resolution.shown, ctx)
+    part = legal_part(receipt, tenant, store, resolution.shown, render_legal_block)
+    return render_page(part.view, resolution.shown, ctx, part.blocks)
 
 
 @cache

@@ -11,7 +11,15 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from cloud.db.types import utcnow
-from cloud.deps import ClickIdsDep, IdentityKeysDep, ReportReader, SessionDep, ViewTokensDep, public_url
+from cloud.deps import (
+    ClickIdsDep,
+    IdentityKeysDep,
+    PageSessionDep,
+    ReportReader,
+    SessionDep,
+    ViewTokensDep,
+    public_url,
+)
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.events import MessageBus, get_bus
 from cloud.pages import actions, exports, render, service, tracking, versions
@@ -139,7 +147,7 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
 def receipt_by_link(
     token: str,
     request: Request,
-    session: SessionDep,
+    session: PageSessionDep,
     keys: IdentityKeysDep,
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
@@ -155,7 +163,7 @@ def receipt_by_landing(
     register_id: int,
     landing: str,
     request: Request,
-    session: SessionDep,
+    session: PageSessionDep,
     keys: IdentityKeysDep,
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
