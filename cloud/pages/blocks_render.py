@@ -167,8 +167,11 @@ def stylesheet(settings: StylesSettings) -> str:
 @lru_cache(maxsize=1)
 def _block_templates() -> dict[str, Any]:
     """The block partials and the page, looked up once per process: a dynamic include would stat each file
-    per block, and even a lookup per render checks 15 files' times (a changed template needs a restart)."""
-    env = environment()
+    per block, and even a lookup per render checks 15 files' times (a changed template needs a restart).
+    They come from an overlay of the cloud's environment that never checks its files again: the page's
+    `extends` and the partials' own includes (`_form.html`, `_tracking.html`) went through `get_template`
+    on every render, ten `stat` calls a page."""
+    env = environment().overlay(auto_reload=False)
     return {
         "page": env.get_template("pages/page.html"),
         **{t.value: env.get_template(f"pages/blocks/{t.value}.html") for t in BlockType},
