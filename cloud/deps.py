@@ -9,11 +9,12 @@
 - `SignedInUser` / `page_user(Permission.X)`: for HTML pages; no session redirects to the sign-in page.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -63,11 +64,32 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_page_session(request: Request) -> AsyncIterator[Session]:
+    """`get_session` for the buyer's page, the cloud's hottest route: a plain `def` generator costs two
+    thread-pool hops (open, close) on top of the route's own. A Session opens no connection until used, and
+    closing one whose transaction was committed does no I/O (the pooled connection is idle), so both stay on
+    the event loop; only a session left in a transaction (a 404's lookup) is rolled back in the pool."""
+    session = Session(get_engine(request), expire_on_commit=False)  # see cloud.pages.service._found
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
+PageSessionDep = Annotated[Session, Depends(get_page_session)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(tenant_bearer)]
 CookieDep = Annotated[str | None, Depends(session_cookie)]
 
 
-def get_identity_keys(request: Request) -> IdentityKeys:
+# The dependencies that only read the app's state are `async def`: FastAPI runs a plain `def` dependency in
+# the thread pool, and each such hop (a thread woken, the GIL handed over and back) cost the e-receipt page
+# more CPU than the read itself (docs/performance.md, "E-receipt page", third pass).
+async def get_identity_keys(request: Request) -> IdentityKeys:
     keys: IdentityKeys = request.app.state.identity_keys
     return keys
 
@@ -75,7 +97,7 @@ def get_identity_keys(request: Request) -> IdentityKeys:
 IdentityKeysDep = Annotated[IdentityKeys, Depends(get_identity_keys)]
 
 
-def get_click_ids(request: Request) -> ClickIds:
+async def get_click_ids(request: Request) -> ClickIds:
     click_ids: ClickIds = request.app.state.click_ids
     return click_ids
 
@@ -216,7 +238,7 @@ WritingTenant = Annotated[Tenant, Depends(writing_tenant)]
 WritingKey = Annotated[ApiKey, Depends(writing_key)]
 
 
-def get_view_tokens(request: Request) -> ViewTokens:
+async def get_view_tokens(request: Request) -> ViewTokens:
     tokens: ViewTokens = request.app.state.view_tokens
     return tokens
 

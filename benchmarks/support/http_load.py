@@ -55,26 +55,59 @@ async def _connection(
     return errors, size
 
 
-def run_load(base_url: str, paths: Sequence[str], connections: int, seconds: float) -> Load:
+def _load(samples: list[float], took: float, errors: int, size: int) -> Load:
+    p95 = statistics.quantiles(samples, n=20)[-1] if len(samples) > 20 else max(samples)
+    return Load(len(samples), took, statistics.median(samples), p95, errors, size)
+
+
+async def _slice(
+    base_url: str, paths: "itertools.cycle[str]", connections: int, seconds: float, samples: list[float]
+) -> tuple[float, int, int]:
     parts = urlsplit(base_url)
     assert parts.hostname
     assert parts.port
-
-    async def main() -> Load:
-        cycle = itertools.cycle(paths)
-        samples: list[float] = []
-        started = time.monotonic()
-        until = started + seconds
-        results = await asyncio.gather(
-            *(
-                _connection(parts.hostname or "", parts.port or 80, cycle, until, f"bench{i:017d}", samples)
-                for i in range(connections)
-            )
+    started = time.monotonic()
+    until = started + seconds
+    results = await asyncio.gather(
+        *(
+            _connection(parts.hostname, parts.port, paths, until, f"bench{i:017d}", samples)
+            for i in range(connections)
         )
-        took = time.monotonic() - started
-        errors = sum(e for e, _ in results)
-        size = results[-1][1]
-        p95 = statistics.quantiles(samples, n=20)[-1] if len(samples) > 20 else max(samples)
-        return Load(len(samples), took, statistics.median(samples), p95, errors, size)
+    )
+    return time.monotonic() - started, sum(e for e, _ in results), results[-1][1]
 
-    return asyncio.run(main())
+
+def run_load(base_url: str, paths: Sequence[str], connections: int, seconds: float) -> Load:
+    samples: list[float] = []
+    took, errors, size = asyncio.run(_slice(base_url, itertools.cycle(paths), connections, seconds, samples))
+    return _load(samples, took, errors, size)
+
+
+def run_alternating(
+    base_url: str,
+    first: Sequence[str],
+    second: Sequence[str],
+    connections: int,
+    seconds: float,
+    slices: int = 5,
+) -> tuple[Load, Load]:
+    """Two loads on one server taking turns, `slices` turns of `seconds / slices` each, so that both are
+    measured in the same stretch of time: on a machine shared with other work, a rate measured in one
+    10-second run and another in the next moved with the neighbours' load by 3x, and their ratio with it."""
+    cycles = itertools.cycle(first), itertools.cycle(second)
+    samples: tuple[list[float], list[float]] = ([], [])
+    totals = [[0.0, 0, 0], [0.0, 0, 0]]
+
+    async def main() -> None:
+        for _ in range(slices):
+            for side in (0, 1):
+                took, errors, size = await _slice(
+                    base_url, cycles[side], connections, seconds / slices, samples[side]
+                )
+                totals[side][0] += took
+                totals[side][1] += errors
+                totals[side][2] = size
+
+    asyncio.run(main())
+    a, b = (_load(samples[i], float(totals[i][0]), int(totals[i][1]), int(totals[i][2])) for i in (0, 1))
+    return a, b

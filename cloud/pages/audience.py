@@ -81,6 +81,59 @@ def _facts(loyalty: bool, app: bool, number: bool) -> Any:
     return sa.select(*wanted)
 
 
+Flags = tuple[bool, bool, bool]  # which facts a page reads: loyalty, app, receipt number
+
+
+def fact_flags(receipt: ReceiptRow, *, loyalty: bool, app: bool, number: bool) -> Flags:
+    """The facts worth reading for this receipt: none without a contact, membership not when the receipt
+    carries a loyalty card."""
+    if receipt.contact_hash is None:
+        return False, False, False
+    return loyalty and not receipt.loyalty_card, app, number
+
+
+def facts_query(flags: Flags) -> Any:
+    """The statement reading the `flags` facts (one row, a column each, in the order of `Flags`); its
+    parameters are `facts_params`."""
+    return _facts(*flags)
+
+
+def facts_params(receipt: ReceiptRow) -> dict[str, Any]:
+    return {"tenant_id": receipt.tenant_id, "contact_hash": receipt.contact_hash, "receipt_id": receipt.id}
+
+
+def audience_from(
+    receipt: ReceiptRow,
+    store: Store,
+    categories: Mapping[str, Sequence[str]],
+    flags: Flags,
+    values: Sequence[Any],
+) -> Audience:
+    """The audience from the facts read (`values`, the `flags` columns of `facts_query`); a fact not read
+    keeps its default."""
+    names = [str(i.get("name", "")) for i in receipt.payload.get("items", []) if isinstance(i, dict)]
+    member = bool(receipt.loyalty_card)
+    installed = False
+    count = 1
+    read = iter(values)
+    if flags[0]:
+        member = bool(next(read))
+    if flags[1]:
+        installed = bool(next(read))
+    if flags[2]:
+        count = int(next(read))
+    return Audience(
+        region=store.region,
+        loyalty_member=member,
+        app_installed=installed,
+        total=receipt.total,
+        categories=categories_of(names, categories),
+        store_id=receipt.store_id,
+        receipt_number=max(count, 1),
+        has_contact=receipt.contact_hash is not None,
+    )
+
+
 def audience_of(
     session: Session,
     receipt: ReceiptRow,
@@ -93,36 +146,11 @@ def audience_of(
 ) -> Audience:
     """`audience_for` for the page: the store already loaded, and only the facts its template can use
     (`loyalty`, `app`, `number`), read in one statement; a fact not read keeps its default."""
-    names = [str(i.get("name", "")) for i in receipt.payload.get("items", []) if isinstance(i, dict)]
-    member = bool(receipt.loyalty_card)
-    installed = False
-    count = 1
-    h = receipt.contact_hash
-    if h:
-        loyalty = loyalty and not member
-        if loyalty or app or number:
-            values = list(
-                session.execute(
-                    _facts(loyalty, app, number),
-                    {"tenant_id": receipt.tenant_id, "contact_hash": h, "receipt_id": receipt.id},
-                ).one()
-            )
-            if loyalty:
-                member = bool(values.pop(0))
-            if app:
-                installed = bool(values.pop(0))
-            if number:
-                count = int(values.pop(0))
-    return Audience(
-        region=store.region,
-        loyalty_member=member,
-        app_installed=installed,
-        total=receipt.total,
-        categories=categories_of(names, categories),
-        store_id=receipt.store_id,
-        receipt_number=max(count, 1),
-        has_contact=h is not None,
-    )
+    flags = fact_flags(receipt, loyalty=loyalty, app=app, number=number)
+    values: Sequence[Any] = ()
+    if any(flags):
+        values = session.execute(facts_query(flags), facts_params(receipt)).one()
+    return audience_from(receipt, store, categories, flags, values)
 
 
 def audience_for(

@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from cloud.pages.blocks import (
+    LEGAL,
     TEXT_FIELDS,
     BlockType,
     Question,
@@ -167,15 +168,37 @@ def stylesheet(settings: StylesSettings) -> str:
 @lru_cache(maxsize=1)
 def _block_templates() -> dict[str, Any]:
     """The block partials and the page, looked up once per process: a dynamic include would stat each file
-    per block, and even a lookup per render checks 15 files' times (a changed template needs a restart)."""
-    env = environment()
+    per block, and even a lookup per render checks 15 files' times (a changed template needs a restart).
+    They come from an overlay of the cloud's environment that never checks its files again: the page's
+    `extends` and the partials' own includes (`_form.html`, `_tracking.html`) went through `get_template`
+    on every render, ten `stat` calls a page."""
+    env = environment().overlay(auto_reload=False)
     return {
         "page": env.get_template("pages/page.html"),
         **{t.value: env.get_template(f"pages/blocks/{t.value}.html") for t in BlockType},
     }
 
 
-def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
+def render_legal_block(view: ReceiptView, shown: Shown) -> Markup:
+    """A legal block's HTML (receipt, totals, QR) exactly as the page includes it: these partials read
+    only the receipt's view, their settings and tenant texts, so the result is the same on every fetch of
+    the receipt (`cloud.pages.legal_part` keeps it)."""
+    assert shown.block.type in LEGAL
+    variables = variables_of(view)
+    html: str = _block_templates()[shown.block.type.value].render(
+        r=view,
+        b=shown.settings,
+        t=lambda source: tenant_text(source, variables),
+        qr_code=qr_svg(view.qr) if shown.block.type is BlockType.QR else "",
+    )
+    return Markup(html)
+
+
+def render_page(
+    view: ReceiptView, shown: list[Shown], ctx: PageContext, legal: Mapping[str, Markup] | None = None
+) -> str:
+    """`legal`: legal blocks already rendered (`render_legal_block`), by block id; the others are drawn
+    here."""
     variables = variables_of(view)
     styles = next((s.settings for s in shown if isinstance(s.settings, StylesSettings)), None)
     promo_shown = any(
@@ -190,7 +213,8 @@ def render_page(view: ReceiptView, shown: list[Shown], ctx: PageContext) -> str:
         empty=BlockState(),
         t=lambda source: tenant_text(source, variables),
         click_url=ctx.click_url,
-        qr_code=qr_svg(view.qr),
+        qr_code=qr_svg(view.qr) if legal is None else "",
+        legal=legal or {},
         style_href=style_url(styles) if styles else "",
         countdown=promo_shown,
         remaining=lambda until: remaining(until, ctx.now),

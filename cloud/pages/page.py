@@ -3,7 +3,7 @@ current profile, segment rules and holdouts, each marketing block's state (signe
 which promo code?), then the HTML. Also the editor's preview of any version for a sample audience."""
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from cloud.accounts.models import Store, Tenant
 from cloud.ingest.models import ReceiptRow
+from cloud.pages import audience as audience_facts
 from cloud.pages import versions
-from cloud.pages.audience import audience_of
 from cloud.pages.blocks import (
     BlockType,
     EnrichmentSettings,
@@ -26,15 +26,15 @@ from cloud.pages.blocks import (
     Template,
     resolve,
 )
-from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_page
+from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_legal_block, render_page
+from cloud.pages.legal_part import legal_part
 from cloud.pages.models import PageAnswer, PageExposure, PageTemplatePointer
 from cloud.pages.promo import service as promo
-from cloud.pages.receipt_view import ReceiptView, receipt_view
+from cloud.pages.receipt_view import ReceiptView
 from cloud.pages.segments import Audience
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds
 from cloud.tracking.store import with_commit_wait
-from sync.protocol import receipt_from_wire
 
 
 def form_token(keys: IdentityKeys, receipt_id: int, block_id: str) -> str:
@@ -180,17 +180,7 @@ def receipt_page_html(
         ).first()
         published = versions.prepared(session, version_id)
     template, needs = published.template, published.needs
-    view = receipt_view(receipt_from_wire(receipt.payload), tenant, store)
-    audience = audience_of(
-        session,
-        receipt,
-        store,
-        template.categories,
-        loyalty=needs.loyalty,
-        app=needs.app,
-        number=needs.number,
-    )
-    answered_here, profile = _answers(session, receipt, needs)
+    audience, (answered_here, profile) = _audience_and_answers(session, receipt, store, template, needs)
     resolution = resolve(template, audience, receipt.id, frozenset(b for b, _f in answered_here))
     if (
         resolution.held_out
@@ -218,7 +208,8 @@ def receipt_page_html(
         states=states,
         tracking=tracking,
     )
-    return render_page(view, resolution.shown, ctx)
+    part = legal_part(receipt, tenant, store, resolution.shown, render_legal_block)
+    return render_page(part.view, resolution.shown, ctx, part.blocks)
 
 
 @cache
@@ -246,20 +237,63 @@ def _answers_query(here: bool, profile: bool) -> Any:
     ).where(sa.or_(*whose))
 
 
-def _answers(
-    session: Session, receipt: ReceiptRow, needs: versions.Needs
-) -> tuple[set[tuple[str, str]], set[str]]:
+Answers = tuple[set[tuple[str, str]], set[str]]
+
+
+@cache
+def _facts_and_answers_query(flags: audience_facts.Flags, here: bool, profile: bool) -> Any:
+    """The audience's facts and the answers in one statement: each answer row carries the facts (a
+    contact's answers are a handful of rows), and a receipt without answers is one row of facts whose
+    answer columns are NULL. Uncorrelated scalar subqueries run once on PostgreSQL and SQLite alike."""
+    answers = _answers_query(here, profile).subquery()
+    one = sa.select(sa.literal(1).label("one")).subquery()
+    return sa.select(*audience_facts.facts_query(flags).selected_columns, *answers.c).select_from(
+        one.outerjoin(answers, sa.true())
+    )
+
+
+def _audience_and_answers(
+    session: Session, receipt: ReceiptRow, store: Store, template: Template, needs: versions.Needs
+) -> tuple[Audience, Answers]:
+    """`audience_facts.audience_of` and `_answers`, in one round trip when the page needs both."""
+    flags = audience_facts.fact_flags(receipt, loyalty=needs.loyalty, app=needs.app, number=needs.number)
+    with_profile = needs.profile and receipt.contact_hash is not None
+    if not any(flags) or not (needs.answers or with_profile):
+        return audience_facts.audience_of(
+            session,
+            receipt,
+            store,
+            template.categories,
+            loyalty=needs.loyalty,
+            app=needs.app,
+            number=needs.number,
+        ), _answers(session, receipt, needs)
+    rows = session.execute(
+        _facts_and_answers_query(flags, needs.answers, with_profile), audience_facts.facts_params(receipt)
+    ).all()
+    facts = sum(flags)
+    who = audience_facts.audience_from(receipt, store, template.categories, flags, rows[0][:facts])
+    answers = [row[facts:] for row in rows if row[facts + 4] is not None]  # block_id: NULL when none
+    return who, _answers_of(receipt, needs, answers)
+
+
+def _answers(session: Session, receipt: ReceiptRow, needs: versions.Needs) -> Answers:
     """(block id, field) answered from this receipt's page, and the profile fields (enrichment) this
     contact answered on any page of the tenant: one query for both, none when the template has no form."""
-    here: set[tuple[str, str]] = set()
-    profile: set[str] = set()
     with_profile = needs.profile and receipt.contact_hash is not None
     if not needs.answers and not with_profile:
-        return here, profile
+        return set(), set()
     rows = session.execute(
         _answers_query(needs.answers, with_profile),
         {"receipt_id": receipt.id, "tenant_id": receipt.tenant_id, "contact_hash": receipt.contact_hash},
     )
+    return _answers_of(receipt, needs, rows)
+
+
+def _answers_of(receipt: ReceiptRow, needs: versions.Needs, rows: Iterable[Sequence[Any]]) -> Answers:
+    here: set[tuple[str, str]] = set()
+    profile: set[str] = set()
+    with_profile = needs.profile and receipt.contact_hash is not None
     for receipt_id, tenant_id, contact_hash, kind, block_id, field in rows:
         if needs.answers and receipt_id == receipt.id:
             here.add((block_id, field))

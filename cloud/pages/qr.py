@@ -5,6 +5,7 @@ once per process. The result is module for module what `qrcode.QRCode(..., mask_
 tests compare them); it costs a fifth of it, and every page draws a new code."""
 
 from functools import cache
+from itertools import zip_longest
 
 import qrcode
 from qrcode import base, exceptions, util
@@ -80,11 +81,15 @@ def codewords(version: int, error_correction: int, bits: str) -> list[int]:
         offset += block.data_count
         dc_blocks.append(dc)
         ec_blocks.append(ec_codewords(dc, block.total_count - block.data_count))
-    out: list[int] = []
-    for group in (dc_blocks, ec_blocks):
-        for i in range(max(len(b) for b in group)):
-            out.extend(b[i] for b in group if i < len(b))
-    return out
+    # Column by column across the blocks (shorter blocks skip their missing last codeword): zip_longest
+    # does it in C; a generator per column was a third of the matrix's time.
+    return [
+        c
+        for group in (dc_blocks, ec_blocks)
+        for column in zip_longest(*group)
+        for c in column
+        if c is not None
+    ]
 
 
 @cache

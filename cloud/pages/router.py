@@ -13,7 +13,15 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from cloud.db.types import utcnow
-from cloud.deps import ClickIdsDep, IdentityKeysDep, ReportReader, SessionDep, ViewTokensDep, public_url
+from cloud.deps import (
+    ClickIdsDep,
+    IdentityKeysDep,
+    PageSessionDep,
+    ReportReader,
+    SessionDep,
+    ViewTokensDep,
+    public_url,
+)
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.events import MessageBus, get_bus
 from cloud.pages import actions, exports, receipt_pdf, render, service, tracking, versions
@@ -149,7 +157,7 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
 def receipt_by_link(
     token: str,
     request: Request,
-    session: SessionDep,
+    session: PageSessionDep,
     keys: IdentityKeysDep,
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
@@ -225,7 +233,7 @@ def receipt_by_landing(
     register_id: int,
     landing: str,
     request: Request,
-    session: SessionDep,
+    session: PageSessionDep,
     keys: IdentityKeysDep,
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,

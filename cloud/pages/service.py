@@ -16,6 +16,7 @@ from cloud.accounts.models import Store, Tenant
 from cloud.delivery import service as delivery
 from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
+from cloud.pages import versions
 from cloud.pages.models import PageTemplate, PageTemplatePointer
 
 # The popup's QR code is scanned at the till; a receipt older than this is not what the buyer is after.
@@ -98,15 +99,33 @@ def _page_query() -> Any:
     )
 
 
-def _found(row: Any) -> Found | None:
-    return None if row is None else Found(row[0], row[1], row[2], row[3], row[4])
+def _without_transaction(session: Session) -> None:
+    """On PostgreSQL the page's statements run outside an explicit transaction (autocommit): a page of a
+    template that writes nothing but its fetch is reads and one insert, and BEGIN and COMMIT were two of its
+    round trips. No effect on a session already in a transaction, nor on SQLite."""
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def _found(session: Session, row: Any) -> Found | None:
+    """The row as `Found`. When the published template may write more than the fetch (exposures, a promo
+    code: `versions.Needs.writes`), the session leaves autocommit so those writes are one transaction (the
+    next statement begins it; the session must not expire its objects on commit, as `get_page_session`'s)."""
+    if row is None:
+        return None
+    found = Found(row[0], row[1], row[2], row[3], row[4])
+    autocommit = session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    if autocommit and versions.prepared(session, found.version_id, found.version_created_at).needs.writes:
+        session.commit()  # no I/O: nothing is open on the connection, which goes back to the pool
+    return found
 
 
 def page_by_link(session: Session, token: str) -> Found | None:
     """`receipt_by_link` with the seller and the published version, in one query."""
     if not 16 <= len(token) <= 32:
         return None
-    return _found(session.exec(_by_link(), params={"token": token}).first())
+    _without_transaction(session)
+    return _found(session, session.exec(_by_link(), params={"token": token}).first())
 
 
 @cache
@@ -122,6 +141,7 @@ def page_by_landing(session: Session, register_id: int, landing: str, now: datet
     """`receipt_by_landing` with the seller and the published version, in one query."""
     if not 12 <= len(landing) <= 32:
         return None
+    _without_transaction(session)
     query = (
         _page_query()
         .where(
@@ -132,4 +152,4 @@ def page_by_landing(session: Session, register_id: int, landing: str, now: datet
         .order_by(col(ReceiptRow.id).desc())
         .limit(1)
     )
-    return _found(session.exec(query).first())
+    return _found(session, session.exec(query).first())

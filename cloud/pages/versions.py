@@ -51,6 +51,7 @@ class Needs:
     number: bool  # the contact's receipt count (the profile block's question)
     answers: bool  # answers sent from this receipt's page (only form blocks have them)
     profile: bool  # the contact's profile answers from any page (the profile block)
+    writes: bool  # the page may write more than its fetch: exposures (a holdout) or a promo code
 
 
 def needs_of(template: Template) -> Needs:
@@ -62,6 +63,7 @@ def needs_of(template: Template) -> Needs:
         number=BlockType.ENRICHMENT in kinds,
         answers=bool(kinds & {BlockType.LOYALTY, BlockType.ENRICHMENT, BlockType.SURVEY}),
         profile=BlockType.ENRICHMENT in kinds,
+        writes=BlockType.PROMO in kinds or any(b.holdout for b in template.blocks),
     )
 
 
