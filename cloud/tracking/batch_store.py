@@ -1,0 +1,121 @@
+"""The collector's write on PostgreSQL: a batch claimed, stored, and its jobs queued in one round trip.
+
+`store.record_events` in a session costs the collector four round trips per batch (the pool's pre-ping, the
+insert, the identity job's row, COMMIT), each a wake-up of the server process and of PostgreSQL. Here one
+statement does all of it, run in autocommit mode, so it is its own transaction: the claim on each event id
+(`tracking_event_key`), the insert of the events whose ids were new, and the job rows (identity's
+`EventsTracked`) when any new event holds something identity links. All or nothing, like the session's
+version; a resent batch stores nothing twice and queues no job.
+
+The connections come from an engine of their own without pre-ping (`collector_engine`): a connection the
+server closed fails the statement, which is retried once on a fresh connection. The retry cannot store
+twice: the claim on the ids makes the statement idempotent.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+
+from cloud.db.engine import make_engine
+from cloud.tracking.events import TrackedEvent
+from cloud.tracking.store import _PG_COLUMNS, _PG_NAMES, _row
+
+_INPUT_COLUMNS = ", ".join(
+    f"{name} {kind}" for name, kind in (*_PG_COLUMNS, ("n", "integer"), ("links", "boolean"))
+)
+_JOB_COLUMNS = (
+    ("name", "text"),
+    ("args", "jsonb"),
+    ("status", "text"),
+    ("due_at", "timestamptz"),
+    ("key", "text"),
+    ("lock", "text"),
+    ("attempts", "integer"),
+    ("max_attempts", "integer"),
+    ("created_at", "timestamptz"),
+)
+_JOB_NAMES = ", ".join(f'"{name}"' for name, _ in _JOB_COLUMNS)
+_JOB_INPUT = ", ".join(f'"{name}" {kind}' for name, kind in _JOB_COLUMNS)
+# `synchronous_commit = off` for this transaction as set_config(..., true) in the input's FROM (a volatile
+# one-row relation joined to every row, so it runs once, before the rows are read): the statement's own
+# implicit transaction commits without waiting for the WAL flush (docs/tracking.md, "Durability").
+# Each job's args get `event_ids`: the new events' ids in batch order.
+RECORD = f"""
+WITH input AS (
+    SELECT r.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_wait,
+        json_to_recordset(%(rows)s::json) AS r({_INPUT_COLUMNS})
+), claimed AS (
+    INSERT INTO tracking_event_key (event_id, received_at)
+    SELECT event_id, received_at FROM input ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+), stored AS (
+    INSERT INTO tracking_event ({_PG_NAMES})
+    SELECT {_PG_NAMES} FROM input JOIN claimed USING (event_id) RETURNING event_id
+), fresh AS (
+    SELECT input.event_id, input.n, input.links FROM input JOIN stored USING (event_id)
+), queued AS (
+    INSERT INTO job ({_JOB_NAMES})
+    SELECT j.name,
+        j.args || jsonb_build_object('event_ids', (SELECT jsonb_agg(event_id ORDER BY n) FROM fresh)),
+        j.status, j.due_at, j.key, j.lock, j.attempts, j.max_attempts, j.created_at
+    FROM json_to_recordset(%(jobs)s::json) AS j({_JOB_INPUT})
+    WHERE EXISTS (SELECT 1 FROM fresh WHERE links)
+)
+SELECT event_id FROM fresh ORDER BY n
+"""
+_RETRIES = 1
+
+
+def collector_engine(url: str, *, connections: int) -> Engine:
+    """Autocommit connections without pre-ping, at most `connections` (one per request thread)."""
+    return make_engine(
+        url,
+        pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",
+        pool_size=connections,
+        max_overflow=0,
+        pool_timeout=30,
+    )
+
+
+def record_batch(
+    engine: Engine,
+    events: Sequence[TrackedEvent],
+    links: Sequence[bool],
+    jobs: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """Stores the events not seen before and, when one of them `links` (index by index with `events`),
+    queues `jobs` (rows as `Job.deferred_row` makes them; `event_ids` is added to their args). Returns the
+    stored events' ids in batch order."""
+    if not events:
+        return []
+    rows = []
+    for n, (event, linked) in enumerate(zip(events, links, strict=True)):
+        row = _row(event)
+        row["n"] = n
+        row["links"] = linked
+        rows.append(row)
+    params = {"rows": orjson.dumps(rows).decode(), "jobs": orjson.dumps(list(jobs)).decode()}
+    for attempt in range(_RETRIES + 1):
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(RECORD, params)
+                return [event_id for (event_id,) in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except Exception as exc:
+            if attempt < _RETRIES and _connection_lost(raw):
+                raw.invalidate(exc)
+                continue
+            raise
+        finally:
+            raw.close()
+    raise AssertionError("unreachable")
+
+
+def _connection_lost(raw: Any) -> bool:
+    driver = getattr(raw, "driver_connection", None)
+    return bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
