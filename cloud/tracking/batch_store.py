@@ -8,8 +8,8 @@ statement does all of it, run in autocommit mode, so it is its own transaction: 
 version; a resent batch stores nothing twice and queues no job.
 
 The connections come from an engine of their own without pre-ping (`collector_engine`): a connection the
-server closed fails the statement, which is retried once on a fresh connection. The retry cannot store
-twice: the claim on the ids makes the statement idempotent.
+server closed fails the statement, which is retried once on a fresh connection (a fresh pool). The retry
+cannot store twice: the claim on the ids makes the statement idempotent.
 """
 
 from collections.abc import Mapping, Sequence
@@ -88,10 +88,15 @@ def record_batch(
     """Stores the events not seen before and, when one of them `links` (index by index with `events`),
     queues `jobs` (rows as `Job.deferred_row` makes them; `event_ids` is added to their args). Returns the
     stored events' ids in batch order."""
-    if not events:
+    # An id twice in one batch is one event (the last one said, at the first one's place), as in
+    # `record_events`: the statement's claim would take it once but the insert would join it twice.
+    unique: dict[str, tuple[TrackedEvent, bool]] = {}
+    for event, linked in zip(events, links, strict=True):
+        unique[event.event_id] = (event, linked)
+    if not unique:
         return []
     rows = []
-    for n, (event, linked) in enumerate(zip(events, links, strict=True)):
+    for n, (event, linked) in enumerate(unique.values()):
         row = _row(event)
         row["n"] = n
         row["links"] = linked
@@ -108,7 +113,10 @@ def record_batch(
                 cursor.close()
         except Exception as exc:
             if attempt < _RETRIES and _connection_lost(raw):
+                # The server went away (a restart, an idle timeout): the pool's other idle connections
+                # are most likely dead too, so the pool starts over rather than trying them one by one.
                 raw.invalidate(exc)
+                engine.dispose()
                 continue
             raise
         finally:

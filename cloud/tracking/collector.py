@@ -1,9 +1,9 @@
 """The collector's domain: a browser's batch → validated events with re-keyed identifiers. No I/O here.
 
-The wire format is what `static/tracker.js` sends (`{"v": 1, "events": [...]}`, docs/tracking.md), checked
-in `wire`. Each event is checked alone, so a partly bad batch stores its good events and names the fields of
-the bad ones (`events[3].ids.email: ...`). Identifiers arrive as the plain SHA-256 the browser computed (it
-holds no secret) and leave as identity keys: HMAC(identity key, SHA-256 hex), the same key a receipt with that
+The wire format is what `static/tracker.js` sends (`{"v": 1, "events": [...]}`, docs/tracking.md). Each event
+is validated alone, so a partly bad batch stores its good events and names the fields of the bad ones
+(`events[3].ids.email: ...`). Identifiers arrive as the plain SHA-256 the browser computed (it holds no
+secret) and leave as identity keys: HMAC(identity key, SHA-256 hex), the same key a receipt with that
 contact gets (`IdentityKeys.identity`). The site's own user id is keyed per tenant.
 """
 
@@ -12,37 +12,144 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds
-from cloud.tracking.events import UTM_KEYS, EventType, Identifier, IdentifierKind, TrackedEvent
-from cloud.tracking.wire import (
-    ID_PATTERN,
-    MAX_EVENTS,
-    MAX_PROPS,
-    SITE_TYPES,
-    BadBatch,
-    Parsed,
-    Rejected,
-    WireEvent,
-    parse_batch,
+from cloud.tracking.events import (
+    MAX_TOKEN,
+    MAX_URL,
+    UTM_KEYS,
+    EventType,
+    Identifier,
+    IdentifierKind,
+    TrackedEvent,
 )
 
-__all__ = [
-    "MAX_EVENTS",
-    "MAX_PROPS",
-    "SITE_TYPES",
-    "BadBatch",
-    "Parsed",
-    "Rejected",
-    "WireEvent",
-    "parse_batch",
-]
-
+MAX_EVENTS = 500
+MAX_PROPS = 20
+# What the browser may say happened; the e-receipt page's own types (receipt_open, block_click, ...) are
+# recorded by the page, never accepted from a retailer's site.
+SITE_TYPES = ("pageview", "identify", "subscribe", "login", "order", "signup")
+ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+_ID = re.compile(ID_PATTERN)
+SHA256_HEX = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Token = Annotated[str, StringConstraints(max_length=MAX_TOKEN)]
 # Clocks of browsers are wrong by minutes or years: a client time further than this from ours is dropped.
 CLIENT_SKEW = timedelta(days=2)
-_ID = re.compile(ID_PATTERN)
+
+
+def _cut(limit: int) -> Any:
+    def cut(value: Any) -> Any:
+        return value[:limit] if isinstance(value, str) else value
+
+    return cut
+
+
+class WireIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: SHA256_HEX | None = None
+    email: SHA256_HEX | None = None
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN)] | None = None
+
+
+class WireEvent(BaseModel):
+    """One event as the tracker sends it (short names: it is the browser's upload)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    type: Literal["pageview", "identify", "subscribe", "login", "order", "signup"]
+    bid: Annotated[str, StringConstraints(pattern=ID_PATTERN)] | None = None
+    sid: Annotated[str, StringConstraints(pattern=ID_PATTERN)] | None = None
+    at: datetime | None = None
+    url: str | None = None
+    ref: str | None = None
+    utm: dict[Literal["source", "medium", "campaign", "term", "content"], str] = Field(default_factory=dict)
+    yclid: Token | None = None
+    gclid: Token | None = None
+    ec_click: Token | None = None
+    ym: Annotated[str, StringConstraints(max_length=64)] | None = None
+    ids: WireIds = Field(default_factory=WireIds)
+    props: dict[Annotated[str, StringConstraints(max_length=64)], str | int | float | bool] = Field(
+        default_factory=dict, max_length=MAX_PROPS
+    )
+
+    _url = field_validator("url", "ref", mode="before")(_cut(MAX_URL))
+
+    @field_validator("utm", mode="after")
+    @classmethod
+    def _utm_cut(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k: v[:MAX_TOKEN] for k, v in value.items() if v}
+
+    @field_validator("props", mode="after")
+    @classmethod
+    def _props_cut(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: v[:MAX_TOKEN] if isinstance(v, str) else v for k, v in value.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    index: int
+    event_id: str | None
+    field: str
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.event_id, "field": self.field, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    events: list[WireEvent]
+    rejected: list[Rejected]
+
+
+class BadBatch(ValueError):
+    """The body as a whole is not a batch (not JSON, no `events` list, too many events)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+def parse_batch(body: bytes) -> Parsed:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadBatch("body", "not JSON") from exc
+    if not isinstance(doc, dict):
+        raise BadBatch("body", 'must be an object {"v": 1, "events": [...]}')
+    raw = doc.get("events")
+    if not isinstance(raw, list):
+        raise BadBatch("events", "must be a list of events")
+    if len(raw) > MAX_EVENTS:
+        raise BadBatch("events", f"at most {MAX_EVENTS} events in one batch")
+    good: list[WireEvent] = []
+    rejected: list[Rejected] = []
+    for index, item in enumerate(raw):
+        try:
+            good.append(WireEvent.model_validate(item))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            event_id = item.get("id") if isinstance(item, dict) else None
+            rejected.append(
+                Rejected(
+                    index,
+                    str(event_id)[:64] if event_id is not None else None,
+                    f"events[{index}]" + (f".{where}" if where else ""),
+                    error["msg"],
+                )
+            )
+    return Parsed(good, rejected)
 
 
 def user_id_key(keys: IdentityKeys, tenant_id: int, user_id: str) -> str:
