@@ -42,6 +42,7 @@ from cloud.tracking.page_events import ViewTokens
 from cloud.tracking.page_router import router as page_reports_router
 from cloud.tracking.router import browser as tracker_router
 from cloud.tracking.router import router as tracking_router
+from cloud.tracking.writer import BatchWriter
 from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
@@ -97,12 +98,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.click_ids = ClickIds(app.state.identity_keys.keys.values())
     app.state.view_tokens = ViewTokens(app.state.identity_keys.keys.values())
     app.state.engine = engine
-    # The collector's own autocommit connections on PostgreSQL (one statement per batch, no pre-ping).
+    # The collector's writer on PostgreSQL: browsers' batches grouped into one statement each, on autocommit
+    # connections of its own (no pre-ping).
     app.state.tracking_engine = (
-        collector_engine(settings.database_url, connections=settings.db_pool)
+        collector_engine(settings.database_url, connections=2)
         if engine.dialect.name == "postgresql"
         else None
     )
+    app.state.tracking_writer = BatchWriter(app.state.tracking_engine) if app.state.tracking_engine else None
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
     # The retailer-site tracker first: browsers call its collector hundreds of times a second, and a

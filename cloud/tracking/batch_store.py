@@ -13,6 +13,7 @@ cannot store twice: the claim on the ids makes the statement idempotent.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,7 +24,8 @@ from cloud.tracking.events import TrackedEvent
 from cloud.tracking.store import _PG_COLUMNS, _PG_NAMES, _row
 
 _INPUT_COLUMNS = ", ".join(
-    f"{name} {kind}" for name, kind in (*_PG_COLUMNS, ("n", "integer"), ("links", "boolean"))
+    f"{name} {kind}"
+    for name, kind in (*_PG_COLUMNS, ("b", "integer"), ("n", "integer"), ("links", "boolean"))
 )
 _JOB_COLUMNS = (
     ("name", "text"),
@@ -37,11 +39,12 @@ _JOB_COLUMNS = (
     ("created_at", "timestamptz"),
 )
 _JOB_NAMES = ", ".join(f'"{name}"' for name, _ in _JOB_COLUMNS)
-_JOB_INPUT = ", ".join(f'"{name}" {kind}' for name, kind in _JOB_COLUMNS)
+_JOB_INPUT = ", ".join(f'"{name}" {kind}' for name, kind in (*_JOB_COLUMNS, ("b", "integer")))
 # `synchronous_commit = off` for this transaction as set_config(..., true) in the input's FROM (a volatile
 # one-row relation joined to every row, so it runs once, before the rows are read): the statement's own
 # implicit transaction commits without waiting for the WAL flush (docs/tracking.md, "Durability").
-# Each job's args get `event_ids`: the new events' ids in batch order.
+# Rows and jobs carry `b`, their browser batch's place in the statement: each job's args get `event_ids`,
+# the new events' ids of its own batch in order, and a job is queued only if one of them links.
 RECORD = f"""
 WITH input AS (
     SELECT r.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_wait,
@@ -53,16 +56,18 @@ WITH input AS (
     INSERT INTO tracking_event ({_PG_NAMES})
     SELECT {_PG_NAMES} FROM input JOIN claimed USING (event_id) RETURNING event_id
 ), fresh AS (
-    SELECT input.event_id, input.n, input.links FROM input JOIN stored USING (event_id)
+    SELECT input.event_id, input.b, input.n, input.links FROM input JOIN stored USING (event_id)
 ), queued AS (
     INSERT INTO job ({_JOB_NAMES})
     SELECT j.name,
-        j.args || jsonb_build_object('event_ids', (SELECT jsonb_agg(event_id ORDER BY n) FROM fresh)),
+        j.args || jsonb_build_object(
+            'event_ids', (SELECT jsonb_agg(f.event_id ORDER BY f.n) FROM fresh f WHERE f.b = j.b)
+        ),
         j.status, j.due_at, j.key, j.lock, j.attempts, j.max_attempts, j.created_at
     FROM json_to_recordset(%(jobs)s::json) AS j({_JOB_INPUT})
-    WHERE EXISTS (SELECT 1 FROM fresh WHERE links)
+    WHERE EXISTS (SELECT 1 FROM fresh f WHERE f.b = j.b AND f.links)
 )
-SELECT event_id FROM fresh ORDER BY n
+SELECT event_id, b FROM fresh ORDER BY n
 """
 _RETRIES = 1
 
@@ -79,36 +84,48 @@ def collector_engine(url: str, *, connections: int) -> Engine:
     )
 
 
-def record_batch(
-    engine: Engine,
-    events: Sequence[TrackedEvent],
-    links: Sequence[bool],
-    jobs: Sequence[Mapping[str, Any]] = (),
-) -> list[str]:
-    """Stores the events not seen before and, when one of them `links` (index by index with `events`),
-    queues `jobs` (rows as `Job.deferred_row` makes them; `event_ids` is added to their args). Returns the
-    stored events' ids in batch order."""
-    # An id twice in one batch is one event (the last one said, at the first one's place), as in
-    # `record_events`: the statement's claim would take it once but the insert would join it twice.
-    unique: dict[str, tuple[TrackedEvent, bool]] = {}
-    for event, linked in zip(events, links, strict=True):
-        unique[event.event_id] = (event, linked)
-    if not unique:
-        return []
-    rows = []
-    for n, (event, linked) in enumerate(unique.values()):
-        row = _row(event)
-        row["n"] = n
-        row["links"] = linked
-        rows.append(row)
-    params = {"rows": orjson.dumps(rows).decode(), "jobs": orjson.dumps(list(jobs)).decode()}
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One browser's batch: its events, whether each holds something identity links, and the jobs to queue
+    (rows as `Job.deferred_row` makes them; `event_ids` is added to their args) when a new one does."""
+
+    events: Sequence[TrackedEvent]
+    links: Sequence[bool]
+    jobs: Sequence[Mapping[str, Any]] = ()
+
+
+def record_batches(engine: Engine, batches: Sequence[Batch]) -> list[list[str]]:
+    """Stores the events not seen before, and each batch's jobs when one of its new events links, in one
+    statement. Returns each batch's stored event ids, in order."""
+    rows: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for b, batch in enumerate(batches):
+        # An id twice in one batch is one event (the last one said, at the first one's place), as in
+        # `record_events`; an id another batch of this statement holds is that batch's (it came first).
+        mine: dict[str, tuple[TrackedEvent, bool]] = {}
+        for event, linked in zip(batch.events, batch.links, strict=True):
+            if event.event_id not in seen:
+                mine[event.event_id] = (event, linked)
+        seen.update(mine)
+        for event, linked in mine.values():
+            row = _row(event)
+            row["b"], row["n"], row["links"] = b, len(rows), linked
+            rows.append(row)
+        jobs += ({**job, "b": b} for job in batch.jobs)
+    stored: list[list[str]] = [[] for _ in batches]
+    if not rows:
+        return stored
+    params = {"rows": orjson.dumps(rows).decode(), "jobs": orjson.dumps(jobs).decode()}
     for attempt in range(_RETRIES + 1):
         raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
             try:
                 cursor.execute(RECORD, params)
-                return [event_id for (event_id,) in cursor.fetchall()]
+                for event_id, b in cursor.fetchall():
+                    stored[b].append(event_id)
+                return stored
             finally:
                 cursor.close()
         except Exception as exc:

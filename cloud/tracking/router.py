@@ -17,7 +17,6 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,9 +26,10 @@ from cloud.errors import error_responses
 from cloud.events import EventsTracked
 from cloud.logs import event
 from cloud.tracking import bots, collector, sites
-from cloud.tracking.batch_store import record_batch
+from cloud.tracking.batch_store import Batch
 from cloud.tracking.events import TrackedEvent
 from cloud.tracking.store import record_events
+from cloud.tracking.writer import BatchWriter
 
 log = logging.getLogger("cloud.tracking")
 router = APIRouter(tags=["tracking"])
@@ -185,7 +185,11 @@ async def collect(request: Request) -> Response:
             received_at=utcnow(),
             browser_id=browser_id,
         )
-        await run_in_threadpool(_store, request, events)
+        writer: BatchWriter | None = getattr(request.app.state, "tracking_writer", None)
+        if writer is not None:  # PostgreSQL: with other browsers' batches, in one statement
+            await writer.write(_batch(request, events))
+        else:
+            await run_in_threadpool(_store, request, events)
     response: Response
     if not parsed.rejected:
         response = Response(status_code=204, headers=cors)
@@ -214,17 +218,19 @@ async def collect(request: Request) -> Response:
 browser.add_route("/t/{site_key}/collect", collect, methods=["POST"])
 
 
+def _batch(request: Request, events: list[TrackedEvent]) -> Batch:
+    """The batch for the writer, with identity's job rows (EventsTracked) in case a new event links."""
+    linked = [collector.links_identity((e,)) for e in events]
+    jobs = []
+    if any(linked):
+        args = EventsTracked(events[0].tenant_id, ()).as_args()
+        jobs = [job.deferred_row(args) for job in request.app.state.bus.subscribers(EventsTracked)]
+    return Batch(events, linked, jobs)
+
+
 def _store(request: Request, events: list[TrackedEvent]) -> None:
+    """SQLite: the batch in a session, and EventsTracked published in its transaction."""
     state = request.app.state
-    engine: Engine | None = getattr(state, "tracking_engine", None)
-    if engine is not None:  # PostgreSQL: the batch and identity's job in one statement, one round trip
-        linked = [collector.links_identity((e,)) for e in events]
-        jobs = []
-        if any(linked):
-            args = EventsTracked(events[0].tenant_id, ()).as_args()
-            jobs = [job.deferred_row(args) for job in state.bus.subscribers(EventsTracked)]
-        record_batch(engine, events, linked, jobs)
-        return
     with Session(state.engine) as session:
         # docs/tracking.md, "Durability": the browser retries nothing after a 204, so the commit does not
         # wait for the WAL flush (set by the insert itself: one round trip fewer)
