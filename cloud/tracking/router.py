@@ -139,7 +139,8 @@ def preflight(site_key: str, request: Request) -> Response:
 
 async def collect(request: Request) -> Response:
     """`POST /t/{site_key}/collect`: a plain Starlette route (added below), not a FastAPI one: it reads the
-    raw body itself, and FastAPI's dependency solving per request cost as much as the checks here."""
+    raw body itself and has no int parameter for the app-wide bound check, so FastAPI's dependency solving
+    on every request would be work for nothing."""
     site = _site_cache(request).get(request.path_params["site_key"])
     if site is None:
         return _error(404, "not_found", "unknown site key")
@@ -223,6 +224,8 @@ def _batch(request: Request, events: list[TrackedEvent]) -> Batch:
     linked = [collector.links_identity((e,)) for e in events]
     jobs = []
     if any(linked):
+        # The statement adds `event_ids` (the new ones only known there); a job's lock is computed without
+        # them, which holds while no subscriber of EventsTracked locks by its event ids.
         args = EventsTracked(events[0].tenant_id, ()).as_args()
         jobs = [job.deferred_row(args) for job in request.app.state.bus.subscribers(EventsTracked)]
     return Batch(events, linked, jobs)
