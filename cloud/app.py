@@ -36,11 +36,13 @@ from cloud.reports.router import api as reports_api
 from cloud.reports.router import router as reports_router
 from cloud.request_gzip import GzipRequestMiddleware
 from cloud.settings import load_settings
+from cloud.tracking.batch_store import collector_engine
 from cloud.tracking.click_ids import ClickIds
 from cloud.tracking.page_events import ViewTokens
 from cloud.tracking.page_router import router as page_reports_router
 from cloud.tracking.router import browser as tracker_router
 from cloud.tracking.router import router as tracking_router
+from cloud.tracking.writer import BatchWriter
 from cloud.web.api_docs import install_api_docs
 from cloud.web.install import install_web
 
@@ -79,6 +81,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
             worker.stop()
         runtime.close()
         engine.dispose()
+        if app.state.tracking_engine is not None:
+            app.state.tracking_engine.dispose()
 
     app = FastAPI(
         title="echeck cloud",
@@ -94,8 +98,19 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.click_ids = ClickIds(app.state.identity_keys.keys.values())
     app.state.view_tokens = ViewTokens(app.state.identity_keys.keys.values())
     app.state.engine = engine
+    # The collector's writer on PostgreSQL: browsers' batches grouped into one statement each, on autocommit
+    # connections of its own (no pre-ping).
+    app.state.tracking_engine = (
+        collector_engine(settings.database_url, connections=2)
+        if engine.dialect.name == "postgresql"
+        else None
+    )
+    app.state.tracking_writer = BatchWriter(app.state.tracking_engine) if app.state.tracking_engine else None
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
+    # The retailer-site tracker first: browsers call its collector hundreds of times a second, and a
+    # request walks the routers in this order until one matches (its paths, /t/..., are nobody else's).
+    app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
     app.include_router(fleet_router)
     app.include_router(fleet_web_router)  # the head-office fleet page (HTML)
     app.include_router(sign_in_router)  # head office: sign-in, invitations
@@ -111,7 +126,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(page_editor_router)  # head office: the e-receipt template editor (HTML)
     app.include_router(promo_router)  # promo codes: the POS's check and redeem, head office's rules
     app.include_router(tracking_router)  # the tracked site's key and origins (integrations)
-    app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
     app.include_router(identity_router)  # head office: profiles, why, split
     app.include_router(attribution_router)  # head office: ROPO summary, a holdout's lift (JSON)
     app.include_router(identity_web_router)  # the head-office identity page (HTML)

@@ -63,7 +63,11 @@ class Job:
 
     def defer(self, session: Session, args: JobArgs, at: datetime | None = None) -> None:
         """Run once with `args`, at `at` (default: now). Not committed: joins the caller's transaction."""
-        session.execute(sa.insert(TABLE), [self._row(args, at or utcnow(), None)])
+        session.execute(sa.insert(TABLE), [self.deferred_row(args, at)])
+
+    def deferred_row(self, args: JobArgs, at: datetime | None = None) -> dict[str, Any]:
+        """The `job` row `defer` inserts, for a writer that inserts it within a statement of its own."""
+        return self._row(args, at or utcnow(), None)
 
     def schedule_new(self, session: Session, many: Iterable[JobArgs], at: datetime) -> int:
         """`schedule` for many new things at once (one statement): where one already has a waiting job,

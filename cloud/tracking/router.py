@@ -26,8 +26,10 @@ from cloud.errors import error_responses
 from cloud.events import EventsTracked
 from cloud.logs import event
 from cloud.tracking import bots, collector, sites
+from cloud.tracking.batch_store import Batch
 from cloud.tracking.events import TrackedEvent
 from cloud.tracking.store import record_events
+from cloud.tracking.writer import BatchWriter
 
 log = logging.getLogger("cloud.tracking")
 router = APIRouter(tags=["tracking"])
@@ -135,9 +137,11 @@ def preflight(site_key: str, request: Request) -> Response:
     )
 
 
-@browser.post("/t/{site_key}/collect")
-async def collect(site_key: str, request: Request) -> Response:
-    site = _site_cache(request).get(site_key)
+async def collect(request: Request) -> Response:
+    """`POST /t/{site_key}/collect`: a plain Starlette route (added below), not a FastAPI one: it reads the
+    raw body itself and has no int parameter for the app-wide bound check, so FastAPI's dependency solving
+    on every request would be work for nothing."""
+    site = _site_cache(request).get(request.path_params["site_key"])
     if site is None:
         return _error(404, "not_found", "unknown site key")
     origin = _allowed_origin(site, request)
@@ -182,7 +186,11 @@ async def collect(site_key: str, request: Request) -> Response:
             received_at=utcnow(),
             browser_id=browser_id,
         )
-        await run_in_threadpool(_store, request, events)
+        writer: BatchWriter | None = getattr(request.app.state, "tracking_writer", None)
+        if writer is not None:  # PostgreSQL: with other browsers' batches, in one statement
+            await writer.write(_batch(request, events))
+        else:
+            await run_in_threadpool(_store, request, events)
     response: Response
     if not parsed.rejected:
         response = Response(status_code=204, headers=cors)
@@ -208,8 +216,25 @@ async def collect(site_key: str, request: Request) -> Response:
     return response
 
 
+browser.add_route("/t/{site_key}/collect", collect, methods=["POST"])
+
+
+def _batch(request: Request, events: list[TrackedEvent]) -> Batch:
+    """The batch for the writer, with identity's job rows (EventsTracked) in case a new event links."""
+    linked = [collector.links_identity((e,)) for e in events]
+    jobs = []
+    if any(linked):
+        # The statement adds `event_ids` (the new ones only known there); a job's lock is computed without
+        # them, which holds while no subscriber of EventsTracked locks by its event ids.
+        args = EventsTracked(events[0].tenant_id, ()).as_args()
+        jobs = [job.deferred_row(args) for job in request.app.state.bus.subscribers(EventsTracked)]
+    return Batch(events, linked, jobs)
+
+
 def _store(request: Request, events: list[TrackedEvent]) -> None:
-    with Session(request.app.state.engine) as session:
+    """SQLite: the batch in a session, and EventsTracked published in its transaction."""
+    state = request.app.state
+    with Session(state.engine) as session:
         # docs/tracking.md, "Durability": the browser retries nothing after a 204, so the commit does not
         # wait for the WAL flush (set by the insert itself: one round trip fewer)
         fresh = record_events(session, events, wait_for_commit=False)

@@ -129,6 +129,35 @@ def test_a_batch_is_stored_once_with_identifiers_rekeyed_and_identity_told(serve
     assert set(jobs[0]["event_ids"]) == {view["id"], order["id"]}  # type: ignore[arg-type]
 
 
+def test_an_id_twice_in_one_batch_is_one_event(served: Cloud) -> None:
+    tenant_id, key = _site(served)
+    twice = _event()
+    identify = _event(type="identify", ids={"user_id": "7"})
+    assert _post(served, key, [twice, identify, twice | {"url": "https://shop.example/b"}]).status_code == 204
+    with Session(served.engine) as s:
+        stored = events_where(s, tenant_id)
+    assert sorted(e.event_id for e in stored) == sorted([twice["id"], identify["id"]])
+    assert {e.url for e in stored if e.event_id == twice["id"]} == {"https://shop.example/b"}
+    assert [sorted(j["event_ids"]) for j in _jobs(served)] == [sorted([twice["id"], identify["id"]])]
+
+
+def test_a_connection_postgresql_dropped_is_replaced_without_losing_the_batch(served: Cloud) -> None:
+    if not served.url.startswith("postgresql"):
+        pytest.skip("the collector's own connections are PostgreSQL's")
+    tenant_id, key = _site(served)
+    assert _post(served, key, [_event()]).status_code == 204  # the collector's pool holds a connection now
+    with served.engine.connect() as conn:  # a restart or an idle timeout of the server, as it looks here
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert _post(served, key, [_event()]).status_code == 204
+    with Session(served.engine) as s:
+        assert len(events_where(s, tenant_id)) == 2
+
+
 def test_pageviews_alone_tell_identity_nothing(served: Cloud) -> None:
     _tenant, key = _site(served)
     assert _post(served, key, [_event(), _event(yclid="123", gclid="abc")]).status_code == 204
