@@ -120,7 +120,14 @@ class BadBatch(ValueError):
         self.detail = detail
 
 
+_NUL_ESCAPE = b"\\u0000"
+
+
 def parse_batch(body: bytes) -> Parsed:
+    if _NUL_ESCAPE in body:
+        # PostgreSQL's text refuses NUL: a page's title or URL with one would fail its batch for good (the
+        # browser would retry it forever), so it becomes U+FFFD, the replacement character, like bad UTF-8.
+        body = body.replace(_NUL_ESCAPE, b"\\ufffd")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

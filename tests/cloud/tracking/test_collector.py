@@ -141,6 +141,16 @@ def test_an_id_twice_in_one_batch_is_one_event(served: Cloud) -> None:
     assert [sorted(j["event_ids"]) for j in _jobs(served)] == [sorted([twice["id"], identify["id"]])]
 
 
+def test_a_nul_in_a_url_is_stored_as_the_replacement_character(served: Cloud) -> None:
+    # PostgreSQL's text refuses NUL: without the replacement the batch failed for good, retried forever
+    tenant_id, key = _site(served)
+    odd = _event(url="https://shop.example/search?q=a\u0000b", props={"title": "\u0000"})
+    assert _post(served, key, [odd]).status_code == 204
+    with Session(served.engine) as s:
+        [stored] = events_where(s, tenant_id)
+    assert stored.url == "https://shop.example/search?q=a\ufffdb"
+
+
 def test_a_connection_postgresql_dropped_is_replaced_without_losing_the_batch(served: Cloud) -> None:
     if not served.url.startswith("postgresql"):
         pytest.skip("the collector's own connections are PostgreSQL's")
