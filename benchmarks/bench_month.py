@@ -26,7 +26,8 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time as day_time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,7 +84,10 @@ def load(url: str, stores: int, registers: int, per_day: int, events: int, log: 
     chain = make_chain(engine, tenant_id, stores_named(stores), registers)
     seed_month(engine, chain, end=end, days=DAYS, receipts_per_register_day=per_day, seed=15, chunk=50_000)
     if log:
-        print(f"  receipts: {chain.receipts:,}, their events {chain.events:,} ({time.perf_counter() - started:.0f} s)")
+        print(
+            f"  receipts: {chain.receipts:,}, their events {chain.events:,} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
     buyers = max(50, len(chain.stores) * per_day * DAYS // 3)  # as seed_month draws them
     extra = max(0, events - chain.events)
     _identity_and_pageviews(engine, tenant_id, buyers, extra, end, seed=15)
@@ -138,7 +142,10 @@ def _identity_and_pageviews(
                 nodes.write(f"{profile}\tphone\t{phone}\t{ts}\t{ts}\n")
                 profiles.append(profile)
                 ids = [f"ec:b{tenant_id}-{n}", f"t{tenant_id}:b{tenant_id}-{n}"]
-                ids += [f"t{tenant_id}:{uuid.UUID(int=rng.getrandbits(128)).hex}" for _ in range(rng.choice((0, 0, 1, 2)))]
+                ids += [
+                    f"t{tenant_id}:{uuid.UUID(int=rng.getrandbits(128)).hex}"
+                    for _ in range(rng.choice((0, 0, 1, 2)))
+                ]
                 members.append((profile, profile))
                 seen.append(profile)
                 for value in ids:
@@ -163,14 +170,19 @@ def _identity_and_pageviews(
         ) as copy:
             lines: list[str] = []
             while written < pageviews:
-                b = rng.choice(site_browsers) if rng.random() < 0.5 else uuid.UUID(int=rng.getrandbits(128)).hex
+                b = (
+                    rng.choice(site_browsers)
+                    if rng.random() < 0.5
+                    else uuid.UUID(int=rng.getrandbits(128)).hex
+                )
                 at = end - timedelta(seconds=rng.randrange(span))
                 session = f"{rng.getrandbits(64):016x}"
                 utm = SOURCES[rng.randrange(len(SOURCES))] if rng.random() < 0.33 else (None, None, None)
                 for v in range(rng.randint(1, 4)):
                     src, med, camp = (x or "\\N" for x in utm) if v == 0 else ("\\N", "\\N", "\\N")
                     lines.append(
-                        f"{uuid.UUID(int=rng.getrandbits(128))}\t{(at + timedelta(seconds=40 * v)).isoformat()}\t"
+                        f"{uuid.UUID(int=rng.getrandbits(128))}\t"
+                        f"{(at + timedelta(seconds=40 * v)).isoformat()}\t"
                         f"{tenant_id}\tpageview\t{b}\t{session}\thttps://shop.example/p{v}\t{src}\t{med}\t{camp}\n"
                     )
                     written += 1
@@ -198,7 +210,9 @@ def attribute_month(url: str, month: Loaded) -> dict[str, Any]:
         service.mark_dirty(s, month.tenant_id, days, "benchmark")
     engine.dispose()
     load_before = _load_average()
-    wall, cpu, rss, out = _run_alone(_cloud(url, "attribution", "run", "--tenant", str(month.tenant_id), "--json"))
+    wall, cpu, rss, out = _run_alone(
+        _cloud(url, "attribution", "run", "--tenant", str(month.tenant_id), "--json")
+    )
     doc = json.loads(out.strip().splitlines()[-1])
     return {
         "wall_s": wall,
@@ -217,7 +231,8 @@ def _run_alone(command: list[str]) -> tuple[float, float, float, str]:
     """One subprocess, reaped here by wait4 so that its own rusage (not every child's) is read."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     out = proc.stdout.read().decode()
     err = proc.stderr.read().decode()
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -230,9 +245,17 @@ def _run_alone(command: list[str]) -> tuple[float, float, float, str]:
 
 def rollup_month(url: str, month: Loaded) -> dict[str, Any]:
     load_before = _load_average()
-    wall, cpu, rss, out = _run_alone(_cloud(url, "reports", "rollup", "--tenant", str(month.tenant_id), "--json"))
+    wall, cpu, rss, out = _run_alone(
+        _cloud(url, "reports", "rollup", "--tenant", str(month.tenant_id), "--json")
+    )
     doc = json.loads(out.strip().splitlines()[-1])
-    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, **doc, "load": f"{load_before} → {_load_average()}"}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mb": rss,
+        **doc,
+        "load": f"{load_before} → {_load_average()}",
+    }
 
 
 def dashboards(url: str, month: Loaded, reps: int = REPS) -> list[dict[str, Any]]:
@@ -252,7 +275,7 @@ def dashboards(url: str, month: Loaded, reps: int = REPS) -> list[dict[str, Any]
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"{base}/health", timeout=2).read()  # noqa: S310 (loopback)
+                urllib.request.urlopen(f"{base}/health", timeout=2).read()
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
@@ -269,17 +292,27 @@ def dashboards(url: str, month: Loaded, reps: int = REPS) -> list[dict[str, Any]
                         headers={"Authorization": f"Bearer {month.key}"},
                     )
                     t0 = time.perf_counter()
-                    with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310 (loopback)
+                    with urllib.request.urlopen(request, timeout=600) as answer:
                         answer.read()
                     times.append((time.perf_counter() - t0) * 1000)
                 times = times[1:]
                 ordered = sorted(times)
                 p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
                 out.append(
-                    {"slug": slug, "who": who, "p50_ms": statistics.median(times), "p95_ms": p95, "n": n,
-                     "load": _load_average()}
+                    {
+                        "slug": slug,
+                        "who": who,
+                        "p50_ms": statistics.median(times),
+                        "p95_ms": p95,
+                        "n": n,
+                        "load": _load_average(),
+                    }
                 )
-                print(f"  {slug:9} {who:10} p50 {out[-1]['p50_ms']:8.0f} ms  p95 {p95:8.0f} ms  load {out[-1]['load']}", flush=True)
+                print(
+                    f"  {slug:9} {who:10} p50 {out[-1]['p50_ms']:8.0f} ms  p95 {p95:8.0f} ms  "
+                    f"load {out[-1]['load']}",
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -314,17 +347,29 @@ def measure(
     try:
         if fresh:
             if log:
-                print(f"loading {stores} stores × {registers} registers × {per_day}/day × {DAYS} days into {name} ...", flush=True)
+                print(
+                    f"loading {stores} stores × {registers} registers × {per_day}/day × {DAYS} days "
+                    f"into {name} ...",
+                    flush=True,
+                )
             month = load(url, stores, registers, per_day, events, log)
         else:
             migrate(url)
             month = loaded(url)
         report["load"] = {"receipts": month.receipts, "events": month.events, "seconds": month.seconds}
         if log:
-            print(f"  loaded: {month.receipts:,} receipts, {month.events:,} events in {month.seconds:.0f} s", flush=True)
+            print(
+                f"  loaded: {month.receipts:,} receipts, {month.events:,} events in {month.seconds:.0f} s",
+                flush=True,
+            )
         figures = [
-            Figure("month", "setup: COPY of the month (not a target)", month.seconds, "s",
-                   f"{month.receipts:,} receipts, {month.events:,} events"),
+            Figure(
+                "month",
+                "setup: COPY of the month (not a target)",
+                month.seconds,
+                "s",
+                f"{month.receipts:,} receipts, {month.events:,} events",
+            ),
         ]
         if "attribution" in phases:
             got = attribute_month(url, month)
@@ -332,7 +377,13 @@ def measure(
             if log:
                 print(f"  attribution: {json.dumps(got)}", flush=True)
             figures += [
-                Figure("month", f"attribution run, {got['days']} days / {got['receipts']:,} receipts", got["wall_s"] / 60, "min", f"load {got['load']}"),
+                Figure(
+                    "month",
+                    f"attribution run, {got['days']} days / {got['receipts']:,} receipts",
+                    got["wall_s"] / 60,
+                    "min",
+                    f"load {got['load']}",
+                ),
                 Figure("month", "attribution run: peak RSS", got["peak_rss_mb"], "MB", ""),
             ]
         if "rollup" in phases:
@@ -340,12 +391,22 @@ def measure(
             report["rollup"] = got
             if log:
                 print(f"  rollup: {json.dumps(got)}", flush=True)
-            figures.append(Figure("month", "reports rollup of the month", got["wall_s"], "s", f"load {got['load']}"))
+            figures.append(
+                Figure("month", "reports rollup of the month", got["wall_s"], "s", f"load {got['load']}")
+            )
         if "dashboards" in phases:
             answers = dashboards(url, month)
             report["dashboards"] = answers
             for a in answers:
-                figures.append(Figure("month", f"{a['slug']}, month, {a['who']}: p95 (HTTP)", a["p95_ms"], "ms", f"load {a['load']}"))
+                figures.append(
+                    Figure(
+                        "month",
+                        f"{a['slug']}, month, {a['who']}: p95 (HTTP)",
+                        a["p95_ms"],
+                        "ms",
+                        f"load {a['load']}",
+                    )
+                )
         return figures, report
     finally:
         if fresh and not keep:
@@ -377,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=10_000_000, help="tracking events in all")
     p.add_argument("--database", help="an already loaded database (kept); skips the load")
     p.add_argument("--keep", action="store_true", help="keep the database it loads")
-    p.add_argument("--phases", default="attribution,rollup,dashboards", help="comma-separated; 'load' alone loads")
+    p.add_argument(
+        "--phases", default="attribution,rollup,dashboards", help="comma-separated; 'load' alone loads"
+    )
     p.add_argument("--report", type=Path, help="write the figures as JSON here")
     args = p.parse_args(argv)
     admin_url = _admin_url()
