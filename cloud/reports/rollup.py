@@ -221,7 +221,7 @@ def due_days(
     if seen_until is not None:  # receipts whose page was fetched or opened since the last refresh
         since = seen_until - EVENT_SLACK
         received = session.execute(
-            sa.select(sa.distinct(RECEIPT.c.received_at))
+            sa.select(RECEIPT.c.received_at)
             .select_from(EVENT.join(RECEIPT, RECEIPT.c.id == EVENT.c.receipt_id))
             .where(
                 EVENT.c.tenant_id == tenant_id,
@@ -229,6 +229,7 @@ def due_days(
                 EVENT.c.receipt_id.is_not(None),
                 RECEIPT.c.received_at < since,
             )
+            .distinct()
         ).scalars()
         due.update(d for d in (_local_day(at, zone) for at in received) if first <= d <= last)
     return sorted(due)
