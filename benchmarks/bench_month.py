@@ -275,7 +275,7 @@ def dashboards(url: str, month: Loaded, reps: int = REPS) -> list[dict[str, Any]
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"{base}/health", timeout=2).read()
+                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:

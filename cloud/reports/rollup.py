@@ -92,7 +92,20 @@ def roll_day(session: Session, tenant_id: int, day: date, time_zone: str = DEFAU
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.day == day))
     fixed = (sa.literal(tenant_id, sa.Integer()), sa.literal(day, sa.Date()))
     cashier, segment = cashier_expression(), segment_expression()
-    opened = sa.case((r.c.id.in_(real_opens(tenant_id, start)), 1), else_=0)
+    # "Opened by a person" as the raw query asks it, but looked up per receipt by (receipt_id, type): a
+    # day's receipts, not every event since the day's start (a month of events for the month's first day).
+    opened_by_person = (
+        sa.select(EVENT.c.receipt_id)
+        .where(
+            EVENT.c.receipt_id == r.c.id,
+            EVENT.c.type == "receipt_open",
+            EVENT.c.tenant_id == tenant_id,
+            EVENT.c.bot.is_(None),
+            EVENT.c.received_at >= start,
+        )
+        .exists()
+    )
+    opened = sa.case((opened_by_person, 1), else_=0)
     receipts = (
         sa.select(
             *fixed,
