@@ -1,6 +1,7 @@
 """The dashboards read whole past days from the daily rollups and give the very figures and tables the raw
 rows give, for every filter (SQLite, and PostgreSQL when configured); a refresh rolls up what changed."""
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -174,3 +175,23 @@ def _opened_raw(m: Month, period: dict[str, str]) -> float | None:
     value = {f.id: f.value for f in d.figures}["open_rate"]
     assert value is None or isinstance(value, float)
     return value
+
+
+def test_the_operator_rolls_up_from_the_command_line(
+    month: Month, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloud.cli import main
+
+    assert (
+        main(
+            ["--database-url", database_url, "reports", "rollup", "--tenant", str(month.tenant_id), "--json"]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert doc["days"] == DAYS
+    assert doc["tenants"][0]["tenant_id"] == month.tenant_id
+    assert doc["receipts"] > 0
+    assert main(["--database-url", database_url, "reports", "rollup"]) == 0  # every tenant, as text
+    out = capsys.readouterr().out
+    assert f"tenant {month.tenant_id}: {rollup.SETTLE_DAYS} day(s) rolled up" in out
