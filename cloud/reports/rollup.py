@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -61,6 +62,9 @@ ELEMENT_EVENTS = ("block_view", "block_click", "pageview", "order", "signup")
 SETTLE_DAYS = 2  # re-rolled on every refresh: a delivery's cascade and its attempts settle within this
 EVENT_SLACK = timedelta(minutes=10)  # events stored by transactions still open at the last refresh
 ROLLUP = Job("reports.rollup", every_s=900.0, max_attempts=3)
+# A job run rolls up at most this many days per tenant (newest first; ~3 s a day for a 1 M-receipt month),
+# so a tenant's history is rolled up over several runs instead of one run outliving the job's lease.
+DAYS_PER_JOB_RUN = 10
 
 
 def cashier_expression() -> Any:
@@ -88,6 +92,12 @@ def roll_day(session: Session, tenant_id: int, day: date, time_zone: str = DEFAU
     start, end = filters.utc_range()
     view = View(Viewer(tenant_id, None), {}, restricted=False)
     r, d = RECEIPT, DELIVERY
+    # The day's row first, locked until commit: a second run of the same day (a job claimed again after
+    # its lease ran out, the command beside the job) waits here, then deletes what this one wrote.
+    claim = _insert(session, ROLLED).values(tenant_id=tenant_id, day=day, receipts=0, rolled_at=utcnow())
+    session.execute(
+        claim.on_conflict_do_update(index_elements=["tenant_id", "day"], set_={"rolled_at": utcnow()})
+    )
     for table in (RECEIPT_DAY, ATTEMPT_DAY, EVENT_DAY):
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.day == day))
     fixed = (sa.literal(tenant_id, sa.Integer()), sa.literal(day, sa.Date()))
@@ -190,11 +200,18 @@ def roll_day(session: Session, tenant_id: int, day: date, time_zone: str = DEFAU
             )
         ).scalar_one()
     )
-    session.execute(sa.delete(ROLLED).where(ROLLED.c.tenant_id == tenant_id, ROLLED.c.day == day))
     session.execute(
-        sa.insert(ROLLED).values(tenant_id=tenant_id, day=day, receipts=count, rolled_at=utcnow())
+        sa.update(ROLLED)
+        .where(ROLLED.c.tenant_id == tenant_id, ROLLED.c.day == day)
+        .values(receipts=count, rolled_at=utcnow())
     )
     return count
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,30 +270,36 @@ def refresh(
     tenant_id: int,
     now: datetime | None = None,
     time_zone: str = DEFAULT_TIME_ZONE,
+    max_days: int | None = None,
 ) -> Rolled:
-    """Roll up a tenant's due days, one transaction per day, then move its event watermark to `now`."""
+    """Roll up a tenant's due days (the newest `max_days` of them, if given), one transaction per day;
+    then, if none was left for later, move its event watermark to `now`."""
     now = now or utcnow()
     started = datetime.now(UTC)
     with session_factory() as session:
-        days = due_days(session, tenant_id, now, time_zone)
+        due = due_days(session, tenant_id, now, time_zone)
+    days = due if max_days is None else due[-max_days:] if max_days > 0 else []
     receipts = 0
     for day in days:
         with session_factory() as session, session.begin():
             receipts += roll_day(session, tenant_id, day, time_zone)
-    with session_factory() as session, session.begin():
-        session.execute(sa.delete(STATE).where(STATE.c.tenant_id == tenant_id))
-        session.execute(sa.insert(STATE).values(tenant_id=tenant_id, events_seen_until=now))
+    if len(days) == len(due):  # else the next run finds the same event-touched days again
+        with session_factory() as session, session.begin():
+            session.execute(sa.delete(STATE).where(STATE.c.tenant_id == tenant_id))
+            session.execute(sa.insert(STATE).values(tenant_id=tenant_id, events_seen_until=now))
     return Rolled(tenant_id, days, receipts, (datetime.now(UTC) - started).total_seconds())
 
 
-def refresh_all(engine: Engine, tenant_id: int | None = None, now: datetime | None = None) -> list[Rolled]:
+def refresh_all(
+    engine: Engine, tenant_id: int | None = None, now: datetime | None = None, max_days: int | None = None
+) -> list[Rolled]:
     with Session(engine) as session:
         tenants = (
             [tenant_id]
             if tenant_id is not None
             else [int(t) for t in session.execute(sa.select(_table(Tenant).c.id)).scalars()]
         )
-    done = [refresh(lambda: Session(engine), t, now) for t in tenants]
+    done = [refresh(lambda: Session(engine), t, now, max_days=max_days) for t in tenants]
     for r in done:
         if r.days:
             log.info(
@@ -297,7 +320,7 @@ class RollupJob:
         self.clock = clock
 
     def __call__(self, _args: JobArgs) -> None:
-        refresh_all(self.engine, None, self.clock())
+        refresh_all(self.engine, None, self.clock(), max_days=DAYS_PER_JOB_RUN)
 
 
 # --- reading ----------------------------------------------------------------------------------------------

@@ -195,3 +195,24 @@ def test_the_operator_rolls_up_from_the_command_line(
     assert main(["--database-url", database_url, "reports", "rollup"]) == 0  # every tenant, as text
     out = capsys.readouterr().out
     assert f"tenant {month.tenant_id}: {rollup.SETTLE_DAYS} day(s) rolled up" in out
+
+
+def test_the_job_rolls_up_a_long_history_a_few_days_a_run_newest_first(month: Month) -> None:
+    m = month
+    first = {r.tenant_id: r for r in rollup.refresh_all(m.engine, max_days=2)}[m.tenant_id]
+    assert len(first.days) == 2
+    assert first.days[-1] == today() - timedelta(days=1)
+    with Session(m.engine) as s:
+        assert (
+            s.execute(sa.select(rollup.STATE).where(rollup.STATE.c.tenant_id == m.tenant_id)).first() is None
+        )
+    rest = {r.tenant_id: r for r in rollup.refresh_all(m.engine)}[m.tenant_id]
+    assert set(rest.days) >= {today() - timedelta(days=n) for n in range(3, DAYS + 1)}
+    with Session(m.engine) as s:  # one row per rolled day, however often a day was rolled up
+        rows = s.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(rollup.ROLLED.c.day))).where(
+                rollup.ROLLED.c.tenant_id == m.tenant_id
+            )
+        ).one()
+        assert rows[0] == rows[1]
+    assert rollup.DAYS_PER_JOB_RUN >= rollup.SETTLE_DAYS
