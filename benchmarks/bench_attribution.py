@@ -7,7 +7,8 @@ receipts) and reads only the day's buyers' events of the lookback, so a month is
 table's size matters through its indexes (browser id, time), not through a scan. Loaded by COPY: a day of
 receipts (75 % with a phone), each identified buyer with 1-3 site browsers in identity's tables, and
 `events` page views over the 30 days before (half of them on the buyers' browsers, half on browsers nobody
-identified), sessions of 1-4 views, a third from utm-tagged campaigns.
+identified), sessions of 1-4 views, a third from utm-tagged campaigns. The month run whole (not
+extrapolated) is `benchmarks/bench_month.py` (opt-in).
 """
 
 import io
@@ -147,7 +148,7 @@ def _child(url: str, tenant_id: int) -> None:
     with Session(engine) as s, s.begin():
         result = attribute_day(s, tenant_id, DAY)
     elapsed = time.perf_counter() - started
-    touches = sum(len(j.touches) for j in result.journeys)
+    touches = result.touches
     print(
         json.dumps(
             {

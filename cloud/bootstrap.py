@@ -21,6 +21,7 @@ from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
 from cloud.privacy.keys import IdentityKeys, load_identity_keys
+from cloud.reports import rollup as reports_rollup
 from cloud.reports import weekly as reports_weekly
 from cloud.reports.weekly import WeeklyReports
 from cloud.tracking import jobs as tracking_jobs
@@ -90,5 +91,7 @@ def bootstrap(
     weekly = WeeklyReports(engine, public_url, clock)
     registry.register(reports_weekly.WEEKLY_PLAN, weekly.plan)
     registry.register(reports_weekly.WEEKLY_SEND, weekly.send)
+    # and the dashboards' daily rollups of past days, every 15 min (cloud/reports/rollup.py)
+    registry.register(reports_rollup.ROLLUP, reports_rollup.RollupJob(engine, clock))
 
     return Runtime(engine, bus, registry, delivery)

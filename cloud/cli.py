@@ -31,6 +31,7 @@ from cloud.logs import configure_logging, logging_config
 from cloud.pages.promo import cli as promo_cli
 from cloud.privacy import cli as privacy_cli
 from cloud.privacy.keys import IdentityKeyError
+from cloud.reports import cli as reports_cli
 from cloud.settings import (
     DEFAULT_ENROLL_TTL_HOURS,
     JOB_WORKER_ENV,
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     tracking_cli.add_commands(sub, add, json_flag)
     identity_cli.add_commands(sub, add, json_flag)
     attribution_cli.add_commands(sub, add, json_flag)
+    reports_cli.add_commands(sub, add, json_flag)
 
     p = sub.add_parser(
         "worker",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time as clock
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.attribution import sources
-from cloud.attribution.journeys import Journey, Purchase, Touch, TouchKind, build_journeys
+from cloud.attribution.journeys import Journey, Touch, TouchKind, build_journeys
 from cloud.attribution.markov import MarkovPath, removal_effects
 from cloud.attribution.models import Model, apportion, touch_weights
 from cloud.attribution.sources import table_of
@@ -45,6 +45,7 @@ PURCHASE = table_of(AttributionPurchase)
 RESULT = table_of(AttributionResult)
 SETTINGS = table_of(AttributionSettings)
 SEP = "\x1f"
+BUYERS_PER_CHUNK = 5000  # a chunk's touches and journeys are what a day holds in memory at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,41 +105,82 @@ class DayResult:
     touched: int = 0
     revenue: int = 0
     touched_revenue: int = 0
-    journeys: list[Journey] = field(default_factory=list)
+    touches: int = 0  # touches in the day's journeys (a touch in two purchases' windows counts twice)
     seconds: float = 0.0
 
 
-def attribute_day(session: Session, tenant_id: int, day: date) -> DayResult:
-    """Attribute one local day and store it (replacing what was stored). Not committed here."""
+def attribute_day(
+    session: Session, tenant_id: int, day: date, *, buyers_per_chunk: int = BUYERS_PER_CHUNK
+) -> DayResult:
+    """Attribute one local day and store it (replacing what was stored). Not committed here.
+
+    The day's buyers are taken `buyers_per_chunk` at a time (in the order journeys are built: by profile
+    id), so that only one chunk's touches and journeys are in memory at once: a chain's busiest day with a
+    month of its buyers' browsing stays bounded. Credits are summed over the chunks in the same journey
+    order as one pass would, so the stored figures do not depend on the chunk size."""
     started = clock.perf_counter()
     conf = settings_of(session, tenant_id)
     day_purchases = sources.purchases_of_day(session, tenant_id, day)
     result = DayResult(day)
-    journeys: list[Journey] = []
-    if day_purchases:
-        profiles = {int(p.purchase.profile_id) for p in day_purchases if p.purchase.profile_id is not None}
-        first = min(p.purchase.at for p in day_purchases)
-        last = max(p.purchase.at for p in day_purchases)
-        touches = sources.touches_of_profiles(session, tenant_id, profiles, first - conf.lookback, last)
-        promos = sources.promo_touches(session, tenant_id, [p.receipt_id for p in day_purchases])
-        purchases: list[Purchase] = []
-        for p in day_purchases:
+    session.execute(sa.delete(PURCHASE).where(PURCHASE.c.tenant_id == tenant_id, PURCHASE.c.day == day))
+    session.execute(sa.delete(RESULT).where(RESULT.c.tenant_id == tenant_id, RESULT.c.day == day))
+    credit = DayCredit(half_life=conf.half_life)
+    by_profile: dict[str, list[sources.DayPurchase]] = {}
+    anonymous: list[sources.DayPurchase] = []
+    for p in day_purchases:
+        if p.purchase.profile_id is None:
+            anonymous.append(p)
+        else:
+            by_profile.setdefault(p.purchase.profile_id, []).append(p)
+    since = min((p.purchase.at for p in day_purchases), default=utcnow()) - conf.lookback
+    until = max((p.purchase.at for p in day_purchases), default=utcnow())
+    for part in sources.chunks(sorted(by_profile), max(1, buyers_per_chunk)):
+        bought = [p for profile in part for p in by_profile[profile]]
+        touches = sources.touches_of_profiles(session, tenant_id, [int(x) for x in part], since, until)
+        promos = sources.promo_touches(session, tenant_id, [p.receipt_id for p in bought])
+        for p in bought:
             promo = promos.get(p.receipt_id)
             if promo is not None and p.purchase.profile_id is not None:
                 at = min(promo.at, p.purchase.at)  # the code was redeemed for this purchase
                 touches.setdefault(p.purchase.profile_id, []).append(_at(promo, at))
-            purchases.append(p.purchase)
-        journeys = build_journeys(touches, purchases, conf.lookback, with_non_converting=False)
-    by_receipt = {j.purchase.receipt_id: j for j in journeys if j.purchase is not None}
+        journeys = build_journeys(
+            touches, [p.purchase for p in bought], conf.lookback, with_non_converting=False
+        )
+        credit.add(journeys)
+        by_receipt = {j.purchase.receipt_id: j for j in journeys if j.purchase is not None}
+        _store_purchases(session, tenant_id, day, bought, by_receipt, result)
+    _store_purchases(session, tenant_id, day, anonymous, {}, result)
+    credit_rows = [{"tenant_id": tenant_id, "day": day, **row} for row in credit.rows()]
+    for rows in sources.chunks(credit_rows, 5000):
+        session.execute(sa.insert(RESULT), list(rows))
+    result.seconds = clock.perf_counter() - started
+    values = {
+        "dirty": False,
+        "reason": "",
+        "purchases": result.purchases,
+        "computed_at": utcnow(),
+        "seconds": result.seconds,
+    }
+    stmt = _insert(session, DAY).values(tenant_id=tenant_id, day=day, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "day"], set_=values))
+    return result
 
-    session.execute(sa.delete(PURCHASE).where(PURCHASE.c.tenant_id == tenant_id, PURCHASE.c.day == day))
-    session.execute(sa.delete(RESULT).where(RESULT.c.tenant_id == tenant_id, RESULT.c.day == day))
+
+def _store_purchases(
+    session: Session,
+    tenant_id: int,
+    day: date,
+    purchases: Sequence[sources.DayPurchase],
+    by_receipt: dict[str, Journey],
+    result: DayResult,
+) -> None:
     rows = []
-    for p in day_purchases:
+    for p in purchases:
         journey = by_receipt.get(p.purchase.receipt_id)
         touches_out = [_touch_json(t) for t in journey.touches] if journey else []
         result.purchases += 1
         result.revenue += p.purchase.revenue
+        result.touches += len(touches_out)
         if p.purchase.profile_id is not None:
             result.identified += 1
         if touches_out:
@@ -159,55 +201,35 @@ def attribute_day(session: Session, tenant_id: int, day: date) -> DayResult:
         )
     for part in sources.chunks(rows, 5000):
         session.execute(sa.insert(PURCHASE), list(part))
-    credit_rows = [
-        {"tenant_id": tenant_id, "day": day, **row} for row in credit_day(journeys, half_life=conf.half_life)
-    ]
-    for part in sources.chunks(credit_rows, 5000):
-        session.execute(sa.insert(RESULT), list(part))
-    result.seconds = clock.perf_counter() - started
-    values = {
-        "dirty": False,
-        "reason": "",
-        "purchases": result.purchases,
-        "computed_at": utcnow(),
-        "seconds": result.seconds,
-    }
-    stmt = _insert(session, DAY).values(tenant_id=tenant_id, day=day, **values)
-    session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "day"], set_=values))
-    result.journeys = journeys
-    return result
 
 
-def credit_day(
-    journeys: Sequence[Journey], *, half_life: timedelta = timedelta(days=7)
-) -> list[dict[str, Any]]:
-    """Every model's credit rows (model, store_id, channel, campaign, conversions, revenue) for journeys
-    of one day. Revenue of each model adds up exactly to the revenue of the journeys with a touch."""
-    converting = [j for j in journeys if j.purchase is not None and j.touches]
-    total_revenue = sum(j.revenue for j in converting)
-    out: list[dict[str, Any]] = []
-    linear: dict[str, dict[str, float]] = {}  # channel -> bucket -> linear weight (for Markov's spread)
-    for model in Model:
-        conversions: dict[str, float] = {}
-        revenue: dict[str, float] = {}
-        if model is Model.MARKOV:
-            if not converting:
+class DayCredit:
+    """Every model's credit of one day, summed journey by journey (`add` may be called per chunk of
+    buyers); `rows()` gives (model, store_id, channel, campaign, conversions, revenue). Revenue of each
+    model adds up exactly to the revenue of the journeys with a touch."""
+
+    def __init__(self, *, half_life: timedelta = timedelta(days=7)) -> None:
+        self.half_life = half_life
+        self.converting = 0
+        self.total_revenue = 0
+        self.paths: dict[tuple[str, ...], float] = {}
+        self.conversions: dict[Model, dict[str, float]] = {m: {} for m in Model}
+        self.revenue: dict[Model, dict[str, float]] = {m: {} for m in Model}
+        self.linear: dict[str, dict[str, float]] = {}  # channel -> bucket -> linear weight (Markov's spread)
+
+    def add(self, journeys: Iterable[Journey]) -> None:
+        converting = [j for j in journeys if j.purchase is not None and j.touches]
+        self.converting += len(converting)
+        self.total_revenue += sum(j.revenue for j in converting)
+        for j in converting:
+            self.paths[j.channels] = self.paths.get(j.channels, 0.0) + 1.0
+        for model in Model:
+            if model is Model.MARKOV:
                 continue
-            paths: dict[tuple[str, ...], float] = {}
-            for j in converting:
-                key = j.channels
-                paths[key] = paths.get(key, 0.0) + 1.0
-            shares = removal_effects([MarkovPath(p, c) for p, c in sorted(paths.items())]).shares
-            for channel, share in shares.items():
-                spread = linear.get(channel, {})
-                weight = sum(spread.values())
-                for bucket, w in spread.items():
-                    conversions[bucket] = conversions.get(bucket, 0.0) + share * len(converting) * w / weight
-                    revenue[bucket] = revenue.get(bucket, 0.0) + share * total_revenue * w / weight
-        else:
+            conversions, revenue = self.conversions[model], self.revenue[model]
             for j in converting:
                 assert j.purchase is not None
-                weights = touch_weights(model, j, half_life=half_life)
+                weights = touch_weights(model, j, half_life=self.half_life)
                 for touch, w in zip(j.touches, weights, strict=True):
                     if not w:
                         continue
@@ -215,23 +237,48 @@ def credit_day(
                     conversions[bucket] = conversions.get(bucket, 0.0) + w
                     revenue[bucket] = revenue.get(bucket, 0.0) + w * j.revenue
                     if model is Model.LINEAR:
-                        linear.setdefault(touch.channel, {})[bucket] = (
-                            linear.setdefault(touch.channel, {}).get(bucket, 0.0) + w
+                        spread = self.linear.setdefault(touch.channel, {})
+                        spread[bucket] = spread.get(bucket, 0.0) + w
+
+    def rows(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for model in Model:
+            conversions, revenue = self.conversions[model], self.revenue[model]
+            if model is Model.MARKOV:
+                if not self.converting:
+                    continue
+                paths = [MarkovPath(p, c) for p, c in sorted(self.paths.items())]
+                for channel, share in removal_effects(paths).shares.items():
+                    spread = self.linear.get(channel, {})
+                    weight = sum(spread.values())
+                    for bucket, w in spread.items():
+                        conversions[bucket] = (
+                            conversions.get(bucket, 0.0) + share * self.converting * w / weight
                         )
-        kopecks = apportion(total_revenue, revenue)
-        for bucket in sorted(conversions):
-            store, channel, campaign = bucket.split(SEP)
-            out.append(
-                {
-                    "model": model.value,
-                    "store_id": int(store),
-                    "channel": channel,
-                    "campaign": campaign[:300],
-                    "conversions": conversions[bucket],
-                    "revenue": kopecks.get(bucket, 0),
-                }
-            )
-    return out
+                        revenue[bucket] = revenue.get(bucket, 0.0) + share * self.total_revenue * w / weight
+            kopecks = apportion(self.total_revenue, revenue)
+            for bucket in sorted(conversions):
+                store, channel, campaign = bucket.split(SEP)
+                out.append(
+                    {
+                        "model": model.value,
+                        "store_id": int(store),
+                        "channel": channel,
+                        "campaign": campaign[:300],
+                        "conversions": conversions[bucket],
+                        "revenue": kopecks.get(bucket, 0),
+                    }
+                )
+        return out
+
+
+def credit_day(
+    journeys: Sequence[Journey], *, half_life: timedelta = timedelta(days=7)
+) -> list[dict[str, Any]]:
+    """Every model's credit rows for journeys of one day (all at once; see `DayCredit`)."""
+    credit = DayCredit(half_life=half_life)
+    credit.add(journeys)
+    return credit.rows()
 
 
 def run_due(session_factory: Any, tenant_id: int, today: date) -> list[DayResult]:

@@ -15,6 +15,7 @@ import cloud.jobs.models
 import cloud.pages.models
 import cloud.pages.promo.models
 import cloud.privacy.models
+import cloud.reports.rollup_tables
 import cloud.tracking.models
 from cloud.db.base import metadata
 
@@ -30,6 +31,7 @@ CAPABILITY_MODELS = (
     cloud.identity.models,
     cloud.pages.models,
     cloud.attribution.tables,
+    cloud.reports.rollup_tables,
 )
 
 

@@ -27,6 +27,7 @@ class ReceiptRow(CloudModel, table=True):
         # The read endpoint pages a store's receipts by id; tenant reports scan by tenant and time.
         sa.Index(None, "store_id", "id"),
         sa.Index(None, "tenant_id", "received_at"),
+        sa.Index(None, "tenant_id", "store_id", "received_at"),  # a store or region's dashboards
         # Attribution reads a tenant's receipts by the local day they were issued (migration 0017).
         sa.Index(None, "tenant_id", "issued_at"),
         # The popup's QR landing finds a register's receipt by the token the agent put in `extra.landing`.

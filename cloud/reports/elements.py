@@ -16,10 +16,18 @@ from cloud.pages import holdout
 from cloud.pages.models import PageAnswer, PageExposure
 from cloud.pages.promo.models import PromoCode, PromoRule
 from cloud.privacy.models import ConsentRecord
-from cloud.reports import charts
+from cloud.reports import charts, rollup
 from cloud.reports.filters import SEGMENTS, Filters
 from cloud.reports.scope import View
-from cloud.reports.sql import DELIVERY, RECEIPT, channel_condition, plus_days, segment_condition, store_in
+from cloud.reports.sql import (
+    DELIVERY,
+    RECEIPT,
+    channel_condition,
+    plus_days,
+    segment_condition,
+    segment_expression,
+    store_in,
+)
 from cloud.reports.tables import Chart, Column, Dashboard, Figure, Kind, Table, format_value, share
 from cloud.tracking.models import TrackingEvent
 
@@ -56,15 +64,6 @@ PROMO_COLUMNS = (
 )
 
 
-def segment_expression() -> Any:
-    r = RECEIPT
-    return sa.case(
-        (r.c.loyalty_card.is_not(None), "card"),
-        (r.c.contact_hash.is_not(None), "contact"),
-        else_="anonymous",
-    )
-
-
 def _event_base(view: View, filters: Filters) -> tuple[Any, list[Any]]:
     """Events of the period joined to their receipt (and its delivery when a channel is chosen)."""
     start, end = filters.utc_range()
@@ -84,19 +83,39 @@ def _event_base(view: View, filters: Filters) -> tuple[Any, list[Any]]:
     return froms, where
 
 
-def _counts(
-    session: Session, view: View, filters: Filters, by: list[Any]
-) -> dict[tuple[Any, ...], dict[str, int]]:
-    froms, where = _event_base(view, filters)
-    rows = session.execute(
-        sa.select(*by, EVENT.c.type, sa.func.count())
-        .select_from(froms)
-        .where(*where, EVENT.c.type.in_(("block_view", "block_click", "pageview", "order", "signup")))
-        .group_by(*by, EVENT.c.type)
-    ).all()
+def _counts(session: Session, view: View, filters: Filters) -> dict[tuple[Any, ...], dict[str, int]]:
+    """Events per (segment, block) and type: whole past days from the daily rollups, the rest raw."""
+    parts = rollup.split(session, view, filters)
+    rows: list[Any] = []
+    if parts.rolled:
+        t = rollup.EVENT_DAY
+        where = [
+            t.c.tenant_id == view.viewer.tenant_id,
+            t.c.day.in_(parts.rolled),
+            *store_in(t.c.store_id, view),
+        ]
+        if filters.segment:
+            where.append(t.c.segment == filters.segment)
+        if filters.channel:
+            where.append(t.c.channel == filters.channel)
+        rows += session.execute(
+            sa.select(t.c.segment, t.c.block_id, t.c.type, sa.func.sum(t.c.events))
+            .where(*where)
+            .group_by(t.c.segment, t.c.block_id, t.c.type)
+        ).all()
+    by = [segment_expression(), EVENT.c.block_id]
+    for raw in parts.raw:
+        froms, where = _event_base(view, raw)
+        rows += session.execute(
+            sa.select(*by, EVENT.c.type, sa.func.count())
+            .select_from(froms)
+            .where(*where, EVENT.c.type.in_(rollup.ELEMENT_EVENTS))
+            .group_by(*by, EVENT.c.type)
+        ).all()
     out: dict[tuple[Any, ...], dict[str, int]] = {}
-    for *key, kind, n in rows:
-        out.setdefault(tuple(key), {})[kind] = int(n)
+    for segment, block, kind, n in rows:
+        counts = out.setdefault((segment, block), {})
+        counts[kind] = counts.get(kind, 0) + int(n)
     return out
 
 
@@ -293,7 +312,7 @@ def _ci(lift: Any) -> str | None:
 
 
 def elements(session: Session, view: View, filters: Filters) -> Dashboard:
-    per_segment = _counts(session, view, filters, [segment_expression(), EVENT.c.block_id])
+    per_segment = _counts(session, view, filters)
     per_block: dict[tuple[Any, ...], dict[str, int]] = {}
     for (_segment, block_id), counts in per_segment.items():  # one query; the blocks summed from it
         into = per_block.setdefault((block_id,), {})

@@ -2,6 +2,7 @@
 cashier), the channels e-receipts went by, delivered, opened by a person, cost and saving against the fiscal
 operator's flat price, and how long delivery took."""
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,8 +11,9 @@ from sqlmodel import Session
 from cloud.delivery import config as delivery_config
 from cloud.delivery.models import AttemptRow
 from cloud.delivery.prices import OPERATOR
-from cloud.reports import charts
+from cloud.reports import charts, rollup
 from cloud.reports.filters import CHANNELS, Filters
+from cloud.reports.rollup import cashier_expression, real_opens
 from cloud.reports.scope import View
 from cloud.reports.sql import (
     DELIVERY,
@@ -66,18 +68,6 @@ DAY_COLUMNS = (
 )
 
 
-def _real_opens(view: View, filters: Filters) -> Any:
-    """Receipts a person opened: a `receipt_open` event (sent by the page's script) not from a bot."""
-    start, _end = filters.utc_range()
-    return sa.select(EVENT.c.receipt_id).where(
-        EVENT.c.tenant_id == view.viewer.tenant_id,
-        EVENT.c.type == "receipt_open",
-        EVENT.c.bot.is_(None),
-        EVENT.c.received_at >= start,
-        EVENT.c.receipt_id.is_not(None),
-    )
-
-
 def _deliveries(view: View, filters: Filters) -> tuple[Any, list[Any]]:
     """The period's deliveries in view: read from `delivery` alone (its own tenant, store and creation time,
     which is the receipt's arrival) unless a segment needs the receipt."""
@@ -102,40 +92,102 @@ def _joined(filters: Filters) -> Any:
     return RECEIPT.join(DELIVERY, DELIVERY.c.receipt_id == RECEIPT.c.id, isouter=not filters.channel)
 
 
+def _raw_groups(session: Session, view: View, filters: Filters) -> list[Any]:
+    """(store, register, cashier, channel, status, receipts, with contact, deliveries, opened, viewed)."""
+    r, d = RECEIPT, DELIVERY
+    start, _end = filters.utc_range()
+    opened = sa.case((r.c.id.in_(real_opens(view.viewer.tenant_id, start)), 1), else_=0)
+    cashier = cashier_expression()
+    return list(
+        session.execute(
+            sa.select(
+                r.c.store_id,
+                r.c.register_id,
+                cashier,
+                d.c.channel,
+                d.c.status,
+                sa.func.count(),
+                sa.func.count(r.c.contact_hash),
+                sa.func.count(d.c.id),
+                sa.func.sum(opened),
+                sa.func.count(d.c.opened_at),
+            )
+            .select_from(_joined(filters))
+            .where(*receipt_where(view, filters), *channel_condition(filters))
+            .group_by(r.c.store_id, r.c.register_id, cashier, d.c.channel, d.c.status)
+        ).all()
+    )
+
+
+def _rolled_where(table: sa.Table, view: View, filters: Filters, days: list[date]) -> list[Any]:
+    where = [
+        table.c.tenant_id == view.viewer.tenant_id,
+        table.c.day.in_(days),
+        *store_in(table.c.store_id, view),
+    ]
+    if filters.channel:
+        where.append(table.c.channel == filters.channel)
+    if filters.segment and "segment" in table.c:
+        where.append(table.c.segment == filters.segment)
+    return where
+
+
+def _rolled_groups(session: Session, view: View, filters: Filters, days: list[date]) -> list[Any]:
+    t = rollup.RECEIPT_DAY
+    dims = (t.c.store_id, t.c.register_id, t.c.cashier, t.c.channel, t.c.status)
+    sums = (t.c.receipts, t.c.with_contact, t.c.deliveries, t.c.opened, t.c.viewed)
+    return list(
+        session.execute(
+            sa.select(*dims, *(sa.func.sum(c) for c in sums))
+            .where(*_rolled_where(t, view, filters, days))
+            .group_by(*dims)
+        ).all()
+    )
+
+
+def _raw_attempts(session: Session, view: View, filters: Filters) -> list[Any]:
+    """(store, attempt channel, attempts, price) of the period's deliveries."""
+    d = DELIVERY
+    delivery_from, delivery_where = _deliveries(view, filters)
+    return list(
+        session.execute(
+            sa.select(d.c.store_id, ATTEMPT.c.channel, sa.func.count(), sa.func.sum(ATTEMPT.c.price))
+            .select_from(delivery_from.join(ATTEMPT, ATTEMPT.c.delivery_id == d.c.id))
+            .where(*delivery_where)
+            .group_by(d.c.store_id, ATTEMPT.c.channel)
+        ).all()
+    )
+
+
+def _attempts(session: Session, view: View, filters: Filters, parts: rollup.Split) -> list[Any]:
+    if filters.segment or not parts.rolled:  # the rollup has no segment: a segment reads every attempt
+        return _raw_attempts(session, view, filters)
+    t = rollup.ATTEMPT_DAY
+    rows = list(
+        session.execute(
+            sa.select(t.c.store_id, t.c.attempt_channel, sa.func.sum(t.c.attempts), sa.func.sum(t.c.price))
+            .where(*_rolled_where(t, view, filters, parts.rolled))
+            .group_by(t.c.store_id, t.c.attempt_channel)
+        ).all()
+    )
+    for raw in parts.raw:
+        rows += _raw_attempts(session, view, raw)
+    return rows
+
+
 def sending(session: Session, view: View, filters: Filters) -> Dashboard:
-    """Four queries over the period's receipts: one grouped by (store, register, cashier, channel, status)
-    that every table but the days' is summed from, the attempts' cost by (store, channel), the delivery
-    time percentiles, and the days."""
+    """The period's receipts grouped by (store, register, cashier, channel, status), which every table but
+    the days' is summed from; the attempts' cost by (store, channel); the delivery time percentiles; the
+    days. Whole past days come from the daily rollups (cloud/reports/rollup.py), the rest from raw rows."""
     dialect = session.get_bind().dialect.name
     operator_price = delivery_config.load(session, view.viewer.tenant_id).prices[OPERATOR]
-    where = [*receipt_where(view, filters), *channel_condition(filters)]
-    r, d = RECEIPT, DELIVERY
-    opened = sa.case((r.c.id.in_(_real_opens(view, filters)), 1), else_=0)
-    cashier = cashier_expression()
-    groups = session.execute(
-        sa.select(
-            r.c.store_id,
-            r.c.register_id,
-            cashier,
-            d.c.channel,
-            d.c.status,
-            sa.func.count(),
-            sa.func.count(r.c.contact_hash),
-            sa.func.count(d.c.id),
-            sa.func.sum(opened),
-            sa.func.count(d.c.opened_at),
-        )
-        .select_from(_joined(filters))
-        .where(*where)
-        .group_by(r.c.store_id, r.c.register_id, cashier, d.c.channel, d.c.status)
-    ).all()
+    d = DELIVERY
+    parts = rollup.split(session, view, filters)
+    groups = _rolled_groups(session, view, filters, parts.rolled) if parts.rolled else []
+    for raw in parts.raw:
+        groups += _raw_groups(session, view, raw)
     delivery_from, delivery_where = _deliveries(view, filters)
-    attempts = session.execute(
-        sa.select(d.c.store_id, ATTEMPT.c.channel, sa.func.count(), sa.func.sum(ATTEMPT.c.price))
-        .select_from(delivery_from.join(ATTEMPT, ATTEMPT.c.delivery_id == d.c.id))
-        .where(*delivery_where)
-        .group_by(d.c.store_id, ATTEMPT.c.channel)
-    ).all()
+    attempts = _attempts(session, view, filters, parts)
     cost_by_store: dict[int, int] = {}
     attempts_by_channel: dict[str, tuple[int, int]] = {}
     for store_id, channel, n, cost in attempts:
@@ -231,7 +283,7 @@ def sending(session: Session, view: View, filters: Filters) -> Dashboard:
         Figure("Время доставки, 95 %", p95, Kind.SECONDS, id="p95"),
     ]
     channels = _channels(delivered_by_channel, attempts_by_channel, total["delivered"])
-    days = _days(session, view, filters, dialect)
+    days = _days(session, view, filters, dialect, parts)
     cashiers = _cashiers(view, per_cashier)
     pct = lambda v: format_value(v, Kind.SHARE)  # noqa: E731
     chart_list = [
@@ -302,28 +354,31 @@ def _channels(delivered: dict[str, int], attempts: dict[str, tuple[int, int]], d
     return Table("channels", "Каналы", CHANNEL_COLUMNS, rows, default_sort="delivered")
 
 
-def _days(session: Session, view: View, filters: Filters, dialect: str) -> Table:
+def _days(session: Session, view: View, filters: Filters, dialect: str, parts: rollup.Split) -> Table:
+    found: dict[str, tuple[int, int]] = {}
+    if parts.rolled:
+        t = rollup.RECEIPT_DAY
+        for k, n, c in session.execute(
+            sa.select(t.c.day, sa.func.sum(t.c.receipts), sa.func.sum(t.c.with_contact))
+            .where(*_rolled_where(t, view, filters, parts.rolled))
+            .group_by(t.c.day)
+        ).all():
+            found[str(k)] = (int(n), int(c))
     r = RECEIPT
-    day = local_day(r.c.received_at, filters, dialect)
-    found = {
-        str(k): (n, c)
+    for raw in parts.raw:
+        day = local_day(r.c.received_at, raw, dialect)
         for k, n, c in session.execute(
             sa.select(day, sa.func.count(), sa.func.count(r.c.contact_hash))
-            .select_from(_joined(filters) if filters.channel else RECEIPT)
-            .where(*receipt_where(view, filters), *channel_condition(filters))
+            .select_from(_joined(raw) if raw.channel else RECEIPT)
+            .where(*receipt_where(view, raw), *channel_condition(raw))
             .group_by(day)
-        ).all()
-    }
+        ).all():
+            found[str(k)] = (int(n), int(c))
     rows = []
     for label in day_labels(filters):
         n, c = found.get(label, (0, 0))
         rows.append({"day": label, "receipts": n, "with_contact": c, "capture": share(c, n)})
     return Table("days", "По дням", DAY_COLUMNS, rows, default_sort="day", default_desc=False)
-
-
-def cashier_expression() -> Any:
-    """The cashier the register reported in the receipt's `extra.cashier` (tag 1021), if any."""
-    return RECEIPT.c.payload["extra"]["cashier"].as_string()
 
 
 def _cashiers(view: View, per_cashier: dict[tuple[int, int, str | None], list[int]]) -> Table:

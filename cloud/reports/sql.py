@@ -35,6 +35,15 @@ def segment_condition(segment: str | None, r: sa.Table = RECEIPT) -> list[Column
     return []
 
 
+def segment_expression(r: sa.Table = RECEIPT) -> Any:
+    """A receipt's segment (`segment_condition`'s values): card, contact or anonymous."""
+    return sa.case(
+        (r.c.loyalty_card.is_not(None), "card"),
+        (r.c.contact_hash.is_not(None), "contact"),
+        else_="anonymous",
+    )
+
+
 def receipt_where(view: View, filters: Filters, r: sa.Table = RECEIPT) -> list[ColumnElement[bool]]:
     """The receipts a dashboard counts: received in the period, in the stores in view, of the segment.
     The channel filter needs the delivery: see `channel_condition`."""
