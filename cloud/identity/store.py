@@ -457,16 +457,7 @@ def release(session: Session, node: int, at: datetime, *, tenant_id: int, by: st
         .on_conflict_do_nothing()
     )
     _log(session, "release", at, node_id=node, tenant_id=tenant_id, by=by)
-    query = (
-        sa.select(EDGE.c.id, EDGE.c.a_id, EDGE.c.b_id)
-        .outerjoin(REVOKED, REVOKED.c.edge_id == EDGE.c.id)
-        .where(
-            sa.or_(EDGE.c.a_id == node, EDGE.c.b_id == node),
-            EDGE.c.tenant_id == tenant_id,
-            EDGE.c.decision == Decision.LINKED.value,
-            REVOKED.c.edge_id.is_(None),
-        )
-    )
+    query = _tenant_links_of(node, tenant_id, EDGE.c.id, EDGE.c.a_id, EDGE.c.b_id)
     for edge_id, a, b in session.execute(query).all():
         other = int(b) if int(a) == node else int(a)
         flagged = session.execute(
@@ -479,11 +470,10 @@ def release(session: Session, node: int, at: datetime, *, tenant_id: int, by: st
             _merge(session, profiles[a], profiles[b], int(edge_id), at, tenant_id)
 
 
-def unlink_blocked(session: Session, tenant_id: int, node: int, at: datetime, *, by: str) -> int:
-    """A value the tenant just blocked: its links made by this tenant's observations are revoked (so it
-    links nothing for this tenant, then or later). Returns how many; not committed."""
-    query = (
-        sa.select(EDGE.c.id)
+def _tenant_links_of(node: int, tenant_id: int, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """The links this tenant's observations made with `node` that no one has revoked."""
+    return (
+        sa.select(*columns)
         .outerjoin(REVOKED, REVOKED.c.edge_id == EDGE.c.id)
         .where(
             sa.or_(EDGE.c.a_id == node, EDGE.c.b_id == node),
@@ -491,8 +481,13 @@ def unlink_blocked(session: Session, tenant_id: int, node: int, at: datetime, *,
             EDGE.c.decision == Decision.LINKED.value,
             REVOKED.c.edge_id.is_(None),
         )
-        .order_by(EDGE.c.id)
     )
+
+
+def unlink_blocked(session: Session, tenant_id: int, node: int, at: datetime, *, by: str) -> int:
+    """A value the tenant just blocked: its links made by this tenant's observations are revoked (so it
+    links nothing for this tenant, then or later). Returns how many; not committed."""
+    query = _tenant_links_of(node, tenant_id, EDGE.c.id).order_by(EDGE.c.id)
     edges = [int(e) for e in session.execute(query).scalars()]
     for edge_id in edges:
         revoke(session, edge_id, at, by=by, reason="заблокированное значение", tenant_id=tenant_id)

@@ -19,9 +19,6 @@ SQLite always; PostgreSQL too when ECHECK_TEST_DATABASE_URL is set.
 """
 
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -51,12 +48,12 @@ from sync.outbox import Outbox
 from sync.protocol import ENROLL_PATH, receipt_from_wire, receipts_path
 from sync.settings import SyncSettings
 from sync.worker import SyncWorker
+from tests.support.cloud_process import cloud_process
 from tests.support.live_server import free_port
 from tests.support.receipts import wire_receipt
 
 pytestmark = pytest.mark.e2e
 
-CLI = str(Path(sys.executable).with_name("echeck-cloud"))
 CHROMIUM = "/usr/bin/chromium"
 SHOP_HOST, RECEIPTS_HOST = "shop.example", "receipts.example"
 # A person's browser: headless Chromium's own agent is a bot's, and its events are dropped (docs/tracking.md).
@@ -90,31 +87,8 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT_S) 
 def cloud_serving(database_url: str, port: int, log: Path) -> Iterator[str]:
     """`echeck-cloud serve` with its job worker, e-receipt links under receipts.example; yields its URL."""
     public = f"http://{RECEIPTS_HOST}:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [CLI, "--database-url", database_url, "serve", "--port", str(port), "--public-url", public],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-
-        def answers() -> bool:
-            assert proc.poll() is None, log.read_text()
-            try:
-                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for("echeck-cloud serve", answers)
+    with cloud_process(database_url, log, "--public-url", public, port=port, delivery=True) as (base, _pid):
         yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass

@@ -22,9 +22,12 @@ CLI = str(Path(sys.executable).with_name("echeck-cloud"))
 
 
 @contextmanager
-def cloud_process(database_url: str, log: Path, *args: str) -> Iterator[tuple[str, int]]:
-    """Yields (base URL, pid of the serving process); `--workers 1` serves in that very process."""
-    port = free_port()
+def cloud_process(
+    database_url: str, log: Path, *args: str, port: int | None = None, delivery: bool = False
+) -> Iterator[tuple[str, int]]:
+    """Yields (base URL, pid of the serving process); `--workers 1` serves in that very process. `port`:
+    one chosen beforehand (a `--public-url` naming it); `delivery`: with the e-receipt delivery worker."""
+    port = port or free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -34,7 +37,7 @@ def cloud_process(database_url: str, log: Path, *args: str) -> Iterator[tuple[st
                 "serve",
                 "--port",
                 str(port),
-                "--no-delivery-worker",
+                *([] if delivery else ["--no-delivery-worker"]),
                 *args,
             ],
             stdout=out,
