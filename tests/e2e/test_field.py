@@ -9,7 +9,6 @@ The operator's part (stores, enrollment codes, running the attribution) is done 
 through `echeck-cloud` (each CLI call costs a Python start-up); `echeck-demo --field` runs it by the CLIs.
 """
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +20,7 @@ from cloud.accounts import tenants, users
 from cloud.accounts.roles import Role
 from cloud.accounts.scope import StoreScope
 from cloud.app import create_app
-from cloud.attribution.cli import waiting_jobs
-from cloud.attribution.jobs import AttributionJobs
+from cloud.attribution.cli import settled_run
 from cloud.db import make_engine, migrate
 from cloud.fleet import enrollment
 from cloud.settings import JOB_WORKER_ENV, PUBLIC_URL_ENV
@@ -55,10 +53,8 @@ class InProcessAdmin:
         return password
 
     def attribute(self) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while waiting_jobs(self.engine) and time.monotonic() < deadline:
-            time.sleep(0.2)  # identity's links of the events and receipts, by the app's worker
-        done = AttributionJobs(self.engine).run(self.tenant_id)
+        # as `echeck-cloud attribution run --wait 180`: identity's links by the app's worker first
+        done, _waited, _left = settled_run(self.engine, self.tenant_id, 180)
         return {"days": [d.day.isoformat() for d in done]}
 
 
