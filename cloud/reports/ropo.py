@@ -1,13 +1,18 @@
 """The ROPO dashboard: offline purchases with an online touch before them, by channel, campaign, store and
 region, and the credit of the chosen attribution model beside the others.
 
-`ropo_inputs` builds the purchases and journeys from what the cloud holds today; cloud/attribution's pure
-functions do the rest. Until the identity graph (cloud/identity) and the attribution jobs land:
-- a buyer's profile is the receipt's contact hash (one phone or e-mail = one buyer);
-- a browser belongs to a buyer once it opened or clicked one of that buyer's e-receipts (an event with the
-  receipt's id); its site sessions (page views with their UTM, click ids and referrer) are the touches;
-- e-receipt block clicks are touches of the "ereceipt" channel.
-The dashboard says so in its notes.
+Two sources, one page (`dashboard(figures, model)`):
+- `stored_figures`: when the attribution job has attributed days of the period, SQL sums over what it stored
+  (cloud/attribution/aggregates.py): no journey is built in the request, so a chain's month answers in
+  seconds. Markov is the sum of the job's daily estimates (said under its column); days never attributed
+  are named in a note, the figures being those of the attributed days.
+- `computed_figures(ropo_inputs(...))`: while no day of the period is attributed, the purchases and
+  journeys built from what the cloud holds, and cloud/attribution's pure functions:
+  - a buyer's profile is the receipt's contact hash (one phone or e-mail = one buyer);
+  - a browser belongs to a buyer once it opened or clicked one of that buyer's e-receipts (an event with the
+    receipt's id); its site sessions (page views with their UTM, click ids and referrer) are the touches;
+  - e-receipt block clicks are touches of the "ereceipt" channel.
+  The dashboard says so in its notes.
 """
 
 from dataclasses import dataclass
