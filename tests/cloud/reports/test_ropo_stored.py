@@ -56,6 +56,21 @@ def dash(
         )
 
 
+def statements(cloud: Cloud, tenant: int, since: date, until: date) -> list[str]:
+    """The SQL the page runs for a period (a listener on the engine: nothing of ours is replaced)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(cloud.engine, "before_cursor_execute", record)
+    try:
+        dash(cloud, tenant, since, until)
+    finally:
+        sa.event.remove(cloud.engine, "before_cursor_execute", record)
+    return seen
+
+
 def rows(d: Dashboard, table: str) -> list[dict[str, Any]]:
     t = d.table(table)
     assert t is not None
@@ -159,6 +174,11 @@ def test_the_page_is_the_stored_days_summed_and_needs_no_raw_events(
     assert credit.note is not None
     assert "сумма дневных оценок" in credit.note
     assert not any("не за все дни" in n for n in d.notes)
+
+    # a fixed number of statements whatever the period's length, none of them reading the raw events
+    one_day, three_days = statements(cloud, tenant, D1, D1), statements(cloud, tenant, D1, D3)
+    assert len(one_day) == len(three_days) <= 20
+    assert not any("tracking_event" in q for q in three_days)
 
     # the raw touches are gone (events, and so every journey the request could build): the same answer
     with Session(cloud.engine) as s, s.begin():
