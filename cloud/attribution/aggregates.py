@@ -9,7 +9,8 @@ sums and distinct counts over those rows, in the database:
 - `ropo_rows(session, tenant_id, filters, by)`: `RopoRow`s by total, store (key: the store's name),
   region, channel or campaign. By channel or campaign a row counts the purchases with at least one stored
   touch of it (the touches' JSON expanded by `jsonb_array_elements` on PostgreSQL, `json_each` on SQLite),
-  its denominators being all the purchases in scope, as `ropo_report` does;
+  its denominators being all the purchases in scope, as `ropo_report` does; `touch_rows` gives both of
+  those in one statement (the expansion is most of the cost: done once);
 - `model_credits(session, tenant_id, filters)`: every model's conversions and revenue per channel, summed
   over the period's days and the stores in scope. The Markov model's credits are the job's per-day
   estimates summed (each day's removal effects over that day's journeys), not one estimate over the period;
@@ -59,10 +60,9 @@ def scoped(query: Any, table: sa.Table, filters: Filters) -> Any:
     return query
 
 
-def _touch_keys(session: Session, tenant_id: int, filters: Filters, field: str) -> Any:
-    """A subquery of distinct (receipt_id, revenue, profile_id, key): each touched purchase in scope once per
-    channel (or campaign) among its stored touches."""
-    assert field in TOUCH_FIELDS
+def _touch_pairs(session: Session, tenant_id: int, filters: Filters) -> Any:
+    """Distinct (receipt_id, revenue, profile_id, channel, campaign) of the touched purchases in scope: their
+    stored touches expanded in the database, one row per purchase and (channel, campaign)."""
     p = PURCHASE
     if session.get_bind().dialect.name == "postgresql":
         elements = sa.func.jsonb_array_elements(p.c.touches).table_valued("value", joins_implicitly=True)
@@ -73,15 +73,26 @@ def _touch_keys(session: Session, tenant_id: int, filters: Filters, field: str) 
         channel = sa.func.json_extract(elements.c.value, "$.channel")
         campaign = sa.func.json_extract(elements.c.value, "$.campaign")
     # The campaign key is what the job stored ("source / medium / campaign"), the channel when it has none.
-    key = channel if field == "channel" else sa.func.coalesce(campaign, channel)
-    query = (
-        sa.select(p.c.receipt_id, p.c.revenue, p.c.profile_id, key.label("key"))
+    return (
+        sa.select(
+            p.c.receipt_id,
+            p.c.revenue,
+            p.c.profile_id,
+            channel.label("channel"),
+            sa.func.coalesce(campaign, channel).label("campaign"),
+        )
         .select_from(p)
         .join(elements, sa.true())
         .where(p.c.tenant_id == tenant_id, p.c.touched == sa.true(), p.c.profile_id.is_not(None))
         .distinct()
     )
-    return _with_channel(session, tenant_id, scoped(query, p, filters), filters).subquery("touch_keys")
+
+
+def _touch_keys(session: Session, tenant_id: int, filters: Filters, field: str) -> Any:
+    """Distinct (receipt_id, key): each touched purchase in scope once per channel (or campaign)."""
+    assert field in TOUCH_FIELDS
+    pairs = scoped(_touch_pairs(session, tenant_id, filters), PURCHASE, filters).subquery("touch_pairs")
+    return sa.select(pairs.c.receipt_id, pairs.c[field].label("key")).distinct().subquery("touch_keys")
 
 
 def _with_channel(session: Session, tenant_id: int, query: Any, filters: Filters) -> Any:
@@ -127,27 +138,7 @@ def ropo_rows(
         total = _row("total", session.execute(query).one())
         if by is Dimension.TOTAL:
             return [total] if total.receipts else []
-        keys = _touch_keys(session, tenant_id, filters, by.value)
-        grouped = sa.select(
-            keys.c.key,
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(keys.c.revenue), 0),
-            sa.func.count(sa.distinct(keys.c.profile_id)),
-        ).group_by(keys.c.key)
-        rows = [
-            RopoRow(
-                str(k),
-                total.receipts,
-                total.revenue,
-                total.buyers,
-                total.identified_receipts,
-                total.identified_revenue,
-                int(n),
-                int(rev),
-                int(buyers),
-            )
-            for k, n, rev, buyers in session.execute(grouped)
-        ]
+        rows = touch_rows(session, tenant_id, filters, total)[by]
     elif by in (Dimension.STORE, Dimension.REGION):
         group: list[Any] = [p.c.store_id, STORE.c.name] if by is Dimension.STORE else [STORE.c.region]
         query = (
@@ -181,6 +172,51 @@ def _add(a: RopoRow, b: RopoRow) -> RopoRow:
         a.ropo_revenue + b.ropo_revenue,
         a.ropo_buyers + b.ropo_buyers,
     )
+
+
+def touch_rows(
+    session: Session, tenant_id: int, filters: Filters, total: RopoRow
+) -> dict[Dimension, list[RopoRow]]:
+    """The rows by channel and by campaign in one statement (the touches are expanded once; `total` gives the
+    denominators), sorted as `ropo_report` sorts them."""
+    pairs = _with_channel(
+        session, tenant_id, scoped(_touch_pairs(session, tenant_id, filters), PURCHASE, filters), filters
+    ).cte("touch_pairs")
+
+    def grouped(by: Dimension) -> Any:
+        per = (
+            sa.select(pairs.c.receipt_id, pairs.c.revenue, pairs.c.profile_id, pairs.c[by.value].label("key"))
+            .distinct()
+            .subquery()
+        )
+        return sa.select(
+            sa.literal(by.value).label("by"),
+            per.c.key,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(per.c.revenue), 0),
+            sa.func.count(sa.distinct(per.c.profile_id)),
+        ).group_by(per.c.key)
+
+    out: dict[Dimension, list[RopoRow]] = {Dimension.CHANNEL: [], Dimension.CAMPAIGN: []}
+    for by, key, n, revenue, buyers in session.execute(
+        sa.union_all(grouped(Dimension.CHANNEL), grouped(Dimension.CAMPAIGN))
+    ):
+        out[Dimension(by)].append(
+            RopoRow(
+                str(key),
+                total.receipts,
+                total.revenue,
+                total.buyers,
+                total.identified_receipts,
+                total.identified_revenue,
+                int(n),
+                int(revenue or 0),
+                int(buyers),
+            )
+        )
+    for rows in out.values():
+        rows.sort(key=lambda r: (-r.revenue, -r.ropo_revenue, r.key))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,8 +297,12 @@ def stored_figures(session: Session, view: View, filters: Filters) -> RopoFigure
     days = aggregates.day_counts(session, tenant, scope, today(filters.time_zone))
     if not days.attributed and not days.dirty:
         return None
-    rows = {d: aggregates.ropo_rows(session, tenant, scope, d) for d in DIMENSIONS}
+    rows = {d: aggregates.ropo_rows(session, tenant, scope, d) for d in PARTITIONS}
     total = rows[Dimension.TOTAL][0] if rows[Dimension.TOTAL] else None
+    if total is None:
+        rows.update({Dimension.CHANNEL: [], Dimension.CAMPAIGN: []})
+    else:
+        rows.update(aggregates.touch_rows(session, tenant, scope, total))
     credits = {
         m: [ChannelCredit(c.channel, c.conversions, c.revenue) for c in channel_credits]
         for m, channel_credits in aggregates.model_credits(session, tenant, scope).items()
@@ -338,6 +342,7 @@ MARKOV_PER_DAY = (
     "складываются, а не пересчитываются заново)."
 )
 DIMENSIONS = (Dimension.TOTAL, Dimension.CHANNEL, Dimension.CAMPAIGN, Dimension.STORE, Dimension.REGION)
+PARTITIONS = (Dimension.TOTAL, Dimension.STORE, Dimension.REGION)  # each purchase in one row
 
 
 def _days_word(n: int) -> str:
