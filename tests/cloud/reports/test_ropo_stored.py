@@ -3,18 +3,21 @@ stored figures summed (Markov too: the job's daily estimates), computed in SQL w
 are deleted and the page answers the same), scoped to an analyst's stores, and a day never attributed is
 said on the page."""
 
+import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 from sqlmodel import Session
 
 from cloud.attribution import reads, service
 from cloud.attribution.jobs import AttributionJobs
 from cloud.attribution.models import Model
 from cloud.attribution.ropo import Dimension, ropo_report
+from cloud.reports.exports import xlsx_bytes
 from cloud.reports.filters import parse
 from cloud.reports.ropo import MARKOV_PER_DAY
 from cloud.reports.scope import Viewer
@@ -179,6 +182,12 @@ def test_the_page_is_the_stored_days_summed_and_needs_no_raw_events(
     one_day, three_days = statements(cloud, tenant, D1, D1), statements(cloud, tenant, D1, D3)
     assert len(one_day) == len(three_days) <= 20
     assert not any("tracking_event" in q for q in three_days)
+
+    # the XLSX export carries the same figures and the Markov note under its sheet
+    book = load_workbook(io.BytesIO(xlsx_bytes(d, parse({"since": str(D1), "until": str(D3)}), "вся сеть")))
+    cells = {str(c.value) for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value}
+    assert MARKOV_PER_DAY in cells
+    assert d.notes[0] in cells
 
     # the raw touches are gone (events, and so every journey the request could build): the same answer
     with Session(cloud.engine) as s, s.begin():
