@@ -285,8 +285,9 @@ def dashboards(url: str, month: Loaded, reps: int = REPS) -> list[dict[str, Any]
         for who, extra in (("chain", ""), ("one region", "&region=%D0%9A%D0%B0%D0%B7%D0%B0%D0%BD%D1%8C")):
             for slug in DASHBOARDS:
                 times = []
-                # ROPO reads every stored journey of the month: one answer, no warm-up (minutes each)
-                n, warm = (reps, 1) if slug != "ropo" else (1, 0)
+                # ROPO sums the stored attribution in SQL (cloud/attribution/aggregates.py): measured like
+                # the others (it took minutes an answer while it rebuilt every journey of the month)
+                n, warm = reps, 1
                 for _ in range(n + warm):  # the first answer warms the worker's caches: not counted
                     request = urllib.request.Request(
                         f"{base}/v1/reports/{slug}?{period}{extra}",

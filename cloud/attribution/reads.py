@@ -6,7 +6,8 @@
 - `credits(session, tenant_id, filters, model)`: conversions and revenue credited per channel and campaign
   (summed over days and stores in scope);
 - `summary(...)`: the headline figures (receipts, identified share, ROPO shares, credits per channel) as
-  one JSON-able dict (the read API and the field simulator print it).
+  one JSON-able dict (the read API and the field simulator print it), summed in SQL
+  (`cloud.attribution.aggregates`) without reading the journeys.
 
 `Filters.store_ids` is the caller's scope (None: every store); `regions` narrows by store region, `channel`
 keeps purchases whose journey has that channel (and credits of that channel).
@@ -16,28 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cloud.attribution import sources
+from cloud.attribution import aggregates, sources
+from cloud.attribution.aggregates import Filters as Filters  # re-exported: the read API builds them
+from cloud.attribution.aggregates import scoped
 from cloud.attribution.journeys import Journey, Purchase, Touch, TouchKind
 from cloud.attribution.models import DEFAULT_MODEL, Model
-from cloud.attribution.ropo import Dimension, ropo_report
+from cloud.attribution.ropo import Dimension
 from cloud.attribution.service import DAY, PURCHASE, RESULT
 
 STORE = sources.STORE
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    start: date  # inclusive, local days
-    end: date  # inclusive
-    store_ids: frozenset[int] | None = None  # the caller's scope (None: all)
-    regions: frozenset[str] | None = None
-    channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +43,8 @@ class RopoInputs:
     stores: dict[int, str] = field(default_factory=dict)  # store id -> name (for the rows' keys)
 
 
-def _scoped(query: Any, table: sa.Table, filters: Filters) -> Any:
-    query = query.where(table.c.day >= filters.start, table.c.day <= filters.end)
-    if filters.store_ids is not None:
-        query = query.where(table.c.store_id.in_(sorted(filters.store_ids)))
-    if filters.regions is not None:
-        query = query.where(
-            table.c.store_id.in_(sa.select(STORE.c.id).where(STORE.c.region.in_(sorted(filters.regions))))
-        )
-    return query
-
-
 def ropo_inputs(session: Session, tenant_id: int, filters: Filters) -> RopoInputs:
-    query = _scoped(
+    query = scoped(
         sa.select(
             PURCHASE.c.receipt_id,
             PURCHASE.c.at,
@@ -116,7 +99,7 @@ class CreditRow:
 def credits(
     session: Session, tenant_id: int, filters: Filters, model: Model = DEFAULT_MODEL
 ) -> list[CreditRow]:
-    query = _scoped(
+    query = scoped(
         sa.select(
             RESULT.c.channel,
             RESULT.c.campaign,
@@ -144,16 +127,21 @@ def summary(
     session: Session, tenant_id: int, filters: Filters, model: Model = DEFAULT_MODEL
 ) -> dict[str, Any]:
     """Headline ROPO figures and the model's credit per channel, JSON-able."""
-    inputs = ropo_inputs(session, tenant_id, filters)
-    total = ropo_report(inputs.purchases, inputs.journeys, by=Dimension.TOTAL)
+    total = aggregates.ropo_rows(session, tenant_id, filters, Dimension.TOTAL)
     row = total[0] if total else None
     channels = by_channel(credits(session, tenant_id, filters, model))
+    days = session.execute(
+        sa.select(DAY.c.dirty, sa.func.count())
+        .where(DAY.c.tenant_id == tenant_id, DAY.c.day >= filters.start, DAY.c.day <= filters.end)
+        .group_by(DAY.c.dirty)
+    ).all()
+    counts = {bool(d): int(n) for d, n in days}
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
         "model": model.value,
-        "days_attributed": inputs.days_attributed,
-        "days_dirty": inputs.days_dirty,
+        "days_attributed": counts.get(False, 0),
+        "days_dirty": counts.get(True, 0),
         "receipts": row.receipts if row else 0,
         "revenue": row.revenue if row else 0,
         "identified_receipts": row.identified_receipts if row else 0,

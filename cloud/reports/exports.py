@@ -104,8 +104,12 @@ def xlsx_bytes(dashboard: Dashboard, filters: Filters, scope: str) -> bytes:
                     sheet.write_string(r, c, str(value))
                 else:
                     sheet.write_number(r, c, float(value), formats[column.kind])
+        below = len(table.rows) + 2
         if table.missing:
-            sheet.write(len(table.rows) + 2, 0, f"нет данных: {table.missing}")
+            sheet.write(below, 0, f"нет данных: {table.missing}")
+            below += 1
+        if table.note:  # as under the table on the page and in the PDF (e.g. how the Markov column was made)
+            sheet.write(below, 0, table.note)
         sheet.freeze_panes(1, 0)
     book.close()
     return buffer.getvalue()

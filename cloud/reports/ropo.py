@@ -1,22 +1,28 @@
 """The ROPO dashboard: offline purchases with an online touch before them, by channel, campaign, store and
 region, and the credit of the chosen attribution model beside the others.
 
-`ropo_inputs` builds the purchases and journeys from what the cloud holds today; cloud/attribution's pure
-functions do the rest. Until the identity graph (cloud/identity) and the attribution jobs land:
-- a buyer's profile is the receipt's contact hash (one phone or e-mail = one buyer);
-- a browser belongs to a buyer once it opened or clicked one of that buyer's e-receipts (an event with the
-  receipt's id); its site sessions (page views with their UTM, click ids and referrer) are the touches;
-- e-receipt block clicks are touches of the "ereceipt" channel.
-The dashboard says so in its notes.
+Two sources, one page (`dashboard(figures, model)`):
+- `stored_figures`: when the attribution job has attributed days of the period, SQL sums over what it stored
+  (cloud/attribution/aggregates.py): no journey is built in the request, so a chain's month answers in
+  seconds. Markov is the sum of the job's daily estimates (said under its column); days never attributed
+  are named in a note, the figures being those of the attributed days.
+- `computed_figures(ropo_inputs(...))`: while no day of the period is attributed, the purchases and
+  journeys built from what the cloud holds, and cloud/attribution's pure functions:
+  - a buyer's profile is the receipt's contact hash (one phone or e-mail = one buyer);
+  - a browser belongs to a buyer once it opened or clicked one of that buyer's e-receipts (an event with the
+    receipt's id); its site sessions (page views with their UTM, click ids and referrer) are the touches;
+  - e-receipt block clicks are touches of the "ereceipt" channel.
+  The dashboard says so in its notes.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from cloud.attribution import reads
+from cloud.attribution import aggregates
 from cloud.attribution.journeys import (
     DEFAULT_LOOKBACK,
     Journey,
@@ -30,7 +36,7 @@ from cloud.attribution.journeys import (
 from cloud.attribution.models import DEFAULT_MODEL, Model, compare_models
 from cloud.attribution.ropo import Dimension, RopoRow, ropo_report
 from cloud.reports import charts
-from cloud.reports.filters import Filters
+from cloud.reports.filters import Filters, today
 from cloud.reports.scope import View
 from cloud.reports.sql import RECEIPT, channel_condition, receipt_where
 from cloud.reports.tables import Chart, Column, Dashboard, Figure, Kind, Table, format_value, share
@@ -243,67 +249,149 @@ def chosen_model(filters: Filters) -> Model:
     return Model(value) if value in Model._value2member_map_ else DEFAULT_MODEL
 
 
-def stored_inputs(session: Session, view: View, filters: Filters) -> RopoInputs | None:
-    """The attribution jobs' stored purchases and journeys of the period in view (cloud.attribution.reads),
-    or None while no day of the period has been attributed."""
-    stored = reads.ropo_inputs(
-        session,
-        view.viewer.tenant_id,
-        reads.Filters(
-            start=filters.since,
-            end=filters.until,
-            store_ids=frozenset(view.ids) if view.restricted else None,
-        ),
+@dataclass(frozen=True, slots=True)
+class ChannelCredit:
+    key: str  # the channel
+    conversions: float
+    revenue: int  # kopecks
+
+
+@dataclass(frozen=True, slots=True)
+class RopoFigures:
+    """What the page shows, from either source: ROPO rows by dimension, every model's credit per channel."""
+
+    rows: dict[Dimension, list[RopoRow]]
+    credits: dict[Model, list[ChannelCredit]]  # sorted by revenue, descending
+    unattributed: tuple[int, int]  # identified purchases without a touch in the lookback: count, kopecks
+    linked_browsers: int | None
+    notes: list[str]
+    markov_note: str | None = None  # how the Markov column was estimated, when not over the period at once
+
+
+def computed_figures(inputs: RopoInputs) -> RopoFigures:
+    """The figures recomputed from purchases and journeys (the raw path, while nothing is attributed)."""
+    attributions = compare_models(inputs.journeys)
+    any_model = next(iter(attributions.values()))
+    return RopoFigures(
+        rows={d: ropo_report(inputs.purchases, inputs.journeys, d) for d in DIMENSIONS},
+        credits={
+            m: [ChannelCredit(c.key, c.conversions, c.revenue) for c in a.credits]
+            for m, a in attributions.items()
+        },
+        unattributed=(any_model.unattributed_conversions, any_model.unattributed_revenue),
+        linked_browsers=inputs.linked_browsers,
+        notes=inputs.missing,
     )
-    if not stored.days_attributed and not stored.purchases:
+
+
+def stored_figures(session: Session, view: View, filters: Filters) -> RopoFigures | None:
+    """The figures summed in SQL over what the attribution job stored for the period in view
+    (cloud.attribution.aggregates: no journey is read or built), or None while no day of the period has been
+    attributed."""
+    tenant = view.viewer.tenant_id
+    scope = aggregates.Filters(
+        start=filters.since,
+        end=filters.until,
+        store_ids=frozenset(view.ids) if view.restricted else None,
+    )
+    days = aggregates.day_counts(session, tenant, scope, today(filters.time_zone))
+    if not days.attributed and not days.dirty:
         return None
-    purchases = [
-        replace(p, store_id=stored.stores.get(int(p.store_id or 0), p.store_id), region=p.region or "—")
-        for p in stored.purchases
-    ]
-    by_receipt = {p.receipt_id: p for p in purchases}
-    journeys = [
-        Journey(j.profile_id, j.touches, by_receipt[j.purchase.receipt_id]) if j.purchase else j
-        for j in stored.journeys
-    ]
-    notes = [
-        f"Атрибуция из заданий (cloud/attribution): посчитано дней {stored.days_attributed}, ждут пересчёта "
-        f"{stored.days_dirty}. Фильтры сегмента и канала доставки к ней не применяются.",
-    ]
-    return RopoInputs(purchases, journeys, None, notes)
+    rows = {d: aggregates.ropo_rows(session, tenant, scope, d) for d in PARTITIONS}
+    total = rows[Dimension.TOTAL][0] if rows[Dimension.TOTAL] else None
+    if total is None:
+        rows.update({Dimension.CHANNEL: [], Dimension.CAMPAIGN: []})
+    else:
+        rows.update(aggregates.touch_rows(session, tenant, scope, total))
+    credits = {
+        m: [ChannelCredit(c.channel, c.conversions, c.revenue) for c in channel_credits]
+        for m, channel_credits in aggregates.model_credits(session, tenant, scope).items()
+    }
+    notes = []
+    if days.missing:
+        notes.append(
+            f"Внимание: атрибуция посчитана не за все дни периода — нет {len(days.missing)} "
+            f"{_days_word(len(days.missing))} ({_day_list(days.missing)}). Цифры ниже только за посчитанные "
+            "дни и меньше настоящих; задание атрибуции досчитывает дни каждые 15 минут."
+        )
+    if days.dirty:
+        notes.append(
+            f"Ждут пересчёта дней: {days.dirty} (поздние чеки или склейка покупателей); за них показан "
+            "прошлый расчёт."
+        )
+    notes.append(
+        f"Атрибуция из заданий (cloud/attribution): посчитано дней {days.attributed}. Фильтры сегмента и "
+        "канала доставки к ней не применяются."
+    )
+    return RopoFigures(
+        rows=rows,
+        credits=credits,
+        unattributed=(
+            (total.identified_receipts - total.ropo_receipts, total.identified_revenue - total.ropo_revenue)
+            if total
+            else (0, 0)
+        ),
+        linked_browsers=None,
+        notes=notes,
+        markov_note=MARKOV_PER_DAY,
+    )
+
+
+MARKOV_PER_DAY = (
+    "Марковская модель: сумма дневных оценок (задание оценивает её по путям каждого дня; за период они "
+    "складываются, а не пересчитываются заново)."
+)
+DIMENSIONS = (Dimension.TOTAL, Dimension.CHANNEL, Dimension.CAMPAIGN, Dimension.STORE, Dimension.REGION)
+PARTITIONS = (Dimension.TOTAL, Dimension.STORE, Dimension.REGION)  # each purchase in one row
+
+
+def _days_word(n: int) -> str:
+    if n % 10 == 1 and n % 100 != 11:
+        return "дня"
+    return "дней"
+
+
+def _day_list(days: list[date]) -> str:
+    shown = ", ".join(d.strftime("%d.%m") for d in days[:5])
+    return shown + (f" и ещё {len(days) - 5}" if len(days) > 5 else "")
 
 
 def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
-    inputs = stored_inputs(session, view, filters) or ropo_inputs(session, view, filters)
-    model = chosen_model(filters)
-    total = ropo_report(inputs.purchases, inputs.journeys)
+    figures_of = stored_figures(session, view, filters) or computed_figures(
+        ropo_inputs(session, view, filters)
+    )
+    return dashboard(figures_of, chosen_model(filters))
+
+
+def dashboard(data: RopoFigures, model: Model) -> Dashboard:
+    total = data.rows[Dimension.TOTAL]
     t = total[0] if total else None
-    attributions = compare_models(inputs.journeys)
-    chosen = attributions[model]
+    chosen = data.credits.get(model, [])
+    chosen_revenue = sum(c.revenue for c in chosen)
     credits: list[dict[str, Any]] = [
         {
             "key": label(c.key),
             "conversions": c.conversions,
             "revenue": c.revenue,
-            "revenue_share": share(c.revenue, chosen.revenue),
+            "revenue_share": share(c.revenue, chosen_revenue),
         }
-        for c in chosen.credits
+        for c in chosen
     ]
-    channels = sorted({c.key for a in attributions.values() for c in a.credits})
+    models = [m for m in Model if m in data.credits]
+    revenue_of = {m: {c.key: c.revenue for c in data.credits[m]} for m in models}
+    channels = sorted({k for m in models for k in revenue_of[m]})
     compare_columns = (
         Column("key", "Канал", Kind.TEXT),
-        *(Column(m.value, MODEL_LABELS[m], Kind.KOPECKS) for m in attributions),
+        *(Column(m.value, MODEL_LABELS[m], Kind.KOPECKS) for m in models),
     )
-    compare = [
-        {
-            "key": k,
-            **{
-                m.value: a.credit(k).revenue if any(c.key == k for c in a.credits) else 0
-                for m, a in attributions.items()
-            },
-        }
-        for k in channels
-    ]
+    compare = [{"key": k, **{m.value: revenue_of[m].get(k, 0) for m in models}} for k in channels]
+    unattributed_n, unattributed_revenue = data.unattributed
+    credit_note = (
+        f"Без касаний в окне 30 дней: {unattributed_n} покупок на "
+        f"{format_value(unattributed_revenue, Kind.KOPECKS)} (только офлайн)."
+    )
+    if model is Model.MARKOV and data.markov_note:
+        credit_note += " " + data.markov_note
     figures = [
         Figure("Чеков в магазинах", t.receipts if t else 0, id="receipts"),
         Figure("Выручка", t.revenue if t else 0, Kind.KOPECKS, id="revenue"),
@@ -334,7 +422,7 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
             f"{format_value(t.ropo_receipt_share if t else None, Kind.SHARE)} чеков",
             id="ropo_revenue",
         ),
-        Figure("Браузеров связано с покупателями", inputs.linked_browsers, id="browsers"),
+        Figure("Браузеров связано с покупателями", data.linked_browsers, id="browsers"),
     ]
     return Dashboard(
         slug="ropo",
@@ -344,7 +432,7 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
             Chart(
                 f"Выручка по каналам: {MODEL_LABELS[model]}",
                 charts.bars(
-                    [(label(c.key), c.revenue / 100) for c in chosen.credits],
+                    [(label(c.key), c.revenue / 100) for c in chosen],
                     "Выручка по каналам",
                     lambda v: format_value(round(v * 100), Kind.KOPECKS),
                 ),
@@ -357,8 +445,7 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
                 CREDIT_COLUMNS,
                 credits,
                 default_sort="revenue",
-                note=f"Без касаний в окне 30 дней: {chosen.unattributed_conversions} покупок на "
-                f"{format_value(chosen.unattributed_revenue, Kind.KOPECKS)} (только офлайн).",
+                note=credit_note,
             ),
             Table(
                 "models",
@@ -366,19 +453,20 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
                 compare_columns,
                 compare,
                 default_sort=model.value,
+                note=data.markov_note,
             ),
             Table(
                 "channels",
                 "ROPO по каналам",
                 TOUCH_COLUMNS,
-                _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.CHANNEL), channels=True),
+                _ropo_rows(data.rows[Dimension.CHANNEL], channels=True),
                 default_sort="ropo_revenue",
             ),
             Table(
                 "campaigns",
                 "ROPO по кампаниям",
                 TOUCH_COLUMNS,
-                _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.CAMPAIGN)),
+                _ropo_rows(data.rows[Dimension.CAMPAIGN]),
                 default_sort="ropo_revenue",
                 note="Строка считает покупки, перед которыми было касание этого канала (кампании); у одной "
                 "покупки их может быть несколько, поэтому строки не складываются в итог.",
@@ -387,16 +475,16 @@ def ropo(session: Session, view: View, filters: Filters) -> Dashboard:
                 "stores",
                 "ROPO по магазинам",
                 ROPO_COLUMNS,
-                _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.STORE)),
+                _ropo_rows(data.rows[Dimension.STORE]),
                 default_sort="revenue",
             ),
             Table(
                 "regions",
                 "ROPO по регионам",
                 ROPO_COLUMNS,
-                _ropo_rows(ropo_report(inputs.purchases, inputs.journeys, Dimension.REGION)),
+                _ropo_rows(data.rows[Dimension.REGION]),
                 default_sort="revenue",
             ),
         ],
-        notes=inputs.missing,
+        notes=data.notes,
     )
