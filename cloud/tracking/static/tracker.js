@@ -154,7 +154,8 @@
       if (r.status >= 500 || r.status == 429 || r.status == 408) throw r; // retried; other 4xx: the data was bad
       failures = 0;
       drop(events);
-      if (q.length > events.length) schedule(0);
+      // what was queued while this fetch was out (its flush found us busy) goes next
+      if (queue().length) schedule(0);
     }).catch(function () {
       busy = false; inflight = {};
       failures++;
