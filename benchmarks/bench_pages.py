@@ -36,6 +36,7 @@ from demo import processes as p
 from sync.protocol import ReceiptBatch
 
 CONNECTIONS = 16
+WORKERS = int(os.environ.get("W", "2"))
 
 
 def _receipt(fd: int) -> dict[str, object]:
@@ -104,7 +105,7 @@ def _server(url: str, tmp: Path, bare: Path) -> p.Service:
     code = (
         "from cloud.serving import serve; "
         f"serve('benchmarks.support.page_server:app', factory=True, host='127.0.0.1', port={port}, "
-        "workers=2, log_level='warning', proxy_headers=True)"
+        f"workers={WORKERS}, log_level='warning', proxy_headers=True)"
     )
     env = {
         **os.environ,

@@ -31,6 +31,7 @@ from cloud.privacy.keys import IdentityKeys
 from cloud.settings import DEFAULT_PUBLIC_URL, Settings
 from cloud.tracking.click_ids import ClickIds
 from cloud.tracking.page_events import ViewTokens
+from cloud.tracking.writer import BatchWriter
 
 SESSION_COOKIE = "echeck_session"
 
@@ -244,3 +245,13 @@ async def get_view_tokens(request: Request) -> ViewTokens:
 
 
 ViewTokensDep = Annotated[ViewTokens, Depends(get_view_tokens)]
+
+
+async def get_fetch_writer(request: Request) -> BatchWriter | None:
+    """The collector's group-commit writer (PostgreSQL), which stores the e-receipt pages' fetches too;
+    None on SQLite, where a page records its fetch in its own transaction."""
+    writer: BatchWriter | None = request.app.state.tracking_writer
+    return writer
+
+
+FetchWriterDep = Annotated[BatchWriter | None, Depends(get_fetch_writer)]

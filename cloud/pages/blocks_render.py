@@ -30,7 +30,7 @@ from cloud.pages.blocks import (
 )
 from cloud.pages.receipt_pdf import PDF_PATH
 from cloud.pages.receipt_view import ReceiptView
-from cloud.pages.render import qr_svg
+from cloud.pages.render import qr_png
 from cloud.web.templating import environment, sandboxed_environment
 
 ClickUrl = Callable[[str, str], str]
@@ -189,7 +189,7 @@ def render_legal_block(view: ReceiptView, shown: Shown) -> Markup:
         r=view,
         b=shown.settings,
         t=lambda source: tenant_text(source, variables),
-        qr_code=qr_svg(view.qr) if shown.block.type is BlockType.QR else "",
+        qr_code=qr_png(view.qr) if shown.block.type is BlockType.QR else "",
     )
     return Markup(html)
 
@@ -213,7 +213,7 @@ def render_page(
         empty=BlockState(),
         t=lambda source: tenant_text(source, variables),
         click_url=ctx.click_url,
-        qr_code=qr_svg(view.qr) if legal is None else "",
+        qr_code=qr_png(view.qr) if legal is None else "",
         legal=legal or {},
         style_href=style_url(styles) if styles else "",
         countdown=promo_shown,

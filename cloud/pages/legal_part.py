@@ -1,6 +1,6 @@
 """The legal part of a receipt's page, worked out once per receipt and kept in the process: the receipt
 parsed from its stored payload, its `ReceiptView` (seller, items with VAT, the FNS QR string) and the HTML
-of its legal blocks (receipt, totals, QR with its SVG code).
+of its legal blocks (receipt, totals, QR with its picture).
 
 A stored receipt never changes, so what it renders to depends only on the receipt, the seller's settings
 it prints (tenant and store: legal name, INN, taxation, address, place, time zone) and the legal blocks'
@@ -32,7 +32,7 @@ class LegalPart:
     blocks: Mapping[str, Markup]  # legal block id → the inside of its <section>, as the page includes it
 
 
-# Per process, least recently used out first. An entry is ~10 KB (the QR code's SVG is most of it).
+# Per process, least recently used out first. An entry is ~6 KB.
 MAX_ENTRIES = 1024
 _parts: "OrderedDict[tuple[Any, ...], LegalPart]" = OrderedDict()
 _lock = threading.Lock()

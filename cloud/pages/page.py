@@ -34,7 +34,6 @@ from cloud.pages.receipt_view import ReceiptView
 from cloud.pages.segments import Audience
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.click_ids import ClickIds
-from cloud.tracking.store import with_commit_wait
 
 
 def form_token(keys: IdentityKeys, receipt_id: int, block_id: str) -> str:
@@ -182,12 +181,6 @@ def receipt_page_html(
     template, needs = published.template, published.needs
     audience, (answered_here, profile) = _audience_and_answers(session, receipt, store, template, needs)
     resolution = resolve(template, audience, receipt.id, frozenset(b for b, _f in answered_here))
-    if (
-        resolution.held_out
-        or resolution.exposed
-        or any(s.block.type is BlockType.PROMO for s in resolution.shown)
-    ):
-        with_commit_wait(session)  # the fetch alone would not wait for the WAL flush; these must survive
     record_exposures(session, receipt, resolution.held_out, resolution.exposed, now, commit=False)
     promos: dict[str, PromoView | None] = {}
     for s in resolution.shown:

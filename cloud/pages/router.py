@@ -15,6 +15,7 @@ from sqlmodel import Session
 from cloud.db.types import utcnow
 from cloud.deps import (
     ClickIdsDep,
+    FetchWriterDep,
     IdentityKeysDep,
     PageSessionDep,
     ReportReader,
@@ -30,8 +31,11 @@ from cloud.pages.blocks_render import stylesheet
 from cloud.pages.page import check_form_token, receipt_page_html
 from cloud.pages.receipt_view import ReceiptView
 from cloud.privacy.keys import IdentityKeys
+from cloud.tracking.batch_store import Batch
 from cloud.tracking.click_ids import ClickIds, with_click_id
+from cloud.tracking.events import TrackedEvent
 from cloud.tracking.page_events import ViewTokens
+from cloud.tracking.writer import BatchWriter
 from cloud.web.forms import read_form
 from cloud.web.pdf import PDF_MEDIA_TYPE
 
@@ -69,6 +73,9 @@ PDF_RENDERS_AT_ONCE = 2
 PDF_QUEUE = 32
 
 
+Served = tuple[HTMLResponse, TrackedEvent | None]  # the answer, and the fetch the writer still has to store
+
+
 def _page(
     request: Request,
     session: Session,
@@ -78,16 +85,20 @@ def _page(
     click_ids: ClickIds,
     via: str,
     headers: dict[str, str],
-) -> HTMLResponse:
-    """The receipt's page from the tenant's template, its fetch recorded in the same transaction, the
-    browser id cookie set."""
+    *,
+    writer: BatchWriter | None,
+) -> Served:
+    """The receipt's page from the tenant's template, the browser id cookie set, and its fetch: recorded in
+    the page's transaction when there is no collector's writer, else returned for `_stored` to hand over."""
     now = utcnow()
     receipt = found.receipt
     visitor, new_browser = tracking.visitor_of(request)
     page_url = public_url(request) + request.url.path
-    track = tracking.page_fetched(
-        session, tokens, click_ids, receipt, visitor, now, via, request.headers.get("referer"), page_url
+    fetch, track = tracking.page_fetched(
+        tokens, click_ids, receipt, visitor, now, via, request.headers.get("referer"), page_url
     )
+    if writer is None:
+        tracking.record_fetch(session, fetch)
     html = receipt_page_html(
         session,
         keys,
@@ -104,6 +115,16 @@ def _page(
     response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
     if new_browser:
         tracking.set_browser_cookie(request, response, visitor)
+    return response, None if writer is None else fetch
+
+
+async def _stored(writer: BatchWriter | None, served: Served) -> HTMLResponse:
+    """The page once its fetch is stored. On PostgreSQL the fetch goes through the collector's writer:
+    fetches of pages served at the same moment (and browsers' batches) share one statement, where each page
+    paid an insert round trip of its own; the page is still answered only after its fetch is committed."""
+    response, fetch = served
+    if fetch is not None and writer is not None:
+        await writer.write(Batch([fetch], [False]))
     return response
 
 
@@ -154,18 +175,22 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-def receipt_by_link(
+async def receipt_by_link(
     token: str,
     request: Request,
     session: PageSessionDep,
     keys: IdentityKeysDep,
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
+    writer: FetchWriterDep,
 ) -> HTMLResponse:
-    found = service.page_by_link(session, token)
-    if found is None:
-        return HTMLResponse(render.not_found_page(), status_code=404)
-    return _page(request, session, keys, found, tokens, click_ids, "link", {})
+    def served() -> Served:
+        found = service.page_by_link(session, token)
+        if found is None:
+            return HTMLResponse(render.not_found_page(), status_code=404), None
+        return _page(request, session, keys, found, tokens, click_ids, "link", {}, writer=writer)
+
+    return await _stored(writer, await run_in_threadpool(served))
 
 
 @router.get("/r/{token}/" + receipt_pdf.PDF_PATH)
@@ -229,7 +254,7 @@ async def _pdf(request: Request, view: ReceiptView) -> Response:
 
 
 @router.get("/r/c/{register_id}/{landing}", response_class=HTMLResponse)
-def receipt_by_landing(
+async def receipt_by_landing(
     register_id: int,
     landing: str,
     request: Request,
@@ -237,18 +262,23 @@ def receipt_by_landing(
     keys: IdentityKeysDep,
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
+    writer: FetchWriterDep,
     w: int = 0,
 ) -> HTMLResponse:
-    now: datetime = utcnow()
-    found = service.page_by_landing(session, register_id, landing, now)
-    if found is not None:
-        return _page(request, session, keys, found, tokens, click_ids, "qr", NO_STORE)
-    if service.landing_expired(session, register_id, landing, now):
-        return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE)
-    if w >= MAX_WAITS:  # a bad token waits as long as a good one would, so it reveals nothing, then says so
-        return HTMLResponse(render.not_found_page(UNKNOWN), status_code=404, headers=NO_STORE)
-    next_url = f"/r/c/{register_id}/{landing}?w={max(w, 0) + 1}"
-    return HTMLResponse(render.waiting_page(next_url), headers=NO_STORE)
+    def served() -> Served:
+        now: datetime = utcnow()
+        found = service.page_by_landing(session, register_id, landing, now)
+        if found is not None:
+            return _page(request, session, keys, found, tokens, click_ids, "qr", NO_STORE, writer=writer)
+        if service.landing_expired(session, register_id, landing, now):
+            return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE), None
+        # A bad token waits as long as a good one would, so it reveals nothing, then says so.
+        if w >= MAX_WAITS:
+            return HTMLResponse(render.not_found_page(UNKNOWN), status_code=404, headers=NO_STORE), None
+        next_url = f"/r/c/{register_id}/{landing}?w={max(w, 0) + 1}"
+        return HTMLResponse(render.waiting_page(next_url), headers=NO_STORE), None
+
+    return await _stored(writer, await run_in_threadpool(served))
 
 
 @router.post(tracking.EVENTS_PATH, status_code=204)

@@ -76,7 +76,6 @@ def set_browser_cookie(request: Request, response: Response, visitor: Visitor) -
 
 
 def page_fetched(
-    session: Session,
     tokens: ViewTokens,
     click_ids: ClickIds,
     receipt: ReceiptRow,
@@ -85,14 +84,10 @@ def page_fetched(
     via: str,
     referrer: str | None,
     page_url: str,
-) -> dict[str, str]:
-    """Record the fetch in the caller's transaction; returns what the page needs for its script: the view
-    token, where to POST, and the honeypot link (the same redirect shape as every outbound link).
-
-    The transaction's commit does not wait for PostgreSQL's WAL flush (as the site tracker's, docs/
-    performance.md): a crash of the database server may lose the last fraction of a second of fetches,
-    which count as nothing but "fetched". A page that writes more (exposures, a promo code) waits again
-    (`cloud.pages.page`)."""
+) -> tuple[TrackedEvent, dict[str, str]]:
+    """The fetch event of a page about to be served (`record_fetch` or the collector's writer stores it),
+    and what the page needs for its script: the view token, where to POST, and the honeypot link (the same
+    redirect shape as every outbound link)."""
     assert receipt.id is not None
     fetch = fetch_event(
         tenant_id=receipt.tenant_id,
@@ -102,14 +97,19 @@ def page_fetched(
         via=via,
         referrer=referrer,
     )
-    record_events(session, [fetch], wait_for_commit=False)
     assert visitor.browser_id is not None
     view = PageView(receipt.id, receipt.tenant_id, now, fetch.event_id, visitor.browser_id)
-    return {
+    return fetch, {
         "view_token": tokens.issue(view),
         "events_url": EVENTS_PATH,
         "honeypot_url": click_ids.outbound_path(receipt.id, HONEYPOT_BLOCK, page_url, now),
     }
+
+
+def record_fetch(session: Session, fetch: TrackedEvent) -> None:
+    """The fetch in the page's own transaction: where there is no collector's writer (SQLite, one process).
+    On PostgreSQL the page hands it to the writer instead (cloud.pages.router)."""
+    record_events(session, [fetch])
 
 
 def page_events(

@@ -105,13 +105,6 @@ def without_commit_wait(session: Session) -> None:
         session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def with_commit_wait(session: Session) -> None:
-    """Undo `without_commit_wait` for the rest of this transaction: it now writes something that must
-    survive a crash of the database server once the request is answered (a promo code, an exposure)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SET LOCAL synchronous_commit TO ON"))
-
-
 def events_where(
     session: Session,
     tenant_id: int,

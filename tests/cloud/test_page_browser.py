@@ -84,7 +84,7 @@ def test_every_legal_field_at_320_and_640_px(cloud: Cloud, open_page: object) ->
         text = w.page.inner_text("main")
         for field in LEGAL:
             assert field in text, (width, field)
-        assert w.page.locator("svg.qr").is_visible()
+        assert w.page.locator("img.qr").is_visible()
         # Mobile first: nothing wider than the screen, every block readable without scrolling sideways.
         assert w.page.evaluate("document.documentElement.scrollWidth") <= width
         blocks = w.page.locator("section.block").evaluate_all("els => els.map(e => e.dataset.block)")
@@ -193,5 +193,5 @@ def test_the_pdf_link_on_a_320_px_phone_downloads_the_receipt(cloud: Cloud, open
     assert saved.read_bytes().startswith(b"%PDF-")
     w.page.emulate_media(media="print")  # the print view keeps the receipt and drops the link
     assert not link.is_visible()
-    assert w.page.locator("svg.qr").is_visible()
+    assert w.page.locator("img.qr").is_visible()
     w.clean()
