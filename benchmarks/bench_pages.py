@@ -1,6 +1,7 @@
 """The e-receipt page on PostgreSQL through the real server (`--workers 2`, as `echeck-cloud serve` runs
 it): pages/s with every fetch stored as a `receipt_fetch` event before its page is answered (through the
-collector's group-commit writer), beside a bare endpoint on the same server returning the same bytes; p95 and page weight (page + stylesheet + script).
+collector's group-commit writer), beside a bare endpoint on the same server returning the same bytes; p95
+and page weight (page + stylesheet + script).
 
 Issue 13's targets: ≥ 500 pages/s on 2 cores and ≥ 0.5× the bare endpoint's rate.
 """
