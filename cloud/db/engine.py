@@ -1,11 +1,13 @@
 """Cloud database engines: SQLite by default (a file in the user data directory), PostgreSQL by URL."""
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
 DATABASE_URL_ENV = "ECHECK_DATABASE_URL"
@@ -39,6 +41,39 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# A pooled connection back in the pool for less than this is handed out again without a ping (HikariCP's
+# `aliveBypassWindowMs`, 500 ms by default, for the same reason): under load a connection is reused within
+# milliseconds, and a ping before each use was a round trip of every request, ~4 % of an e-receipt page's
+# CPU. A connection idle longer is pinged first, as SQLAlchemy's `pool_pre_ping` does for every one; one
+# the server closed within the window fails its statement, and SQLAlchemy then drops the whole pool.
+PING_AFTER_IDLE_S = 0.5
+_CHECKED_IN = "echeck_checked_in_at"
+
+
+def _remember_check_in(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Pre-ping the engine's connections that sat in the pool longer than `idle_s` (SQLAlchemy's custom
+    pessimistic disconnect handling: a `DisconnectionError` at checkout makes the pool open a new one)."""
+
+    def ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is not None and time.monotonic() - checked_in < idle_s:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            raise exc.DisconnectionError() from error
+        if not alive:
+            raise exc.DisconnectionError()
+
+    sa.event.listen(engine, "connect", _remember_check_in)  # a connection just opened needs no ping
+    sa.event.listen(engine, "checkin", _remember_check_in)
+    sa.event.listen(engine, "checkout", ping)
+
+
 # Connections an app process keeps beyond its request threads: the in-process background worker's.
 BACKGROUND_CONNECTIONS = 4
 
@@ -55,9 +90,14 @@ def make_engine(url: str | None = None, *, request_threads: int | None = None, *
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     if request_threads is not None:
         kwargs.setdefault("pool_size", request_threads + BACKGROUND_CONNECTIONS)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 30)
-    return sa.create_engine(url, **kwargs)
+    ping = kwargs.setdefault("pool_pre_ping", True)
+    if ping:
+        kwargs["pool_pre_ping"] = False  # every checkout's ping, replaced by the idle one below
+    engine = sa.create_engine(url, **kwargs)
+    if ping:
+        ping_when_idle(engine)
+    return engine
