@@ -79,13 +79,19 @@ def ropo_inputs(session: Session, tenant_id: int, filters: Filters) -> RopoInput
         purchases.append(purchase)
         if purchase.profile_id is not None:
             journeys.append(Journey(purchase.profile_id, touch_list, purchase))
+    attributed, dirty = day_coverage(session, tenant_id, filters)
+    return RopoInputs(purchases, journeys, attributed, dirty, names)
+
+
+def day_coverage(session: Session, tenant_id: int, filters: Filters) -> tuple[int, int]:
+    """The period's days attributed and still dirty (waiting for the job), as the pages report them."""
     days = session.execute(
         sa.select(DAY.c.dirty, sa.func.count())
         .where(DAY.c.tenant_id == tenant_id, DAY.c.day >= filters.start, DAY.c.day <= filters.end)
         .group_by(DAY.c.dirty)
     ).all()
     counts = {bool(d): int(n) for d, n in days}
-    return RopoInputs(purchases, journeys, counts.get(False, 0), counts.get(True, 0), names)
+    return counts.get(False, 0), counts.get(True, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +136,13 @@ def summary(
     total = aggregates.ropo_rows(session, tenant_id, filters, Dimension.TOTAL)
     row = total[0] if total else None
     channels = by_channel(credits(session, tenant_id, filters, model))
-    days = session.execute(
-        sa.select(DAY.c.dirty, sa.func.count())
-        .where(DAY.c.tenant_id == tenant_id, DAY.c.day >= filters.start, DAY.c.day <= filters.end)
-        .group_by(DAY.c.dirty)
-    ).all()
-    counts = {bool(d): int(n) for d, n in days}
+    attributed, dirty = day_coverage(session, tenant_id, filters)
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
         "model": model.value,
-        "days_attributed": counts.get(False, 0),
-        "days_dirty": counts.get(True, 0),
+        "days_attributed": attributed,
+        "days_dirty": dirty,
         "receipts": row.receipts if row else 0,
         "revenue": row.revenue if row else 0,
         "identified_receipts": row.identified_receipts if row else 0,
