@@ -35,13 +35,18 @@ class BatchWriter:
         self.max_events = max_events
         self.statements = statements
         self._waiting: list[_Waiting] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # kept referenced, or the loop may collect them
+        # Drains still able to take a waiting batch. Not `len(self._tasks)`: a drain that has found nothing
+        # left stays in that set until its done callback runs, after the coroutines its last statement woke,
+        # so a batch written by one of them found the set full, started no drain and waited for ever.
+        self._draining = 0
 
     async def write(self, batch: Batch) -> list[str]:
         """Stores `batch` (with the batches waiting beside it); returns its stored event ids."""
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         self._waiting.append((batch, future))
-        if len(self._tasks) < self.statements:
+        if self._draining < self.statements:
+            self._draining += 1
             task = asyncio.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -57,6 +62,8 @@ class BatchWriter:
                     future.set_exception(exc)
             self._waiting = []
             raise
+        finally:
+            self._draining -= 1  # in the same step as the empty `while` check: no batch slips in between
 
     def _take(self) -> list[_Waiting]:
         taken, events = 0, 0

@@ -127,3 +127,21 @@ def test_a_batch_postgresql_refuses_fails_alone(engine: Engine) -> None:
     assert stored == [good.event_id]
     with Session(engine) as session:
         assert poison.event_id not in {e.event_id for e in events_where(session, shop)}
+
+
+def test_a_batch_written_right_after_the_last_statement_is_stored(engine: Engine) -> None:
+    """The page's case: a fetch written by a coroutine the previous statement has just woken. It found that
+    statement's finished drain still counted and waited for ever (the benchmark's last requests hung)."""
+    shop = _tenant(engine)
+    writes = collector_engine(engine.url.render_as_string(hide_password=False), connections=2)
+
+    async def post() -> list[list[str]]:
+        writer = BatchWriter(writes, statements=1)
+        async with asyncio.timeout(10):  # not `wait_for`: its own task would wake this one a step later
+            return [await writer.write(_batch([_event(shop)])) for _ in range(5)]
+
+    try:
+        stored = asyncio.run(post())
+    finally:
+        writes.dispose()
+    assert [len(ids) for ids in stored] == [1] * 5
