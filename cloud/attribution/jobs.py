@@ -77,7 +77,7 @@ class AttributionJobs:
         if profiles:
             since = today - timedelta(days=REATTRIBUTE_DAYS)
             for tenant in tenants:
-                attributed = _attributed_days(session, tenant)
+                attributed = service.attributed_days(session, tenant)
                 days = {
                     d for d in sources.days_of_profiles(session, tenant, profiles, since) if d in attributed
                 }
@@ -91,18 +91,4 @@ class AttributionJobs:
     def receipts_stored(self, args: JobArgs) -> None:
         event = ReceiptStored.from_args(args)
         with Session(self.engine) as session, session.begin():
-            attributed = _attributed_days(session, event.tenant_id)
-            days = sources.receipt_days(session, event.tenant_id, event.receipt_ids)
-            late = {d for d in days if d in attributed}
-            if late:
-                service.mark_dirty(session, event.tenant_id, late, "late receipt")
-
-
-def _attributed_days(session: Session, tenant_id: int) -> set[date]:
-    day = service.DAY
-    return {
-        d
-        for d in session.execute(
-            sa.select(day.c.day).where(day.c.tenant_id == tenant_id, day.c.dirty.is_(False))
-        ).scalars()
-    }
+            service.reattribute(session, event.tenant_id, event.receipt_ids, "late receipt")

@@ -5,8 +5,9 @@ lookback (cloud/attribution/sources.py), builds the journeys, runs every model a
 of `attribution_purchase` and `attribution_result` in one transaction (idempotent: a re-run replaces).
 
 Which days: `mark_dirty` records a day that must be attributed again (a receipt synced late, an identity
-merge that joined a buyer's browser to the buyer after the fact); `due_days` lists yesterday and today if
-never done, and every dirty day. The periodic job (cloud/attribution/jobs.py) runs them.
+merge that joined a buyer's browser to the buyer after the fact, a buyer erased: `reattribute`);
+`due_days` lists yesterday and today if never done, and every dirty day. The periodic job
+(cloud/attribution/jobs.py) runs them.
 
 Credit rows are per (day, model, store, channel, campaign). Rule-based models split each purchase over its
 touches; the Markov model's removal effects are estimated per channel over the day's converting journeys
@@ -83,6 +84,24 @@ def mark_dirty(session: Session, tenant_id: int, days: Iterable[date], reason: s
             )
         )
     return len(listed)
+
+
+def attributed_days(session: Session, tenant_id: int) -> set[date]:
+    """The tenant's days attributed and not dirty since."""
+    return set(
+        session.execute(
+            sa.select(DAY.c.day).where(DAY.c.tenant_id == tenant_id, DAY.c.dirty.is_(False))
+        ).scalars()
+    )
+
+
+def reattribute(session: Session, tenant_id: int, receipt_ids: Sequence[int], reason: str) -> int:
+    """The already attributed days of these receipts marked dirty (a receipt synced late, a buyer erased);
+    a day never attributed is left to `due_days`. Joins the caller's transaction."""
+    if not receipt_ids:
+        return 0
+    days = sources.receipt_days(session, tenant_id, receipt_ids) & attributed_days(session, tenant_id)
+    return mark_dirty(session, tenant_id, days, reason)
 
 
 def due_days(session: Session, tenant_id: int, today: date) -> list[date]:

@@ -4,9 +4,13 @@ The fiscal records stay (54-FZ keeps them for years), without the contact: the r
 are cleared and the contact is taken out of the stored payload, whose content hash is recomputed so no
 digest of the old content (contact included) is left. A resend of the same receipt by its register is
 then a "conflict", which is kept without the contact too. The request itself is logged with counts only.
+
+Figures computed from the erased rows are recomputed: the days of the buyer's receipts leave the
+dashboards' rollups (read raw until rolled up again) and their attributed days are marked dirty.
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from cloud.attribution import service as attribution
 from cloud.db.types import utcnow
 from cloud.delivery.models import OptOut, PushDevice
 from cloud.identity.erasure import erase_contact
@@ -23,6 +28,7 @@ from cloud.logs import event
 from cloud.pages.models import PageAnswer, PageExposure
 from cloud.privacy.keys import IdentityKeys
 from cloud.privacy.models import ConsentRecord, ErasureRequest
+from cloud.reports import rollup
 from receipts.contact import BuyerContact
 
 log = logging.getLogger("cloud.privacy")
@@ -78,6 +84,33 @@ def erase_receipts(session: Session, subject: Subject) -> int:
     return len(rows)
 
 
+def _receipts_of(session: Session, subject: Subject) -> dict[int, list[tuple[int, datetime]]]:
+    """The buyer's receipts (id, received_at) by tenant, read before the erasers clear their contact."""
+    rows = session.exec(
+        _tenant(
+            select(ReceiptRow.tenant_id, ReceiptRow.id, ReceiptRow.received_at).where(
+                col(ReceiptRow.contact_hash).in_(subject.hashes)
+            ),
+            ReceiptRow.tenant_id,
+            subject,
+        )
+    ).all()
+    by_tenant: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    for tenant_id, receipt_id, received_at in rows:
+        assert receipt_id is not None
+        by_tenant[tenant_id].append((receipt_id, received_at))
+    return by_tenant
+
+
+def _refigure(session: Session, receipts: dict[int, list[tuple[int, datetime]]]) -> dict[str, int]:
+    """Report days and attributed days that counted the erased receipts, to be computed again."""
+    report_days = attribution_days = 0
+    for tenant_id, rows in receipts.items():
+        report_days += rollup.forget_days(session, tenant_id, [at for _id, at in rows])
+        attribution_days += attribution.reattribute(session, tenant_id, [i for i, _at in rows], "erasure")
+    return {"report_days": report_days, "attribution_days": attribution_days}
+
+
 def _delete_by_hash(model: Any, hash_column: Any) -> Callable[[Session, Subject], int]:
     def erase(session: Session, subject: Subject) -> int:
         statement = _tenant(
@@ -118,7 +151,9 @@ def erase(
 ) -> ErasureRequest:
     """Erase `contact` at `tenant_id` (None: everywhere) and log the request; commits."""
     subject = Subject.of(contact, keys, tenant_id)
+    receipts = _receipts_of(session, subject)
     counts = {name: eraser(session, subject) for name, eraser in ERASERS.items()}
+    counts |= _refigure(session, receipts)
     request = ErasureRequest(
         tenant_id=tenant_id,
         requested_by=requested_by[:100],

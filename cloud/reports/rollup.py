@@ -16,7 +16,7 @@ A page event is counted in the rollup of its own day; a receipt's open in the ro
 """
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -263,6 +263,20 @@ def due_days(
         ).scalars()
         due.update(d for d in (_local_day(at, zone) for at in received) if first <= d <= last)
     return sorted(due)
+
+
+def forget_days(
+    session: Session, tenant_id: int, received: Iterable[datetime], time_zone: str = DEFAULT_TIME_ZONE
+) -> int:
+    """The days of these receipts (by `received_at`) are no longer rolled up: their rows were rewritten
+    wholesale (a buyer erased), so dashboards read them raw until the next refresh rolls them up again.
+    Joins the caller's transaction; returns how many days were rolled up."""
+    zone = ZoneInfo(time_zone)
+    days = sorted({_local_day(at, zone) for at in received})
+    if not days:
+        return 0
+    done = session.execute(sa.delete(ROLLED).where(ROLLED.c.tenant_id == tenant_id, ROLLED.c.day.in_(days)))
+    return int(done.rowcount or 0)
 
 
 def refresh(

@@ -172,6 +172,21 @@ def test_a_day_is_attributed_stored_and_re_attributed_after_a_late_merge(cloud: 
     assert (chunked.purchases, chunked.identified, chunked.touched, chunked.touches) == (4, 2, 2, 2)
     assert stored() == whole
 
+    # buyer A is erased: the day that credited A's purchase to paid search is attributed again without it
+    r = cloud.http.post(
+        "/v1/privacy/erasures", json={"contact": PHONE_A, "reason": "test"}, headers=reg.tenant_auth
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["counts"]["attribution_days"] == 1
+    with cloud.session() as s:
+        assert tuple(s.execute(sa.select(DAY.c.dirty, DAY.c.reason).where(DAY.c.day == DAY_D)).one()) == (
+            True,
+            "erasure",
+        )
+    assert [d.identified for d in jobs.run(t)] == [1]
+    with cloud.session() as s:
+        assert reads.summary(s, t, reads.Filters(DAY_D, DAY_D))["ropo_revenue"] == 300_00
+
 
 def test_holdout_draw_is_deterministic_recorded_and_measured(cloud: Cloud) -> None:
     reg = cloud.register()

@@ -16,12 +16,15 @@ from benchmarks.support.report_data import make_chain, seed_month, stores_named
 from cloud.accounts import tenants
 from cloud.db import make_engine, migrate
 from cloud.ingest.models import ReceiptRow
+from cloud.privacy import erasure
+from cloud.privacy.keys import IdentityKeys
 from cloud.reports import rollup
 from cloud.reports.filters import Filters, parse, today
 from cloud.reports.scope import Viewer, stores_in_view
 from cloud.reports.service import build
 from cloud.reports.tables import Dashboard
 from cloud.tracking.models import TrackingEvent
+from receipts.contact import BuyerContact
 
 DAYS = 6
 
@@ -164,6 +167,43 @@ def test_a_late_open_of_an_old_receipt_is_rolled_up_again(month: Month) -> None:
     assert after != before  # one more receipt opened by a person
     raw_opened = _opened_raw(m, period)
     assert dict((f[0], f[1]) for f in after["figures"])["open_rate"] == raw_opened
+
+
+def test_an_erased_buyer_s_days_leave_the_rollups_until_rolled_up_again(month: Month) -> None:
+    """An erasure clears the buyer's contact on their old receipts: the days it counted them "with a
+    contact" are read raw at once, and the next refresh rolls them up again with the same answer."""
+    m = month
+    rollup.refresh_all(m.engine)
+    period = {"since": m.since, "until": m.until}
+    keys = IdentityKeys("v1", {"v1": b"erasure-test-key-0123456789abcde"})
+    buyer = BuyerContact("phone", "+7 916 000-00-42")
+    r = ReceiptRow.__table__  # type: ignore[attr-defined]
+    with m.engine.begin() as conn:  # the oldest day's receipt with a contact becomes this buyer's
+        receipt_id = conn.execute(
+            sa.select(r.c.id)
+            .where(r.c.tenant_id == m.tenant_id, r.c.contact_hash.is_not(None))
+            .order_by(r.c.received_at)
+            .limit(1)
+        ).scalar_one()
+        conn.execute(sa.update(r).where(r.c.id == receipt_id).values(contact_hash=keys.hash(buyer.value)))
+    with Session(m.engine) as s:
+        rolled_before = _shape(build(s, Viewer(m.tenant_id, None), "sending", parse(period)))
+        done = erasure.erase(
+            s, keys, buyer, tenant_id=m.tenant_id, requested_by="test", now=datetime.now(UTC)
+        )
+    assert done.counts["receipts"] == 1
+    assert done.counts["report_days"] == 1
+    with Session(m.engine) as s:
+        after = _shape(build(s, Viewer(m.tenant_id, None), "sending", parse(period)))
+    assert after != rolled_before  # one receipt fewer with a contact
+    rollup.refresh_all(m.engine)
+    with Session(m.engine) as s:
+        rolled_again = _shape(build(s, Viewer(m.tenant_id, None), "sending", parse(period)))
+    assert rolled_again == after
+    with m.engine.begin() as conn:
+        conn.execute(sa.delete(rollup.ROLLED))
+    with Session(m.engine) as s:
+        assert _shape(build(s, Viewer(m.tenant_id, None), "sending", parse(period))) == after  # raw rows
 
 
 def _opened_raw(m: Month, period: dict[str, str]) -> float | None:
