@@ -74,6 +74,19 @@ def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
     sa.event.listen(engine, "checkout", ping)
 
 
+# libpq's waits, each bounded (a URL's own query parameters win): opening a connection to a server that
+# accepts TCP but never answers, and a server or network that dies under an open connection. Without them
+# a request or job waited on a silent PostgreSQL for as long as the kernel's TCP retries (15 min and more),
+# holding its pooled connection; with them, within about a minute, it fails and the pool opens a new one.
+POSTGRES_TIMEOUTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # ms of sent data unacknowledged, e.g. a statement to a vanished server
+}
+
 # Connections an app process keeps beyond its request threads: the in-process background worker's.
 BACKGROUND_CONNECTIONS = 4
 
@@ -90,6 +103,8 @@ def make_engine(url: str | None = None, *, request_threads: int | None = None, *
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    timeouts = {k: v for k, v in POSTGRES_TIMEOUTS.items() if k not in parsed.query}
+    kwargs["connect_args"] = {**timeouts, **kwargs.get("connect_args", {})}
     if request_threads is not None:
         kwargs.setdefault("pool_size", request_threads + BACKGROUND_CONNECTIONS)
         kwargs.setdefault("max_overflow", 0)
