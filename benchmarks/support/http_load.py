@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# A request unanswered this long counts as an error and ends its connection's turn (a lost answer once
+# hung the pages benchmark for good: cloud/tracking/writer.py's missed wake-up).
+ANSWER_TIMEOUT_S = 30.0
 UA = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"
 
 
@@ -40,13 +43,18 @@ async def _connection(
                 f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {UA}\r\n"
                 f"Cookie: ec_bid={cookie}\r\n\r\n".encode()
             )
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            try:
+                async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    status = int(head.split(b" ", 2)[1])
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1])
+                    body = await reader.readexactly(length)
+            except TimeoutError:  # an answer the server never sent: an error, not a benchmark that hangs
+                errors += 1
+                break
             out.append((time.perf_counter() - started) * 1000)
             errors += status != 200
             size = len(body)
