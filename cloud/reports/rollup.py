@@ -276,7 +276,7 @@ def forget_days(
     if not days:
         return 0
     done = session.execute(sa.delete(ROLLED).where(ROLLED.c.tenant_id == tenant_id, ROLLED.c.day.in_(days)))
-    return int(done.rowcount or 0)
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 def refresh(
