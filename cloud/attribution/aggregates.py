@@ -8,9 +8,9 @@ sums and distinct counts over those rows, in the database:
 
 - `ropo_rows(session, tenant_id, filters, by)`: `RopoRow`s by total, store (key: the store's name),
   region, channel or campaign. By channel or campaign a row counts the purchases with at least one stored
-  touch of it (the touches' JSON expanded by `jsonb_array_elements` on PostgreSQL, `json_each` on SQLite),
-  its denominators being all the purchases in scope, as `ropo_report` does; `touch_rows` gives both of
-  those in one statement (the expansion is most of the cost: done once);
+  touch of it (`attribution_purchase_key`: the job writes each touched purchase's channels and campaigns
+  once, so no JSON is expanded here), its denominators being all the purchases in scope, as
+  `ropo_report` does; `touch_rows` gives both of those in one statement;
 - `model_credits(session, tenant_id, filters)`: every model's conversions and revenue per channel, summed
   over the period's days and the stores in scope. The Markov model's credits are the job's per-day
   estimates summed (each day's removal effects over that day's journeys), not one estimate over the period;
@@ -33,10 +33,9 @@ from sqlalchemy.orm import Session
 from cloud.attribution import sources
 from cloud.attribution.models import Model
 from cloud.attribution.ropo import UNKNOWN, Dimension, RopoRow
-from cloud.attribution.service import DAY, PURCHASE, RESULT
+from cloud.attribution.service import DAY, PURCHASE, PURCHASE_KEY, RESULT
 
 STORE = sources.STORE
-TOUCH_FIELDS = ("channel", "campaign")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,49 +59,19 @@ def scoped(query: Any, table: sa.Table, filters: Filters) -> Any:
     return query
 
 
-def _touch_pairs(session: Session, tenant_id: int, filters: Filters) -> Any:
-    """Distinct (receipt_id, revenue, profile_id, channel, campaign) of the touched purchases in scope: their
-    stored touches expanded in the database, one row per purchase and (channel, campaign)."""
-    p = PURCHASE
-    if session.get_bind().dialect.name == "postgresql":
-        elements = sa.func.jsonb_array_elements(p.c.touches).table_valued("value", joins_implicitly=True)
-        channel = sa.func.jsonb_extract_path_text(elements.c.value, "channel")
-        campaign = sa.func.jsonb_extract_path_text(elements.c.value, "campaign")
-    else:
-        elements = sa.func.json_each(p.c.touches).table_valued("value", joins_implicitly=True)
-        channel = sa.func.json_extract(elements.c.value, "$.channel")
-        campaign = sa.func.json_extract(elements.c.value, "$.campaign")
-    # The campaign key is what the job stored ("source / medium / campaign"), the channel when it has none.
-    return (
-        sa.select(
-            p.c.receipt_id,
-            p.c.revenue,
-            p.c.profile_id,
-            channel.label("channel"),
-            sa.func.coalesce(campaign, channel).label("campaign"),
-        )
-        .select_from(p)
-        .join(elements, sa.true())
-        .where(p.c.tenant_id == tenant_id, p.c.touched == sa.true(), p.c.profile_id.is_not(None))
-        .distinct()
-    )
-
-
-def _touch_keys(session: Session, tenant_id: int, filters: Filters, field: str) -> Any:
-    """Distinct (receipt_id, key): each touched purchase in scope once per channel (or campaign)."""
-    assert field in TOUCH_FIELDS
-    pairs = scoped(_touch_pairs(session, tenant_id, filters), PURCHASE, filters).subquery("touch_pairs")
-    return sa.select(pairs.c.receipt_id, pairs.c[field].label("key")).distinct().subquery("touch_keys")
-
-
-def _with_channel(session: Session, tenant_id: int, query: Any, filters: Filters) -> Any:
-    """Keep the purchases with a stored touch of the filter's channel (all of them without one)."""
+def _with_channel(tenant_id: int, query: Any, receipt_id: Any, filters: Filters) -> Any:
+    """Keep the purchases (by `receipt_id`) with a stored touch of the filter's channel (all without one)."""
     if filters.channel is None:
         return query
-    keys = _touch_keys(session, tenant_id, Filters(filters.start, filters.end, filters.store_ids), "channel")
-    return query.where(
-        PURCHASE.c.receipt_id.in_(sa.select(keys.c.receipt_id).where(keys.c.key == filters.channel))
+    k = PURCHASE_KEY
+    having = scoped(
+        sa.select(k.c.receipt_id).where(
+            k.c.tenant_id == tenant_id, k.c.field == "channel", k.c.key == filters.channel
+        ),
+        k,
+        Filters(filters.start, filters.end, filters.store_ids),
     )
+    return query.where(receipt_id.in_(having))
 
 
 def _measures(revenue: Any, profile: Any, touched: Any) -> list[Any]:
@@ -134,7 +103,7 @@ def ropo_rows(
     measures = _measures(p.c.revenue, p.c.profile_id, p.c.touched == sa.true())
     if by in (Dimension.TOTAL, Dimension.CHANNEL, Dimension.CAMPAIGN):
         query = sa.select(*measures).where(p.c.tenant_id == tenant_id)
-        query = _with_channel(session, tenant_id, scoped(query, p, filters), filters)
+        query = _with_channel(tenant_id, scoped(query, p, filters), p.c.receipt_id, filters)
         total = _row("total", session.execute(query).one())
         if by is Dimension.TOTAL:
             return [total] if total.receipts else []
@@ -147,7 +116,7 @@ def ropo_rows(
             .where(p.c.tenant_id == tenant_id)
             .group_by(*group)
         )
-        query = _with_channel(session, tenant_id, scoped(query, p, filters), filters)
+        query = _with_channel(tenant_id, scoped(query, p, filters), p.c.receipt_id, filters)
         merged: dict[str, RopoRow] = {}
         for values in session.execute(query):
             key = str(values[len(group) - 1] or UNKNOWN)
@@ -177,31 +146,24 @@ def _add(a: RopoRow, b: RopoRow) -> RopoRow:
 def touch_rows(
     session: Session, tenant_id: int, filters: Filters, total: RopoRow
 ) -> dict[Dimension, list[RopoRow]]:
-    """The rows by channel and by campaign in one statement (the touches are expanded once; `total` gives the
-    denominators), sorted as `ropo_report` sorts them."""
-    pairs = _with_channel(
-        session, tenant_id, scoped(_touch_pairs(session, tenant_id, filters), PURCHASE, filters), filters
-    ).cte("touch_pairs")
-
-    def grouped(by: Dimension) -> Any:
-        per = (
-            sa.select(pairs.c.receipt_id, pairs.c.revenue, pairs.c.profile_id, pairs.c[by.value].label("key"))
-            .distinct()
-            .subquery()
-        )
-        return sa.select(
-            sa.literal(by.value).label("by"),
-            per.c.key,
+    """The rows by channel and by campaign in one statement over `attribution_purchase_key` (`total` gives
+    the denominators), sorted as `ropo_report` sorts them."""
+    k = PURCHASE_KEY
+    query = (
+        sa.select(
+            k.c.field,
+            k.c.key,
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(per.c.revenue), 0),
-            sa.func.count(sa.distinct(per.c.profile_id)),
-        ).group_by(per.c.key)
-
+            sa.func.coalesce(sa.func.sum(k.c.revenue), 0),
+            sa.func.count(sa.distinct(k.c.profile_id)),
+        )
+        .where(k.c.tenant_id == tenant_id)
+        .group_by(k.c.field, k.c.key)
+    )
+    query = _with_channel(tenant_id, scoped(query, k, filters), k.c.receipt_id, filters)
     out: dict[Dimension, list[RopoRow]] = {Dimension.CHANNEL: [], Dimension.CAMPAIGN: []}
-    for by, key, n, revenue, buyers in session.execute(
-        sa.union_all(grouped(Dimension.CHANNEL), grouped(Dimension.CAMPAIGN))
-    ):
-        out[Dimension(by)].append(
+    for field, key, n, revenue, buyers in session.execute(query):
+        out[Dimension(field)].append(
             RopoRow(
                 str(key),
                 total.receipts,

@@ -19,7 +19,7 @@ those touches' linear weights. Revenue is apportioned in whole kopecks per model
 from __future__ import annotations
 
 import time as clock
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from cloud.attribution.sources import table_of
 from cloud.attribution.tables import (
     AttributionDay,
     AttributionPurchase,
+    AttributionPurchaseKey,
     AttributionResult,
     AttributionSettings,
 )
@@ -43,6 +44,7 @@ from cloud.db.types import utcnow
 
 DAY = table_of(AttributionDay)
 PURCHASE = table_of(AttributionPurchase)
+PURCHASE_KEY = table_of(AttributionPurchaseKey)
 RESULT = table_of(AttributionResult)
 SETTINGS = table_of(AttributionSettings)
 SEP = "\x1f"
@@ -141,7 +143,8 @@ def attribute_day(
     conf = settings_of(session, tenant_id)
     day_purchases = sources.purchases_of_day(session, tenant_id, day)
     result = DayResult(day)
-    session.execute(sa.delete(PURCHASE).where(PURCHASE.c.tenant_id == tenant_id, PURCHASE.c.day == day))
+    for table in (PURCHASE_KEY, PURCHASE):
+        session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.day == day))
     session.execute(sa.delete(RESULT).where(RESULT.c.tenant_id == tenant_id, RESULT.c.day == day))
     credit = DayCredit(half_life=conf.half_life)
     by_profile: dict[str, list[sources.DayPurchase]] = {}
@@ -220,6 +223,23 @@ def _store_purchases(
         )
     for part in sources.chunks(rows, 5000):
         session.execute(sa.insert(PURCHASE), list(part))
+    keys = [key for row in rows for key in purchase_keys(row)]
+    for part in sources.chunks(keys, 5000):
+        session.execute(sa.insert(PURCHASE_KEY), list(part))
+
+
+def purchase_keys(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An `attribution_purchase` row's `attribution_purchase_key` rows: its distinct channels and campaigns
+    when it is identified and touched (a touch without a campaign counts under its channel)."""
+    if row["profile_id"] is None or not row["touches"]:
+        return []
+    same = {k: row[k] for k in ("receipt_id", "tenant_id", "day", "store_id", "revenue", "profile_id")}
+    channels = {t["channel"] for t in row["touches"]}
+    campaigns = {t["campaign"] if t.get("campaign") is not None else t["channel"] for t in row["touches"]}
+    return [
+        *({**same, "field": "channel", "key": c} for c in sorted(channels)),
+        *({**same, "field": "campaign", "key": c} for c in sorted(campaigns)),
+    ]
 
 
 class DayCredit:

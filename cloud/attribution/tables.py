@@ -8,6 +8,9 @@
 - `attribution_purchase`: one row per offline receipt of an attributed day: its buyer's profile (None:
   unidentified), revenue, and the journey's touches (channel, campaign, time) as the job saw them. The ROPO
   figures by store, region, period, channel and campaign are read from here (distinct buyers over any period).
+- `attribution_purchase_key`: each touched, identified purchase's channels and campaigns, each once (the
+  same purchase's columns beside them): the ROPO tables by channel and by campaign group these plain rows.
+  Expanding every stored purchase's touches JSON in the request took ~0.75 s for a tenth of a chain's month.
 - `attribution_result`: per day, model, store, channel and campaign: credited conversions and revenue.
   Rewritten whole for a day when the day is attributed again.
 - `attribution_holdout` and `attribution_assignment`: a share of buyers, receipts or stores kept out
@@ -64,6 +67,22 @@ class AttributionPurchase(CloudModel, table=True):
     touched: bool = False  # at least one online touch in the lookback before the purchase
     # [{"at": iso, "kind": ..., "channel": ..., "campaign": "source / medium / campaign"}], oldest first
     touches: list[dict[str, Any]] | None = Field(default=None, sa_column=sa.Column(Json, nullable=True))
+
+
+class AttributionPurchaseKey(CloudModel, table=True):
+    __tablename__ = "attribution_purchase_key"
+    __table_args__ = (sa.Index(None, "tenant_id", "day"),)
+
+    receipt_id: int = Field(
+        sa_column=sa.Column(BigId, sa.ForeignKey("receipt.id"), primary_key=True, autoincrement=False)
+    )
+    field: str = Field(max_length=8, primary_key=True)  # channel | campaign
+    key: str = Field(max_length=300, primary_key=True)  # the channel, or "source / medium / campaign"
+    tenant_id: int = Field(foreign_key="tenant.id")
+    day: date
+    store_id: int = Field(foreign_key="store.id")
+    revenue: int = Field(sa_type=sa.BigInteger)  # kopecks, the purchase's
+    profile_id: int = Field(sa_type=sa.BigInteger)
 
 
 class AttributionResult(CloudModel, table=True):
