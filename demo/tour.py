@@ -205,7 +205,8 @@ def erase_buyer(database_url: str, tenant_id: int, cloud_url: str, api_key: str,
     )
     if done["id"] not in [entry["id"] for entry in logged]:
         raise TourCheckFailed(f"`echeck-cloud privacy erasures` does not list erasure {done['id']}")
-    counts = ", ".join(f"{kind} {n}" for kind, n in done["counts"].items())
+    always = ("receipts", "push_devices", "opt_outs")  # then only what the erasure found (the row fits)
+    counts = ", ".join(f"{kind} {n}" for kind, n in done["counts"].items() if kind in always or n)
     return [
         (f"erased {_masked(phone)} (API)", f"{took * 1000:.0f} ms: {counts}"),
         (
