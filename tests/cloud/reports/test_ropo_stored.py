@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from cloud.attribution import reads, service
+from cloud.attribution import aggregates, reads, service
 from cloud.attribution.jobs import AttributionJobs
 from cloud.attribution.models import Model
 from cloud.attribution.ropo import Dimension, ropo_report
@@ -168,6 +168,17 @@ def test_the_page_is_the_stored_days_summed_and_needs_no_raw_events(
         assert [(r["key"], r["receipts"], r["ropo_buyers"]) for r in rows(d, "regions")] == [
             (r.key, r.receipts, r.ropo_buyer_share) for r in by_region
         ]
+        # narrowed to one channel's purchases (attribution_purchase_key), the same as over their journeys
+        channel = sorted({t.channel for j in stored.journeys for t in j.touches})[0]
+        narrowed = reads.ropo_inputs(s, tenant, reads.Filters(D1, D3, channel=channel))
+        assert 0 < len(narrowed.purchases) < len(stored.purchases)
+        scope = aggregates.Filters(D1, D3, channel=channel)
+        for by in (Dimension.TOTAL, Dimension.CHANNEL):
+            got_rows = aggregates.ropo_rows(s, tenant, scope, by)
+            want_rows = ropo_report(narrowed.purchases, narrowed.journeys, by)
+            assert [(r.key, r.receipts, r.ropo_receipts, r.ropo_revenue) for r in got_rows] == [
+                (r.key, r.receipts, r.ropo_receipts, r.ropo_revenue) for r in want_rows
+            ], by
     assert len(rows(d, "channels")) == 3
     models = d.table("models")
     assert models is not None
