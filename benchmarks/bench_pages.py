@@ -1,7 +1,8 @@
 """The e-receipt page on PostgreSQL through the real server (`--workers 2`, as `echeck-cloud serve` runs
 it): pages/s with every fetch stored as a `receipt_fetch` event before its page is answered (through the
 collector's group-commit writer), beside a bare endpoint on the same server returning the same bytes; p95
-and page weight (page + stylesheet + script).
+and page weight (page + stylesheet + script). Two loads: each receipt's first fetch (the page rendered
+and kept, cloud.pages.kept), then the same receipts fetched again (the kept page).
 
 Issue 13's targets: ≥ 500 pages/s on 2 cores and ≥ 0.5× the bare endpoint's rate.
 """
@@ -152,11 +153,15 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
             server = _server(url, Path(tmp), bare)
             server.start()
             try:
-                run_load(server.url, links[:50], CONNECTIONS, 1.0)  # warm-up: imports, pools, caches
+                run_load(server.url, links[-50:], CONNECTIONS, 1.0)  # warm-up: imports, pools, caches
+                fresh = links[1:-50]  # never fetched yet: each page is rendered (and kept) on this fetch
                 before = _fetches(url)
                 # The page and the bare endpoint take turns (5 of each), so both are measured in the same
-                # seconds of a shared machine's load.
-                pages, ceiling = run_alternating(server.url, links, [BARE_PATH], CONNECTIONS, seconds)
+                # seconds of a shared machine's load. First every receipt's first fetch, then fetches of
+                # receipts already fetched (a reload, the buyer after a messenger's preview, a reminder).
+                first, first_bare = run_alternating(server.url, fresh, [BARE_PATH], CONNECTIONS, seconds)
+                again = fresh[: min(first.requests, len(fresh))]
+                pages, ceiling = run_alternating(server.url, again, [BARE_PATH], CONNECTIONS, seconds)
                 recorded = _fetches(url) - before  # a page is answered after its fetch is committed
             finally:
                 server.stop()
@@ -164,28 +169,42 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()
+    first_ratio = first.per_second / first_bare.per_second
+    served = first.requests + pages.requests
+    reused = max(first.requests - len(fresh), 0)
     ratio = pages.per_second / ceiling.per_second
     weight = len(page.content) + len(css) + len(js)
     return [
         Figure(
             "pages",
-            f"e-receipt pages/s, PostgreSQL, --workers 2, {CONNECTIONS} connections, fetch recorded",
+            f"e-receipt pages/s, PostgreSQL, --workers 2, {CONNECTIONS} connections, fetch recorded: "
+            "a receipt's first fetch (rendered, kept)",
+            first.per_second,
+            "/s",
+            "≥ 500" + (f" ({reused} fetches were not first)" if reused else ""),
+            first.per_second >= 500,
+        ),
+        Figure("pages", "first fetch: page rate / bare rate", first_ratio, "×", "≥ 0.5", first_ratio >= 0.5),
+        Figure("pages", "first fetch: page p50 / p95", first.p50_ms, "ms", f"p95 {first.p95_ms:.1f} ms"),
+        Figure(
+            "pages",
+            "e-receipt pages/s, the same receipts fetched again (kept page)",
             pages.per_second,
             "/s",
             "≥ 500",
             pages.per_second >= 500,
         ),
         Figure("pages", "bare endpoint, same bytes, same server", ceiling.per_second, "/s"),
-        Figure("pages", "page rate / bare rate", ratio, "×", "≥ 0.5", ratio >= 0.5),
-        Figure("pages", "page p50 / p95", pages.p50_ms, "ms", f"p95 {pages.p95_ms:.1f} ms"),
+        Figure("pages", "fetched again: page rate / bare rate", ratio, "×", "≥ 0.5", ratio >= 0.5),
+        Figure("pages", "fetched again: page p50 / p95", pages.p50_ms, "ms", f"p95 {pages.p95_ms:.1f} ms"),
         Figure("pages", "bare p50 / p95", ceiling.p50_ms, "ms", f"p95 {ceiling.p95_ms:.1f} ms"),
         Figure(
             "pages",
             "fetch events recorded / pages served (measured load)",
             recorded,
             "",
-            f"{pages.requests} served",
-            pages.errors == 0 and recorded == pages.requests,
+            f"{served} served",
+            first.errors == pages.errors == 0 and recorded == served,
         ),
         Figure(
             "pages",
@@ -242,6 +261,6 @@ def run(quick: bool) -> list[Figure]:
     if not pg:
         return [*pdf, Figure("pages", "skipped: set ECHECK_BENCH_DATABASE_URL to a PostgreSQL server", 0, "")]
     started = time.monotonic()
-    figures = pdf + bench_pages(pg, 3.0 if quick else 10.0, 200 if quick else 2000)
+    figures = pdf + bench_pages(pg, 3.0 if quick else 10.0, 2000 if quick else 8000)
     figures.append(Figure("pages", "bench wall time", time.monotonic() - started, "s"))
     return figures

@@ -26,6 +26,7 @@ from cloud.identity.web import router as identity_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.editor import router as page_editor_router
+from cloud.pages.kept_writer import KeptWriter
 from cloud.pages.promo.router import router as promo_router
 from cloud.pages.router import api as pages_api
 from cloud.pages.router import router as pages_router
@@ -77,6 +78,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         if settings.job_worker:
             runtime.worker(WorkerOptions(name="jobs-inprocess")).start()
         yield
+        if app.state.kept_writer is not None:
+            await app.state.kept_writer.flush()
         for worker in runtime.workers:
             worker.stop()
         runtime.close()
@@ -106,6 +109,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         else None
     )
     app.state.tracking_writer = BatchWriter(app.state.tracking_engine) if app.state.tracking_engine else None
+    # Pages kept rendered (cloud.pages.kept), written after their answer, many per statement (PostgreSQL).
+    app.state.kept_writer = KeptWriter(engine) if app.state.tracking_engine else None
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
     # The retailer-site tracker first: browsers call its collector hundreds of times a second, and a

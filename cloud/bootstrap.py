@@ -17,6 +17,7 @@ from cloud.delivery.steps import DeliverySteps, StepOptions
 from cloud.events import EventsTracked, MessageBus, ReceiptStored
 from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.pages import kept
 from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
@@ -74,6 +75,7 @@ def bootstrap(
     # tracking: monthly partitions of the event store made ahead (PostgreSQL), the dedup window's end.
     registry.register(tracking_jobs.PARTITIONS, tracking_jobs.PartitionJob(engine))
     registry.register(tracking_jobs.FORGET_KEYS, tracking_jobs.ForgetKeysJob(engine, clock))
+    registry.register(kept.PRUNE, kept.PruneJob(engine, clock))  # pages kept rendered: a cache
 
     keys = identity_keys or load_identity_keys(database_url)
     linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))

@@ -27,6 +27,7 @@ from cloud.accounts.scope import resolve
 from cloud.accounts.sessions import SignedIn
 from cloud.accounts.users import scope_of
 from cloud.errors import Forbidden, PageForbidden, SignInRequired, Unauthorized
+from cloud.pages.kept_writer import KeptWriter
 from cloud.privacy.keys import IdentityKeys
 from cloud.settings import DEFAULT_PUBLIC_URL, Settings
 from cloud.tracking.click_ids import ClickIds
@@ -255,3 +256,13 @@ async def get_fetch_writer(request: Request) -> BatchWriter | None:
 
 
 FetchWriterDep = Annotated[BatchWriter | None, Depends(get_fetch_writer)]
+
+
+async def get_kept_writer(request: Request) -> KeptWriter | None:
+    """The writer of the pages kept rendered (PostgreSQL, beside the collector's); None on SQLite, where a
+    page is kept in its own transaction."""
+    writer: KeptWriter | None = request.app.state.kept_writer
+    return writer
+
+
+KeptWriterDep = Annotated[KeptWriter | None, Depends(get_kept_writer)]

@@ -65,6 +65,7 @@ class PageContext:
     states: Mapping[str, BlockState] = field(default_factory=dict)
     style_url: str = ""
     tracking: Mapping[str, str] | None = None  # the page script's view token and URLs (pages.tracking)
+    countdown: Callable[[datetime], str] | None = None  # a countdown's text; None: `remaining` at `now`
 
 
 # The sandbox: one environment, compiled tenant texts cached by their source (they change only on save).
@@ -217,7 +218,7 @@ def render_page(
         legal=legal or {},
         style_href=style_url(styles) if styles else "",
         countdown=promo_shown,
-        remaining=lambda until: remaining(until, ctx.now),
+        remaining=ctx.countdown or (lambda until: remaining(until, ctx.now)),
         preview=ctx.receipt_id is None,
         partials=partials,
         tracking=ctx.tracking,

@@ -7,6 +7,8 @@ and the buyer's answers (loyalty sign-ups, profile answers, survey ratings).
   first opened; lift compares sign-ups and repeat purchases of the two groups.
 - `page_answer`: what a buyer sent from the page, with the consent record it was given under.
 - `page_webhook`: where the tenant's CRM wants each answer posted (the signing secret encrypted at rest).
+- `page_kept`: a receipt's page as last rendered for its message link, with the per-fetch values left as
+  slots and a stamp of everything it was rendered from (`cloud.pages.kept`): a cache, never a record.
 """
 
 from datetime import datetime
@@ -90,3 +92,22 @@ class PageWebhook(CloudModel, table=True):
     enabled: bool = True
     updated_by: str = Field(max_length=254)
     updated_at: datetime = timestamp_field()
+
+
+class PageKept(CloudModel, table=True):
+    """A receipt's page kept rendered (cloud.pages.kept). Deleted with the buyer's data on erasure (the
+    page prints the masked contact and the answers' state); rows older than `kept.KEEP_FOR` are pruned."""
+
+    __tablename__ = "page_kept"
+    __table_args__ = (sa.Index(None, "contact_hash"), sa.Index(None, "kept_at"))
+
+    receipt_id: int = Field(
+        sa_column=sa.Column(BigId, sa.ForeignKey("receipt.id"), primary_key=True, autoincrement=False)
+    )
+    tenant_id: int = Field(foreign_key="tenant.id")
+    contact_hash: str | None = Field(default=None, max_length=64)
+    stamp: str = Field(max_length=32)  # kept.stamp_of: what the page was rendered from
+    html: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # with kept.SLOT marks
+    slots: dict[str, Any] = Field(sa_column=sa.Column(Json, nullable=False))  # what each mark stands for
+    valid_until: datetime | None = timestamp_field(nullable=True)  # a promo's start or end changes the page
+    kept_at: datetime = timestamp_field()

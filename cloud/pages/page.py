@@ -27,6 +27,7 @@ from cloud.pages.blocks import (
     resolve,
 )
 from cloud.pages.blocks_render import BlockState, PageContext, PromoView, render_legal_block, render_page
+from cloud.pages.kept import Slots
 from cloud.pages.legal_part import legal_part
 from cloud.pages.models import PageAnswer, PageExposure, PageTemplatePointer
 from cloud.pages.promo import service as promo
@@ -168,10 +169,13 @@ def receipt_page_html(
     click_ids: ClickIds | None = None,
     tracking: Mapping[str, str] | None = None,
     published: versions.Prepared | None = None,
+    slots: Slots | None = None,
 ) -> str:
     """`tracking`: what the page's script needs (cloud.pages.tracking.page_fetched); None: no script.
     `published`: the tenant's published template (`versions.prepared`); looked up when not given. Only the
-    facts the template can use are read; exposures are added to the caller's transaction (not committed)."""
+    facts the template can use are read; exposures are added to the caller's transaction (not committed).
+    `slots`: the page is rendered with marks for its per-fetch values (`cloud.pages.kept`), which take the
+    place of `click_ids` and `tracking`."""
     assert receipt.id is not None
     if published is None:
         version_id = session.exec(
@@ -192,14 +196,20 @@ def receipt_page_html(
         resolution.shown, audience, answered_here=answered_here, profile=profile, promos=promos
     )
     receipt_id = receipt.id
+    click_url: Callable[[str, str], str]
+    if slots is not None:
+        click_url, tracking = slots.click_url, slots.tracking
+    else:
+        click_url = click_links(click_ids, receipt_id, now) if click_ids else plain_link
     ctx = PageContext(
         receipt_id=receipt_id,
         page_path=page_path,
-        click_url=click_links(click_ids, receipt_id, now) if click_ids else plain_link,
+        click_url=click_url,
         form_token=lambda block_id: form_token(keys, receipt_id, block_id),
         now=now,
         states=states,
         tracking=tracking,
+        countdown=slots.remaining if slots is not None else None,
     )
     part = legal_part(receipt, tenant, store, resolution.shown, render_legal_block)
     return render_page(part.view, resolution.shown, ctx, part.blocks)

@@ -2,6 +2,7 @@
 page's forms and script events, and the click redirect."""
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from cloud.deps import (
     ClickIdsDep,
     FetchWriterDep,
     IdentityKeysDep,
+    KeptWriterDep,
     PageSessionDep,
     ReportReader,
     SessionDep,
@@ -25,10 +27,10 @@ from cloud.deps import (
 )
 from cloud.errors import CloudError, Forbidden, InvalidInput
 from cloud.events import MessageBus, get_bus
-from cloud.pages import actions, exports, receipt_pdf, render, service, tracking, versions
+from cloud.pages import actions, exports, kept, receipt_pdf, render, service, tracking, versions
 from cloud.pages.blocks import StylesSettings
-from cloud.pages.blocks_render import stylesheet
-from cloud.pages.page import check_form_token, receipt_page_html
+from cloud.pages.blocks_render import remaining, stylesheet
+from cloud.pages.page import check_form_token, click_links, receipt_page_html
 from cloud.pages.receipt_view import ReceiptView
 from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.batch_store import Batch
@@ -87,31 +89,77 @@ def _page(
     headers: dict[str, str],
     *,
     writer: BatchWriter | None,
+    keep: Callable[[dict[str, Any]], None] | None = None,
 ) -> Served:
-    """The receipt's page from the tenant's template, the browser id cookie set, and its fetch: recorded in
-    the page's transaction when there is no collector's writer, else returned for `_stored` to hand over."""
+    """The receipt's page from the tenant's template, rendered with marks for its per-fetch values and
+    handed to `keep` when found by the message link (`found.keeping`), then answered as `_answer` does."""
     now = utcnow()
     receipt = found.receipt
+    assert receipt.id is not None
+    published = versions.prepared(session, found.version_id, found.version_created_at)
+
+    def render(slots: kept.Slots | None, track: dict[str, str] | None = None) -> str:
+        return receipt_page_html(
+            session,
+            keys,
+            receipt,
+            found.tenant,
+            found.store,
+            page_path=request.url.path,
+            now=now,
+            click_ids=click_ids,
+            tracking=track,
+            published=published,
+            slots=slots,
+        )
+
+    slots = kept.Slots(now, tracking.EVENTS_PATH)
+    html = render(slots)
+    page: kept.Kept | Callable[[dict[str, str]], str]
+    if kept.keepable(html, slots):
+        if keep is not None and found.keeping is not None:
+            keep(kept.row_of(receipt, found.keeping.stamp, html, slots, now))
+        page = kept.Kept(html, slots.as_json())
+    else:  # a tenant's text with one of the marks' characters: rendered again with this fetch's values
+        page = lambda track: render(None, track)  # noqa: E731
+    return _answer(
+        request, session, page, receipt.id, receipt.tenant_id, tokens, click_ids, via, headers, now, writer
+    )
+
+
+def _answer(
+    request: Request,
+    session: Session,
+    page: kept.Kept | Callable[[dict[str, str]], str],
+    receipt_id: int,
+    tenant_id: int,
+    tokens: ViewTokens,
+    click_ids: ClickIds,
+    via: str,
+    headers: dict[str, str],
+    now: datetime,
+    writer: BatchWriter | None,
+) -> Served:
+    """A page (kept, or just rendered with marks; or a function rendering it with this fetch's values) for
+    this fetch: its marks filled, the browser id cookie set, and its
+    fetch recorded in the page's transaction when there is no collector's writer, else returned for
+    `_stored` to hand over."""
     visitor, new_browser = tracking.visitor_of(request)
     page_url = public_url(request) + request.url.path
     fetch, track = tracking.page_fetched(
-        tokens, click_ids, receipt, visitor, now, via, request.headers.get("referer"), page_url
+        tokens, click_ids, receipt_id, tenant_id, visitor, now, via, request.headers.get("referer"), page_url
     )
     if writer is None:
         tracking.record_fetch(session, fetch)
-    html = receipt_page_html(
-        session,
-        keys,
-        receipt,
-        found.tenant,
-        found.store,
-        page_path=request.url.path,
-        now=now,
-        click_ids=click_ids,
-        tracking=track,
-        published=versions.prepared(session, found.version_id, found.version_created_at),
-    )
     session.commit()
+    if isinstance(page, kept.Kept):
+        links = click_links(click_ids, receipt_id, now)
+        fill = kept.Fill(
+            track["view_token"], track["honeypot_url"], links, lambda until: remaining(until, now)
+        )
+        html = kept.splice(page.html, page.slots, fill)
+    else:
+        html = page(track)
     response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
     if new_browser:
         tracking.set_browser_cookie(request, response, visitor)
@@ -183,14 +231,33 @@ async def receipt_by_link(
     tokens: ViewTokensDep,
     click_ids: ClickIdsDep,
     writer: FetchWriterDep,
+    kept_writer: KeptWriterDep,
 ) -> HTMLResponse:
+    """The message link's page: the page kept for it when still current (cloud.pages.kept), else rendered
+    and kept, by the kept-page writer after the answer (PostgreSQL) or in the page's transaction."""
+    rendered: list[dict[str, Any]] = []
+
+    def keep(row: dict[str, Any]) -> None:
+        if kept_writer is not None:
+            rendered.append(row)
+        else:
+            kept.upsert(session, [row])
+
     def served() -> Served:
         found = service.page_by_link(session, token)
         if found is None:
             return HTMLResponse(render.not_found_page(), status_code=404), None
-        return _page(request, session, keys, found, tokens, click_ids, "link", {}, writer=writer)
+        if found.keeping is not None and found.keeping.page is not None:
+            receipt, now = found.receipt, utcnow()
+            assert receipt.id is not None
+            page, ids = found.keeping.page, (receipt.id, receipt.tenant_id)
+            return _answer(request, session, page, *ids, tokens, click_ids, "link", {}, now, writer)
+        return _page(request, session, keys, found, tokens, click_ids, "link", {}, writer=writer, keep=keep)
 
-    return await _stored(writer, await run_in_threadpool(served))
+    response = await _stored(writer, await run_in_threadpool(served))
+    for row in rendered:
+        kept_writer.put(row)  # type: ignore[union-attr]  # rendered only with a writer
+    return response
 
 
 @router.get("/r/{token}/" + receipt_pdf.PDF_PATH)

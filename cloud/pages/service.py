@@ -13,10 +13,11 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cloud.accounts.models import Store, Tenant
+from cloud.db.types import utcnow
 from cloud.delivery import service as delivery
 from cloud.delivery.models import DeliveryRow
 from cloud.ingest.models import ReceiptRow
-from cloud.pages import versions
+from cloud.pages import kept, versions
 from cloud.pages.models import PageTemplate, PageTemplatePointer
 
 # The popup's QR code is scanned at the till; a receipt older than this is not what the buyer is after.
@@ -84,6 +85,7 @@ class Found:
     store: Store
     version_id: int | None
     version_created_at: datetime | None
+    keeping: kept.Keeping | None = None  # by the message link: the page kept rendered (cloud.pages.kept)
 
 
 @cache
@@ -99,7 +101,7 @@ def _page_query() -> Any:
     )
 
 
-def _without_transaction(session: Session) -> None:
+def without_transaction(session: Session) -> None:
     """On PostgreSQL the page's statements run outside an explicit transaction (autocommit): a page of a
     template that writes nothing but its fetch is reads and one insert, and BEGIN and COMMIT were two of its
     round trips. No effect on a session already in a transaction, nor on SQLite."""
@@ -107,30 +109,40 @@ def _without_transaction(session: Session) -> None:
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
-def _found(session: Session, row: Any) -> Found | None:
+def _found(session: Session, row: Any, keeping: kept.Keeping | None = None) -> Found | None:
     """The row as `Found`. When the published template may write more than the fetch (exposures, a promo
     code: `versions.Needs.writes`), the session leaves autocommit so those writes are one transaction (the
     next statement begins it; the session must not expire its objects on commit, as `get_page_session`'s)."""
     if row is None:
         return None
-    found = Found(row[0], row[1], row[2], row[3], row[4])
+    found = Found(row[0], row[1], row[2], row[3], row[4], keeping)
     autocommit = session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
     if autocommit and versions.prepared(session, found.version_id, found.version_created_at).needs.writes:
         session.commit()  # no I/O: nothing is open on the connection, which goes back to the pool
     return found
 
 
+def link_shaped(token: str) -> bool:
+    """Whether `token` could be a message link's: anything else is 404 without a query."""
+    return 16 <= len(token) <= 32
+
+
 def page_by_link(session: Session, token: str) -> Found | None:
-    """`receipt_by_link` with the seller and the published version, in one query."""
-    if not 16 <= len(token) <= 32:
+    """`receipt_by_link` with the seller, the published version and the page kept for the link, in one
+    query."""
+    if not link_shaped(token):
         return None
-    _without_transaction(session)
-    return _found(session, session.exec(_by_link(), params={"token": token}).first())
+    without_transaction(session)
+    row = session.exec(_by_link(), params={"token": token}).first()
+    if row is None:
+        return None
+    return _found(session, row, kept.keeping(row[5:], utcnow()))
 
 
 @cache
 def _by_link() -> Any:
-    return (
+    """With the page kept for the link (`kept.with_kept`): one statement whether it is served or not."""
+    return kept.with_kept(
         _page_query()
         .join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id))
         .where(col(DeliveryRow.link_token) == sa.bindparam("token"))
@@ -141,7 +153,7 @@ def page_by_landing(session: Session, register_id: int, landing: str, now: datet
     """`receipt_by_landing` with the seller and the published version, in one query."""
     if not 12 <= len(landing) <= 32:
         return None
-    _without_transaction(session)
+    without_transaction(session)
     query = (
         _page_query()
         .where(

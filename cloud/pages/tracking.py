@@ -78,7 +78,8 @@ def set_browser_cookie(request: Request, response: Response, visitor: Visitor) -
 def page_fetched(
     tokens: ViewTokens,
     click_ids: ClickIds,
-    receipt: ReceiptRow,
+    receipt_id: int,
+    tenant_id: int,
     visitor: Visitor,
     now: datetime,
     via: str,
@@ -88,21 +89,20 @@ def page_fetched(
     """The fetch event of a page about to be served (`record_fetch` or the collector's writer stores it),
     and what the page needs for its script: the view token, where to POST, and the honeypot link (the same
     redirect shape as every outbound link)."""
-    assert receipt.id is not None
     fetch = fetch_event(
-        tenant_id=receipt.tenant_id,
-        receipt_id=receipt.id,
+        tenant_id=tenant_id,
+        receipt_id=receipt_id,
         visitor=visitor,
         now=now,
         via=via,
         referrer=referrer,
     )
     assert visitor.browser_id is not None
-    view = PageView(receipt.id, receipt.tenant_id, now, fetch.event_id, visitor.browser_id)
+    view = PageView(receipt_id, tenant_id, now, fetch.event_id, visitor.browser_id)
     return fetch, {
         "view_token": tokens.issue(view),
         "events_url": EVENTS_PATH,
-        "honeypot_url": click_ids.outbound_path(receipt.id, HONEYPOT_BLOCK, page_url, now),
+        "honeypot_url": click_ids.outbound_path(receipt_id, HONEYPOT_BLOCK, page_url, now),
     }
 
 

@@ -25,7 +25,7 @@ from cloud.identity.erasure import erase_contact
 from cloud.ingest.models import ReceiptConflict, ReceiptRow
 from cloud.ingest.service import content_hash
 from cloud.logs import event
-from cloud.pages.models import PageAnswer, PageExposure
+from cloud.pages.models import PageAnswer, PageExposure, PageKept
 from cloud.privacy.keys import IdentityKeys
 from cloud.privacy.models import ConsentRecord, ErasureRequest
 from cloud.reports import rollup
@@ -84,6 +84,18 @@ def erase_receipts(session: Session, subject: Subject) -> int:
     return len(rows)
 
 
+def erase_kept_pages(session: Session, subject: Subject) -> int:
+    """The buyer's receipts' pages kept rendered (cloud.pages.kept): they print the masked contact and the
+    answers' state. Found through the receipts, so a page kept under an older key's hash goes too."""
+    receipts = _tenant(
+        select(ReceiptRow.id).where(col(ReceiptRow.contact_hash).in_(subject.hashes)),
+        ReceiptRow.tenant_id,
+        subject,
+    )
+    statement = delete(PageKept).where(col(PageKept.receipt_id).in_(receipts))
+    return int(session.exec(statement).rowcount or 0)
+
+
 def _receipts_of(session: Session, subject: Subject) -> dict[int, list[tuple[int, datetime]]]:
     """The buyer's receipts (id, received_at) by tenant, read before the erasers clear their contact."""
     rows = session.exec(
@@ -128,6 +140,7 @@ def erase_identity(session: Session, subject: Subject) -> int:
 
 # Every capability that keeps something of a buyer erases it here.
 ERASERS: dict[str, Callable[[Session, Subject], int]] = {
+    "kept_pages": erase_kept_pages,  # before "receipts" clears the hashes it finds them by
     "receipts": erase_receipts,
     "push_devices": _delete_by_hash(PushDevice, PushDevice.contact_hash),
     "opt_outs": _delete_by_hash(OptOut, OptOut.contact_hash),

@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from cloud.db.tables import all_tables
 from cloud.db.types import utcnow
 from cloud.delivery.models import DeliveryRow, OptOut
 from cloud.ingest.models import ReceiptRow
+from cloud.pages.models import PageKept
 from cloud.privacy.keys import IdentityKeys
 from cloud.privacy.retention import purge_raw_contacts, rekey
 from receipts.contact import hash_identifier
@@ -41,6 +43,11 @@ def everything(cloud: Cloud) -> str:
         return "\n".join(
             repr(tuple(row)) for table in all_tables().sorted_tables for row in conn.execute(sa.select(table))
         )
+
+
+def kept_pages(cloud: Cloud) -> int:
+    with cloud.session() as s:
+        return int(s.execute(sa.select(sa.func.count()).select_from(PageKept)).scalar_one())
 
 
 def forms_of(phone: str, keys: IdentityKeys) -> list[str]:
@@ -88,6 +95,14 @@ def test_erasure_leaves_nothing_of_the_buyer_but_keeps_the_fiscal_record(
     with cloud.session() as s:
         deliveries = s.exec(sa.select(sa.func.count()).select_from(DeliveryRow)).scalar_one()  # type: ignore[call-overload]
     assert deliveries == 3
+    with cloud.session() as s:
+        links = list(s.exec(sa.select(DeliveryRow.link_token).order_by(DeliveryRow.receipt_id)).scalars())  # type: ignore[call-overload]
+    for token in links:  # each page is kept rendered (cloud.pages.kept): two of them are the buyer's
+        assert cloud.http.get(f"/r/{token}").status_code == 200
+    deadline = time.monotonic() + 10
+    while kept_pages(cloud) < 3:  # on PostgreSQL written just after their answer (pages.kept_writer)
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     keys = cloud.keys
     assert PHONE in everything(cloud)
 
@@ -97,6 +112,7 @@ def test_erasure_leaves_nothing_of_the_buyer_but_keeps_the_fiscal_record(
 
     assert r.status_code == 201, r.text
     assert r.json()["counts"] == {
+        "kept_pages": 2,
         "receipts": 2,
         "push_devices": 1,
         "opt_outs": 1,
@@ -119,6 +135,12 @@ def test_erasure_leaves_nothing_of_the_buyer_but_keeps_the_fiscal_record(
         assert form not in logged
     log = cloud.http.get("/v1/privacy/erasures", headers=h).json()
     assert [e["counts"]["receipts"] for e in log] == [2]
+    with cloud.session() as s:
+        kept = s.exec(sa.select(PageKept.receipt_id)).all()  # type: ignore[call-overload]
+    assert len(kept) == 1  # the other buyer's
+    again = cloud.http.get(f"/r/{links[0]}")
+    assert again.status_code == 200
+    assert "0042" not in again.text.replace("00-42", "")
     page = cloud.http.get(f"/r/c/{reg.register_id}/{LANDING}")
     assert page.status_code == 200
     assert "0042" not in page.text.replace("00-42", "")
