@@ -17,6 +17,7 @@ from cloud.body_limit import BodyLimitMiddleware
 from cloud.bootstrap import bootstrap
 from cloud.db.engine import make_engine
 from cloud.delivery.router import router as delivery_router
+from cloud.deps import PageServices
 from cloud.errors import install_error_handlers
 from cloud.fleet.health import FleetPolicy
 from cloud.fleet.router import router as fleet_router
@@ -111,6 +112,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.tracking_writer = BatchWriter(app.state.tracking_engine) if app.state.tracking_engine else None
     # Pages kept rendered (cloud.pages.kept), written after their answer, many per statement (PostgreSQL).
     app.state.kept_writer = KeptWriter(engine) if app.state.tracking_engine else None
+    app.state.page_services = PageServices(
+        engine,
+        app.state.identity_keys,
+        app.state.view_tokens,
+        app.state.click_ids,
+        app.state.tracking_writer,
+        app.state.kept_writer,
+    )
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
     # The retailer-site tracker first: browsers call its collector hundreds of times a second, and a

@@ -9,12 +9,12 @@
 - `SignedInUser` / `page_user(Permission.X)`: for HTML pages; no session redirects to the sign-in page.
 """
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -68,22 +68,31 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_page_session(request: Request) -> AsyncIterator[Session]:
-    """`get_session` for the buyer's page, the cloud's hottest route: a plain `def` generator costs two
-    thread-pool hops (open, close) on top of the route's own. A Session opens no connection until used, and
-    closing one whose transaction was committed does no I/O (the pooled connection is idle), so both stay on
-    the event loop; only a session left in a transaction (a 404's lookup) is rolled back in the pool."""
-    session = Session(get_engine(request), expire_on_commit=False)  # see cloud.pages.service._found
-    try:
-        yield session
-    finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
-        else:
-            session.close()
+@dataclass(frozen=True, slots=True)
+class PageServices:
+    """What the buyer's page routes use of the app, as one dependency made once per app: FastAPI resolves
+    every dependency of every request, and the page's six (a session among them, an async generator) cost
+    more of its CPU than its lookup (docs/performance.md, "Sixth pass"). The route opens its session in
+    its thread (`session`) and closes it there."""
+
+    engine: Engine
+    keys: IdentityKeys
+    tokens: ViewTokens
+    click_ids: ClickIds
+    writer: BatchWriter | None  # the collector's group-commit writer (PostgreSQL): the fetches
+    kept_writer: KeptWriter | None  # pages kept rendered, written after their answer (PostgreSQL)
+
+    def session(self) -> Session:
+        """Objects are not expired on commit: see cloud.pages.service._found."""
+        return Session(self.engine, expire_on_commit=False)
 
 
-PageSessionDep = Annotated[Session, Depends(get_page_session)]
+async def get_page_services(request: Request) -> PageServices:
+    services: PageServices = request.app.state.page_services
+    return services
+
+
+PageServicesDep = Annotated[PageServices, Depends(get_page_services)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(tenant_bearer)]
 CookieDep = Annotated[str | None, Depends(session_cookie)]
 
@@ -246,23 +255,3 @@ async def get_view_tokens(request: Request) -> ViewTokens:
 
 
 ViewTokensDep = Annotated[ViewTokens, Depends(get_view_tokens)]
-
-
-async def get_fetch_writer(request: Request) -> BatchWriter | None:
-    """The collector's group-commit writer (PostgreSQL), which stores the e-receipt pages' fetches too;
-    None on SQLite, where a page records its fetch in its own transaction."""
-    writer: BatchWriter | None = request.app.state.tracking_writer
-    return writer
-
-
-FetchWriterDep = Annotated[BatchWriter | None, Depends(get_fetch_writer)]
-
-
-async def get_kept_writer(request: Request) -> KeptWriter | None:
-    """The writer of the pages kept rendered (PostgreSQL, beside the collector's); None on SQLite, where a
-    page is kept in its own transaction."""
-    writer: KeptWriter | None = request.app.state.kept_writer
-    return writer
-
-
-KeptWriterDep = Annotated[KeptWriter | None, Depends(get_kept_writer)]

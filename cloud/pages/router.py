@@ -16,10 +16,9 @@ from sqlmodel import Session
 from cloud.db.types import utcnow
 from cloud.deps import (
     ClickIdsDep,
-    FetchWriterDep,
     IdentityKeysDep,
-    KeptWriterDep,
-    PageSessionDep,
+    PageServices,
+    PageServicesDep,
     ReportReader,
     SessionDep,
     ViewTokensDep,
@@ -32,11 +31,9 @@ from cloud.pages.blocks import StylesSettings
 from cloud.pages.blocks_render import remaining, stylesheet
 from cloud.pages.page import check_form_token, click_links, receipt_page_html
 from cloud.pages.receipt_view import ReceiptView
-from cloud.privacy.keys import IdentityKeys
 from cloud.tracking.batch_store import Batch
-from cloud.tracking.click_ids import ClickIds, with_click_id
+from cloud.tracking.click_ids import with_click_id
 from cloud.tracking.events import TrackedEvent
-from cloud.tracking.page_events import ViewTokens
 from cloud.tracking.writer import BatchWriter
 from cloud.web.forms import read_form
 from cloud.web.pdf import PDF_MEDIA_TYPE
@@ -81,14 +78,10 @@ Served = tuple[HTMLResponse, TrackedEvent | None]  # the answer, and the fetch t
 def _page(
     request: Request,
     session: Session,
-    keys: IdentityKeys,
+    app: PageServices,
     found: service.Found,
-    tokens: ViewTokens,
-    click_ids: ClickIds,
     via: str,
     headers: dict[str, str],
-    *,
-    writer: BatchWriter | None,
     keep: Callable[[dict[str, Any]], None] | None = None,
 ) -> Served:
     """The receipt's page from the tenant's template, rendered with marks for its per-fetch values and
@@ -101,13 +94,13 @@ def _page(
     def render(slots: kept.Slots | None, track: dict[str, str] | None = None) -> str:
         return receipt_page_html(
             session,
-            keys,
+            app.keys,
             receipt,
             found.tenant,
             found.store,
             page_path=request.url.path,
             now=now,
-            click_ids=click_ids,
+            click_ids=app.click_ids,
             tracking=track,
             published=published,
             slots=slots,
@@ -122,38 +115,42 @@ def _page(
         page = kept.Kept(html, slots.as_json())
     else:  # a tenant's text with one of the marks' characters: rendered again with this fetch's values
         page = lambda track: render(None, track)  # noqa: E731
-    return _answer(
-        request, session, page, receipt.id, receipt.tenant_id, tokens, click_ids, via, headers, now, writer
-    )
+    return _answer(request, session, app, page, (receipt.id, receipt.tenant_id), via, headers, now)
 
 
 def _answer(
     request: Request,
     session: Session,
+    app: PageServices,
     page: kept.Kept | Callable[[dict[str, str]], str],
-    receipt_id: int,
-    tenant_id: int,
-    tokens: ViewTokens,
-    click_ids: ClickIds,
+    ids: tuple[int, int],
     via: str,
     headers: dict[str, str],
     now: datetime,
-    writer: BatchWriter | None,
 ) -> Served:
     """A page (kept, or just rendered with marks; or a function rendering it with this fetch's values) for
-    this fetch: its marks filled, the browser id cookie set, and its
+    this fetch of receipt `ids` (receipt, tenant): its marks filled, the browser id cookie set, and its
     fetch recorded in the page's transaction when there is no collector's writer, else returned for
     `_stored` to hand over."""
+    receipt_id, tenant_id = ids
     visitor, new_browser = tracking.visitor_of(request)
     page_url = public_url(request) + request.url.path
     fetch, track = tracking.page_fetched(
-        tokens, click_ids, receipt_id, tenant_id, visitor, now, via, request.headers.get("referer"), page_url
+        app.tokens,
+        app.click_ids,
+        receipt_id,
+        tenant_id,
+        visitor,
+        now,
+        via,
+        request.headers.get("referer"),
+        page_url,
     )
-    if writer is None:
+    if app.writer is None:
         tracking.record_fetch(session, fetch)
     session.commit()
     if isinstance(page, kept.Kept):
-        links = click_links(click_ids, receipt_id, now)
+        links = click_links(app.click_ids, receipt_id, now)
         fill = kept.Fill(
             track["view_token"], track["honeypot_url"], links, lambda until: remaining(until, now)
         )
@@ -163,7 +160,7 @@ def _answer(
     response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
     if new_browser:
         tracking.set_browser_cookie(request, response, visitor)
-    return response, None if writer is None else fetch
+    return response, None if app.writer is None else fetch
 
 
 async def _stored(writer: BatchWriter | None, served: Served) -> HTMLResponse:
@@ -223,40 +220,33 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-async def receipt_by_link(
-    token: str,
-    request: Request,
-    session: PageSessionDep,
-    keys: IdentityKeysDep,
-    tokens: ViewTokensDep,
-    click_ids: ClickIdsDep,
-    writer: FetchWriterDep,
-    kept_writer: KeptWriterDep,
-) -> HTMLResponse:
+async def receipt_by_link(token: str, request: Request, app: PageServicesDep) -> HTMLResponse:
     """The message link's page: the page kept for it when still current (cloud.pages.kept), else rendered
     and kept, by the kept-page writer after the answer (PostgreSQL) or in the page's transaction."""
     rendered: list[dict[str, Any]] = []
 
-    def keep(row: dict[str, Any]) -> None:
-        if kept_writer is not None:
-            rendered.append(row)
-        else:
-            kept.upsert(session, [row])
-
     def served() -> Served:
-        found = service.page_by_link(session, token)
-        if found is None:
-            return HTMLResponse(render.not_found_page(), status_code=404), None
-        if found.keeping is not None and found.keeping.page is not None:
-            receipt, now = found.receipt, utcnow()
-            assert receipt.id is not None
-            page, ids = found.keeping.page, (receipt.id, receipt.tenant_id)
-            return _answer(request, session, page, *ids, tokens, click_ids, "link", {}, now, writer)
-        return _page(request, session, keys, found, tokens, click_ids, "link", {}, writer=writer, keep=keep)
+        with app.session() as session:
+            found = service.page_by_link(session, token)
+            if found is None:
+                return HTMLResponse(render.not_found_page(), status_code=404), None
+            if found.keeping is not None and found.keeping.page is not None:
+                receipt = found.receipt
+                assert receipt.id is not None
+                ids = receipt.id, receipt.tenant_id
+                return _answer(request, session, app, found.keeping.page, ids, "link", {}, utcnow())
 
-    response = await _stored(writer, await run_in_threadpool(served))
+            def keep(row: dict[str, Any]) -> None:
+                if app.kept_writer is None:
+                    kept.upsert(session, [row])  # in the page's transaction (SQLite)
+                else:
+                    rendered.append(row)
+
+            return _page(request, session, app, found, "link", {}, keep)
+
+    response = await _stored(app.writer, await run_in_threadpool(served))
     for row in rendered:
-        kept_writer.put(row)  # type: ignore[union-attr]  # rendered only with a writer
+        app.kept_writer.put(row)  # type: ignore[union-attr]  # rendered only with a writer
     return response
 
 
@@ -322,30 +312,23 @@ async def _pdf(request: Request, view: ReceiptView) -> Response:
 
 @router.get("/r/c/{register_id}/{landing}", response_class=HTMLResponse)
 async def receipt_by_landing(
-    register_id: int,
-    landing: str,
-    request: Request,
-    session: PageSessionDep,
-    keys: IdentityKeysDep,
-    tokens: ViewTokensDep,
-    click_ids: ClickIdsDep,
-    writer: FetchWriterDep,
-    w: int = 0,
+    register_id: int, landing: str, request: Request, app: PageServicesDep, w: int = 0
 ) -> HTMLResponse:
     def served() -> Served:
         now: datetime = utcnow()
-        found = service.page_by_landing(session, register_id, landing, now)
-        if found is not None:
-            return _page(request, session, keys, found, tokens, click_ids, "qr", NO_STORE, writer=writer)
-        if service.landing_expired(session, register_id, landing, now):
-            return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE), None
+        with app.session() as session:
+            found = service.page_by_landing(session, register_id, landing, now)
+            if found is not None:
+                return _page(request, session, app, found, "qr", NO_STORE)
+            if service.landing_expired(session, register_id, landing, now):
+                return HTMLResponse(render.not_found_page(EXPIRED), status_code=410, headers=NO_STORE), None
         # A bad token waits as long as a good one would, so it reveals nothing, then says so.
         if w >= MAX_WAITS:
             return HTMLResponse(render.not_found_page(UNKNOWN), status_code=404, headers=NO_STORE), None
         next_url = f"/r/c/{register_id}/{landing}?w={max(w, 0) + 1}"
         return HTMLResponse(render.waiting_page(next_url), headers=NO_STORE), None
 
-    return await _stored(writer, await run_in_threadpool(served))
+    return await _stored(app.writer, await run_in_threadpool(served))
 
 
 @router.post(tracking.EVENTS_PATH, status_code=204)

@@ -112,7 +112,8 @@ def without_transaction(session: Session) -> None:
 def _found(session: Session, row: Any, keeping: kept.Keeping | None = None) -> Found | None:
     """The row as `Found`. When the published template may write more than the fetch (exposures, a promo
     code: `versions.Needs.writes`), the session leaves autocommit so those writes are one transaction (the
-    next statement begins it; the session must not expire its objects on commit, as `get_page_session`'s)."""
+    next statement begins it; the session must not expire its objects on commit, as
+    `cloud.deps.PageServices.session`'s)."""
     if row is None:
         return None
     found = Found(row[0], row[1], row[2], row[3], row[4], keeping)
