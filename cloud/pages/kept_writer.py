@@ -1,10 +1,10 @@
 """Pages kept rendered (cloud.pages.kept) written after they are answered, many in one statement.
 
 On PostgreSQL a first fetch's page is handed here once its answer is on its way: the pages that arrive
-within `LINGER_S` of the first, or while a statement runs, go together in one statement (one round trip,
-one commit, one compiled statement for many pages). An upsert of its own in the page's request cost the
-page ~0.3 ms of Python and ~0.3 ms of PostgreSQL; in a statement of a hundred, ~0.05 and ~0.07 ms
-(docs/performance.md). A kept page is a cache: a statement that fails is logged and its pages are
+within `LINGER_S` (0.2 s) of the first, or while a statement runs, go together in one statement (one
+round trip, one commit, one compiled statement for many pages). A page written alone cost ~0.6 ms of
+Python and ~0.4 ms of PostgreSQL; in a statement of fifty, ~0.06 and ~0.06 ms (with lz4, migration 0020;
+docs/performance.md). A kept page is a cache: a statement that fails is logged and its pages are
 rendered again at their next fetch; nothing a buyer or head office sees depends on it.
 """
 
@@ -24,7 +24,7 @@ log = logging.getLogger("cloud.pages")
 MAX_ROWS = 200
 # How long the first page waits for company: a statement of one page costs ~6× a page's share of a
 # statement of a hundred (docs/performance.md), and nobody waits on a kept page being written.
-LINGER_S = 0.05
+LINGER_S = 0.2
 
 
 class KeptWriter:
