@@ -139,17 +139,23 @@ class Keeping:
 
 @cache
 def code_fingerprint() -> str:
-    """The page's code and templates (this package, the tracking script): another deploy, another stamp."""
-    root = Path(__file__).resolve().parent
+    """Everything that renders a page: this package (the page, its blocks, templates, the QR code), the
+    cloud's web layer (the template environment, static assets), the receipt model and its wire form
+    (VAT, totals). Another deploy, another stamp: every page is rendered again at its next fetch."""
+    cloud = Path(__file__).resolve().parents[1]
+    bases = (
+        cloud / "pages",
+        cloud / "web",
+        cloud / "tracking" / "static",
+        cloud.parent / "receipts",
+        cloud.parent / "sync",
+    )
     files = sorted(
-        p
-        for base in (root, root.parent / "tracking" / "static")
-        for p in base.rglob("*")
-        if p.suffix in {".py", ".html", ".css", ".js"}
+        p for base in bases for p in base.rglob("*") if p.suffix in {".py", ".html", ".css", ".js"}
     )
     digest = hashlib.blake2b(digest_size=8)
     for path in files:
-        digest.update(path.name.encode())
+        digest.update(str(path.relative_to(cloud.parent)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
