@@ -389,7 +389,7 @@ def _kept_timing(cloud_url: str, paths: list[str]) -> str:
                 _expect(phone.get(path), 200, f"GET {path}")
                 turn.append((time.perf_counter() - started) * 1000)
     first, again = statistics.median(times[0]), statistics.median(times[1])
-    return f"{first:.1f} ms / {again:.1f} ms  (median of {len(paths)} receipts)"
+    return f"{first:.1f} / {again:.1f} ms (median, {len(paths)})"
 
 
 def _scanner(cloud_url: str, path: str) -> None:
@@ -440,7 +440,7 @@ def buyers_open_and_click(
         ("  not counted: bot views, scanner clicks", f"{s['bot_opens']}, {s['bot_clicks']}"),
         ("clicks (receipt × block) / CTR", f"{s['clicks']} / {pct(s['ctr'])}"),
         (
-            "page answered: 1st fetch / again (kept)",
+            "page: 1st fetch / again (kept)",
             timing,
         ),
         ("  CTR per block", blocks),
