@@ -235,18 +235,20 @@ def stamp_of(material: str) -> str:
     return digest.hexdigest()
 
 
-def row_of(receipt: ReceiptRow, stamp: str, html: str, slots: Slots, now: datetime) -> dict[str, Any]:
-    """The kept page of a page rendered with `slots` (`keepable`), under the stamp read before it was
+def row_of(
+    receipt: ReceiptRow, stamp: str, page: Kept, valid_until: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The row keeping `page` (rendered with marks, `keepable`) under the stamp read before it was
     rendered: a change in between leaves a stamp that no longer matches, so one more render, never a stale
-    page."""
+    page. `valid_until`: its slots' (`Slots.valid_until`)."""
     return {
         "receipt_id": receipt.id,
         "tenant_id": receipt.tenant_id,
         "contact_hash": receipt.contact_hash,
         "stamp": stamp,
-        "html": html,
-        "slots": slots.as_json(),
-        "valid_until": slots.valid_until,
+        "html": page.html,
+        "slots": page.slots,
+        "valid_until": valid_until,
         "kept_at": now,
     }
 

@@ -110,9 +110,9 @@ def _page(
     html = render(slots)
     page: kept.Kept | Callable[[dict[str, str]], str]
     if kept.keepable(html, slots):
-        if keep is not None and found.keeping is not None:
-            keep(kept.row_of(receipt, found.keeping.stamp, html, slots, now))
         page = kept.Kept(html, slots.as_json())
+        if keep is not None and found.keeping is not None:
+            keep(kept.row_of(receipt, found.keeping.stamp, page, slots.valid_until, now))
     else:  # a tenant's text with one of the marks' characters: rendered again with this fetch's values
         page = lambda track: render(None, track)  # noqa: E731
     return _answer(request, session, app, page, (receipt.id, receipt.tenant_id), via, headers, now)
@@ -223,7 +223,7 @@ async def page_action(request: Request, session: SessionDep, keys: IdentityKeysD
 async def receipt_by_link(token: str, request: Request, app: PageServicesDep) -> HTMLResponse:
     """The message link's page: the page kept for it when still current (cloud.pages.kept), else rendered
     and kept, by the kept-page writer after the answer (PostgreSQL) or in the page's transaction."""
-    rendered: list[dict[str, Any]] = []
+    kept_writer, rendered = app.kept_writer, list[dict[str, Any]]()
 
     def served() -> Served:
         with app.session() as session:
@@ -237,7 +237,7 @@ async def receipt_by_link(token: str, request: Request, app: PageServicesDep) ->
                 return _answer(request, session, app, found.keeping.page, ids, "link", {}, utcnow())
 
             def keep(row: dict[str, Any]) -> None:
-                if app.kept_writer is None:
+                if kept_writer is None:
                     kept.upsert(session, [row])  # in the page's transaction (SQLite)
                 else:
                     rendered.append(row)
@@ -245,8 +245,9 @@ async def receipt_by_link(token: str, request: Request, app: PageServicesDep) ->
             return _page(request, session, app, found, "link", {}, keep)
 
     response = await _stored(app.writer, await run_in_threadpool(served))
-    for row in rendered:
-        app.kept_writer.put(row)  # type: ignore[union-attr]  # rendered only with a writer
+    if kept_writer is not None:
+        for row in rendered:
+            kept_writer.put(row)
     return response
 
 
