@@ -3,10 +3,16 @@ field at 320 and 640 px, a loyalty sign-up, the promo countdown ticking, a block
 previewed, published, seen on the page and rolled back. No CSP violation, no request leaving the cloud."""
 
 import re
+import time
+
+import sqlalchemy as sa
+from playwright.sync_api import Browser
 
 from cloud.accounts import tenants
+from cloud.delivery.models import DeliveryRow
 from cloud.pages import versions
 from cloud.pages.blocks import Block, BlockType, Template, default_template
+from cloud.pages.models import PageKept
 from cloud.pages.promo import service as promo
 from cloud.pages.promo.rules import Rule as PromoRule
 from sync.protocol import batch_path
@@ -17,6 +23,7 @@ from tests.cloud.test_headoffice_browser import (  # noqa: F401 (fixtures)
     open_page,
     sign_in,
 )
+from tests.cloud.test_page_events_browser import PERSON_UA
 from tests.support.receipts import wire_receipt
 
 INN = "7707083893"
@@ -195,3 +202,43 @@ def test_the_pdf_link_on_a_320_px_phone_downloads_the_receipt(cloud: Cloud, open
     assert not link.is_visible()
     assert w.page.locator("img.qr").is_visible()
     w.clean()
+
+
+def test_the_message_links_kept_page_reloads_in_chromium_with_every_field_and_a_real_open(
+    cloud: Cloud,
+    browser: Browser,  # noqa: F811
+) -> None:
+    """The link in the e-mail or SMS (`/r/{token}`): the reload is answered from the page kept at the first
+    fetch (cloud.pages.kept), and is still the whole legal page whose script reports a person's open."""
+    reg = cloud.register()
+    _receipt(cloud, reg, 3)
+    cloud.run_jobs()  # the delivery, whose link this is
+    with cloud.session() as s:
+        token = s.execute(sa.select(DeliveryRow.link_token)).scalar_one()
+    base = str(cloud.http.base_url).rstrip("/")
+    # A phone's browser (headless Chromium's own user agent is judged a bot, whose view opens nothing).
+    context = browser.new_context(base_url=base, user_agent=PERSON_UA, viewport={"width": 360, "height": 780})
+    w = Watched(context.new_page(), base)
+    w.page.goto(f"/r/{token}")
+    deadline = time.monotonic() + 10
+    while True:  # on PostgreSQL the page is kept just after its answer (cloud.pages.kept_writer)
+        with cloud.session() as s:
+            if s.execute(sa.select(sa.func.count()).select_from(PageKept)).scalar_one():
+                break
+        assert time.monotonic() < deadline, "the page was never kept"
+        time.sleep(0.05)
+    w.page.reload()
+    text = w.page.inner_text("main")
+    for field in LEGAL:
+        assert field in text, field
+    assert w.page.locator("img.qr").is_visible()
+    assert w.page.evaluate("document.documentElement.scrollWidth") <= 360
+    for _ in range(40):  # the script reports the view after a second of visible page
+        with cloud.session() as s:
+            if s.execute(sa.select(DeliveryRow.opened_at)).scalar_one() is not None:
+                break
+        w.page.wait_for_timeout(250)
+    with cloud.session() as s:
+        assert s.execute(sa.select(DeliveryRow.opened_at)).scalar_one() is not None
+    w.clean()
+    context.close()
