@@ -27,8 +27,10 @@ from cloud.identity.web import router as identity_web_router
 from cloud.ingest.router import router as ingest_router
 from cloud.jobs import WorkerOptions
 from cloud.pages.editor import router as page_editor_router
+from cloud.pages.kept_reader import KeptReader
 from cloud.pages.kept_writer import KeptWriter
 from cloud.pages.promo.router import router as promo_router
+from cloud.pages.router import KeptLinkRoute
 from cloud.pages.router import api as pages_api
 from cloud.pages.router import router as pages_router
 from cloud.param_bounds import int_params_fit
@@ -78,7 +80,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
         # `echeck-cloud serve` asks for an in-process job worker (the only one on SQLite).
         if settings.job_worker:
             runtime.worker(WorkerOptions(name="jobs-inprocess")).start()
+        if kept_reader is not None:
+            await kept_reader.open()  # on this process's event loop, where the pages read through it
         yield
+        if kept_reader is not None:
+            await kept_reader.close()
         if app.state.kept_writer is not None:
             await app.state.kept_writer.flush()
         for worker in runtime.workers:
@@ -112,6 +118,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.tracking_writer = BatchWriter(app.state.tracking_engine) if app.state.tracking_engine else None
     # Pages kept rendered (cloud.pages.kept), written after their answer, many per statement (PostgreSQL).
     app.state.kept_writer = KeptWriter(engine) if app.state.tracking_engine else None
+    kept_reader = KeptReader(settings.database_url) if app.state.tracking_engine else None
     app.state.page_services = PageServices(
         engine,
         app.state.identity_keys,
@@ -119,10 +126,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.state.click_ids,
         app.state.tracking_writer,
         app.state.kept_writer,
+        kept_reader,
     )
     app.state.bus = runtime.bus
     app.state.fleet_policy = FleetPolicy.from_env()
-    # The retailer-site tracker first: browsers call its collector hundreds of times a second, and a
+    # A message link's page before any router: the busiest route of all (cloud.pages.router.KeptLinkRoute).
+    app.router.routes.append(KeptLinkRoute())
+    # Then the retailer-site tracker: browsers call its collector hundreds of times a second, and a
     # request walks the routers in this order until one matches (its paths, /t/..., are nobody else's).
     app.include_router(tracker_router)  # the retailer-site tracker: script and collector (browsers)
     app.include_router(fleet_router)

@@ -27,6 +27,7 @@ from cloud.accounts.scope import resolve
 from cloud.accounts.sessions import SignedIn
 from cloud.accounts.users import scope_of
 from cloud.errors import Forbidden, PageForbidden, SignInRequired, Unauthorized
+from cloud.pages.kept_reader import KeptReader
 from cloud.pages.kept_writer import KeptWriter
 from cloud.privacy.keys import IdentityKeys
 from cloud.settings import DEFAULT_PUBLIC_URL, Settings
@@ -81,6 +82,7 @@ class PageServices:
     click_ids: ClickIds
     writer: BatchWriter | None  # the collector's group-commit writer (PostgreSQL): the fetches
     kept_writer: KeptWriter | None  # pages kept rendered, written after their answer (PostgreSQL)
+    kept_reader: KeptReader | None = None  # kept pages read on the event loop (PostgreSQL)
 
     def session(self) -> Session:
         """Objects are not expired on commit: see cloud.pages.service._found."""

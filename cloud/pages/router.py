@@ -12,6 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from cloud.db.types import utcnow
 from cloud.deps import (
@@ -129,9 +131,23 @@ def _answer(
     now: datetime,
 ) -> Served:
     """A page (kept, or just rendered with marks; or a function rendering it with this fetch's values) for
-    this fetch of receipt `ids` (receipt, tenant): its marks filled, the browser id cookie set, and its
-    fetch recorded in the page's transaction when there is no collector's writer, else returned for
-    `_stored` to hand over."""
+    this fetch of receipt `ids` (receipt, tenant), as `_filled` makes it, its fetch recorded in the page's
+    transaction when there is no collector's writer, else returned for `_stored` to hand over."""
+    fetch, answer = _filled(request, app, ids, via, now)
+    if app.writer is None:
+        tracking.record_fetch(session, fetch)
+    session.commit()
+    return answer(page, headers), None if app.writer is None else fetch
+
+
+Page = kept.Kept | Callable[[dict[str, str]], str]  # kept or just rendered with marks, or a render
+
+
+def _filled(
+    request: Request, app: PageServices, ids: tuple[int, int], via: str, now: datetime
+) -> tuple[TrackedEvent, Callable[[Page, dict[str, str]], HTMLResponse]]:
+    """This fetch of receipt `ids` (receipt, tenant): its event, and the answer of a page with its marks
+    filled with this fetch's values and the browser id cookie set when the browser had none."""
     receipt_id, tenant_id = ids
     visitor, new_browser = tracking.visitor_of(request)
     page_url = public_url(request) + request.url.path
@@ -146,21 +162,22 @@ def _answer(
         request.headers.get("referer"),
         page_url,
     )
-    if app.writer is None:
-        tracking.record_fetch(session, fetch)
-    session.commit()
-    if isinstance(page, kept.Kept):
-        links = click_links(app.click_ids, receipt_id, now)
-        fill = kept.Fill(
-            track["view_token"], track["honeypot_url"], links, lambda until: remaining(until, now)
-        )
-        html = kept.splice(page.html, page.slots, fill)
-    else:
-        html = page(track)
-    response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
-    if new_browser:
-        tracking.set_browser_cookie(request, response, visitor)
-    return response, None if app.writer is None else fetch
+
+    def answer(page: Page, headers: dict[str, str]) -> HTMLResponse:
+        if isinstance(page, kept.Kept):
+            links = click_links(app.click_ids, receipt_id, now)
+            fill = kept.Fill(
+                track["view_token"], track["honeypot_url"], links, lambda until: remaining(until, now)
+            )
+            html = kept.splice(page.html, page.slots, fill)
+        else:
+            html = page(track)
+        response = HTMLResponse(html, headers={**headers, **PAGE_HEADERS})
+        if new_browser:
+            tracking.set_browser_cookie(request, response, visitor)
+        return response
+
+    return fetch, answer
 
 
 async def _stored(writer: BatchWriter | None, served: Served) -> HTMLResponse:
@@ -249,6 +266,38 @@ async def receipt_by_link(token: str, request: Request, app: PageServicesDep) ->
         for row in rendered:
             kept_writer.put(row)
     return response
+
+
+async def kept_by_link(request: Request) -> Response:
+    """`/r/{token}` ahead of every other route (`KeptLinkRoute`): a page kept and current is read on the
+    event loop (cloud.pages.kept_reader) and answered without a thread, its fetch through the collector's
+    writer; anything else goes the usual way (`receipt_by_link`)."""
+    app: PageServices = request.app.state.page_services
+    token: str = request.path_params["token"]
+    if app.kept_reader is not None and app.writer is not None:
+        now = utcnow()
+        hit = await app.kept_reader.kept(token, now)
+        if hit is not None:
+            fetch, answer = _filled(request, app, (hit.receipt_id, hit.tenant_id), "link", now)
+            return await _stored(app.writer, (answer(hit.page, {}), fetch))
+    return await receipt_by_link(token, request, app)
+
+
+class KeptLinkRoute(Route):
+    """GET `/r/{token}` for a token shaped like a message link's, for the app's first route: the receipt
+    page is the cloud's busiest, and a request walked the routers before it, and FastAPI's dependency
+    resolution, for more CPU than a kept page's own work (docs/performance.md, "Seventh pass"). Any other
+    path, or `/r/style.css`, passes on to the routers."""
+
+    def __init__(self) -> None:
+        super().__init__("/r/{token}", kept_by_link, methods=["GET"], include_in_schema=False)
+        self.methods = {"GET"}  # not HEAD, as the page's route: a HEAD is 405, never a fetch
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and not service.link_shaped(child["path_params"]["token"]):
+            return Match.NONE, {}
+        return match, child
 
 
 @router.get("/r/{token}/" + receipt_pdf.PDF_PATH)

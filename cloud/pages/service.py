@@ -90,11 +90,17 @@ class Found:
 
 @cache
 def _page_query() -> Any:
-    return (
+    return _joined(
         sa.select(
             ReceiptRow, Tenant, Store, col(PageTemplatePointer.version_id), col(PageTemplate.created_at)
         )
-        .join(Tenant, col(Tenant.id) == col(ReceiptRow.tenant_id))
+    )
+
+
+def _joined(query: Any) -> Any:
+    """`query` over the receipt with its tenant, store and the tenant's published template version."""
+    return (
+        query.join(Tenant, col(Tenant.id) == col(ReceiptRow.tenant_id))
         .join(Store, col(Store.id) == col(ReceiptRow.store_id))
         .outerjoin(PageTemplatePointer, col(PageTemplatePointer.tenant_id) == col(ReceiptRow.tenant_id))
         .outerjoin(PageTemplate, col(PageTemplate.id) == col(PageTemplatePointer.version_id))
@@ -143,10 +149,19 @@ def page_by_link(session: Session, token: str) -> Found | None:
 @cache
 def _by_link() -> Any:
     """With the page kept for the link (`kept.with_kept`): one statement whether it is served or not."""
-    return kept.with_kept(
-        _page_query()
-        .join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id))
-        .where(col(DeliveryRow.link_token) == sa.bindparam("token"))
+    return kept.with_kept(_link_of(_page_query()))
+
+
+def kept_by_link() -> Any:
+    """The receipt's and tenant's ids and what `kept.keeping` reads, for the message link `:token`: no ORM
+    entity, so a kept page is served from plain values (cloud.pages.kept_reader)."""
+    ids = sa.select(col(ReceiptRow.id), col(ReceiptRow.tenant_id)).select_from(ReceiptRow)
+    return kept.with_kept(_link_of(_joined(ids)))
+
+
+def _link_of(query: Any) -> Any:
+    return query.join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id)).where(
+        col(DeliveryRow.link_token) == sa.bindparam("token")
     )
 
 
