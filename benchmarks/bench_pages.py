@@ -1,8 +1,13 @@
 """The e-receipt page on PostgreSQL through the real server (`--workers 2`, as `echeck-cloud serve` runs
 it): pages/s with every fetch stored as a `receipt_fetch` event before its page is answered (through the
 collector's group-commit writer), beside a bare endpoint on the same server returning the same bytes; p95
-and page weight (page + stylesheet + script). Two loads: each receipt's first fetch (the page rendered
-and kept, cloud.pages.kept), then the same receipts fetched again (the kept page).
+and page weight (page + stylesheet + script).
+
+The receipts are stored as a register's batches are, and their pages kept ahead by the job the "receipt
+stored" event queues (cloud.pages.kept_ahead), timed. Then three loads, each taking turns with a bare
+endpoint: the first fetch of half of the receipts (kept ahead); the first fetch of the other half, whose
+kept pages were dropped first, as a publish or a deploy makes them stale (each page rendered in the
+request, and kept); and the first half again beside an ordinary FastAPI route serving the same bytes.
 
 Issue 13's targets: ≥ 500 pages/s on 2 cores and ≥ 0.5× the bare endpoint's rate.
 """
@@ -16,12 +21,12 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from benchmarks import Figure
 from benchmarks.bench_sync import _pg_database
-from benchmarks.support.http_load import run_alternating, run_load
-from benchmarks.support.page_server import BARE_FILE_ENV, BARE_PATH
+from benchmarks.support.http_load import Load, run_alternating, run_load
+from benchmarks.support.page_server import BARE_FILE_ENV, BARE_PATH, ORDINARY_PATH
 from cloud.accounts import tenants
 from cloud.accounts.models import Register
 from cloud.bootstrap import bootstrap
@@ -32,6 +37,9 @@ from cloud.delivery.models import DeliveryRow
 from cloud.fleet import enrollment
 from cloud.ingest.models import ReceiptRow
 from cloud.ingest.service import ingest_batch
+from cloud.jobs import JobRegistry, Worker, WorkerOptions
+from cloud.pages import kept_ahead
+from cloud.pages.models import PageKept
 from cloud.privacy.keys import load_identity_keys
 from cloud.settings import JOB_WORKER_ENV
 from demo import processes as p
@@ -68,7 +76,8 @@ def _receipt(fd: int) -> dict[str, object]:
 
 
 def _prepare(url: str, receipts: int) -> list[str]:
-    """A tenant with its legal details, a store, `receipts` receipts with their deliveries: the links."""
+    """A tenant with its legal details, a store, `receipts` receipts with their deliveries: the links, in
+    the receipts' order. Their pages are not kept yet (`_keep_ahead`)."""
     migrate(url)
     engine = make_engine(url)
     runtime = bootstrap(engine, "http://bench.invalid")
@@ -95,10 +104,44 @@ def _prepare(url: str, receipts: int) -> list[str]:
             ids = list(s.execute(sa.select(ReceiptRow.id)).scalars())  # type: ignore[call-overload]
             delivery.create_deliveries(s, ids, utcnow())
             s.commit()
-            tokens = s.execute(sa.select(DeliveryRow.link_token)).scalars()  # type: ignore[call-overload]
+            by_receipt = sa.select(col(DeliveryRow.link_token)).order_by(col(DeliveryRow.receipt_id))
+            tokens = s.execute(by_receipt).scalars()
             return [f"/r/{t}" for t in tokens]
     finally:
         runtime.close()
+        engine.dispose()
+
+
+def _keep_ahead(url: str) -> tuple[int, float, float]:
+    """The "receipt stored" events' keep-ahead jobs, run as a job worker runs them (one process, only
+    those jobs): pages kept, wall seconds, CPU seconds."""
+    engine = make_engine(url)
+    registry = JobRegistry()
+    keys = load_identity_keys(url)
+    registry.register(kept_ahead.KEEP_AHEAD, kept_ahead.KeepAhead(engine, keys, utcnow))
+    worker = Worker(engine, registry, WorkerOptions(name="bench-keep-ahead"))
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        while worker.run_once():
+            pass
+        took, took_cpu = time.perf_counter() - started, time.process_time() - cpu
+        with engine.connect() as conn:
+            pages = int(conn.execute(sa.select(sa.func.count()).select_from(PageKept)).scalar_one())
+        return pages, took, took_cpu
+    finally:
+        worker.close()
+        engine.dispose()
+
+
+def _drop_kept(url: str, links: list[str]) -> None:
+    """As a publish makes them stale: these links' pages are rendered at their next fetch."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            tokens = [link.rsplit("/", 1)[1] for link in links]
+            receipts = sa.select(col(DeliveryRow.receipt_id)).where(col(DeliveryRow.link_token).in_(tokens))
+            conn.execute(sa.delete(PageKept).where(col(PageKept.receipt_id).in_(receipts)))
+    finally:
         engine.dispose()
 
 
@@ -135,6 +178,10 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
     url, admin, database = _pg_database(admin_url)
     try:
         links = _prepare(url, receipts)
+        kept_pages, ahead_s, ahead_cpu = _keep_ahead(url)
+        half = len(links) // 2
+        ahead, rendered = links[1:half], links[half:-50]  # the first link's page is the bare's bytes
+        _drop_kept(url, rendered)
         with tempfile.TemporaryDirectory(prefix="echeck-bench-pages-") as tmp:
             bare = Path(tmp) / "page.html"
             bare.write_bytes(b"")
@@ -154,14 +201,12 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
             server.start()
             try:
                 run_load(server.url, links[-50:], CONNECTIONS, 1.0)  # warm-up: imports, pools, caches
-                fresh = links[1:-50]  # never fetched yet: each page is rendered (and kept) on this fetch
                 before = _fetches(url)
                 # The page and the bare endpoint take turns (5 of each), so both are measured in the same
-                # seconds of a shared machine's load. First every receipt's first fetch, then fetches of
-                # receipts already fetched (a reload, the buyer after a messenger's preview, a reminder).
-                first, first_bare = run_alternating(server.url, fresh, [BARE_PATH], CONNECTIONS, seconds)
-                again = fresh[: min(first.requests, len(fresh))]
-                pages, ceiling = run_alternating(server.url, again, [BARE_PATH], CONNECTIONS, seconds)
+                # seconds of a shared machine's load.
+                first, first_bare = run_alternating(server.url, ahead, [BARE_PATH], CONNECTIONS, seconds)
+                made, made_bare = run_alternating(server.url, rendered, [BARE_PATH], CONNECTIONS, seconds)
+                again, ordinary = run_alternating(server.url, ahead, [ORDINARY_PATH], CONNECTIONS, seconds)
                 recorded = _fetches(url) - before  # a page is answered after its fetch is committed
             finally:
                 server.stop()
@@ -169,42 +214,34 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()
-    first_ratio = first.per_second / first_bare.per_second
-    served = first.requests + pages.requests
-    reused = max(first.requests - len(fresh), 0)
-    ratio = pages.per_second / ceiling.per_second
+    served = first.requests + made.requests + again.requests
     weight = len(page.content) + len(css) + len(js)
     return [
         Figure(
             "pages",
-            f"e-receipt pages/s, PostgreSQL, --workers 2, {CONNECTIONS} connections, fetch recorded: "
-            "a receipt's first fetch (rendered, kept)",
-            first.per_second,
+            f"pages kept ahead by the job worker (one process), of {len(links)} receipts stored",
+            kept_pages / ahead_s,
             "/s",
-            "≥ 500" + (f" ({reused} fetches were not first)" if reused else ""),
-            first.per_second >= 500,
+            f"{kept_pages} pages; CPU {1000 * ahead_cpu / max(kept_pages, 1):.1f} ms a page",
         ),
-        Figure("pages", "first fetch: page rate / bare rate", first_ratio, "×", "≥ 0.5", first_ratio >= 0.5),
-        Figure("pages", "first fetch: page p50 / p95", first.p50_ms, "ms", f"p95 {first.p95_ms:.1f} ms"),
+        *_load_figures("a receipt's first fetch, its page kept ahead", first, first_bare, len(ahead)),
+        *_load_figures(
+            "a first fetch whose page is rendered in the request (and kept)", made, made_bare, len(rendered)
+        ),
         Figure(
             "pages",
-            "e-receipt pages/s, the same receipts fetched again (kept page)",
-            pages.per_second,
+            "pages kept ahead fetched again, beside an ordinary FastAPI route's bare bytes",
+            again.per_second,
             "/s",
-            "≥ 500",
-            pages.per_second >= 500,
+            f"route {ordinary.per_second:,.0f}/s: page ÷ route {again.per_second / ordinary.per_second:.2f}×",
         ),
-        Figure("pages", "bare endpoint, same bytes, same server", ceiling.per_second, "/s"),
-        Figure("pages", "fetched again: page rate / bare rate", ratio, "×", "≥ 0.5", ratio >= 0.5),
-        Figure("pages", "fetched again: page p50 / p95", pages.p50_ms, "ms", f"p95 {pages.p95_ms:.1f} ms"),
-        Figure("pages", "bare p50 / p95", ceiling.p50_ms, "ms", f"p95 {ceiling.p95_ms:.1f} ms"),
         Figure(
             "pages",
             "fetch events recorded / pages served (measured load)",
             recorded,
             "",
             f"{served} served",
-            first.errors == pages.errors == 0 and recorded == served,
+            first.errors == made.errors == again.errors == 0 and recorded == served,
         ),
         Figure(
             "pages",
@@ -215,6 +252,32 @@ def bench_pages(admin_url: str, seconds: float, receipts: int) -> list[Figure]:
             weight <= 100_000,
         ),
         Figure("pages", "of which the view/click script", len(js), "B"),
+    ]
+
+
+def _load_figures(name: str, load: Load, bare: Load, links: int) -> list[Figure]:
+    """A load's rate against the targets, its bare endpoint's, their ratio, and the latencies."""
+    ratio = load.per_second / bare.per_second
+    repeated = max(load.requests - links, 0)
+    note = f" ({repeated} fetches were not first)" if repeated else ""
+    return [
+        Figure(
+            "pages",
+            f"e-receipt pages/s, PostgreSQL, --workers 2, {CONNECTIONS} connections, fetch recorded: {name}",
+            load.per_second,
+            "/s",
+            "≥ 500" + note,
+            load.per_second >= 500,
+        ),
+        Figure("pages", "  bare endpoint, same bytes, routed as the page", bare.per_second, "/s"),
+        Figure("pages", "  page rate / bare rate", ratio, "×", "≥ 0.5", ratio >= 0.5),
+        Figure(
+            "pages",
+            "  page p50 / p95 (bare's)",
+            load.p50_ms,
+            "ms",
+            f"p95 {load.p95_ms:.1f} ms (bare {bare.p50_ms:.1f} / {bare.p95_ms:.1f})",
+        ),
     ]
 
 

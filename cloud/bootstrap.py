@@ -17,7 +17,7 @@ from cloud.delivery.steps import DeliverySteps, StepOptions
 from cloud.events import EventsTracked, MessageBus, ReceiptStored
 from cloud.identity import linking as identity_jobs
 from cloud.jobs import JobRegistry, Worker, WorkerOptions
-from cloud.pages import kept
+from cloud.pages import kept, kept_ahead
 from cloud.pages import webhook as page_webhook
 from cloud.pages.promo import jobs as promo_jobs
 from cloud.pages.promo.reminders import PromoReminders
@@ -78,6 +78,9 @@ def bootstrap(
     registry.register(kept.PRUNE, kept.PruneJob(engine, clock))  # pages kept rendered: a cache
 
     keys = identity_keys or load_identity_keys(database_url)
+    # pages: each stored receipt's page rendered and kept before its message's first fetch
+    registry.register(kept_ahead.KEEP_AHEAD, kept_ahead.KeepAhead(engine, keys, clock))
+    bus.subscribe(ReceiptStored, kept_ahead.KEEP_AHEAD)
     linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))
     registry.register(identity_jobs.RECEIPTS_STORED, linker.receipts_stored)
     registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)

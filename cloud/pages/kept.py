@@ -6,7 +6,9 @@ at that moment (loyalty, an installed app, the answers sent from this page and t
 that can change between two fetches is in the `stamp`, read by the same statement that finds the
 receipt; a kept page is served only when its stamp is the current one and no promo's start or end has
 passed since (`valid_until`). What differs on every fetch is rendered as a mark (`SLOT`) and put in by
-`splice`: the outbound links' click ids, the script's view token, the honeypot link, a countdown's text.
+`splice`: the outbound links' click ids, the script's view token, the honeypot link, a countdown's text,
+and the page's own path (the forms return to it), so a page kept ahead of its first fetch
+(cloud.pages.kept_ahead) needs no link.
 Every fetch, kept or not, is recorded exactly as before, and a page built afresh goes through the same
 marks and `splice`, so the two can never differ.
 
@@ -53,6 +55,7 @@ class Slots:
 
     def __init__(self, now: datetime, events_url: str) -> None:
         self.now = now
+        self.page_path = SLOT.format("p")  # wherever the page names itself, as often as it does
         self.clicks: list[tuple[str, str]] = []
         self.untils: list[datetime] = []
         self.tracking = {
@@ -89,6 +92,7 @@ class Fill:
     honeypot_url: str
     click_url: Callable[[str, str], str]
     countdown: Callable[[datetime], str]  # a countdown's text at this fetch (blocks_render.remaining)
+    page_path: str  # the path this fetch asked for
 
 
 def splice(html: str, slots: Mapping[str, Any], fill: Fill) -> str:
@@ -103,15 +107,17 @@ def splice(html: str, slots: Mapping[str, Any], fill: Fill) -> str:
             return str(escape(fill.click_url(block_id, url)))
         if kind == "r":
             return str(escape(fill.countdown(datetime.fromisoformat(untils[int(n)]))))
+        if kind == "p":
+            return str(escape(fill.page_path))
         return str(escape(fill.view_token if kind == "v" else fill.honeypot_url))
 
     return _MARK.sub(value, html)
 
 
 def keepable(html: str, slots: Slots) -> bool:
-    """Whether the page holds each mark it was given exactly once and no other private-use character of
-    ours: a tenant text containing one would be taken for a mark, so such a page is never kept (nor
-    served: the caller renders it directly)."""
+    """Whether the page holds each mark it was given exactly once (the page's path any number of times)
+    and no other private-use character of ours: a tenant text containing one would be taken for a mark,
+    so such a page is never kept (nor served: the caller renders it directly)."""
     issued = [
         "v",
         "h",
@@ -119,7 +125,8 @@ def keepable(html: str, slots: Slots) -> bool:
         *(f"r{i}" for i in range(len(slots.untils))),
     ]
     found = ["".join(m) for m in _MARK.findall(html)]
-    return sorted(found) == sorted(issued) and html.count("\ue000") == html.count("\ue001") == len(found)
+    once = [m for m in found if m != "p"]
+    return sorted(once) == sorted(issued) and html.count("\ue000") == html.count("\ue001") == len(found)
 
 
 @dataclass(frozen=True, slots=True)

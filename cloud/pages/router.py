@@ -100,7 +100,7 @@ def _page(
             receipt,
             found.tenant,
             found.store,
-            page_path=request.url.path,
+            page_path=request.url.path if slots is None else slots.page_path,
             now=now,
             click_ids=app.click_ids,
             tracking=track,
@@ -167,7 +167,11 @@ def _filled(
         if isinstance(page, kept.Kept):
             links = click_links(app.click_ids, receipt_id, now)
             fill = kept.Fill(
-                track["view_token"], track["honeypot_url"], links, lambda until: remaining(until, now)
+                track["view_token"],
+                track["honeypot_url"],
+                links,
+                lambda until: remaining(until, now),
+                request.url.path,
             )
             html = kept.splice(page.html, page.slots, fill)
         else:

@@ -3,6 +3,7 @@
 The page's own lookups (`page_by_link`, `page_by_landing`) fetch the receipt, its tenant and store and the
 tenant's published template version in one query: the page is the cloud's hottest read."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -163,6 +164,16 @@ def _link_of(query: Any) -> Any:
     return query.join(DeliveryRow, col(DeliveryRow.receipt_id) == col(ReceiptRow.id)).where(
         col(DeliveryRow.link_token) == sa.bindparam("token")
     )
+
+
+def pages_of(session: Session, receipt_ids: Sequence[int]) -> list[Found]:
+    """The receipts among `receipt_ids` that have a contact (each gets a message link), as `page_by_link`
+    finds them: with the seller, the published version and what is kept for each."""
+    query = kept.with_kept(
+        _page_query().where(col(ReceiptRow.id).in_(receipt_ids), col(ReceiptRow.contact_kind).is_not(None))
+    )
+    now = utcnow()
+    return [Found(r[0], r[1], r[2], r[3], r[4], kept.keeping(r[5:], now)) for r in session.exec(query)]
 
 
 def page_by_landing(session: Session, register_id: int, landing: str, now: datetime) -> Found | None:

@@ -39,10 +39,8 @@ def _read(url: str, token: str) -> object:
 def test_the_reader_finds_a_current_kept_page_as_the_page_lookup_does_and_nothing_else(cloud: Cloud) -> None:
     _postgres_only(cloud)
     reg = cloud.register()
-    link = _link(cloud, reg, 1)
+    link = _link(cloud, reg, 1)  # its page kept ahead when the receipt was stored
     token = link.rsplit("/", 1)[1]
-    assert _read(cloud.url, token) is None  # nothing kept yet: the page is rendered on the usual path
-    _fetch(cloud, link)
     hit = _read(cloud.url, token)
     with Session(cloud.engine) as s:
         found = service.page_by_link(s, token)
@@ -52,6 +50,11 @@ def test_the_reader_finds_a_current_kept_page_as_the_page_lookup_does_and_nothin
     assert (hit.receipt_id, hit.tenant_id) == (found.receipt.id, found.receipt.tenant_id)  # type: ignore[attr-defined]
     assert hit.page == found.keeping.page  # type: ignore[attr-defined]
     assert _read(cloud.url, "x" * 22) is None  # no such link
+    with cloud.engine.begin() as conn:  # nothing kept: the page is rendered on the usual path
+        conn.execute(sa.delete(PageKept))
+    assert _read(cloud.url, token) is None
+    _fetch(cloud, link)
+    assert _read(cloud.url, token) == hit  # kept again by that fetch: the very page kept ahead
     with cloud.engine.begin() as conn:  # a stamp that is no longer the current one
         conn.execute(sa.update(PageKept).values(stamp="0" * 32))
     assert _read(cloud.url, token) is None

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cloud.accounts import tenants
 from cloud.accounts.models import Store, Tenant
 from cloud.delivery.models import DeliveryRow, PushDevice
-from cloud.pages import kept
+from cloud.pages import kept, service
 from cloud.pages.blocks import Block, BlockType, Rule, Template, default_template, resolve
 from cloud.pages.blocks_render import BlockState, PageContext, PromoView, remaining, render_page
 from cloud.pages.models import PageKept
@@ -48,19 +48,21 @@ def _link(cloud: Cloud, reg: Registered, fd: int) -> str:
 
 
 def _fetch(cloud: Cloud, path: str, kept: bool = True) -> httpx.Response:
-    """A person's fetch of the page. When it was rendered (not served kept), wait for its kept page: on
-    PostgreSQL the kept-page writer stores it after the answer (cloud.pages.kept_writer)."""
-    started = now_utc()
+    """A person's fetch of the page, then (when it is `kept`) a wait until its page is kept and current:
+    kept ahead when the receipt was stored (cloud.pages.kept_ahead), or rendered by this fetch and
+    stored after the answer by the kept-page writer (PostgreSQL)."""
     page = cloud.http.get(path, headers=BROWSER)
     deadline = time.monotonic() + 10
-    while kept and page.status_code == 200 and MARK not in page.text:
-        with cloud.session() as s:
-            latest = s.execute(sa.select(sa.func.max(PageKept.kept_at))).scalar_one()
-        if latest is not None and latest >= started:
-            break
+    while kept and page.status_code == 200 and not _kept_current(cloud, path):
         assert time.monotonic() < deadline, "the rendered page was never kept"
         time.sleep(0.02)
     return page
+
+
+def _kept_current(cloud: Cloud, path: str) -> bool:
+    with cloud.session() as s:
+        found = service.page_by_link(s, path.rsplit("/", 1)[1])
+    return found is not None and found.keeping is not None and found.keeping.page is not None
 
 
 def _mark_kept(cloud: Cloud) -> None:
@@ -215,11 +217,12 @@ def _ctx(
     now: datetime,
     tracking: Mapping[str, str],
     countdown: Callable[[datetime], str] | None = None,
+    page_path: str = "/r/a&b",
 ) -> PageContext:
     code = PromoView("ECHK-7Q4M-2XWD", "Скидка", NOW + timedelta(hours=5), NOW + timedelta(days=14))
     return PageContext(
         receipt_id=7,
-        page_path="/r/abc",
+        page_path=page_path,
         click_url=click_url,
         form_token=lambda b: f"t-{b}",
         now=now,
@@ -257,12 +260,19 @@ def test_a_page_rendered_with_marks_then_spliced_is_byte_for_byte_the_page_rende
     later = NOW + timedelta(minutes=3)
     direct = render_page(view, shown, _ctx(click_url, later, tracking))
     slots = kept.Slots(NOW, "/r/e")
-    marked = render_page(view, shown, _ctx(slots.click_url, NOW, slots.tracking, slots.remaining))
+    marked = render_page(
+        view, shown, _ctx(slots.click_url, NOW, slots.tracking, slots.remaining, slots.page_path)
+    )
     assert kept.keepable(marked, slots)
+    assert marked.count(slots.page_path) > 1  # each form returns to the page, the PDF link is under it
     assert len(slots.clicks) == 3
     assert slots.valid_until == NOW + timedelta(hours=5)
     fill = kept.Fill(
-        tracking["view_token"], tracking["honeypot_url"], click_url, lambda until: remaining(until, later)
+        tracking["view_token"],
+        tracking["honeypot_url"],
+        click_url,
+        lambda until: remaining(until, later),
+        "/r/a&b",
     )
     assert kept.splice(marked, slots.as_json(), fill) == direct  # three minutes later: its own countdown
     # A tenant's text with a private-use character could pass for a mark: such a page is never kept.
