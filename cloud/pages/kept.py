@@ -179,11 +179,12 @@ def _rows(model: Any, *where: Any) -> Any:
     return sa.select(count + sa.literal_column("':'", sa.Text) + latest).where(*where).scalar_subquery()
 
 
-def with_kept(query: Any) -> Any:
+def with_kept(query: Any, *, only_if_kept: bool = False) -> Any:
     """The page lookup `query` (over receipt, tenant, store, the tenant's template pointer and version)
     with what `keeping` reads: the material of the stamp (see the module's doc) and the kept page. The
     buyer's state is read as the latest row id and row count of each table the page reads it from, so any
-    insert or delete there changes the stamp (each an index probe)."""
+    insert or delete there changes the stamp (each an index probe). `only_if_kept`: the material is NULL
+    where no page is kept, and its probes are not run (a lookup that only serves kept pages)."""
     r, t, s = ReceiptRow, Tenant, Store
     here = col(PageAnswer.receipt_id) == col(r.id)
     profile = sa.and_(
@@ -223,6 +224,8 @@ def with_kept(query: Any) -> Any:
     material: Any = sa.func.coalesce(sa.cast(stamped[0], sa.Text), empty)
     for value in stamped[1:]:
         material = material + pipe + sa.func.coalesce(sa.cast(value, sa.Text), empty)
+    if only_if_kept:  # PostgreSQL runs a CASE branch's subqueries only when the branch is taken
+        material = sa.case((col(PageKept.stamp).is_not(None), material), else_=sa.null())
     return query.add_columns(
         material, col(PageKept.stamp), col(PageKept.valid_until), col(PageKept.html), col(PageKept.slots)
     ).outerjoin(PageKept, col(PageKept.receipt_id) == col(r.id))

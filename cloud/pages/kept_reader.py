@@ -85,7 +85,7 @@ class KeptReader:
         except Exception as exc:  # the usual path answers instead, with the usual errors
             event(log, logging.WARNING, "pages.kept_read_failed", error=type(exc).__name__)
             return None
-        if row is None:
+        if row is None or row[3] is None:  # no such link, or nothing kept for it
             return None
         found = kept.keeping(row[2:], now)
         if found.page is None:

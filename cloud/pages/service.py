@@ -155,9 +155,10 @@ def _by_link() -> Any:
 
 def kept_by_link() -> Any:
     """The receipt's and tenant's ids and what `kept.keeping` reads, for the message link `:token`: no ORM
-    entity, so a kept page is served from plain values (cloud.pages.kept_reader)."""
+    entity, so a kept page is served from plain values (cloud.pages.kept_reader). Where nothing is kept,
+    the stamp is not read (NULL): the page is rendered on the usual path, whose lookup reads it."""
     ids = sa.select(col(ReceiptRow.id), col(ReceiptRow.tenant_id)).select_from(ReceiptRow)
-    return kept.with_kept(_link_of(_joined(ids)))
+    return kept.with_kept(_link_of(_joined(ids)), only_if_kept=True)
 
 
 def _link_of(query: Any) -> Any:
