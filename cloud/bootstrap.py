@@ -78,9 +78,12 @@ def bootstrap(
     registry.register(kept.PRUNE, kept.PruneJob(engine, clock))  # pages kept rendered: a cache
 
     keys = identity_keys or load_identity_keys(database_url)
-    # pages: each stored receipt's page rendered and kept before its message's first fetch
+    # pages: each stored receipt's page rendered and kept before its message's first fetch, on PostgreSQL
+    # (read there on the event loop: cloud.pages.kept_reader). On SQLite the one process that answers the
+    # pages would also render every receipt's, most of them never fetched; the first fetch keeps it.
     registry.register(kept_ahead.KEEP_AHEAD, kept_ahead.KeepAhead(engine, keys, clock))
-    bus.subscribe(ReceiptStored, kept_ahead.KEEP_AHEAD)
+    if engine.dialect.name == "postgresql":
+        bus.subscribe(ReceiptStored, kept_ahead.KEEP_AHEAD)
     linker = identity_jobs.Linker(engine, keys, ClickIds(keys.keys.values()))
     registry.register(identity_jobs.RECEIPTS_STORED, linker.receipts_stored)
     registry.register(identity_jobs.EVENTS_TRACKED, linker.events_tracked)

@@ -59,7 +59,10 @@ class Cloud:
 
 
 def _enroll(url: str, code: str) -> EnrollResponse:
-    answer = httpx.post(url + ENROLL_PATH, json={"code": code, "hostname": "till-1", "agent_version": "test"})
+    # 30 s, not httpx's 5: an enrollment (a credential hashed with argon2) once took longer on 2 cores busy
+    # with the rest of the suite.
+    body = {"code": code, "hostname": "till-1", "agent_version": "test"}
+    answer = httpx.post(url + ENROLL_PATH, json=body, timeout=30)
     answer.raise_for_status()
     return EnrollResponse.model_validate(answer.json())
 
