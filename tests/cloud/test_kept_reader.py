@@ -7,6 +7,7 @@ import logging
 import socket
 from datetime import timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -103,3 +104,27 @@ def test_the_readers_connection_string_keeps_the_urls_own_settings_over_the_defa
         assert setting in info
     assert "keepalives_idle=30" in info  # the engine's default, which the URL does not set
     assert "password=p" in info
+
+
+def test_a_page_read_on_the_event_loop_is_answered_with_the_headers_of_a_page_rendered(cloud: Cloud) -> None:
+    """The same security headers, cookie and type whichever way the page went: a browser, a proxy or a
+    scanner cannot tell a kept fetch from a render."""
+    _postgres_only(cloud)
+    reg = cloud.register()
+    link = _link(cloud, reg, 4)  # kept ahead: this fetch is read by the reader
+    _mark_kept(cloud)
+    kept_page = httpx.get(str(cloud.http.base_url) + link, headers=BROWSER)
+    assert MARK in kept_page.text
+    with cloud.engine.begin() as conn:  # stale: the next fetch renders in the request
+        conn.execute(sa.update(PageKept).values(stamp="0" * 32))
+    rendered = httpx.get(str(cloud.http.base_url) + link, headers=BROWSER)
+    assert MARK not in rendered.text
+
+    def shape(response: httpx.Response) -> dict[str, str]:
+        varying = {"date", "content-length", "set-cookie"}
+        return {k: v for k, v in response.headers.items() if k not in varying}
+
+    assert shape(kept_page) == shape(rendered)
+    cookies = [r.headers["set-cookie"].split("=", 1)[0] for r in (kept_page, rendered)]
+    assert cookies == ["ec_bid", "ec_bid"]  # a new browser gets its id either way
+    assert kept_page.headers["content-security-policy"].startswith("default-src 'self'")
