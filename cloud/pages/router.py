@@ -74,6 +74,7 @@ PDF_RENDERS_AT_ONCE = 2
 PDF_QUEUE = 32
 
 
+Page = kept.Kept | Callable[[dict[str, str]], str]  # kept or just rendered with marks, or a render
 Served = tuple[HTMLResponse, TrackedEvent | None]  # the answer, and the fetch the writer still has to store
 
 
@@ -110,7 +111,7 @@ def _page(
 
     slots = kept.Slots(now, tracking.EVENTS_PATH)
     html = render(slots)
-    page: kept.Kept | Callable[[dict[str, str]], str]
+    page: Page
     if kept.keepable(html, slots):
         page = kept.Kept(html, slots.as_json())
         if keep is not None and found.keeping is not None:
@@ -124,7 +125,7 @@ def _answer(
     request: Request,
     session: Session,
     app: PageServices,
-    page: kept.Kept | Callable[[dict[str, str]], str],
+    page: Page,
     ids: tuple[int, int],
     via: str,
     headers: dict[str, str],
@@ -138,9 +139,6 @@ def _answer(
         tracking.record_fetch(session, fetch)
     session.commit()
     return answer(page, headers), None if app.writer is None else fetch
-
-
-Page = kept.Kept | Callable[[dict[str, str]], str]  # kept or just rendered with marks, or a render
 
 
 def _filled(
